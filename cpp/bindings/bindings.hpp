@@ -1,0 +1,24 @@
+// Shared declarations of the thin pybind11 layer (no maths here).
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+#include <vector>
+
+namespace statmech_nn::bindings {
+
+namespace py = pybind11;
+
+// A C-contiguous float64 view (no copy when the input already is one).
+using array_f64 = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+void register_gaussian(py::module_& m);
+void register_integrators(py::module_& m);
+void register_perceptron(py::module_& m);
+void register_committee(py::module_& m);
+void register_meanfield(py::module_& m);
+
+}  // namespace statmech_nn::bindings

@@ -1,0 +1,110 @@
+// Activation functions and their derivatives.
+//
+// Convention (SPEC §1): "erf" is erf(x/sqrt(2)) (Saad & Solla), so g'(0) = sqrt(2/pi) and
+// <g(z)^2> = (2/pi) asin(1/2) for z ~ N(0,1). All activations are float64 and branch-free where
+// possible so that they vectorise in the simulators.
+#pragma once
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+namespace statmech_nn {
+
+enum class ActivationKind {
+    Linear,     // x
+    Erf,        // erf(x / sqrt 2)
+    Relu,       // max(0, x)
+    Tanh,       // tanh(x)
+    HardTanh,   // clip(x, -1, 1)
+    LeakyRelu,  // x for x > 0, slope * x otherwise
+    Sigmoid,    // logistic 1 / (1 + exp(-x))
+    ErfSigmoid, // (1 + erf(x / sqrt 2)) / 2 = Phi(x), the probit "sigmoid" (closed forms via erf)
+    Gelu,       // x Phi(x)
+    Swish,      // x * sigmoid(x) (SiLU)
+};
+
+struct Activation {
+    ActivationKind kind = ActivationKind::Erf;
+    double slope = 0.01;  // LeakyRelu only
+
+    // Parse "linear", "erf", "relu", "tanh", "hardtanh", "leaky_relu", "sigmoid",
+    // "erf_sigmoid", "gelu", "swish"/"silu". Throws std::invalid_argument on unknown names.
+    static Activation from_name(const std::string& name, double slope = 0.01);
+    std::string name() const;
+
+    // True for the piecewise-linear activations (kinks where the second derivative is a delta).
+    bool piecewise() const {
+        return kind == ActivationKind::Relu || kind == ActivationKind::HardTanh ||
+               kind == ActivationKind::LeakyRelu;
+    }
+    // Points where phi or phi' is not smooth (quadrature is split there).
+    std::vector<double> kinks() const;
+
+    inline double operator()(double x) const { return value(x); }
+
+    inline double value(double x) const {
+        switch (kind) {
+            case ActivationKind::Linear: return x;
+            case ActivationKind::Erf: return std::erf(x * 0.70710678118654752440);
+            case ActivationKind::Relu: return x > 0.0 ? x : 0.0;
+            case ActivationKind::Tanh: return std::tanh(x);
+            case ActivationKind::HardTanh: return x > 1.0 ? 1.0 : (x < -1.0 ? -1.0 : x);
+            case ActivationKind::LeakyRelu: return x > 0.0 ? x : slope * x;
+            case ActivationKind::Sigmoid: return 1.0 / (1.0 + std::exp(-x));
+            case ActivationKind::ErfSigmoid: return 0.5 * std::erfc(-x * 0.70710678118654752440);
+            case ActivationKind::Gelu: return x * 0.5 * std::erfc(-x * 0.70710678118654752440);
+            case ActivationKind::Swish: return x / (1.0 + std::exp(-x));
+        }
+        return 0.0;
+    }
+
+    // First derivative (the right derivative at kinks is irrelevant: kinks have measure zero).
+    inline double deriv(double x) const {
+        constexpr double inv_sqrt_2pi = 0.39894228040143267794;
+        switch (kind) {
+            case ActivationKind::Linear: return 1.0;
+            case ActivationKind::Erf: return 2.0 * inv_sqrt_2pi * std::exp(-0.5 * x * x);
+            case ActivationKind::Relu: return x > 0.0 ? 1.0 : 0.0;
+            case ActivationKind::Tanh: { double t = std::tanh(x); return 1.0 - t * t; }
+            case ActivationKind::HardTanh: return (x > -1.0 && x < 1.0) ? 1.0 : 0.0;
+            case ActivationKind::LeakyRelu: return x > 0.0 ? 1.0 : slope;
+            case ActivationKind::Sigmoid: { double s = 1.0 / (1.0 + std::exp(-x)); return s * (1.0 - s); }
+            case ActivationKind::ErfSigmoid: return inv_sqrt_2pi * std::exp(-0.5 * x * x);
+            case ActivationKind::Gelu:
+                return 0.5 * std::erfc(-x * 0.70710678118654752440) + x * inv_sqrt_2pi * std::exp(-0.5 * x * x);
+            case ActivationKind::Swish: {
+                double s = 1.0 / (1.0 + std::exp(-x));
+                return s * (1.0 + x * (1.0 - s));
+            }
+        }
+        return 0.0;
+    }
+
+    // Second derivative away from kinks (0 on the linear pieces of piecewise activations).
+    inline double deriv2(double x) const {
+        constexpr double inv_sqrt_2pi = 0.39894228040143267794;
+        switch (kind) {
+            case ActivationKind::Linear: return 0.0;
+            case ActivationKind::Erf: return -2.0 * inv_sqrt_2pi * x * std::exp(-0.5 * x * x);
+            case ActivationKind::Relu: return 0.0;
+            case ActivationKind::Tanh: { double t = std::tanh(x); return -2.0 * t * (1.0 - t * t); }
+            case ActivationKind::HardTanh: return 0.0;
+            case ActivationKind::LeakyRelu: return 0.0;
+            case ActivationKind::Sigmoid: {
+                double s = 1.0 / (1.0 + std::exp(-x));
+                return s * (1.0 - s) * (1.0 - 2.0 * s);
+            }
+            case ActivationKind::ErfSigmoid: return -x * inv_sqrt_2pi * std::exp(-0.5 * x * x);
+            case ActivationKind::Gelu: return (2.0 - x * x) * inv_sqrt_2pi * std::exp(-0.5 * x * x);
+            case ActivationKind::Swish: {
+                double s = 1.0 / (1.0 + std::exp(-x));
+                double ds = s * (1.0 - s);
+                return 2.0 * ds + x * ds * (1.0 - 2.0 * s);
+            }
+        }
+        return 0.0;
+    }
+};
+
+}  // namespace statmech_nn

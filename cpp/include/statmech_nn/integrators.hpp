@@ -1,0 +1,68 @@
+// ODE integrators shared by every order-parameter model.
+//
+// * Dormand–Prince 5(4) with adaptive steps (rtol/atol, Hairer's error norm) and its 4th-order
+//   dense output, so that output times never shorten a step;
+// * classical RK4 and explicit Euler with a fixed step dt (what the field's scripts use), with
+//   cubic Hermite (RK4) or linear (Euler) interpolation at the output times;
+// * a terminal event: the integration stops where event(t, y) first becomes <= 0 (located on
+//   the dense output to ~1e-12 relative); an event already <= 0 at t0 stops at t0;
+// * divergence detection: a non-finite state or max|y| > divergence_bound stops the run with
+//   status Diverged and the time it happened.
+#pragma once
+
+#include <Eigen/Dense>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace statmech_nn {
+
+enum class OdeMethod { DormandPrince, RK4, Euler };
+
+enum class OdeStatus {
+    Completed = 0,     // reached the last output time
+    Event = 1,         // the event function crossed zero (e.g. eps_g fell below a threshold)
+    Diverged = 2,      // non-finite state or beyond divergence_bound
+    MaxSteps = 3,      // max_steps exhausted
+    StepTooSmall = 4,  // the adaptive step collapsed below ~1e-14 |t|
+};
+
+std::string to_string(OdeStatus status);
+OdeMethod ode_method_from_name(const std::string& name);  // "dopri5" | "rk4" | "euler"
+
+struct OdeOptions {
+    OdeMethod method = OdeMethod::DormandPrince;
+    double rtol = 1e-8;
+    double atol = 1e-10;
+    double dt = 0.01;  // fixed step (RK4/Euler); first trial step for Dormand–Prince if > 0
+    double max_step = std::numeric_limits<double>::infinity();
+    std::int64_t max_steps = 100000000;
+    double divergence_bound = 1e8;
+};
+
+struct OdeResult {
+    OdeStatus status = OdeStatus::Completed;
+    // Rows of y for the output times that were reached (n_out <= t_out.size()).
+    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> y;
+    int n_out = 0;
+    double t_stop = 0.0;  // where the integration ended (last output, event or divergence time)
+    Eigen::VectorXd y_stop;  // the state there
+    double event_time = std::numeric_limits<double>::quiet_NaN();
+    std::int64_t n_rhs = 0;
+    std::int64_t n_steps = 0;
+    std::int64_t n_rejected = 0;
+};
+
+// dy/dt = rhs(t, y) writes dydt (length n). It may throw.
+using OdeRhs = std::function<void(double t, const double* y, double* dydt)>;
+// Terminal event: stop where event(t, y) <= 0.
+using OdeEvent = std::function<double(double t, const double* y)>;
+
+// Integrate from t_out[0] (the initial time, y0 there) to t_out.back(), recording y at every
+// t_out (non-decreasing). Long runs poll check_interrupt().
+OdeResult integrate_ode(const OdeRhs& rhs, const Eigen::VectorXd& y0, const std::vector<double>& t_out,
+                        const OdeOptions& options, const OdeEvent& event = nullptr);
+
+}  // namespace statmech_nn

@@ -1,0 +1,248 @@
+// Quadrature rules and nested Gaussian expectations.
+#include <Eigen/Eigenvalues>
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+
+#include "statmech_nn/gaussian.hpp"
+
+namespace statmech_nn {
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+
+QuadRule compute_hermite(int n) {
+    // Golub–Welsch for the probabilists' Hermite polynomials (recurrence coefficient sqrt(k)).
+    Eigen::MatrixXd J = Eigen::MatrixXd::Zero(n, n);
+    for (int k = 1; k < n; ++k) J(k, k - 1) = J(k - 1, k) = std::sqrt(static_cast<double>(k));
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(J);
+    QuadRule r;
+    r.x.resize(n);
+    r.w.resize(n);
+    for (int i = 0; i < n; ++i) {
+        r.x[i] = es.eigenvalues()[i];
+        const double v = es.eigenvectors()(0, i);
+        r.w[i] = v * v;
+    }
+    // Symmetrise (removes eigen-solver noise) and renormalise.
+    for (int i = 0; i < n / 2; ++i) {
+        const double x = 0.5 * (r.x[n - 1 - i] - r.x[i]);
+        const double w = 0.5 * (r.w[n - 1 - i] + r.w[i]);
+        r.x[i] = -x;
+        r.x[n - 1 - i] = x;
+        r.w[i] = r.w[n - 1 - i] = w;
+    }
+    if (n % 2 == 1) r.x[n / 2] = 0.0;
+    double s = 0.0;
+    for (double w : r.w) s += w;
+    for (double& w : r.w) w /= s;
+    return r;
+}
+
+QuadRule compute_legendre(int n) {
+    QuadRule r;
+    r.x.resize(n);
+    r.w.resize(n);
+    for (int i = 0; i < n; ++i) {
+        double x = std::cos(kPi * (i + 0.75) / (n + 0.5));
+        double dp = 0.0;
+        for (int it = 0; it < 100; ++it) {
+            double p0 = 1.0, p1 = x;
+            for (int k = 2; k <= n; ++k) {
+                const double p2 = ((2.0 * k - 1.0) * x * p1 - (k - 1.0) * p0) / k;
+                p0 = p1;
+                p1 = p2;
+            }
+            if (n == 1) { p1 = x; p0 = 1.0; }
+            dp = n * (x * p1 - p0) / (x * x - 1.0);
+            const double dx = p1 / dp;
+            x -= dx;
+            if (std::abs(dx) < 1e-16) break;
+        }
+        double p0 = 1.0, p1 = x;
+        for (int k = 2; k <= n; ++k) {
+            const double p2 = ((2.0 * k - 1.0) * x * p1 - (k - 1.0) * p0) / k;
+            p0 = p1;
+            p1 = p2;
+        }
+        dp = n * (x * p1 - p0) / (x * x - 1.0);
+        r.x[n - 1 - i] = x;
+        r.w[n - 1 - i] = 2.0 / ((1.0 - x * x) * dp * dp);
+    }
+    return r;
+}
+
+template <class Compute>
+const QuadRule& cached_rule(std::map<int, std::unique_ptr<QuadRule>>& cache, std::mutex& mu, int n, Compute compute) {
+    if (n < 1 || n > 2000) throw std::invalid_argument("quadrature: node count must be in [1, 2000]");
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache.find(n);
+    if (it != cache.end()) return *it->second;
+    auto rule = std::make_unique<QuadRule>(compute(n));
+    const QuadRule& ref = *rule;
+    cache.emplace(n, std::move(rule));
+    return ref;
+}
+
+}  // namespace
+
+const QuadRule& gauss_hermite_rule(int n) {
+    static std::map<int, std::unique_ptr<QuadRule>> cache;
+    static std::mutex mu;
+    return cached_rule(cache, mu, n, compute_hermite);
+}
+
+const QuadRule& gauss_legendre_rule(int n) {
+    static std::map<int, std::unique_ptr<QuadRule>> cache;
+    static std::mutex mu;
+    return cached_rule(cache, mu, n, compute_legendre);
+}
+
+void normal_rule(double mean, double sd, const std::vector<double>& breakpoints, const QuadratureSettings& qs,
+                 std::vector<double>& x, std::vector<double>& w) {
+    x.clear();
+    w.clear();
+    if (!(sd > 0.0)) {
+        x.push_back(mean);
+        w.push_back(1.0);
+        return;
+    }
+    if (breakpoints.empty()) {
+        const QuadRule& r = gauss_hermite_rule(qs.hermite_nodes);
+        x.resize(r.x.size());
+        w = r.w;
+        for (size_t i = 0; i < r.x.size(); ++i) x[i] = mean + sd * r.x[i];
+        return;
+    }
+    std::vector<double> edges{-qs.z_max, qs.z_max};
+    for (double b : breakpoints) {
+        const double z = (b - mean) / sd;
+        if (z > -qs.z_max && z < qs.z_max) edges.push_back(z);
+    }
+    std::sort(edges.begin(), edges.end());
+    edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
+    const QuadRule& gl = gauss_legendre_rule(qs.legendre_nodes);
+    for (size_t p = 0; p + 1 < edges.size(); ++p) {
+        const double a = edges[p], b = edges[p + 1];
+        const int pieces = std::max(1, static_cast<int>(std::ceil((b - a) / qs.max_panel)));
+        const double len = (b - a) / pieces;
+        for (int q = 0; q < pieces; ++q) {
+            const double lo = a + q * len, half = 0.5 * len, mid = lo + half;
+            for (size_t i = 0; i < gl.x.size(); ++i) {
+                const double z = mid + half * gl.x[i];
+                x.push_back(mean + sd * z);
+                w.push_back(half * gl.w[i] * kInvSqrt2Pi * std::exp(-0.5 * z * z));
+            }
+        }
+    }
+}
+
+double normal_mean(const std::function<double(double)>& f, double mean, double sd, const std::vector<double>& breakpoints,
+                   const QuadratureSettings& qs) {
+    std::vector<double> x, w;
+    normal_rule(mean, sd, breakpoints, qs, x, w);
+    double s = 0.0;
+    for (size_t i = 0; i < x.size(); ++i) s += w[i] * f(x[i]);
+    return s;
+}
+
+GaussFactor factor_value(const Activation& g) { return {[g](double x) { return g.value(x); }, g.kinks()}; }
+GaussFactor factor_deriv(const Activation& g) { return {[g](double x) { return g.deriv(x); }, g.kinks()}; }
+GaussFactor factor_identity() { return {[](double x) { return x; }, {}}; }
+
+namespace {
+
+// Lower-triangular L with C = L L^T; a (numerically) zero pivot marks a variable that is fixed by
+// the previous ones (its column is zeroed). Throws if C is not PSD.
+Eigen::MatrixXd tolerant_cholesky(const Eigen::MatrixXd& C) {
+    const Eigen::Index d = C.rows();
+    Eigen::MatrixXd L = Eigen::MatrixXd::Zero(d, d);
+    double scale = 0.0;
+    for (Eigen::Index i = 0; i < d; ++i) scale = std::max(scale, std::abs(C(i, i)));
+    for (Eigen::Index k = 0; k < d; ++k) {
+        double dk = C(k, k);
+        for (Eigen::Index j = 0; j < k; ++j) dk -= L(k, j) * L(k, j);
+        const double tol = 1e-12 * std::max(std::abs(C(k, k)), 1e-300);
+        if (dk < -1e-9 * std::max(scale, 1e-300)) throw std::invalid_argument("C: not positive semidefinite");
+        if (dk <= tol) continue;  // degenerate direction
+        L(k, k) = std::sqrt(dk);
+        for (Eigen::Index i = k + 1; i < d; ++i) {
+            double v = C(i, k);
+            for (Eigen::Index j = 0; j < k; ++j) v -= L(i, j) * L(k, j);
+            L(i, k) = v / L(k, k);
+        }
+    }
+    return L;
+}
+
+struct Nested {
+    const std::vector<GaussFactor>& fs;
+    const Eigen::MatrixXd& L;
+    const QuadratureSettings& qs;
+    std::vector<std::vector<double>> xs, ws;  // scratch per level
+
+    double level(int k, std::vector<double>& m) {
+        const int d = static_cast<int>(fs.size());
+        if (k == d) return 1.0;
+        const double sd = L(k, k);
+        normal_rule(m[k], sd, fs[k].kinks, qs, xs[k], ws[k]);
+        const std::vector<double> xk = xs[k], wk = ws[k];  // copies: deeper levels reuse scratch
+        double total = 0.0;
+        std::vector<double> mm(m);
+        for (size_t i = 0; i < xk.size(); ++i) {
+            const double fv = fs[k].f(xk[i]);
+            if (fv == 0.0 || wk[i] == 0.0) continue;
+            if (sd > 0.0) {
+                const double z = (xk[i] - m[k]) / sd;
+                for (int r = k + 1; r < d; ++r) mm[r] = m[r] + L(r, k) * z;
+            } else {
+                for (int r = k + 1; r < d; ++r) mm[r] = m[r];
+            }
+            total += wk[i] * fv * level(k + 1, mm);
+        }
+        return total;
+    }
+};
+
+}  // namespace
+
+double product_mean(const std::vector<GaussFactor>& factors, const Eigen::MatrixXd& C, const QuadratureSettings& qs) {
+    const Eigen::Index d = static_cast<Eigen::Index>(factors.size());
+    if (C.rows() != d || C.cols() != d) throw std::invalid_argument("C: shape does not match the number of factors");
+    if (d > 6) throw std::invalid_argument("product_mean: at most 6 factors");
+    const Eigen::MatrixXd L = tolerant_cholesky(C);
+    Nested nested{factors, L, qs, std::vector<std::vector<double>>(d), std::vector<std::vector<double>>(d)};
+    std::vector<double> m(d, 0.0);
+    return nested.level(0, m);
+}
+
+double mean2(const std::function<double(double, double)>& f, double c11, double c12, double c22,
+             const std::vector<double>& kinks1, const std::vector<double>& kinks2, const QuadratureSettings& qs) {
+    if (c11 < 0.0 || c22 < 0.0 || c12 * c12 > c11 * c22 * (1.0 + 1e-9) + 1e-300)
+        throw std::invalid_argument("C: not positive semidefinite");
+    std::vector<double> x1, w1, x2, w2;
+    const double sd1 = std::sqrt(c11);
+    const double slope = c11 > 0.0 ? c12 / c11 : 0.0;
+    const double var2 = std::max(0.0, c22 - slope * c12);
+    double sd2 = std::sqrt(var2);
+    if (var2 <= 1e-12 * c22) sd2 = 0.0;
+    std::vector<double> outer_kinks = kinks1;
+    if (sd2 == 0.0 && slope != 0.0)
+        for (double k : kinks2) outer_kinks.push_back(k / slope);
+    normal_rule(0.0, sd1, outer_kinks, qs, x1, w1);
+    double total = 0.0;
+    for (size_t i = 0; i < x1.size(); ++i) {
+        normal_rule(slope * x1[i], sd2, kinks2, qs, x2, w2);
+        double inner = 0.0;
+        for (size_t j = 0; j < x2.size(); ++j) inner += w2[j] * f(x1[i], x2[j]);
+        total += w1[i] * inner;
+    }
+    return total;
+}
+
+}  // namespace statmech_nn

@@ -1,0 +1,303 @@
+#include "statmech_nn/integrators.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "statmech_nn/parallel.hpp"
+
+namespace statmech_nn {
+
+std::string to_string(OdeStatus status) {
+    switch (status) {
+        case OdeStatus::Completed: return "completed";
+        case OdeStatus::Event: return "event";
+        case OdeStatus::Diverged: return "diverged";
+        case OdeStatus::MaxSteps: return "max_steps";
+        case OdeStatus::StepTooSmall: return "step_too_small";
+    }
+    return "?";
+}
+
+OdeMethod ode_method_from_name(const std::string& name) {
+    if (name == "dopri5" || name == "rk45" || name == "dormand_prince") return OdeMethod::DormandPrince;
+    if (name == "rk4") return OdeMethod::RK4;
+    if (name == "euler") return OdeMethod::Euler;
+    throw std::invalid_argument("method: unknown integrator '" + name + "' (use 'dopri5', 'rk4' or 'euler')");
+}
+
+namespace {
+
+using Vec = Eigen::VectorXd;
+
+// Dormand–Prince 5(4) coefficients (Dormand & Prince 1980; dense output of Hairer's DOPRI5).
+constexpr double c2 = 1.0 / 5, c3 = 3.0 / 10, c4 = 4.0 / 5, c5 = 8.0 / 9;
+constexpr double a21 = 1.0 / 5;
+constexpr double a31 = 3.0 / 40, a32 = 9.0 / 40;
+constexpr double a41 = 44.0 / 45, a42 = -56.0 / 15, a43 = 32.0 / 9;
+constexpr double a51 = 19372.0 / 6561, a52 = -25360.0 / 2187, a53 = 64448.0 / 6561, a54 = -212.0 / 729;
+constexpr double a61 = 9017.0 / 3168, a62 = -355.0 / 33, a63 = 46732.0 / 5247, a64 = 49.0 / 176,
+                 a65 = -5103.0 / 18656;
+constexpr double a71 = 35.0 / 384, a73 = 500.0 / 1113, a74 = 125.0 / 192, a75 = -2187.0 / 6784,
+                 a76 = 11.0 / 84;
+constexpr double e1 = 71.0 / 57600, e3 = -71.0 / 16695, e4 = 71.0 / 1920, e5 = -17253.0 / 339200,
+                 e6 = 22.0 / 525, e7 = -1.0 / 40;
+constexpr double d1 = -12715105075.0 / 11282082432.0, d3 = 87487479700.0 / 32700410799.0,
+                 d4 = -10690763975.0 / 1880347072.0, d5 = 701980252875.0 / 199316789632.0,
+                 d6 = -1453857185.0 / 822651844.0, d7 = 69997945.0 / 29380423.0;
+
+struct StepData {
+    double t0 = 0, t1 = 0;
+    Vec y0, y1, f0, f1;
+    Vec r3, r4, r5;  // Dormand–Prince dense-output coefficients
+};
+
+class Interpolant {
+public:
+    explicit Interpolant(OdeMethod m) : method_(m) {}
+    void eval(const StepData& s, double t, Vec& out) const {
+        const double h = s.t1 - s.t0;
+        if (t >= s.t1 || h == 0.0) { out = s.y1; return; }
+        if (t <= s.t0) { out = s.y0; return; }
+        const double th = (t - s.t0) / h, th1 = 1.0 - th;
+        switch (method_) {
+            case OdeMethod::DormandPrince:
+                out = s.y0 + th * ((s.y1 - s.y0) + th1 * (s.r3 + th * (s.r4 + th1 * s.r5)));
+                break;
+            case OdeMethod::RK4: {
+                // Cubic Hermite.
+                const double h00 = (1 + 2 * th) * th1 * th1, h10 = th * th1 * th1;
+                const double h01 = th * th * (3 - 2 * th), h11 = -th * th * th1;
+                out = h00 * s.y0 + (h10 * h) * s.f0 + h01 * s.y1 + (h11 * h) * s.f1;
+                break;
+            }
+            case OdeMethod::Euler: out = th1 * s.y0 + th * s.y1; break;
+        }
+    }
+
+private:
+    OdeMethod method_;
+};
+
+bool diverged(const Vec& y, double bound) {
+    for (Eigen::Index i = 0; i < y.size(); ++i) {
+        if (!std::isfinite(y[i]) || std::abs(y[i]) > bound) return true;
+    }
+    return false;
+}
+
+double error_norm(const Vec& err, const Vec& y0, const Vec& y1, double rtol, double atol) {
+    double acc = 0.0;
+    for (Eigen::Index i = 0; i < err.size(); ++i) {
+        const double sc = atol + rtol * std::max(std::abs(y0[i]), std::abs(y1[i]));
+        const double r = err[i] / sc;
+        acc += r * r;
+    }
+    return std::sqrt(acc / std::max<Eigen::Index>(1, err.size()));
+}
+
+}  // namespace
+
+OdeResult integrate_ode(const OdeRhs& rhs, const Vec& y0_in, const std::vector<double>& t_out,
+                        const OdeOptions& opt, const OdeEvent& event) {
+    if (t_out.empty()) throw std::invalid_argument("t: needs at least one time");
+    for (size_t k = 1; k < t_out.size(); ++k) {
+        if (!(t_out[k] >= t_out[k - 1])) throw std::invalid_argument("t: must be non-decreasing");
+    }
+    if (opt.method != OdeMethod::DormandPrince && !(opt.dt > 0.0)) throw std::invalid_argument("dt: must be > 0");
+    if (!(opt.rtol > 0.0) || !(opt.atol >= 0.0)) throw std::invalid_argument("rtol/atol: must be positive");
+
+    const Eigen::Index n = y0_in.size();
+    const size_t n_times = t_out.size();
+    OdeResult res;
+    res.y.resize(static_cast<Eigen::Index>(n_times), n);
+    const Interpolant interp(opt.method);
+
+    StepData s;
+    s.t1 = t_out[0];
+    s.y1 = y0_in;
+    s.f1.resize(n);
+    rhs(s.t1, s.y1.data(), s.f1.data());
+    res.n_rhs = 1;
+
+    size_t next_out = 0;
+    auto record_until = [&](double t_limit, bool inclusive) {
+        Vec tmp(n);
+        while (next_out < n_times && (inclusive ? t_out[next_out] <= t_limit : t_out[next_out] < t_limit)) {
+            interp.eval(s, t_out[next_out], tmp);
+            res.y.row(static_cast<Eigen::Index>(next_out)) = tmp.transpose();
+            ++next_out;
+        }
+    };
+    auto finish = [&](OdeStatus st, double t_stop, const Vec& y_stop) {
+        res.status = st;
+        res.t_stop = t_stop;
+        res.y_stop = y_stop;
+        res.n_out = static_cast<int>(next_out);
+        res.y.conservativeResize(res.n_out, n);
+        return res;
+    };
+
+    s.t0 = s.t1;
+    s.y0 = s.y1;
+    s.f0 = s.f1;
+    if (diverged(s.y1, opt.divergence_bound)) return finish(OdeStatus::Diverged, s.t1, s.y1);
+    record_until(s.t1, true);
+    double ev_prev = 0.0;
+    if (event) {
+        ev_prev = event(s.t1, s.y1.data());
+        if (ev_prev <= 0.0) {
+            res.event_time = s.t1;
+            return finish(OdeStatus::Event, s.t1, s.y1);
+        }
+    }
+
+    const double t_end = t_out.back();
+    double t = s.t1;
+    Vec y = s.y1, f = s.f1;
+    Vec k2(n), k3(n), k4(n), k5(n), k6(n), k7(n), ytmp(n), ynew(n), err(n);
+
+    // Step size.
+    double h = 0.0;
+    if (opt.method == OdeMethod::DormandPrince) {
+        if (opt.dt > 0.0) {
+            h = opt.dt;
+        } else {
+            // Hairer's initial step.
+            Vec sc = (opt.atol + opt.rtol * y.array().abs()).matrix();
+            const double dn0 = std::sqrt((y.array() / sc.array()).square().mean());
+            const double dn1 = std::sqrt((f.array() / sc.array()).square().mean());
+            double h0 = (dn0 < 1e-5 || dn1 < 1e-5) ? 1e-6 : 0.01 * dn0 / dn1;
+            h0 = std::min(h0, std::max(t_end - t, 1e-12));
+            ytmp = y + h0 * f;
+            rhs(t + h0, ytmp.data(), k2.data());
+            ++res.n_rhs;
+            const double dn2 = std::sqrt((((k2 - f).array()) / sc.array()).square().mean()) / h0;
+            const double m = std::max(dn1, dn2);
+            const double h1 = m <= 1e-15 ? std::max(1e-6, h0 * 1e-3) : std::pow(0.01 / m, 1.0 / 5.0);
+            h = std::min(100.0 * h0, h1);
+        }
+    } else {
+        h = opt.dt;
+    }
+    h = std::min(h, opt.max_step);
+
+    bool last_rejected = false;
+    while (t < t_end) {
+        check_interrupt();
+        if (res.n_steps >= opt.max_steps) return finish(OdeStatus::MaxSteps, t, y);
+        double hs = std::min(h, t_end - t);
+        if (opt.method != OdeMethod::DormandPrince && t_end - t < h * (1.0 + 1e-9)) hs = t_end - t;
+        const double t_new = (hs == t_end - t) ? t_end : t + hs;
+        hs = t_new - t;
+
+        if (opt.method == OdeMethod::DormandPrince) {
+            ytmp = y + hs * a21 * f;
+            rhs(t + c2 * hs, ytmp.data(), k2.data());
+            ytmp = y + hs * (a31 * f + a32 * k2);
+            rhs(t + c3 * hs, ytmp.data(), k3.data());
+            ytmp = y + hs * (a41 * f + a42 * k2 + a43 * k3);
+            rhs(t + c4 * hs, ytmp.data(), k4.data());
+            ytmp = y + hs * (a51 * f + a52 * k2 + a53 * k3 + a54 * k4);
+            rhs(t + c5 * hs, ytmp.data(), k5.data());
+            ytmp = y + hs * (a61 * f + a62 * k2 + a63 * k3 + a64 * k4 + a65 * k5);
+            rhs(t_new, ytmp.data(), k6.data());
+            ynew = y + hs * (a71 * f + a73 * k3 + a74 * k4 + a75 * k5 + a76 * k6);
+            rhs(t_new, ynew.data(), k7.data());
+            res.n_rhs += 6;
+            err = hs * (e1 * f + e3 * k3 + e4 * k4 + e5 * k5 + e6 * k6 + e7 * k7);
+            double en = error_norm(err, y, ynew, opt.rtol, opt.atol);
+            if (!std::isfinite(en)) {
+                // Non-finite trial: either a genuine blow-up or a step far too large.
+                if (diverged(y, opt.divergence_bound * 1e-3) || hs < 1e-10 * std::max(1.0, std::abs(t))) {
+                    return finish(OdeStatus::Diverged, t, y);
+                }
+                h = 0.1 * hs;
+                ++res.n_rejected;
+                last_rejected = true;
+                continue;
+            }
+            if (en > 1.0) {
+                h = hs * std::max(0.2, 0.9 * std::pow(en, -0.2));
+                ++res.n_rejected;
+                last_rejected = true;
+                if (h < 1e-14 * std::max(1.0, std::abs(t))) return finish(OdeStatus::StepTooSmall, t, y);
+                continue;
+            }
+            double fac = en == 0.0 ? 10.0 : std::min(10.0, std::max(0.2, 0.9 * std::pow(en, -0.2)));
+            if (last_rejected) fac = std::min(fac, 1.0);
+            last_rejected = false;
+            s.t0 = t;
+            s.t1 = t_new;
+            s.y0 = y;
+            s.f0 = f;
+            s.y1 = ynew;
+            s.f1 = k7;
+            const Vec ydiff = ynew - y;
+            s.r3 = hs * f - ydiff;
+            s.r4 = ydiff - hs * k7 - s.r3;
+            s.r5 = hs * (d1 * f + d3 * k3 + d4 * k4 + d5 * k5 + d6 * k6 + d7 * k7);
+            h = std::min(hs * fac, opt.max_step);
+            if (t_new == t_end && hs < h) h = std::max(h, hs);
+        } else if (opt.method == OdeMethod::RK4) {
+            ytmp = y + 0.5 * hs * f;
+            rhs(t + 0.5 * hs, ytmp.data(), k2.data());
+            ytmp = y + 0.5 * hs * k2;
+            rhs(t + 0.5 * hs, ytmp.data(), k3.data());
+            ytmp = y + hs * k3;
+            rhs(t_new, ytmp.data(), k4.data());
+            ynew = y + (hs / 6.0) * (f + 2.0 * k2 + 2.0 * k3 + k4);
+            s.t0 = t; s.t1 = t_new; s.y0 = y; s.f0 = f; s.y1 = ynew;
+            s.f1.resize(n);
+            if (!diverged(ynew, opt.divergence_bound)) rhs(t_new, ynew.data(), s.f1.data());
+            res.n_rhs += 4;
+        } else {
+            ynew = y + hs * f;
+            s.t0 = t; s.t1 = t_new; s.y0 = y; s.f0 = f; s.y1 = ynew;
+            s.f1.resize(n);
+            if (!diverged(ynew, opt.divergence_bound)) rhs(t_new, ynew.data(), s.f1.data());
+            res.n_rhs += 1;
+        }
+        ++res.n_steps;
+
+        if (diverged(s.y1, opt.divergence_bound)) return finish(OdeStatus::Diverged, t_new, s.y1);
+
+        if (event) {
+            const double ev_new = event(t_new, s.y1.data());
+            if (ev_new <= 0.0) {
+                // Illinois (regula falsi) on the dense output.
+                double ta = t, tb = t_new, fa = ev_prev, fb = ev_new;
+                Vec yi(n);
+                int side = 0;
+                for (int it = 0; it < 200 && tb - ta > 1e-13 * std::max(1.0, std::abs(tb)); ++it) {
+                    double tm = (fa - fb) != 0.0 ? tb - fb * (tb - ta) / (fb - fa) : 0.5 * (ta + tb);
+                    if (!(tm > ta && tm < tb)) tm = 0.5 * (ta + tb);
+                    interp.eval(s, tm, yi);
+                    const double fm = event(tm, yi.data());
+                    if (fm <= 0.0) {
+                        tb = tm; fb = fm;
+                        if (side == -1) fa *= 0.5;
+                        side = -1;
+                    } else {
+                        ta = tm; fa = fm;
+                        if (side == 1) fb *= 0.5;
+                        side = 1;
+                    }
+                }
+                interp.eval(s, tb, yi);
+                record_until(tb, true);
+                res.event_time = tb;
+                return finish(OdeStatus::Event, tb, yi);
+            }
+            ev_prev = ev_new;
+        }
+
+        record_until(t_new, true);
+        t = t_new;
+        y = s.y1;
+        f = s.f1;
+    }
+    return finish(OdeStatus::Completed, t, y);
+}
+
+}  // namespace statmech_nn

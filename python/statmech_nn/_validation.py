@@ -1,0 +1,158 @@
+"""Argument checking shared by every submodule: clear errors that name the parameter."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+ACTIVATIONS = (
+    "linear",
+    "erf",
+    "relu",
+    "tanh",
+    "hardtanh",
+    "leaky_relu",
+    "sigmoid",
+    "erf_sigmoid",
+    "gelu",
+    "swish",
+    "silu",
+)
+
+
+def check_activation(name: Any, allowed: Sequence[str] = ACTIVATIONS, param: str = "activation") -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"{param} must be a string, one of {', '.join(allowed)}; got {type(name).__name__}")
+    if name not in allowed:
+        raise ValueError(f"{param}: unknown activation {name!r}; choose one of {', '.join(allowed)}")
+    return name
+
+
+def check_choice(value: Any, choices: Sequence[str], param: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{param} must be a string, one of {', '.join(choices)}; got {type(value).__name__}")
+    if value not in choices:
+        raise ValueError(f"{param}: unknown value {value!r}; choose one of {', '.join(choices)}")
+    return value
+
+
+def check_real(
+    value: Any,
+    param: str,
+    *,
+    positive: bool = False,
+    nonnegative: bool = False,
+    low: Optional[float] = None,
+    high: Optional[float] = None,
+) -> float:
+    """A finite real scalar (bool is rejected), optionally constrained."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        if isinstance(value, np.ndarray) and value.ndim == 0 and np.issubdtype(value.dtype, np.number):
+            value = value.item()
+        else:
+            raise TypeError(f"{param} must be a real number; got {type(value).__name__}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{param} must be finite; got {v}")
+    if positive and not v > 0:
+        raise ValueError(f"{param} must be > 0; got {v}")
+    if nonnegative and not v >= 0:
+        raise ValueError(f"{param} must be >= 0; got {v}")
+    if low is not None and v < low:
+        raise ValueError(f"{param} must be >= {low}; got {v}")
+    if high is not None and v > high:
+        raise ValueError(f"{param} must be <= {high}; got {v}")
+    return v
+
+
+def check_int(value: Any, param: str, *, low: Optional[int] = None, high: Optional[int] = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise TypeError(f"{param} must be an integer; got {type(value).__name__}")
+    v = int(value)
+    if low is not None and v < low:
+        raise ValueError(f"{param} must be >= {low}; got {v}")
+    if high is not None and v > high:
+        raise ValueError(f"{param} must be <= {high}; got {v}")
+    return v
+
+
+def as_float_array(value: Any, param: str, *, ndim: Optional[int] = None, shape: Optional[tuple] = None,
+                   finite: bool = True) -> np.ndarray:
+    """A C-contiguous float64 array (no copy when it already is one)."""
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{param} must be an array of real numbers; got {type(value).__name__}")
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # pragma: no cover - numpy raises various things
+        raise TypeError(f"{param} must be an array of real numbers") from exc
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"{param} must be an array of real numbers; got dtype {arr.dtype}")
+    if np.iscomplexobj(arr):
+        raise TypeError(f"{param} must be real, not complex")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{param} must be {ndim}-dimensional; got shape {arr.shape}")
+    if shape is not None and arr.shape != tuple(shape):
+        raise ValueError(f"{param} must have shape {tuple(shape)}; got {arr.shape}")
+    if finite and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{param} must contain only finite values")
+    return arr
+
+
+def check_times(t: Any, param: str = "t", *, start_nonnegative: bool = True) -> np.ndarray:
+    """Output times: a 1-D, finite, strictly increasing float64 array (a scalar T means [0, T])."""
+    arr = as_float_array(t, param)
+    if arr.ndim == 0:
+        if not arr > 0:
+            raise ValueError(f"{param}: a scalar end time must be > 0; got {float(arr)}")
+        arr = np.linspace(0.0, float(arr), 201)
+    if arr.ndim != 1 or arr.size < 1:
+        raise ValueError(f"{param} must be a 1-D array of times; got shape {arr.shape}")
+    if arr.size > 1 and not np.all(np.diff(arr) > 0):
+        raise ValueError(f"{param} must be strictly increasing")
+    if start_nonnegative and arr[0] < 0:
+        raise ValueError(f"{param} must start at a time >= 0; got {arr[0]}")
+    return arr
+
+
+def check_symmetric_psd(M: np.ndarray, param: str, *, strict: bool = False, tol: float = 1e-10) -> np.ndarray:
+    """Square, symmetric (to tol) and positive semidefinite (definite if strict)."""
+    if M.ndim != 2 or M.shape[0] != M.shape[1]:
+        raise ValueError(f"{param} must be a square matrix; got shape {M.shape}")
+    scale = max(1.0, float(np.max(np.abs(M)))) if M.size else 1.0
+    if not np.allclose(M, M.T, atol=tol * scale, rtol=0):
+        raise ValueError(f"{param} must be symmetric")
+    M = 0.5 * (M + M.T)
+    if M.size:
+        ev = np.linalg.eigvalsh(M)
+        if strict and not ev[0] > tol * scale:
+            raise ValueError(f"{param} must be positive definite (smallest eigenvalue {ev[0]:.3g})")
+        if ev[0] < -tol * scale:
+            raise ValueError(f"{param} must be positive semidefinite (smallest eigenvalue {ev[0]:.3g})")
+    return np.ascontiguousarray(M)
+
+
+def check_threads(num_threads: Any) -> int:
+    """None -> 0 (OpenMP default); otherwise a positive int."""
+    if num_threads is None:
+        return 0
+    return check_int(num_threads, "num_threads", low=1, high=4096)
+
+
+def check_seeds(seeds: Any, param: str = "seeds") -> np.ndarray:
+    """An int seed (one run) or a sequence of non-negative int seeds; returns uint64 array."""
+    if isinstance(seeds, bool):
+        raise TypeError(f"{param} must be an int or a sequence of ints")
+    if isinstance(seeds, (numbers.Integral, np.integer)):
+        seeds = [int(seeds)]
+    arr = np.asarray(seeds)
+    if arr.ndim != 1 or arr.size < 1:
+        raise ValueError(f"{param} must be an int or a non-empty 1-D sequence of ints")
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"{param} must contain integers; got dtype {arr.dtype}")
+    if np.any(arr < 0):
+        raise ValueError(f"{param} must be non-negative")
+    return arr.astype(np.uint64)

@@ -1,0 +1,5 @@
+"""meanfield: filled in by its capability issue."""
+
+from __future__ import annotations
+
+__all__: list = []

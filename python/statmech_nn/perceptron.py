@@ -1,0 +1,5 @@
+"""perceptron: filled in by its capability issue."""
+
+from __future__ import annotations
+
+__all__: list = []
