@@ -46,4 +46,9 @@ std::vector<double> Activation::kinks() const {
     }
 }
 
+std::vector<double> Activation::scale_points() const {
+    if (kind == ActivationKind::Linear || piecewise()) return {};
+    return {-4.0, -1.5, 0.0, 1.5, 4.0};
+}
+
 }  // namespace statmech_nn

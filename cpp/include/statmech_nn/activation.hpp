@@ -40,6 +40,9 @@ struct Activation {
     }
     // Points where phi or phi' is not smooth (quadrature is split there).
     std::vector<double> kinks() const;
+    // Where a smooth nonlinear activation changes shape (|x| <~ 4); quadrature over a Gaussian much
+    // wider than this scale splits its panels here so that accuracy does not degrade with variance.
+    std::vector<double> scale_points() const;
 
     inline double operator()(double x) const { return value(x); }
 

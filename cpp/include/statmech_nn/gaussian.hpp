@@ -35,13 +35,16 @@ struct QuadratureSettings {
     int legendre_nodes = 24;   // per panel, piecewise integrands
     double z_max = 9.0;        // truncation in standard deviations (tail mass 2e-19)
     double max_panel = 3.0;    // longest Gauss–Legendre panel, in standard deviations
+    double hermite_max_sd = 1.0;  // smooth integrands over wider Gaussians use panels split at scale points
 };
 
 // A rule for E f(x), x ~ N(mean, sd^2): x-nodes and weights (sum w = 1). With no breakpoints the
 // Gauss–Hermite rule; otherwise composite Gauss–Legendre panels split at the breakpoints (kinks
-// of f, given in x) so that each panel integrates a smooth function.
+// of f, given in x) so that each panel integrates a smooth function. When sd > qs.hermite_max_sd,
+// the optional scale points (where a smooth f changes shape) are panel edges too, so that accuracy
+// does not degrade for Gaussians much wider than the activation's features.
 void normal_rule(double mean, double sd, const std::vector<double>& breakpoints, const QuadratureSettings& qs,
-                 std::vector<double>& x, std::vector<double>& w);
+                 std::vector<double>& x, std::vector<double>& w, const std::vector<double>* scale_points = nullptr);
 
 // E f(x), x ~ N(mean, sd^2).
 double normal_mean(const std::function<double(double)>& f, double mean, double sd,
@@ -51,6 +54,7 @@ double normal_mean(const std::function<double(double)>& f, double mean, double s
 struct GaussFactor {
     std::function<double(double)> f;
     std::vector<double> kinks;
+    std::vector<double> scale_points;
 };
 GaussFactor factor_value(const Activation& g);   // g(x)
 GaussFactor factor_deriv(const Activation& g);   // g'(x)

@@ -1,0 +1,32 @@
+"""The command line: version and figure reproduction (fast mode)."""
+
+import subprocess
+import sys
+
+import pytest
+
+import statmech_nn
+from statmech_nn import reproduce
+from statmech_nn.__main__ import main
+
+
+def test_version():
+    out = subprocess.run([sys.executable, "-m", "statmech_nn", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0
+    assert statmech_nn.__version__ in out.stdout
+
+
+def test_unknown_topic_is_an_error():
+    with pytest.raises(SystemExit):
+        main(["reproduce", "nonsense"])
+
+
+@pytest.mark.parametrize("topic", reproduce.available())
+def test_reproduce_fast(topic, tmp_path, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    assert main(["reproduce", topic, "--fast", "--out", str(tmp_path)]) == 0
+    files = list((tmp_path / topic).iterdir())
+    assert any(f.suffix == ".png" for f in files)
+    assert any(f.suffix == ".csv" for f in files)
+    for f in files:
+        assert f.stat().st_size > 0
