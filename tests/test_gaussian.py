@@ -201,3 +201,14 @@ def test_bad_input():
 def test_package_metadata():
     assert isinstance(sn.__version__, str) and sn.__version__.count(".") == 2
     assert sn.max_threads() >= 1
+
+
+def test_relu_I4_triple_coincidences(rng):
+    """A field appearing three or four times (Theta(a)^2 r(a) ... ): exact reductions."""
+    A = rng.normal(size=(2, 5)) / np.sqrt(5)
+    base = A @ A.T
+    for idx in [(0, 0, 0, 1), (0, 0, 1, 0), (0, 1, 0, 0), (1, 0, 0, 0), (0, 0, 0, 0), (0, 1, 1, 1)]:
+        C = base[np.ix_(idx, idx)]
+        assert G.I4("relu", C) == pytest.approx(G.I4("relu", C, quadrature=True), rel=1e-9, abs=1e-13), idx
+    # Theta(a)^2 r(a)^2 = r(a)^2: <r(a)^2> = q/2.
+    assert G.I4("relu", np.full((4, 4), 2.0)) == pytest.approx(1.0, rel=1e-14)

@@ -89,9 +89,33 @@ double relu_I3(const Eigen::Matrix3d& C) {
     return first + C(1, 2) * orthant2(C(0, 0), C(2, 2), C(0, 2));
 }
 
+// x_i and x_j are the same variable (to relative 1e-12).
+bool same_field(const Eigen::MatrixXd& C, int i, int j) {
+    const double s = C(i, i) + C(j, j);
+    return std::abs(C(i, i) - C(j, j)) <= 1e-12 * s && std::abs(C(i, j) - C(i, i)) <= 1e-12 * s;
+}
+
 double relu_I4(const Eigen::Matrix4d& C4) {
     const Eigen::MatrixXd C = C4;
     if (C(2, 2) <= 0.0 || C(3, 3) <= 0.0) return 0.0;
+    // A field that appears three times: Theta(0) = 1/2 makes a repeated *pair* consistent in the
+    // Stein sums but not a triple, so reduce those products exactly first.
+    if (same_field(C, 0, 1) && (same_field(C, 0, 2) || same_field(C, 0, 3))) {
+        // Theta(a)^2 r(a) r(e) = r(a) r(e)
+        const int e = same_field(C, 0, 2) ? 3 : 2;
+        Eigen::Matrix2d c2;
+        c2 << C(0, 0), C(0, e), C(0, e), C(e, e);
+        return relu_I2(c2);
+    }
+    if (same_field(C, 2, 3) && (same_field(C, 0, 2) || same_field(C, 1, 2))) {
+        // Theta(o) Theta(c) r(c)^2 = Theta(o) c r(c) = I3(o, c, c)
+        const int o = same_field(C, 0, 2) ? 1 : 0;
+        const int id[3] = {o, 2, 2};
+        Eigen::Matrix3d c3;
+        for (int r = 0; r < 3; ++r)
+            for (int u = 0; u < 3; ++u) c3(r, u) = C(id[r], id[u]);
+        return relu_I3(c3);
+    }
     double total = 0.0;
     // delta terms for a (index 0), b (1), c (2).
     const int others[3][2] = {{1, 2}, {0, 2}, {0, 1}};
@@ -142,10 +166,12 @@ double orthant4_corr(const Eigen::MatrixXd& R) {
     Eigen::SelfAdjointEigenSolver<Eigen::Matrix4d> es(Eigen::Matrix4d(R), Eigen::EigenvaluesOnly);
     const double lmin = std::max(es.eigenvalues()[0], 0.0);
     const double w0 = std::max(std::sqrt(lmin), 1e-13);
+    // Well-conditioned R: one panel; otherwise panels graded geometrically towards u = 0.
     std::vector<double> edges{0.0};
-    for (double e = w0; e < 1.0; e *= 4.0) edges.push_back(e);
+    if (w0 < 0.25)
+        for (double e = w0; e < 1.0; e *= 6.0) edges.push_back(e);
     edges.push_back(1.0);
-    const QuadRule& gl = gauss_legendre_rule(20);
+    const QuadRule& gl = gauss_legendre_rule(16);
     const int pairs[6][4] = {{0, 1, 2, 3}, {0, 2, 1, 3}, {0, 3, 1, 2}, {1, 2, 0, 3}, {1, 3, 0, 2}, {2, 3, 0, 1}};
     double integral = 0.0;
     for (size_t p = 0; p + 1 < edges.size(); ++p) {
@@ -270,6 +296,36 @@ double I4(const Activation& g, const Eigen::Matrix4d& C) {
     }
 }
 
+namespace {
+
+// Symmetric (to 1e-10 of its scale) and positive semidefinite (LDL^T pivots >= -1e-10 scale);
+// the error names the offending matrix of the stack.
+void check_covariance(const double* c, int d, std::int64_t index) {
+    double scale = 1.0;
+    for (int i = 0; i < d * d; ++i) scale = std::max(scale, std::abs(c[i]));
+    for (int i = 0; i < d; ++i)
+        for (int j = 0; j < i; ++j)
+            if (std::abs(c[i * d + j] - c[j * d + i]) > 1e-10 * scale)
+                throw std::invalid_argument("C[" + std::to_string(index) + "]: must be symmetric");
+    double L[16] = {0};
+    for (int k = 0; k < d; ++k) {
+        double dk = c[k * d + k];
+        for (int j = 0; j < k; ++j) dk -= L[k * 4 + j] * L[k * 4 + j];
+        if (dk < -1e-10 * scale)
+            throw std::invalid_argument("C[" + std::to_string(index) + "]: must be positive semidefinite");
+        if (dk <= 1e-13 * scale) continue;
+        const double lk = std::sqrt(dk);
+        L[k * 4 + k] = lk;
+        for (int i = k + 1; i < d; ++i) {
+            double v = c[i * d + k];
+            for (int j = 0; j < k; ++j) v -= L[i * 4 + j] * L[k * 4 + j];
+            L[i * 4 + k] = v / lk;
+        }
+    }
+}
+
+}  // namespace
+
 void average_batch(Average which, const Activation& g, const double* C, std::int64_t n, double* out, int num_threads,
                    bool force_quadrature) {
     const int d = which == Average::I4 ? 4 : (which == Average::I3 ? 3 : 2);
@@ -281,6 +337,7 @@ void average_batch(Average which, const Activation& g, const double* C, std::int
         const std::int64_t lo = b * block, hi = std::min(n, lo + block);
         for (std::int64_t i = lo; i < hi; ++i) {
             const double* c = C + i * d * d;
+            check_covariance(c, d, i);
             switch (which) {
                 case Average::I2: {
                     const Eigen::Matrix2d M = Eigen::Map<const Eigen::Matrix<double, 2, 2, Eigen::RowMajor>>(c);

@@ -147,10 +147,15 @@ void normal_rule(double mean, double sd, const std::vector<double>& breakpoints,
     }
 }
 
+namespace {
+// A generic integrand is assumed to have its features at unit scale in x (like every activation).
+const std::vector<double> kGenericScalePoints{-4.0, -1.5, 0.0, 1.5, 4.0};
+}  // namespace
+
 double normal_mean(const std::function<double(double)>& f, double mean, double sd, const std::vector<double>& breakpoints,
                    const QuadratureSettings& qs) {
     std::vector<double> x, w;
-    normal_rule(mean, sd, breakpoints, qs, x, w);
+    normal_rule(mean, sd, breakpoints, qs, x, w, &kGenericScalePoints);
     double s = 0.0;
     for (size_t i = 0; i < x.size(); ++i) s += w[i] * f(x[i]);
     return s;
@@ -252,10 +257,13 @@ double mean2(const std::function<double(double, double)>& f, double c11, double 
     std::vector<double> outer_kinks = kinks1;
     if (sd2 == 0.0 && slope != 0.0)
         for (double k : kinks2) outer_kinks.push_back(k / slope);
-    normal_rule(0.0, sd1, outer_kinks, qs, x1, w1);
+    std::vector<double> outer_scale = kGenericScalePoints;
+    if (slope != 0.0 && sd2 < qs.hermite_max_sd)
+        for (double k : kGenericScalePoints) outer_scale.push_back(k / slope);
+    normal_rule(0.0, sd1, outer_kinks, qs, x1, w1, &outer_scale);
     double total = 0.0;
     for (size_t i = 0; i < x1.size(); ++i) {
-        normal_rule(slope * x1[i], sd2, kinks2, qs, x2, w2);
+        normal_rule(slope * x1[i], sd2, kinks2, qs, x2, w2, &kGenericScalePoints);
         double inner = 0.0;
         for (size_t j = 0; j < x2.size(); ++j) inner += w2[j] * f(x1[i], x2[j]);
         total += w1[i] * inner;

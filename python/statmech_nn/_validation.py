@@ -92,7 +92,7 @@ def as_float_array(value: Any, param: str, *, ndim: Optional[int] = None, shape:
         raise TypeError(f"{param} must be an array of real numbers; got dtype {arr.dtype}")
     if np.iscomplexobj(arr):
         raise TypeError(f"{param} must be real, not complex")
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    arr = np.asarray(arr, dtype=np.float64, order="C")  # keeps 0-d arrays 0-d (ascontiguousarray does not)
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{param} must be {ndim}-dimensional; got shape {arr.shape}")
     if shape is not None and arr.shape != tuple(shape):
