@@ -4,6 +4,7 @@
 #include "bindings.hpp"
 #include "statmech_nn/perceptron.hpp"
 #include "statmech_nn/perceptron_simulation.hpp"
+#include "statmech_nn/random.hpp"
 
 namespace statmech_nn::bindings {
 
@@ -48,6 +49,18 @@ void register_perceptron(py::module_& m) {
             return d;
         },
         py::arg("activation"), py::arg("slope"), py::arg("l"), py::arg("R"), py::arg("quadrature") = false);
+
+    // Test hook for random.hpp (the simulators' generator): n standard normals of Rng(seed, stream).
+    s.def(
+        "_normals",
+        [](std::uint64_t seed, std::uint64_t stream, std::int64_t n) {
+            if (n < 0) throw std::invalid_argument("n: must be >= 0");
+            py::array_t<double> out(n);
+            Rng rng(seed, stream);
+            rng.fill_normal(out.mutable_data(), static_cast<std::size_t>(n));
+            return out;
+        },
+        py::arg("seed"), py::arg("stream"), py::arg("n"));
 
     s.def("has_closed_form", [](const std::string& activation) {
         return pc::closed_form_available(Activation::from_name(activation));

@@ -92,13 +92,31 @@ Averages averages_closed(const Activation& g, double l, double R) {
     }
 }
 
+std::vector<double> outer_breakpoints(const Activation& g, double l) {
+    std::vector<double> b = g.kinks();
+    const double al = std::fabs(l);
+    if (al > 0.75) {
+        // g'(l u) has width ~1/|l|: for |R| ~ 1 the outer integrand is that narrow, and plain
+        // Gauss-Hermite converges slowly; Gauss-Legendre panels of width 1.5/|l| resolve it.
+        const double h = 1.5 / al;
+        for (double x = h; x < 6.0; x += h) {
+            b.push_back(x);
+            b.push_back(-x);
+        }
+        b.push_back(0.0);
+    }
+    std::sort(b.begin(), b.end());
+    b.erase(std::unique(b.begin(), b.end()), b.end());
+    return b;
+}
+
 Averages averages_quadrature(const Activation& g, double l, double R, const QuadratureSettings& qs) {
     R = clip1(R);
     // Coordinates (v, u) ~ N(0, [[1, R], [R, 1]]), a = l u; kinks of g in v, and at u = kink / l.
-    const std::vector<double> kv = g.kinks();
+    const std::vector<double> kv = outer_breakpoints(g, l);
     std::vector<double> ku;
     if (l != 0.0)
-        for (double k : kv) ku.push_back(k / l);
+        for (double k : g.kinks()) ku.push_back(k / l);
     auto delta0 = [&](double v, double u) { return g.value(v) - g.value(l * u); };
     Averages a;
     a.A1_over_l = mean2([&](double v, double u) { return g.deriv(l * u) * delta0(v, u) * u; }, 1.0, R, 1.0, kv, ku, qs);
@@ -126,16 +144,15 @@ Averages averages(const Activation& g, double l, double R) {
 double generalization_error(const Activation& g, double l, double R) {
     if (closed_form_available(g)) return averages_closed(g, l, R).eg;
     R = clip1(R);
-    const std::vector<double> kv = g.kinks();
     std::vector<double> ku;
     if (l != 0.0)
-        for (double k : kv) ku.push_back(k / l);
+        for (double k : g.kinks()) ku.push_back(k / l);
     return mean2(
         [&](double v, double u) {
             const double d = g.value(v) - g.value(l * u);
             return 0.5 * d * d;
         },
-        1.0, R, 1.0, kv, ku);
+        1.0, R, 1.0, outer_breakpoints(g, l), ku);
 }
 
 FixedPointConstants fixed_point_constants(const Activation& g) {
@@ -151,7 +168,12 @@ FixedPointConstants fixed_point_constants(const Activation& g) {
         case ActivationKind::Relu: c.G = c.H = c.F4 = 0.5; return c;
         default: break;
     }
-    const std::vector<double> kinks = g.kinks();
+    // Composite Gauss-Legendre panels (split at +-1.5, +-3 and at the kinks): plain 48-node
+    // Gauss-Hermite is only ~1e-4 accurate for <g'^4> of tanh.
+    std::vector<double> kinks = g.kinks();
+    for (double b : {-4.5, -3.0, -1.5, 0.0, 1.5, 3.0, 4.5}) kinks.push_back(b);
+    std::sort(kinks.begin(), kinks.end());
+    kinks.erase(std::unique(kinks.begin(), kinks.end()), kinks.end());
     c.G = normal_mean([&](double a) { const double d = g.deriv(a); return d * d; }, 0.0, 1.0, kinks);
     c.H = normal_mean([&](double a) { const double d = g.deriv(a); return d * d * a * a; }, 0.0, 1.0, kinks);
     c.F4 = normal_mean([&](double a) { const double d = g.deriv(a); return d * d * d * d; }, 0.0, 1.0, kinks);

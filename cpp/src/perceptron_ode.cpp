@@ -37,7 +37,7 @@ struct AverageEvaluator {
     bool closed;
     explicit AverageEvaluator(const Activation& act) : g(act), closed(closed_form_available(act)) {}
     Averages operator()(double l, double R) const {
-        return closed ? averages_closed(g, l, R) : averages_quadrature(g, l, R);
+        return closed ? averages_closed(g, l, R) : averages(g, l, R);
     }
     double eg(double l, double R) const { return closed ? averages_closed(g, l, R).eg : generalization_error(g, l, R); }
 };

@@ -229,6 +229,14 @@ class TimeToError:
 
 
 # ---- validation helpers --------------------------------------------------------------------------
+def _times(t: Any) -> np.ndarray:
+    """check_times, with a scalar T meaning linspace(0, T, 201)."""
+    if np.ndim(t) == 0 and not isinstance(t, (str, bytes)) and t is not None:
+        T = check_real(t, "t", positive=True)
+        return np.linspace(0.0, T, 201)
+    return check_times(t)
+
+
 def _common(activation: Any, rule: Any, slope: Any) -> tuple:
     return (check_activation(activation), check_choice(rule, RULES, "rule"), check_real(slope, "slope"))
 
@@ -324,7 +332,7 @@ def ode(activation: str, rule: str, eta: float, l0: float, R0: float = 0.0, z0: 
     l0 = check_real(l0, "l0", positive=True)
     R0 = _check_R0(R0)
     z0 = check_real(z0, "z0", positive=True)
-    times = check_times(t)
+    times = _times(t)
     method, rtol, atol, dt, max_step, max_steps = _ode_options(method, rtol, atol, dt, max_step, max_steps)
     divergence_bound = check_real(divergence_bound, "divergence_bound", positive=True)
     thr = -1.0 if eg_threshold is None else check_real(eg_threshold, "eg_threshold", positive=True)
@@ -487,7 +495,7 @@ def simulate(activation: str, rule: str, eta: float, l0: float, N: int, t: Any =
     N = check_int(N, "N", low=1)
     if N < 2:
         raise ValueError(f"N must be >= 2 (a student direction orthogonal to the teacher); got {N}")
-    times = check_times(t)
+    times = _times(t)
     steps = np.rint(times * N).astype(np.int64)
     if steps.size > 1 and np.any(np.diff(steps) <= 0):
         raise ValueError(f"t: times are closer than one step (1/N = {1.0 / N:g}) after rounding to whole steps")
