@@ -97,14 +97,18 @@ Trajectory integrate(const Activation& g, Rule rule, double eta, double l0, doub
     tr.event_time = res.event_time;
     tr.n_rhs = res.n_rhs;
     tr.n_steps = res.n_steps;
-    const int n = res.n_out;
-    tr.t.assign(t_out.begin(), t_out.begin() + n);
+    const int n_rows = res.n_out;
+    // On an event the stopping point (t_stop, y_stop) is appended as the last row.
+    const bool add_stop = res.status == OdeStatus::Event && !(n_rows > 0 && t_out[n_rows - 1] == res.t_stop);
+    const int n = n_rows + (add_stop ? 1 : 0);
+    tr.t.assign(t_out.begin(), t_out.begin() + n_rows);
+    if (add_stop) tr.t.push_back(res.t_stop);
     tr.l.resize(n);
     tr.R.resize(n);
     tr.eg.resize(n);
     if (rule == Rule::WN) tr.z.resize(n);
     for (int i = 0; i < n; ++i) {
-        const Order o = order_from_state(rule, res.y.row(i).data());
+        const Order o = order_from_state(rule, i < n_rows ? res.y.row(i).data() : res.y_stop.data());
         tr.l[i] = o.l;
         tr.R[i] = o.R;
         tr.eg[i] = avg.eg(o.l, o.R);

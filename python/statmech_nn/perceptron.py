@@ -82,7 +82,8 @@ class Averages:
 
 @dataclass
 class OdeResult:
-    """Order parameters along the theory curve, at the requested times that were reached.
+    """Order parameters along the theory curve, at the requested times that were reached (after
+    an ``eg_threshold`` event, the event point itself is the last row).
 
     Attributes
     ----------

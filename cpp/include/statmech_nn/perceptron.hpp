@@ -66,7 +66,7 @@ FixedPointConstants fixed_point_constants(const Activation& g);
 
 // ---- ODE ----------------------------------------------------------------------------------------
 struct Trajectory {
-    std::vector<double> t, l, R, z, eg;  // rows reached; z empty for SGD
+    std::vector<double> t, l, R, z, eg;  // rows reached (+ the event point); z empty for SGD
     OdeStatus status = OdeStatus::Completed;
     double t_stop = 0.0;
     double event_time = 0.0;
