@@ -477,7 +477,7 @@ def simulate(activation: str, rule: str, eta: float, l0: float, N: int, t: Any =
         Input dimension (>= 2).
     t : float or array
         Recording times (steps / N), rounded to whole steps, strictly increasing after rounding.
-        A scalar T means ``linspace(0, T, 201)``.
+        A scalar T means ``linspace(0, T, 201)`` rounded to whole steps (duplicates dropped).
     seeds : int or sequence of int
         One run per seed.
     num_threads : int, optional
@@ -496,7 +496,12 @@ def simulate(activation: str, rule: str, eta: float, l0: float, N: int, t: Any =
     N = check_int(N, "N", low=1)
     if N < 2:
         raise ValueError(f"N must be >= 2 (a student direction orthogonal to the teacher); got {N}")
-    times = _times(t)
+    if np.ndim(t) == 0 and isinstance(t, (int, float, np.integer, np.floating)) and not isinstance(t, bool):
+        T = check_real(t, "t", positive=True)
+        steps = np.unique(np.rint(np.linspace(0.0, T * N, 201)).astype(np.int64))
+        times = steps / float(N)
+    else:
+        times = _times(t)
     steps = np.rint(times * N).astype(np.int64)
     if steps.size > 1 and np.any(np.diff(steps) <= 0):
         raise ValueError(f"t: times are closer than one step (1/N = {1.0 / N:g}) after rounding to whole steps")
