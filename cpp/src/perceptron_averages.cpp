@@ -40,7 +40,7 @@ bool closed_form_available(const Activation& g) {
     return g.kind == ActivationKind::Linear || g.kind == ActivationKind::Erf || g.kind == ActivationKind::Relu;
 }
 
-Averages averages_closed(const Activation& g, double l, double R) {
+Averages averages_closed(const Activation& g, double l, double R, bool with_eg) {
     R = clip1(R);
     const double Q = l * l;
     const double r = l * R;
@@ -59,7 +59,7 @@ Averages averages_closed(const Activation& g, double l, double R) {
             const double s1 = std::sqrt(2.0 * onepQ - r * r);  // >= sqrt(1+Q) > 0 since r^2 <= Q
             const double s2 = std::sqrt(1.0 + 2.0 * Q);
             const double pref = 2.0 / (kPi * onepQ);
-            a.eg = (kPi / 6.0 + safe_asin(Q / onepQ) - 2.0 * safe_asin(r / std::sqrt(2.0 * onepQ))) / kPi;
+            if (with_eg) a.eg = (kPi / 6.0 + safe_asin(Q / onepQ) - 2.0 * safe_asin(r / std::sqrt(2.0 * onepQ))) / kPi;
             a.A1_over_l = pref * (R / s1 - l / s2);
             a.A1 = l * a.A1_over_l;
             a.A3 = pref * ((onepQ - r * r) / s1 - r / s2);
@@ -141,8 +141,26 @@ Averages averages(const Activation& g, double l, double R) {
     return closed_form_available(g) ? averages_closed(g, l, R) : averages_quadrature(g, l, R);
 }
 
+double eg_closed(const Activation& g, double l, double R) {
+    R = clip1(R);
+    const double Q = l * l;
+    const double r = l * R;
+    switch (g.kind) {
+        case ActivationKind::Linear: return 0.5 * (1.0 - 2.0 * r + Q);
+        case ActivationKind::Erf:
+            return (kPi / 6.0 + safe_asin(Q / (1.0 + Q)) - 2.0 * safe_asin(r / std::sqrt(2.0 * (1.0 + Q)))) / kPi;
+        case ActivationKind::Relu: {
+            const double rho = l < 0.0 ? -R : R;
+            const double K = std::fabs(l) * (std::sqrt(std::max(0.0, 1.0 - rho * rho)) + (kPi - std::acos(rho)) * rho) /
+                             (2.0 * kPi);
+            return 0.5 * (0.5 + 0.5 * Q - 2.0 * K);
+        }
+        default: throw std::invalid_argument("activation: no closed form for '" + g.name() + "'");
+    }
+}
+
 double generalization_error(const Activation& g, double l, double R) {
-    if (closed_form_available(g)) return averages_closed(g, l, R).eg;
+    if (closed_form_available(g)) return eg_closed(g, l, R);
     R = clip1(R);
     std::vector<double> ku;
     if (l != 0.0)

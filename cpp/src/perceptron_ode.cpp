@@ -37,9 +37,9 @@ struct AverageEvaluator {
     bool closed;
     explicit AverageEvaluator(const Activation& act) : g(act), closed(closed_form_available(act)) {}
     Averages operator()(double l, double R) const {
-        return closed ? averages_closed(g, l, R) : averages(g, l, R);
+        return closed ? averages_closed(g, l, R, false) : averages(g, l, R);
     }
-    double eg(double l, double R) const { return closed ? averages_closed(g, l, R).eg : generalization_error(g, l, R); }
+    double eg(double l, double R) const { return closed ? eg_closed(g, l, R) : generalization_error(g, l, R); }
 };
 
 void rhs(Rule rule, const AverageEvaluator& avg, double eta, const double* y, double* dy) {
@@ -81,6 +81,11 @@ Trajectory integrate(const Activation& g, Rule rule, double eta, double l0, doub
                      const std::vector<double>& t_out, const OdeOptions& options, double eg_threshold) {
     check_parameters(eta, l0, R0, z0, rule);
     if (t_out.empty()) throw std::invalid_argument("t: must not be empty");
+    for (std::size_t i = 0; i < t_out.size(); ++i) {
+        if (!std::isfinite(t_out[i])) throw std::invalid_argument("t: must contain only finite values");
+        if (i > 0 && !(t_out[i] > t_out[i - 1])) throw std::invalid_argument("t: must be strictly increasing");
+    }
+    if (t_out[0] < 0.0) throw std::invalid_argument("t: must start at a time >= 0");
     const AverageEvaluator avg(g);
     OdeRhs f = [&](double, const double* y, double* dy) { rhs(rule, avg, eta, y, dy); };
     OdeEvent event = nullptr;

@@ -1,7 +1,9 @@
 // Microscopic SGD / weight-normalisation simulation of the perceptron (see the header).
 #include "statmech_nn/perceptron_simulation.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <vector>
@@ -47,52 +49,98 @@ struct Sums {
 
 // One fused pass over the components: W_i <- scale W_i + add x_i (the pending update, with the
 // previous normals x_i), draw the new x_i ~ N(0, 1), and accumulate W.x, B.x, |W|^2 (and W.B
-// when recording). Two interleaved partial sums (even/odd i) shorten the dependency chains; the
-// summation order is fixed, so results are reproducible.
+// when recording). The normals are drawn in blocks of kBlock into a small buffer (the generator
+// loop stays tight), then the arithmetic runs on pairs (i even, i + 1): two interleaved partial
+// sums per dot product, as two-lane vectors where the compiler supports them. The summation
+// order is fixed, so results are reproducible and identical with or without the vector path.
+constexpr std::int64_t kBlock = 256;  // even, so that the lane of index i is i % 2 throughout
+
+#if defined(__GNUC__) || defined(__clang__)
+typedef double v2d __attribute__((vector_size(16)));
+inline v2d load2(const double* p) {
+    v2d v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+inline void store2(double* p, v2d v) { std::memcpy(p, &v, sizeof v); }
+#define STATMECH_NN_V2D 1
+#endif
+
 template <bool Scale, bool WithWB>
 inline Sums fused_pass(Rng& rng_ref, double* __restrict W, const double* __restrict B, double* __restrict x,
                        std::int64_t N, double scale, double add) {
     Rng rng = rng_ref;  // a local copy keeps the generator state in registers
+    alignas(16) double nb[kBlock];
+#ifdef STATMECH_NN_V2D
+    v2d dW = {0.0, 0.0}, dB = {0.0, 0.0}, WW = {0.0, 0.0}, WB = {0.0, 0.0};
+    const v2d vs = {scale, scale}, va = {add, add};
+#else
     double dW0 = 0.0, dB0 = 0.0, WW0 = 0.0, WB0 = 0.0;
     double dW1 = 0.0, dB1 = 0.0, WW1 = 0.0, WB1 = 0.0;
-    std::int64_t i = 0;
-    for (; i + 1 < N; i += 2) {
-        const double w0 = (Scale ? W[i] * scale : W[i]) + add * x[i];
-        const double w1 = (Scale ? W[i + 1] * scale : W[i + 1]) + add * x[i + 1];
-        W[i] = w0;
-        W[i + 1] = w1;
-        const double n0 = rng.normal();
-        const double n1 = rng.normal();
-        x[i] = n0;
-        x[i + 1] = n1;
-        const double b0 = B[i], b1 = B[i + 1];
-        dW0 += w0 * n0;
-        dW1 += w1 * n1;
-        dB0 += b0 * n0;
-        dB1 += b1 * n1;
-        WW0 += w0 * w0;
-        WW1 += w1 * w1;
-        if (WithWB) {
-            WB0 += w0 * b0;
-            WB1 += w1 * b1;
+#endif
+    double tail_dW = 0.0, tail_dB = 0.0, tail_WW = 0.0, tail_WB = 0.0;
+    for (std::int64_t i0 = 0; i0 < N; i0 += kBlock) {
+        const std::int64_t m = std::min(kBlock, N - i0);
+        for (std::int64_t j = 0; j < m; ++j) nb[j] = rng.normal();
+        double* __restrict Wb = W + i0;
+        double* __restrict xb = x + i0;
+        const double* __restrict Bb = B + i0;
+        std::int64_t j = 0;
+        for (; j + 1 < m; j += 2) {
+#ifdef STATMECH_NN_V2D
+            const v2d w = (Scale ? load2(Wb + j) * vs : load2(Wb + j)) + va * load2(xb + j);
+            const v2d n = load2(nb + j);
+            const v2d b = load2(Bb + j);
+            store2(Wb + j, w);
+            store2(xb + j, n);
+            dW += w * n;
+            dB += b * n;
+            WW += w * w;
+            if (WithWB) WB += w * b;
+#else
+            const double w0 = (Scale ? Wb[j] * scale : Wb[j]) + add * xb[j];
+            const double w1 = (Scale ? Wb[j + 1] * scale : Wb[j + 1]) + add * xb[j + 1];
+            Wb[j] = w0;
+            Wb[j + 1] = w1;
+            const double n0 = nb[j], n1 = nb[j + 1];
+            xb[j] = n0;
+            xb[j + 1] = n1;
+            const double b0 = Bb[j], b1 = Bb[j + 1];
+            dW0 += w0 * n0;
+            dW1 += w1 * n1;
+            dB0 += b0 * n0;
+            dB1 += b1 * n1;
+            WW0 += w0 * w0;
+            WW1 += w1 * w1;
+            if (WithWB) {
+                WB0 += w0 * b0;
+                WB1 += w1 * b1;
+            }
+#endif
         }
-    }
-    if (i < N) {
-        const double w0 = (Scale ? W[i] * scale : W[i]) + add * x[i];
-        W[i] = w0;
-        const double n0 = rng.normal();
-        x[i] = n0;
-        dW0 += w0 * n0;
-        dB0 += B[i] * n0;
-        WW0 += w0 * w0;
-        if (WithWB) WB0 += w0 * B[i];
+        if (j < m) {  // only in the last block, when N is odd
+            const double w0 = (Scale ? Wb[j] * scale : Wb[j]) + add * xb[j];
+            Wb[j] = w0;
+            xb[j] = nb[j];
+            tail_dW = w0 * nb[j];
+            tail_dB = Bb[j] * nb[j];
+            tail_WW = w0 * w0;
+            if (WithWB) tail_WB = w0 * Bb[j];
+        }
     }
     rng_ref = rng;
     Sums s;
-    s.dW = dW0 + dW1;
-    s.dB = dB0 + dB1;
-    s.WW = WW0 + WW1;
-    s.WB = WB0 + WB1;
+#ifdef STATMECH_NN_V2D
+    s.dW = (dW[0] + tail_dW) + dW[1];
+    s.dB = (dB[0] + tail_dB) + dB[1];
+    s.WW = (WW[0] + tail_WW) + WW[1];
+    s.WB = (WB[0] + tail_WB) + WB[1];
+#else
+    s.dW = (dW0 + tail_dW) + dW1;
+    s.dB = (dB0 + tail_dB) + dB1;
+    s.WW = (WW0 + tail_WW) + WW1;
+    s.WB = (WB0 + tail_WB) + WB1;
+#endif
     return s;
 }
 

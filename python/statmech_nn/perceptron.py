@@ -36,6 +36,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
+import math
+
 import numpy as np
 
 from . import _core
@@ -230,8 +232,19 @@ class TimeToError:
 
 
 # ---- validation helpers --------------------------------------------------------------------------
+def _real(value: Any, param: str, positive: bool = False) -> float:
+    """check_real with a fast path for plain Python floats/ints (the common case)."""
+    tp = type(value)
+    if (tp is float or tp is int) and -math.inf < value < math.inf and (not positive or value > 0):
+        return float(value)
+    return check_real(value, param, positive=positive)
+
+
 def _times(t: Any) -> np.ndarray:
-    """check_times, with a scalar T meaning linspace(0, T, 201)."""
+    """check_times, with a scalar T meaning linspace(0, T, 201). A C-contiguous float64 1-D array
+    is passed on as is (the core checks it is finite, strictly increasing and starts >= 0)."""
+    if type(t) is np.ndarray and t.dtype == np.float64 and t.ndim == 1 and t.size >= 1 and t.flags.c_contiguous:
+        return t
     if np.ndim(t) == 0 and not isinstance(t, (str, bytes)) and t is not None:
         T = check_real(t, "t", positive=True)
         return np.linspace(0.0, T, 201)
@@ -239,11 +252,11 @@ def _times(t: Any) -> np.ndarray:
 
 
 def _common(activation: Any, rule: Any, slope: Any) -> tuple:
-    return (check_activation(activation), check_choice(rule, RULES, "rule"), check_real(slope, "slope"))
+    return (check_activation(activation), check_choice(rule, RULES, "rule"), _real(slope, "slope"))
 
 
 def _check_R0(R0: Any) -> float:
-    R0 = check_real(R0, "R0")
+    R0 = _real(R0, "R0")
     if abs(R0) > 1.0:
         raise ValueError(f"R0 must lie in [-1, 1]; got {R0}")
     return R0
@@ -251,17 +264,18 @@ def _check_R0(R0: Any) -> float:
 
 def _ode_options(method: Any, rtol: Any, atol: Any, dt: Any, max_step: Any, max_steps: Any) -> tuple:
     method = check_choice(method, ("dopri5", "rk4", "euler"), "method")
-    rtol = check_real(rtol, "rtol", positive=True)
-    atol = check_real(atol, "atol", positive=True)
+    rtol = _real(rtol, "rtol", positive=True)
+    atol = _real(atol, "atol", positive=True)
     if dt is None:
         dt = 0.01 if method != "dopri5" else 0.0
     else:
         dt = check_real(dt, "dt", positive=True)
-    if max_step is None or (isinstance(max_step, float) and np.isinf(max_step)):
+    if max_step is None or (isinstance(max_step, float) and max_step == math.inf):
         max_step = np.inf
     else:
         max_step = check_real(max_step, "max_step", positive=True)
-    max_steps = check_int(max_steps, "max_steps", low=1)
+    if not (type(max_steps) is int and max_steps >= 1):
+        max_steps = check_int(max_steps, "max_steps", low=1)
     return method, rtol, atol, dt, max_step, max_steps
 
 
@@ -329,14 +343,14 @@ def ode(activation: str, rule: str, eta: float, l0: float, R0: float = 0.0, z0: 
     OdeResult
     """
     activation, rule, slope = _common(activation, rule, slope)
-    eta = check_real(eta, "eta", positive=True)
-    l0 = check_real(l0, "l0", positive=True)
+    eta = _real(eta, "eta", positive=True)
+    l0 = _real(l0, "l0", positive=True)
     R0 = _check_R0(R0)
-    z0 = check_real(z0, "z0", positive=True)
+    z0 = _real(z0, "z0", positive=True)
     times = _times(t)
     method, rtol, atol, dt, max_step, max_steps = _ode_options(method, rtol, atol, dt, max_step, max_steps)
-    divergence_bound = check_real(divergence_bound, "divergence_bound", positive=True)
-    thr = -1.0 if eg_threshold is None else check_real(eg_threshold, "eg_threshold", positive=True)
+    divergence_bound = _real(divergence_bound, "divergence_bound", positive=True)
+    thr = -1.0 if eg_threshold is None else _real(eg_threshold, "eg_threshold", positive=True)
     d = _core.perceptron.ode(activation, slope, rule, eta, l0, R0, z0, times, method, rtol, atol, dt, max_step,
                              max_steps, divergence_bound, thr)
     return OdeResult(t=np.asarray(d["t"]), l=np.asarray(d["l"]), R=np.asarray(d["R"]),

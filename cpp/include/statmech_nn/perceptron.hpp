@@ -42,7 +42,9 @@ struct Averages {
 
 bool closed_form_available(const Activation& g);  // linear, erf, relu
 // Closed forms (linear, erf, relu; throws std::invalid_argument otherwise). R is clipped to [-1, 1].
-Averages averages_closed(const Activation& g, double l, double R);
+// with_eg = false skips eps_g (the ODE right-hand sides do not need it; eg is then 0).
+Averages averages_closed(const Activation& g, double l, double R, bool with_eg = true);
+double eg_closed(const Activation& g, double l, double R);
 // 2-D quadrature (mean2 over (v, u), split at the kinks) for any activation.
 // For |l| > 0.75 the outer (v) rule is split into Gauss-Legendre panels of width 1.5/|l| (the
 // factor g'(l u) narrows as |l| grows); accuracy ~1e-9 or better (tests).
