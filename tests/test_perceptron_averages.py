@@ -21,7 +21,7 @@ POINTS = [(1.0, 0.0), (0.3, 0.5), (2.0, -0.7), (1.0, 1.0), (1.5, 0.999), (-0.8, 
 def test_closed_forms_match_quadrature(act, l, R):
     c = P.averages(act, l, R)
     q = P.averages(act, l, R, quadrature=True)
-    # The 2-D quadrature (mean2; Gauss-Legendre panels of width 1.5/|l| in v for |l| > 0.75) is
+    # The 2-D quadrature (mean2; Gauss-Legendre panels of width 1.5/|l| in v for |l| > 1.25) is
     # accurate to ~1e-9 here; the closed forms are exact to rounding.
     for name in ("A1", "A2", "A3", "eg", "A1_over_l"):
         assert getattr(c, name) == pytest.approx(getattr(q, name), abs=1e-8), name

@@ -95,7 +95,7 @@ Averages averages_closed(const Activation& g, double l, double R, bool with_eg) 
 std::vector<double> outer_breakpoints(const Activation& g, double l) {
     std::vector<double> b = g.kinks();
     const double al = std::fabs(l);
-    if (al > 0.75) {
+    if (al > 1.25) {
         // g'(l u) has width ~1/|l|: for |R| ~ 1 the outer integrand is that narrow, and plain
         // Gauss-Hermite converges slowly; Gauss-Legendre panels of width 1.5/|l| resolve it.
         const double h = 1.5 / al;

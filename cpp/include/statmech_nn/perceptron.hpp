@@ -46,7 +46,7 @@ bool closed_form_available(const Activation& g);  // linear, erf, relu
 Averages averages_closed(const Activation& g, double l, double R, bool with_eg = true);
 double eg_closed(const Activation& g, double l, double R);
 // 2-D quadrature (mean2 over (v, u), split at the kinks) for any activation.
-// For |l| > 0.75 the outer (v) rule is split into Gauss-Legendre panels of width 1.5/|l| (the
+// For |l| > 1.25 the outer (v) rule is split into Gauss-Legendre panels of width 1.5/|l| (the
 // factor g'(l u) narrows as |l| grows); accuracy ~1e-9 or better (tests).
 Averages averages_quadrature(const Activation& g, double l, double R, const QuadratureSettings& qs = {});
 std::vector<double> outer_breakpoints(const Activation& g, double l);
