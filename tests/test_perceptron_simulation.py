@@ -39,6 +39,16 @@ def test_simulation_overlays_ode(rule, act):
         assert sim.z is None and th.z is None
 
 
+def test_quadrature_activation_overlay():
+    """An activation without closed forms (tanh): quadrature ODE vs simulation, same tolerance."""
+    t = np.linspace(0, 4, 5)
+    sim = P.simulate("tanh", "wn", 0.8, 0.7, N=N, t=t, seeds=SEEDS, R0=0.1, z0=0.5)
+    th = P.ode("tanh", "wn", 0.8, 0.7, 0.1, 0.5, t=sim.t)
+    tol = 4.0 / np.sqrt(N * len(SEEDS))
+    for name in ("l", "R", "z", "eg"):
+        assert np.max(np.abs(getattr(sim, name + "_mean") - getattr(th, name))) < tol, name
+
+
 def test_simulation_thread_count_and_seed_position_independent():
     t = np.linspace(0, 1, 5)
     a = P.simulate("erf", "wn", 0.5, 1.0, N=500, t=t, seeds=[3, 4, 5], num_threads=1)

@@ -177,6 +177,8 @@ class Stability:
         Of the Jacobian (real; WN has a zero eigenvalue along z, which is marginal).
     eta_c : float
         Critical learning rate ``2 <g'^2> / <g'^4>`` (2 for linear and relu, pi sqrt(5/3) for erf).
+    eta_opt : float
+        ``eta_c / 2``, the effective learning rate with the fastest R convergence.
     eta_eff : float
         Effective learning rate of R: ``eta`` (SGD) or ``eta / z^2`` (WN; the seed's Table 1 prints
         ``eta / z`` inside the bracket, a typo).
@@ -192,6 +194,7 @@ class Stability:
     jacobian: np.ndarray
     eigenvalues: np.ndarray
     eta_c: float
+    eta_opt: float
     eta_eff: float
     rate_R: float
     rate_l: float
@@ -402,7 +405,8 @@ def stability(activation: str, rule: str, eta: float, z: Optional[float] = None,
     eig = np.linalg.eigvals(jac).real
     rate_l = min(eta * H, rate_R)
     stable = bool(rate_R > 0)
-    return Stability(jacobian=jac, eigenvalues=np.sort(eig), eta_c=float(eta_c), eta_eff=float(e),
+    return Stability(jacobian=jac, eigenvalues=np.sort(eig), eta_c=float(eta_c),
+                     eta_opt=float(eta_c / 2), eta_eff=float(e),
                      rate_R=float(rate_R), rate_l=float(rate_l), dA1_dl=float(-H), dA2_dR=float(-F4),
                      stable=stable, status="stable" if stable else "unstable")
 
