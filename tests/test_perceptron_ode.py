@@ -129,7 +129,9 @@ def test_time_to_error_thread_independent():
 
 def test_time_to_error_not_reached_is_inf():
     r = P.time_to_error("erf", "sgd", 20.0, 1.0, t_max=50.0)
+    assert r.time.shape == () and r.status.shape == ()
     assert np.isinf(r.time) and r.status[()] in ("not_reached", "diverged") and np.isnan(r.eta_eff)
+    assert P.time_to_error("linear", "sgd", [0.5], 1.0).time.shape == (1,)
 
 
 @pytest.mark.parametrize(

@@ -444,8 +444,9 @@ def time_to_error(activation: str, rule: str, eta: Any, l0: Any, threshold: floa
     TimeToError
     """
     activation, rule, slope = _common(activation, rule, slope)
-    eta_a = as_float_array(eta, "eta")
-    l0_a = as_float_array(l0, "l0")
+    # (as_float_array returns at least 1-D; keep the caller's shape so that scalars give scalars.)
+    eta_a = as_float_array(eta, "eta").reshape(np.shape(eta))
+    l0_a = as_float_array(l0, "l0").reshape(np.shape(l0))
     if np.any(eta_a <= 0):
         raise ValueError("eta must be > 0 everywhere")
     if np.any(l0_a <= 0):
