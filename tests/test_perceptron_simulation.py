@@ -120,3 +120,47 @@ def test_fig2_settings(rule):
         assert np.max(np.abs(getattr(sim, name + "_mean") - getattr(th, name))) < tol, name
     if rule == "wn":
         assert np.max(np.abs(sim.z_mean / th.z - 1)) < 0.03
+
+
+@pytest.mark.parametrize("rule", ["sgd", "wn"])
+def test_simulation_is_exactly_the_seed_update(rule):
+    """Replay the simulator's random stream (B, initial direction, then one x per step) in NumPy
+    and apply seed 001's updates literally: eq. (1) for SGD, eq. (5) for WN (r and V from the old
+    values). Agreement to rounding shows the fused C++ pass implements exactly those updates."""
+    from math import erf, exp, pi, sqrt
+
+    from statmech_nn import _core
+
+    n, steps, eta, l0, R0, z0, seed = 40, 300, 0.9, 0.8, 0.3, 0.4, 11
+    g = lambda h: erf(h / sqrt(2))  # noqa: E731
+    gp = lambda h: sqrt(2 / pi) * exp(-h * h / 2)  # noqa: E731
+    stream = np.asarray(_core.perceptron._normals(seed, 0, 2 * n + (steps + 1) * n))
+    B = stream[:n] * sqrt(n) / np.linalg.norm(stream[:n])
+    w = stream[n:2 * n] - (stream[n:2 * n] @ B / n) * B
+    direction = R0 * B / sqrt(n) + sqrt(1 - R0 * R0) * w / np.linalg.norm(w)
+    J = sqrt(n) * l0 * direction
+    V = sqrt(n) * z0 * direction
+    r = sqrt(n) * l0
+    ls, Rs, zs = [], [], []
+    for k in range(steps + 1):
+        if rule == "sgd":
+            ls.append(np.linalg.norm(J) / sqrt(n))
+            Rs.append(J @ B / (np.linalg.norm(J) * sqrt(n)))
+        else:
+            ls.append(r / sqrt(n))
+            zs.append(np.linalg.norm(V) / sqrt(n))
+            Rs.append(V @ B / (np.linalg.norm(V) * sqrt(n)))
+        x = stream[2 * n + k * n:2 * n + (k + 1) * n] / sqrt(n)
+        if rule == "sgd":
+            h = J @ x
+            J = J + eta * gp(h) * (g(B @ x) - g(h)) * x
+        else:
+            nv = np.linalg.norm(V)
+            h = r * (V @ x) / nv
+            delta = gp(h) * (g(B @ x) - g(h))
+            r, V = r + eta * delta * h / r, V + eta * delta * (r / nv * x - h / nv**2 * V)
+    sim = P.simulate("erf", rule, eta, l0, N=n, t=np.arange(steps + 1) / n, seeds=[seed], R0=R0, z0=z0)
+    assert np.allclose(sim.l[0], ls, rtol=1e-10, atol=1e-12)
+    assert np.allclose(sim.R[0], Rs, rtol=1e-10, atol=1e-12)
+    if rule == "wn":
+        assert np.allclose(sim.z[0], zs, rtol=1e-10, atol=1e-12)
