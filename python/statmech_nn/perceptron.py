@@ -29,7 +29,8 @@ Closed forms of A1, A2, A3 and eps_g are used for ``linear``, ``erf`` and ``relu
 the 2-D Gaussian quadrature over (v, u) (48-node Gauss–Hermite per dimension, Gauss–Legendre panels
 split at kinks, and panels of width 1.5/|l| in v for |l| > 1.25, where g'(l u) gets narrow; agrees
 with the closed forms to < 1e-8 in the tests). Constants at the fixed point (``stability``) use
-1-D composite Gauss–Legendre panels (eta_c of tanh matches adaptive quadrature to 1e-10). The ODE state is ``(l^2, lR)`` for SGD and ``(l, zR, z^2)`` for WN (smooth
+1-D composite Gauss–Legendre panels (eta_c of tanh matches adaptive quadrature to 1e-10).
+The ODE state is ``(l^2, lR)`` for SGD and ``(l, zR, z^2)`` for WN (smooth
 through ``J = 0`` and ``r = 0``).
 """
 
