@@ -1,0 +1,201 @@
+// Gaussian averages A1, A2, A3, eps_g of the perceptron, closed forms and quadrature.
+//
+// With a = l u, Q = l^2 = <a^2>, r = l R = <a v>, <v^2> = 1, the closed forms are
+//   linear: eps_g = (1 - 2r + Q)/2, A1 = r - Q, A2 = eps_g, A3 = 1 - r.
+//   erf(x/sqrt2) (from <g g> = (2/pi) asin(C_ab / sqrt((1+C_aa)(1+C_bb))) and the I3, I4 forms of
+//   Saad & Solla with the repeated field a):
+//     eps_g = (1/pi) [pi/6 + asin(Q/(1+Q)) - 2 asin(r / sqrt(2(1+Q)))]
+//     A1 = 2/(pi (1+Q)) [r / sqrt(2(1+Q) - r^2) - Q / sqrt(1+2Q)]
+//     A3 = 2/(pi (1+Q)) [(1+Q-r^2) / sqrt(2(1+Q) - r^2) - r / sqrt(1+2Q)]
+//     A2 = 2/(pi^2 sqrt(1+2Q)) [asin((1+2Q-2r^2) / (2(1+2Q-r^2)))
+//                               - 2 asin(r / sqrt(2(1+3Q)(1+2Q-r^2))) + asin(Q/(1+3Q))]
+//   relu (rho = corr(a, v) = sign(l) R, |l| the scale of a):
+//     K  = <relu(a) relu(v)>      = |l|/(2 pi) [sqrt(1-rho^2) + (pi - acos rho) rho]
+//     P2 = <Theta(a) Theta(v) v^2> = 1/(2 pi) [pi - acos rho + rho sqrt(1-rho^2)]
+//     eps_g = (1/2 + Q/2 - 2K)/2, A1 = K - Q/2, A3 = P2 - r/2, A2 = (P2 - 2K + Q/2)/2.
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "statmech_nn/perceptron.hpp"
+
+namespace statmech_nn::perceptron {
+
+namespace {
+constexpr double kPi = 3.14159265358979323846;
+
+inline double clip1(double x) { return x > 1.0 ? 1.0 : (x < -1.0 ? -1.0 : x); }
+inline double safe_asin(double x) { return std::asin(clip1(x)); }
+}  // namespace
+
+Rule rule_from_name(const std::string& name) {
+    if (name == "sgd") return Rule::SGD;
+    if (name == "wn") return Rule::WN;
+    throw std::invalid_argument("rule: unknown value '" + name + "'; choose one of sgd, wn");
+}
+
+std::string to_string(Rule rule) { return rule == Rule::SGD ? "sgd" : "wn"; }
+
+bool closed_form_available(const Activation& g) {
+    return g.kind == ActivationKind::Linear || g.kind == ActivationKind::Erf || g.kind == ActivationKind::Relu;
+}
+
+Averages averages_closed(const Activation& g, double l, double R, bool with_eg) {
+    R = clip1(R);
+    const double Q = l * l;
+    const double r = l * R;
+    Averages a;
+    switch (g.kind) {
+        case ActivationKind::Linear: {
+            a.eg = 0.5 * (1.0 - 2.0 * r + Q);
+            a.A1_over_l = R - l;
+            a.A1 = r - Q;
+            a.A2 = a.eg;
+            a.A3 = 1.0 - r;
+            return a;
+        }
+        case ActivationKind::Erf: {
+            const double onepQ = 1.0 + Q;
+            const double s1 = std::sqrt(2.0 * onepQ - r * r);  // >= sqrt(1+Q) > 0 since r^2 <= Q
+            const double s2 = std::sqrt(1.0 + 2.0 * Q);
+            const double pref = 2.0 / (kPi * onepQ);
+            if (with_eg) a.eg = (kPi / 6.0 + safe_asin(Q / onepQ) - 2.0 * safe_asin(r / std::sqrt(2.0 * onepQ))) / kPi;
+            a.A1_over_l = pref * (R / s1 - l / s2);
+            a.A1 = l * a.A1_over_l;
+            a.A3 = pref * ((onepQ - r * r) / s1 - r / s2);
+            const double d = 1.0 + 2.0 * Q - r * r;  // >= 1 + Q > 0
+            const double e = 1.0 + 3.0 * Q;
+            a.A2 = 2.0 / (kPi * kPi * s2) *
+                   (safe_asin((1.0 + 2.0 * Q - 2.0 * r * r) / (2.0 * d)) - 2.0 * safe_asin(r / std::sqrt(2.0 * e * d)) +
+                    safe_asin(Q / e));
+            return a;
+        }
+        case ActivationKind::Relu: {
+            const double la = std::fabs(l);
+            const double rho = l < 0.0 ? -R : R;
+            const double sq = std::sqrt(std::max(0.0, 1.0 - rho * rho));
+            const double ac = std::acos(rho);
+            const double k = (sq + (kPi - ac) * rho) / (2.0 * kPi);  // K / |l|
+            const double K = la * k;
+            const double P2 = (kPi - ac + rho * sq) / (2.0 * kPi);
+            a.eg = 0.5 * (0.5 + 0.5 * Q - 2.0 * K);
+            // A1 / l = <Theta(lu) delta0 u>: for l > 0 it is k - l/2; for l < 0, -k - l/2 (a = |l|(-u)).
+            a.A1_over_l = (l < 0.0 ? -k : k) - 0.5 * l;
+            a.A1 = K - 0.5 * Q;
+            a.A3 = P2 - 0.5 * r;
+            a.A2 = 0.5 * (P2 - 2.0 * K + 0.5 * Q);
+            return a;
+        }
+        default:
+            throw std::invalid_argument("activation: no closed form for '" + g.name() +
+                                        "' (use the quadrature averages)");
+    }
+}
+
+std::vector<double> outer_breakpoints(const Activation& g, double l) {
+    std::vector<double> b = g.kinks();
+    const double al = std::fabs(l);
+    if (al > 1.25) {
+        // g'(l u) has width ~1/|l|: for |R| ~ 1 the outer integrand is that narrow, and plain
+        // Gauss-Hermite converges slowly; Gauss-Legendre panels of width 1.5/|l| resolve it.
+        const double h = 1.5 / al;
+        for (double x = h; x < 6.0; x += h) {
+            b.push_back(x);
+            b.push_back(-x);
+        }
+        b.push_back(0.0);
+    }
+    std::sort(b.begin(), b.end());
+    b.erase(std::unique(b.begin(), b.end()), b.end());
+    return b;
+}
+
+Averages averages_quadrature(const Activation& g, double l, double R, const QuadratureSettings& qs) {
+    R = clip1(R);
+    // Coordinates (v, u) ~ N(0, [[1, R], [R, 1]]), a = l u; kinks of g in v, and at u = kink / l.
+    const std::vector<double> kv = outer_breakpoints(g, l);
+    std::vector<double> ku;
+    if (l != 0.0)
+        for (double k : g.kinks()) ku.push_back(k / l);
+    auto delta0 = [&](double v, double u) { return g.value(v) - g.value(l * u); };
+    Averages a;
+    a.A1_over_l = mean2([&](double v, double u) { return g.deriv(l * u) * delta0(v, u) * u; }, 1.0, R, 1.0, kv, ku, qs);
+    a.A1 = l * a.A1_over_l;
+    a.A2 = mean2(
+        [&](double v, double u) {
+            const double d = g.deriv(l * u) * delta0(v, u);
+            return 0.5 * d * d;
+        },
+        1.0, R, 1.0, kv, ku, qs);
+    a.A3 = mean2([&](double v, double u) { return g.deriv(l * u) * delta0(v, u) * v; }, 1.0, R, 1.0, kv, ku, qs);
+    a.eg = mean2(
+        [&](double v, double u) {
+            const double d = delta0(v, u);
+            return 0.5 * d * d;
+        },
+        1.0, R, 1.0, kv, ku, qs);
+    return a;
+}
+
+Averages averages(const Activation& g, double l, double R) {
+    return closed_form_available(g) ? averages_closed(g, l, R) : averages_quadrature(g, l, R);
+}
+
+double eg_closed(const Activation& g, double l, double R) {
+    R = clip1(R);
+    const double Q = l * l;
+    const double r = l * R;
+    switch (g.kind) {
+        case ActivationKind::Linear: return 0.5 * (1.0 - 2.0 * r + Q);
+        case ActivationKind::Erf:
+            return (kPi / 6.0 + safe_asin(Q / (1.0 + Q)) - 2.0 * safe_asin(r / std::sqrt(2.0 * (1.0 + Q)))) / kPi;
+        case ActivationKind::Relu: {
+            const double rho = l < 0.0 ? -R : R;
+            const double K = std::fabs(l) * (std::sqrt(std::max(0.0, 1.0 - rho * rho)) + (kPi - std::acos(rho)) * rho) /
+                             (2.0 * kPi);
+            return 0.5 * (0.5 + 0.5 * Q - 2.0 * K);
+        }
+        default: throw std::invalid_argument("activation: no closed form for '" + g.name() + "'");
+    }
+}
+
+double generalization_error(const Activation& g, double l, double R) {
+    if (closed_form_available(g)) return eg_closed(g, l, R);
+    R = clip1(R);
+    std::vector<double> ku;
+    if (l != 0.0)
+        for (double k : g.kinks()) ku.push_back(k / l);
+    return mean2(
+        [&](double v, double u) {
+            const double d = g.value(v) - g.value(l * u);
+            return 0.5 * d * d;
+        },
+        1.0, R, 1.0, outer_breakpoints(g, l), ku);
+}
+
+FixedPointConstants fixed_point_constants(const Activation& g) {
+    FixedPointConstants c;
+    switch (g.kind) {
+        case ActivationKind::Linear: c.G = c.H = c.F4 = 1.0; return c;
+        case ActivationKind::Erf:
+            // g' = sqrt(2/pi) exp(-a^2/2): <e^{-a^2}> = 1/sqrt3, <a^2 e^{-a^2}> = 1/(3 sqrt3), <e^{-2a^2}> = 1/sqrt5.
+            c.G = 2.0 / (kPi * std::sqrt(3.0));
+            c.H = 2.0 / (3.0 * std::sqrt(3.0) * kPi);
+            c.F4 = 4.0 / (kPi * kPi * std::sqrt(5.0));
+            return c;
+        case ActivationKind::Relu: c.G = c.H = c.F4 = 0.5; return c;
+        default: break;
+    }
+    // Composite Gauss-Legendre panels (split at +-1.5, +-3 and at the kinks): plain 48-node
+    // Gauss-Hermite is only ~1e-4 accurate for <g'^4> of tanh.
+    std::vector<double> kinks = g.kinks();
+    for (double b : {-4.5, -3.0, -1.5, 0.0, 1.5, 3.0, 4.5}) kinks.push_back(b);
+    std::sort(kinks.begin(), kinks.end());
+    kinks.erase(std::unique(kinks.begin(), kinks.end()), kinks.end());
+    c.G = normal_mean([&](double a) { const double d = g.deriv(a); return d * d; }, 0.0, 1.0, kinks);
+    c.H = normal_mean([&](double a) { const double d = g.deriv(a); return d * d * a * a; }, 0.0, 1.0, kinks);
+    c.F4 = normal_mean([&](double a) { const double d = g.deriv(a); return d * d * d * d; }, 0.0, 1.0, kinks);
+    return c;
+}
+
+}  // namespace statmech_nn::perceptron
