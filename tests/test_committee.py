@@ -115,3 +115,152 @@ def test_generalisation_error_closed_form_erf():
         for n in range(2):
             ref -= 2 * np.arcsin(R[i, n] / np.sqrt((1 + Q[i, i]) * (1 + T[n, n])))
     assert committee.generalisation_error(Q, R, T) == pytest.approx(ref / np.pi, rel=1e-12)
+
+
+# ---- ODE vs simulation, run for run -------------------------------------------------------------
+
+def _overlay(sim, **ode_kwargs):
+    """Largest deviation |ODE - simulation| over seeds and times for Q, R, g and eg."""
+    dev = {"Q": 0.0, "R": 0.0, "g": 0.0, "eg": 0.0}
+    for s in range(len(sim.seeds)):
+        o = committee.ode(**sim.initial_state(s), t=sim.t, **ode_kwargs)
+        assert o.status == "completed"
+        dev["Q"] = max(dev["Q"], float(np.max(np.abs(o.Q - sim.Q[s]))))
+        dev["R"] = max(dev["R"], float(np.max(np.abs(o.R - sim.R[s]))))
+        dev["eg"] = max(dev["eg"], float(np.max(np.abs(o.eg - sim.eg[s]))))
+        if o.g is not None:
+            dev["g"] = max(dev["g"], float(np.max(np.abs(o.g - sim.g[s]))))
+    return dev
+
+
+OVERLAYS = {
+    # name: (simulate kwargs, tolerance in units of 1/sqrt(N) for Q, R, g; eg)
+    "plain_K2M2_b1": dict(N=2000, K=2, M=2, eta=1.0, t=np.linspace(0, 8, 17), seeds=[1, 2]),
+    "plain_K3M2_b10_sigma": dict(N=1000, K=3, M=2, eta=1.5, batch_size=10, sigma=0.8, t=np.linspace(0, 6, 13),
+                                 seeds=[3]),
+    "bn_unequal_b1": dict(N=2000, K=2, M=2, eta=1.0, batchnorm=True, g0=[0.5, 1.6], student_scale=[0.5, 2.0],
+                          sigma=1.5, t=np.linspace(0, 8, 17), seeds=[4, 5]),
+    "bn_unequal_b16_O2": dict(N=1000, K=2, M=2, eta=1.0, w=[[1.0, 0.5], [0.3, 1.0]], v=[[1.0, 0.0], [0.2, 1.0]],
+                              batchnorm=True, g0=[2.0, 0.7], student_scale=[1.8, 0.6], batch_size=16,
+                              t=np.linspace(0, 5, 11), seeds=[6]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OVERLAYS))
+def test_ode_matches_simulation(name):
+    kw = dict(OVERLAYS[name])
+    sim = committee.simulate(**kw)
+    assert sim.status == "completed"
+    N = kw.pop("N")
+    for key in ("K", "M", "t", "seeds", "student_scale", "g0"):
+        kw.pop(key, None)
+    dev = _overlay(sim, **kw)
+    print(name, {k: v * np.sqrt(N) for k, v in dev.items()})
+    # O(1/sqrt N) fluctuations: over t <= 8 the measured run-to-run scatter is ~1-2.5 / sqrt(N).
+    tol = 4.0 / np.sqrt(N)
+    assert dev["Q"] < tol and dev["R"] < tol and dev["g"] < tol
+    assert dev["eg"] < 2.0 / np.sqrt(N)
+
+
+def test_batch_size_scales_the_second_order_term():
+    # eta = 2 makes the eta^2 sigma^2 P / b term O(1): the ODE with the simulation's b must match,
+    # the ODE with b = 1 must not (its deviation is measured at > 30 / sqrt(N)).
+    N = 1000
+    sims = {b: committee.simulate(N, 2, 2, 2.0, batch_size=b, t=np.linspace(0, 3, 7), seeds=[11]) for b in (1, 8)}
+    for b, sim in sims.items():
+        right = committee.ode(**sim.initial_state(0), eta=2.0, batch_size=b, t=sim.t)
+        wrong = committee.ode(**sim.initial_state(0), eta=2.0, batch_size=9 - b, t=sim.t)
+        assert np.max(np.abs(right.Q - sim.Q[0])) < 4.0 / np.sqrt(N)
+        assert np.max(np.abs(wrong.Q - sim.Q[0])) > 10.0 / np.sqrt(N)
+
+
+def test_simulation_does_not_depend_on_thread_count():
+    kw = dict(N=300, K=2, M=2, eta=1.0, batch_size=40, batchnorm=True, t=np.linspace(0, 0.5, 3), test_samples=50)
+    for seeds in ([5], [5, 6, 7]):
+        a = committee.simulate(**kw, seeds=seeds, num_threads=1)
+        b = committee.simulate(**kw, seeds=seeds, num_threads=2)
+        np.testing.assert_array_equal(a.Q, b.Q)
+        np.testing.assert_array_equal(a.g, b.g)
+        np.testing.assert_array_equal(a.eg_mc, b.eg_mc)
+    # the same seed gives the same run whether alone or among others
+    np.testing.assert_array_equal(committee.simulate(**kw, seeds=[6]).Q[0], b.Q[1])
+
+
+def test_monte_carlo_test_error_matches_analytic():
+    sim = committee.simulate(500, 2, 3, 1.0, t=[0.0, 1.0], seeds=[2], test_samples=20000, activation="relu")
+    # 2e4 samples: relative standard error ~ 1-2 %.
+    np.testing.assert_allclose(sim.eg_mc, sim.eg, rtol=0.06)
+
+
+def test_ode_rhs_threads_identical():
+    rng = np.random.default_rng(0)
+    K = M = 10
+    J = rng.standard_normal((K, 60)) / np.sqrt(60)
+    B = rng.standard_normal((M, 60)) / np.sqrt(60)
+    a = committee.ode(J @ J.T, J @ B.T, B @ B.T, 0.5, t=[0, 0.5], num_threads=1)
+    b = committee.ode(J @ J.T, J @ B.T, B @ B.T, 0.5, t=[0, 0.5], num_threads=2)
+    np.testing.assert_array_equal(a.Q, b.Q)
+
+
+def test_divergence_is_a_status():
+    o = committee.ode(np.eye(2), 0.1 * np.eye(2), np.eye(2), 6.0, activation="linear", t=50.0)
+    assert o.status == "diverged"
+    assert 0 < o.t_stop < 50 and np.all(np.isfinite(o.Q))
+    s = committee.simulate(200, 2, 2, 6.0, activation="linear", t=np.linspace(0, 30, 31), seeds=[1, 2])
+    assert s.status == "diverged" and s.seed_status == ["diverged", "diverged"]
+    assert np.all(s.stop_time < 30)
+
+
+def test_linear_network_fixed_point():
+    # Linear SCM with w = v = 1: the student learns the teacher's sum; eg -> 0.
+    o = committee.ode(np.eye(2), np.zeros((2, 2)) + 0.1, np.eye(2), 0.5, activation="linear", t=200.0)
+    assert o.status == "completed" and o.eg[-1] < 1e-8
+
+
+@pytest.mark.parametrize("kwargs, exc, word", [
+    (dict(Q0=np.eye(2), R0=np.zeros((2, 2)), T=np.eye(2), eta=0.0), ValueError, "eta"),
+    (dict(Q0=[[1, 2], [2, 1]], R0=np.zeros((2, 2)), T=np.eye(2), eta=1.0), ValueError, "Q0"),
+    (dict(Q0=[[1, 0.5], [0.4, 1]], R0=np.zeros((2, 2)), T=np.eye(2), eta=1.0), ValueError, "Q0"),
+    (dict(Q0=np.eye(2), R0=np.zeros((2, 3)), T=np.eye(2), eta=1.0), ValueError, "R0"),
+    (dict(Q0=np.eye(2), R0=2 * np.eye(2), T=np.eye(2), eta=1.0), ValueError, "positive semidefinite"),
+    (dict(Q0=np.eye(2), R0=np.zeros((2, 2)), T=np.eye(2), eta=1.0, w=np.ones(3)), ValueError, "w"),
+    (dict(Q0=np.eye(2), R0=np.zeros((2, 2)), T=np.eye(2), eta=1.0, w=np.ones((2, 2))), ValueError, "outputs"),
+    (dict(Q0=np.eye(2), R0=np.zeros((2, 2)), T=np.eye(2), eta=1.0, batch_size=0), ValueError, "batch_size"),
+    (dict(Q0=np.eye(2), R0=np.zeros((2, 2)), T=np.eye(2), eta=1.0, batch_size=2.5), TypeError, "batch_size"),
+    (dict(Q0=np.eye(2), R0=np.zeros((2, 2)), T=np.eye(2), eta=1.0, batchnorm=True, g0=[1, -1]), ValueError, "g0"),
+    (dict(Q0=np.eye(2), R0=np.zeros((2, 2)), T=np.eye(2), eta=1.0, g0=[1, 1]), ValueError, "g0"),
+    (dict(Q0=np.eye(2), R0=np.zeros((2, 2)), T=np.eye(2), eta=1.0, sigma=0), ValueError, "sigma"),
+    (dict(Q0=np.eye(2), R0=np.zeros((2, 2)), T=np.eye(2), eta=1.0, activation="tanh"), ValueError, "activation"),
+    (dict(Q0=np.eye(2), R0=np.zeros((2, 2)), T=np.eye(2), eta=1.0, batchnorm="yes"), TypeError, "batchnorm"),
+    (dict(Q0=np.eye(2), R0=np.zeros((2, 2)), T=np.eye(2), eta=1.0, t=[0, 2, 1]), ValueError, "t"),
+    (dict(Q0=np.eye(2), R0=np.zeros((2, 2)), T=np.eye(2), eta=1.0, method="rk4"), ValueError, "dt"),
+    (dict(Q0=np.eye(2), R0=np.zeros((2, 2)), T=np.eye(2), eta=1.0, noise=-1), ValueError, "noise"),
+    (dict(Q0=np.zeros((0, 0)), R0=np.zeros((0, 2)), T=np.eye(2), eta=1.0), ValueError, "K"),
+])
+def test_ode_bad_input(kwargs, exc, word):
+    with pytest.raises(exc, match=word):
+        committee.ode(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, exc, word", [
+    (dict(N=0), ValueError, "N"),
+    (dict(K=0), ValueError, "K"),
+    (dict(M=0), ValueError, "M"),
+    (dict(batch_size=0), ValueError, "batch_size"),
+    (dict(w=np.ones((2, 0))), ValueError, "O"),
+    (dict(batchnorm=True, g0=0.0), ValueError, "g0"),
+    (dict(sigma=-1.0), ValueError, "sigma"),
+    (dict(seeds=[-1]), ValueError, "seeds"),
+    (dict(t=[0.0, 0.001]), ValueError, "t"),
+    (dict(t=[0.5, 1.0]), ValueError, "t"),
+    (dict(J0=np.ones((2, 5))), ValueError, "J0"),
+    (dict(J0=np.zeros((2, 50))), ValueError, "J0"),
+    (dict(student_scale=[1.0, -1.0]), ValueError, "student_scale"),
+    (dict(num_threads=0), ValueError, "num_threads"),
+    (dict(activation="nope"), ValueError, "activation"),
+])
+def test_simulate_bad_input(kwargs, exc, word):
+    base = dict(N=50, K=2, M=2, eta=1.0, t=[0.0, 0.1])
+    base.update(kwargs)
+    with pytest.raises(exc, match=word):
+        committee.simulate(**base)
