@@ -184,6 +184,14 @@ void register_committee(py::module_& m) {
         py::arg("activation"), py::arg("student_scale"), py::arg("teacher_scale"), py::arg("J0"), py::arg("B0"),
         py::arg("record_steps"), py::arg("seeds"), py::arg("test_samples"), py::arg("divergence_bound"),
         py::arg("num_threads"));
+
+    sub.def(
+        "normal_fill_seconds",
+        [](std::int64_t n) {
+            py::gil_scoped_release release;
+            return normal_fill_seconds(n);
+        },
+        py::arg("n"), "seconds to draw n standard normals with the simulator's generator (one thread)");
 }
 
 }  // namespace statmech_nn::bindings

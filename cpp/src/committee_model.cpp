@@ -6,26 +6,35 @@
 
 namespace statmech_nn::committee {
 
+void field_scales(const Model& m, const Eigen::MatrixXd& Q, const Eigen::VectorXd& g, Eigen::VectorXd& c) {
+    c.resize(m.K);
+    for (int i = 0; i < m.K; ++i) c[i] = m.has_gains() ? g[i] / (m.sigma * std::sqrt(Q(i, i))) : 1.0;
+}
+
 Eigen::VectorXd field_scales(const Model& m, const Eigen::MatrixXd& Q, const Eigen::VectorXd& g) {
-    Eigen::VectorXd c = Eigen::VectorXd::Ones(m.K);
-    if (m.has_gains()) {
-        for (int i = 0; i < m.K; ++i) c[i] = g[i] / (m.sigma * std::sqrt(Q(i, i)));
-    }
+    Eigen::VectorXd c;
+    field_scales(m, Q, g, c);
     return c;
 }
 
 Eigen::MatrixXd field_covariance(const Model& m, const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
                                  const Eigen::MatrixXd& T, const Eigen::VectorXd& c) {
+    Eigen::MatrixXd C;
+    field_covariance(m, Q, R, T, c, C);
+    return C;
+}
+
+void field_covariance(const Model& m, const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
+                      const Eigen::VectorXd& c, Eigen::MatrixXd& C) {
     const int K = m.K, M = m.M;
     const double s2 = m.sigma * m.sigma;
-    Eigen::MatrixXd C(K + M, K + M);
+    C.resize(K + M, K + M);
     for (int i = 0; i < K; ++i) {
         for (int j = 0; j < K; ++j) C(i, j) = s2 * c[i] * c[j] * Q(i, j);
         for (int n = 0; n < M; ++n) C(i, K + n) = C(K + n, i) = s2 * c[i] * R(i, n);
     }
     for (int n = 0; n < M; ++n)
         for (int p = 0; p < M; ++p) C(K + n, K + p) = s2 * T(n, p);
-    return C;
 }
 
 Eigen::MatrixXd pair_averages(const Model& m, const Eigen::MatrixXd& C) {

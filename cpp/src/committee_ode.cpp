@@ -21,6 +21,11 @@ struct Layout {
 
     Eigen::VectorXd pack(const State& s) const {
         Eigen::VectorXd y(size());
+        pack_into(s, y.data());
+        return y;
+    }
+
+    void pack_into(const State& s, double* y) const {
         int k = 0;
         for (int i = 0; i < K; ++i)
             for (int j = i; j < K; ++j) y[k++] = s.Q(i, j);
@@ -31,7 +36,6 @@ struct Layout {
         if (train_w)
             for (int i = 0; i < K; ++i)
                 for (int o = 0; o < O; ++o) y[k++] = s.w(i, o);
-        return y;
     }
 
     void unpack(const double* y, State& s, const Eigen::MatrixXd& w_fixed) const {
@@ -42,7 +46,7 @@ struct Layout {
             for (int j = i; j < K; ++j) s.Q(i, j) = s.Q(j, i) = y[k++];
         for (int i = 0; i < K; ++i)
             for (int n = 0; n < M; ++n) s.R(i, n) = y[k++];
-        s.g = Eigen::VectorXd::Ones(K);
+        s.g.setOnes(K);
         if (gains)
             for (int i = 0; i < K; ++i) s.g[i] = y[k++];
         if (train_w) {
@@ -86,26 +90,42 @@ double field_I4(const Activation& act, const Eigen::MatrixXd& C, int i, int j, i
 }  // namespace
 
 State derivatives(const Model& m, const Eigen::MatrixXd& T, const State& s, int num_threads) {
+    State d;
+    Workspace ws;
+    derivatives_into(m, T, s, num_threads, d, ws);
+    return d;
+}
+
+void derivatives_into(const Model& m, const Eigen::MatrixXd& T, const State& s, int num_threads, State& d,
+                      Workspace& ws) {
     const int K = m.K, M = m.M, L = K + M;
     const Activation& act = m.act;
-    const Eigen::VectorXd c = field_scales(m, s.Q, s.g);
-    const Eigen::MatrixXd C = field_covariance(m, s.Q, s.R, T, c);
-    const Eigen::MatrixXd D = s.w * s.w.transpose();
-    const Eigen::MatrixXd E = s.w * m.v.transpose();
+    field_scales(m, s.Q, s.g, ws.c);
+    field_covariance(m, s.Q, s.R, T, ws.c, ws.C);
+    const Eigen::VectorXd& c = ws.c;
+    const Eigen::MatrixXd& C = ws.C;
+    ws.D.noalias() = s.w * s.w.transpose();
+    ws.E.noalias() = s.w * m.v.transpose();
+    const Eigen::MatrixXd& D = ws.D;
     // delta_i = phi'(xhat_i) sum_p A_ip phi(z_p): A = [-D, E] (K x L).
-    Eigen::MatrixXd A(K, L);
+    Eigen::MatrixXd& A = ws.A;
+    A.resize(K, L);
     A.leftCols(K) = -D;
-    A.rightCols(M) = E;
+    A.rightCols(M) = ws.E;
 
     // First order: S_ib = <delta_i z_b> = sum_p A_ip I3(xhat_i, z_b, z_p).
-    Eigen::MatrixXd S = Eigen::MatrixXd::Zero(K, L);
+    Eigen::MatrixXd& S = ws.S;
+    S.setZero(K, L);
     // Second order: P_ij = <delta_i delta_j> = sum_pq A_ip A_jq I4(xhat_i, xhat_j, z_p, z_q).
-    Eigen::MatrixXd P = Eigen::MatrixXd::Zero(K, K);
+    Eigen::MatrixXd& P = ws.P;
+    P.setZero(K, K);
     const int n_pairs = K * (K + 1) / 2;
-    std::vector<std::pair<int, int>> pairs;
-    pairs.reserve(n_pairs);
-    for (int i = 0; i < K; ++i)
-        for (int j = i; j < K; ++j) pairs.emplace_back(i, j);
+    std::vector<std::pair<int, int>>& pairs = ws.pairs;
+    if (static_cast<int>(pairs.size()) != n_pairs) {
+        pairs.clear();
+        for (int i = 0; i < K; ++i)
+            for (int j = i; j < K; ++j) pairs.emplace_back(i, j);
+    }
 
     auto first_order = [&](std::int64_t ib) {
         const int i = static_cast<int>(ib / L), b = static_cast<int>(ib % L);
@@ -152,11 +172,10 @@ State derivatives(const Model& m, const Eigen::MatrixXd& T, const State& s, int 
 
     const double eta = m.eta, s2 = m.sigma * m.sigma;
     const double second = eta * eta * s2 / m.batch_size;
-    State d;
     d.Q.resize(K, K);
     d.R.resize(K, M);
-    d.g = Eigen::VectorXd::Zero(K);
-    d.w = Eigen::MatrixXd::Zero(K, m.O);
+    d.g.setZero(K);
+    d.w.setZero(K, m.O);
     const bool full = m.norm == Normalization::BatchNormFull;
     for (int i = 0; i < K; ++i) {
         for (int j = i; j < K; ++j) {
@@ -176,7 +195,6 @@ State derivatives(const Model& m, const Eigen::MatrixXd& T, const State& s, int 
         // dw_i = eta_w <(t - s) phi(xhat_i)> = eta_w [sum_n I2(i, n) v_n - sum_k I2(i, k) w_k].
         d.w = m.eta_w * (I.block(0, K, K, M) * m.v - I.block(0, 0, K, K) * s.w);
     }
-    return d;
 }
 
 OdeSolution solve(const Model& m, const Eigen::MatrixXd& T, const State& initial, const std::vector<double>& t_out,
@@ -186,8 +204,9 @@ OdeSolution solve(const Model& m, const Eigen::MatrixXd& T, const State& initial
     const Eigen::VectorXd y0 = lay.pack(initial);
     const int n = lay.size();
 
+    State s, d;
+    Workspace ws;
     OdeRhs rhs = [&](double, const double* y, double* dydt) {
-        State s;
         lay.unpack(y, s, w_fixed);
         // Leaving the physical domain (a norm or gain through zero) is divergence, not NaN garbage.
         for (int i = 0; i < m.K; ++i) {
@@ -196,8 +215,8 @@ OdeSolution solve(const Model& m, const Eigen::MatrixXd& T, const State& initial
                 return;
             }
         }
-        const Eigen::VectorXd packed = lay.pack(derivatives(m, T, s, num_threads));
-        for (int k = 0; k < n; ++k) dydt[k] = packed[k];
+        derivatives_into(m, T, s, num_threads, d, ws);
+        lay.pack_into(d, dydt);
     };
     OdeResult r = integrate_ode(rhs, y0, t_out, options);
 

@@ -50,6 +50,11 @@ Eigen::MatrixXd field_covariance(const Model& m, const Eigen::MatrixXd& Q, const
 // 1/2 [sum D_kl I2(xhat_k, xhat_l) + sum F_nm I2(y_n, y_m) - 2 sum E_kn I2(xhat_k, y_n)].
 double generalisation_error(const Model& m, const Eigen::MatrixXd& C, const Eigen::MatrixXd& w);
 
+// In-place variants (no allocation once `out` has the right size).
+void field_scales(const Model& m, const Eigen::MatrixXd& Q, const Eigen::VectorXd& g, Eigen::VectorXd& out);
+void field_covariance(const Model& m, const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
+                      const Eigen::VectorXd& c, Eigen::MatrixXd& out);
+
 // Matrix of I2 over all pairs of the K + M fields.
 Eigen::MatrixXd pair_averages(const Model& m, const Eigen::MatrixXd& C);
 

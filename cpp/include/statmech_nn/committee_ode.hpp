@@ -15,6 +15,7 @@
 #include <Eigen/Dense>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "statmech_nn/committee_model.hpp"
@@ -32,6 +33,15 @@ struct State {
 // Time derivatives of (Q, R, g, w) at a state; T is the teacher overlap matrix.
 // num_threads parallelises the I4 sums (the result does not depend on it).
 State derivatives(const Model& m, const Eigen::MatrixXd& T, const State& s, int num_threads);
+
+// Scratch space of derivatives_into (reused between calls: no allocation in the ODE loop).
+struct Workspace {
+    Eigen::VectorXd c;
+    Eigen::MatrixXd C, D, E, A, S, P;
+    std::vector<std::pair<int, int>> pairs;
+};
+void derivatives_into(const Model& m, const Eigen::MatrixXd& T, const State& s, int num_threads, State& d,
+                      Workspace& ws);
 
 struct OdeSolution {
     std::vector<double> t;
