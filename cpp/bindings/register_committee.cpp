@@ -115,10 +115,11 @@ void register_committee(py::module_& m) {
             s.w = to_matrix(w, K, O, "w");
             const Eigen::MatrixXd Tm = to_matrix(T, M, M, "T");
             State d;
+            Workspace ws;
             double eg;
             {
                 py::gil_scoped_release release;
-                d = derivatives(model, Tm, s, num_threads);
+                derivatives_into(model, Tm, s, num_threads, d, ws);
                 eg = generalisation_error(model, field_covariance(model, s.Q, s.R, Tm, field_scales(model, s.Q, s.g)),
                                           s.w);
             }
@@ -134,6 +135,9 @@ void register_committee(py::module_& m) {
             out["g"] = mat(d.g);
             out["w"] = mat(d.w);
             out["eg"] = eg;
+            out["S"] = mat(ws.S);
+            out["P"] = mat(ws.P);
+            out["c"] = mat(ws.c);
             return out;
         },
         py::arg("Q"), py::arg("R"), py::arg("T"), py::arg("g"), py::arg("w"), py::arg("v"), py::arg("eta"),

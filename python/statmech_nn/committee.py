@@ -219,12 +219,12 @@ def _normalization(batchnorm: Any, bn_gradient: Any) -> str:
     return "batchnorm" if bn_gradient == "fixed_std" else "batchnorm_full"
 
 
-def _gains(g0: Any, K: int, batchnorm: bool) -> np.ndarray:
+def _gains(g0: Any, K: int, batchnorm: bool, param: str = "g0") -> np.ndarray:
     if g0 is None:
         return np.ones(K)
     if not batchnorm:
-        raise ValueError("g0 is only used with batchnorm=True")
-    return _per_unit(g0, K, "g0")
+        raise ValueError(f"{param} is only used with batchnorm=True")
+    return _per_unit(g0, K, param)
 
 
 def _common(eta, eta_w, sigma, noise, batch_size):
@@ -236,27 +236,29 @@ def _common(eta, eta_w, sigma, noise, batch_size):
     return eta, eta_w, sigma, noise, batch_size
 
 
-def _overlaps(Q0: Any, R0: Any, T: Any):
-    Q0 = as_float_array(Q0, "Q0", ndim=2)
+def _overlaps(Q0: Any, R0: Any, T: Any, names=("Q0", "R0")):
+    nq, nr = names
+    Q0 = as_float_array(Q0, nq, ndim=2)
     if Q0.shape[0] < 1:
-        raise ValueError("Q0: K must be >= 1 (Q0 is K x K)")
-    Q0 = check_symmetric_psd(Q0, "Q0", strict=True)
+        raise ValueError(f"{nq}: K must be >= 1 ({nq} is K x K)")
+    Q0 = check_symmetric_psd(Q0, nq, strict=True)
     K = Q0.shape[0]
     T = as_float_array(T, "T", ndim=2)
     if T.shape[0] < 1:
         raise ValueError("T: M must be >= 1 (T is M x M)")
     T = check_symmetric_psd(T, "T")
     M = T.shape[0]
-    R0 = as_float_array(R0, "R0")
+    R0 = as_float_array(R0, nr)
     if R0.ndim == 1 and M == 1 and R0.shape == (K,):
         R0 = R0.reshape(K, 1)
     if R0.shape != (K, M):
-        raise ValueError(f"R0 must have shape (K, M) = ({K}, {M}) to match Q0 {Q0.shape} and T {T.shape}; got {R0.shape}")
+        raise ValueError(f"{nr} must have shape (K, M) = ({K}, {M}) to match {nq} {Q0.shape} and T {T.shape}; "
+                         f"got {R0.shape}")
     full = np.block([[Q0, R0], [R0.T, T]])
     scale = max(1.0, float(np.max(np.abs(full))))
     if np.linalg.eigvalsh(full)[0] < -1e-10 * scale:
-        raise ValueError("Q0, R0, T: the overlap matrix [[Q0, R0], [R0^T, T]] must be positive semidefinite "
-                         "(it is a Gram matrix of the weight vectors)")
+        raise ValueError(f"{nq}, {nr}, T: the overlap matrix [[{nq}, {nr}], [{nr}^T, T]] must be positive "
+                         "semidefinite (it is a Gram matrix of the weight vectors)")
     return Q0, np.ascontiguousarray(R0), T, K, M
 
 
@@ -341,17 +343,27 @@ def derivatives(Q: Any, R: Any, T: Any, eta: float, w: Any = None, v: Any = None
                 batchnorm: bool = False, g: Any = None, sigma: float = 1.0, activation: str = "erf",
                 bn_gradient: str = "fixed_std", eta_w: float = 0.0, noise: float = 0.0,
                 num_threads: Optional[int] = None) -> Dict[str, Any]:
-    """Right-hand side of :func:`ode` at one state: ``{"Q": dQ/dt, "R": dR/dt, "g": dg/dt,
-    "w": dw/dt, "eg": eg}`` (dg is zero without batch norm, dw zero with ``eta_w = 0``)."""
-    Q, R, T, K, M = _overlaps(Q, R, T)
+    """Right-hand side of :func:`ode` at one state.
+
+    Returns
+    -------
+    dict
+        ``"Q"``: dQ/dt (K, K); ``"R"``: dR/dt (K, M); ``"g"``: dg/dt (K,) (zero without batch norm);
+        ``"w"``: dw/dt (K, O) (zero with ``eta_w = 0``); ``"eg"``: eps_g; and the averages the ODEs
+        are built from: ``"S"`` (K, K + M) with ``S[i, b] = <delta_i z_b>`` over the fields
+        ``z = (xhat_1..xhat_K, y_1..y_M)``, ``"P"`` (K, K) with ``P[i, j] = <delta_i delta_j>``
+        (including output noise), and ``"c"`` (K,) the field scales ``xhat_i / x_i``.
+    """
+    Q, R, T, K, M = _overlaps(Q, R, T, names=("Q", "R"))
     eta, eta_w, sigma, noise, batch_size = _common(eta, eta_w, sigma, noise, batch_size)
     norm = _normalization(batchnorm, bn_gradient)
-    g_arr = _gains(g, K, bool(batchnorm))
+    g_arr = _gains(g, K, bool(batchnorm), "g")
     w_arr, v_arr = _layers(w, v, K, M)
     activation = check_activation(activation, ODE_ACTIVATIONS)
     r = _core_committee.derivatives(Q, R, T, g_arr, w_arr, v_arr, eta, eta_w, sigma, noise, batch_size, norm,
                                     activation, check_threads(num_threads))
-    return {"Q": r["Q"], "R": r["R"], "g": r["g"].ravel(), "w": r["w"], "eg": float(r["eg"])}
+    return {"Q": r["Q"], "R": r["R"], "g": r["g"].ravel(), "w": r["w"], "eg": float(r["eg"]), "S": r["S"],
+            "P": r["P"], "c": r["c"].ravel()}
 
 
 def generalisation_error(Q: Any, R: Any, T: Any, w: Any = None, v: Any = None, *, batchnorm: bool = False,
