@@ -57,8 +57,8 @@ from ._validation import (
 )
 from .integrate import METHODS
 
-__all__ = ["OdeResult", "SimulationResult", "ode", "simulate", "derivatives", "generalisation_error",
-           "ODE_ACTIVATIONS", "BN_GRADIENTS"]
+__all__ = ["OdeResult", "SimulationResult", "PlateauResult", "PlateauScan", "ode", "simulate", "derivatives",
+           "generalisation_error", "plateau", "plateau_scan", "ODE_ACTIVATIONS", "BN_GRADIENTS"]
 
 #: Activations with closed-form I2, I3, I4 (the ODEs need thousands of I4 per step).
 ODE_ACTIVATIONS = ("erf", "linear", "relu")
@@ -447,3 +447,149 @@ def simulate(N: int, K: int, M: int, eta: float, w: Any = None, v: Any = None, *
         Q0=r["Q"][:, 0].copy(), R0=r["R"][:, 0].copy(), T=r["T"], g0=g.copy() if norm != "none" else None,
         seeds=seeds_arr, seed_status=status, stop_time=np.asarray(r["stop_step"], dtype=float) / N,
         status="completed" if all(s == "completed" for s in status) else "diverged")
+
+
+# ---- plateau diagnostics --------------------------------------------------------------------------
+
+@dataclass
+class PlateauResult:
+    """The symmetric plateau of an eps_g(t) curve.
+
+    Attributes
+    ----------
+    found : bool
+        False when the curve has no flat stretch that is later left downwards (its logarithmic
+        slope below a tenth of the steepest descent that follows); then the other fields are NaN.
+    level : float
+        eps_g where its logarithmic slope |d ln eps_g / dt| is smallest (the plateau's centre).
+    t_center : float
+        That time.
+    start, end : float
+        The plateau is the stretch where ``(1 - tolerance) level < eps_g < (1 + tolerance) level``
+        around ``t_center``: ``start`` is the last time before it with eps_g above, ``end`` the first
+        time after it with eps_g below.
+    length : float
+        ``end - start``.
+    """
+
+    found: bool
+    level: float
+    t_center: float
+    start: float
+    end: float
+    length: float
+
+
+def plateau(t: Any, eg: Any = None, *, tolerance: float = 0.1, floor: float = 1e-8) -> PlateauResult:
+    """Locate the plateau of eps_g(t).
+
+    Parameters
+    ----------
+    t : 1-D array, or an :class:`OdeResult` (then ``eg`` is taken from it)
+    eg : 1-D array
+        eps_g at the times t (sample densely enough to resolve the plateau).
+    tolerance : float
+        Relative band around the plateau level that counts as "on the plateau" (0 < tolerance < 1).
+    floor : float
+        Points with eps_g below this (the converged tail, at the integration tolerance) are ignored.
+    """
+    if isinstance(t, OdeResult):
+        if eg is not None:
+            raise ValueError("eg must be omitted when t is an OdeResult")
+        t, eg = t.t, t.eg
+    t = as_float_array(t, "t", ndim=1)
+    if eg is None:
+        raise ValueError("eg is required when t is an array")
+    eg = as_float_array(eg, "eg", shape=t.shape)
+    if t.size < 3:
+        raise ValueError("t must have at least 3 points")
+    tolerance = check_real(tolerance, "tolerance", positive=True, high=0.99)
+    floor = check_real(floor, "floor", positive=True)
+    none = PlateauResult(False, np.nan, np.nan, np.nan, np.nan, np.nan)
+    ok = eg > floor
+    if ok.sum() < 3:
+        return none
+    log_eg = np.log(np.where(ok, eg, floor))
+    slope = np.abs(np.gradient(log_eg, t))
+    # Candidates: interior points that are later left downwards by more than the band.
+    later_min = np.minimum.accumulate(eg[::-1])[::-1]
+    candidates = np.where(ok & (later_min < (1 - tolerance) * eg))[0]
+    candidates = candidates[(candidates > 0) & (candidates < t.size - 1)]
+    if candidates.size == 0:
+        return none
+    k = candidates[np.argmin(slope[candidates])]
+    # A plateau is flat compared with its exit: |d ln eg/dt| at the centre below a tenth of the
+    # steepest descent that follows (a plain exponential decay has none).
+    if not slope[k] < 0.1 * np.max(np.where(ok[k:], slope[k:], 0.0)):
+        return none
+    level = float(eg[k])
+    above = np.where(eg[:k] > (1 + tolerance) * level)[0]
+    below = np.where(eg[k:] < (1 - tolerance) * level)[0]
+    start = float(t[above[-1]]) if above.size else float(t[0])
+    end = float(t[k + below[0]])
+    return PlateauResult(True, level, float(t[k]), start, end, end - start)
+
+
+@dataclass
+class PlateauScan:
+    """Plateau level and length over a grid of learning rates and initial symmetry breakings.
+
+    Attributes
+    ----------
+    eta : (n_eta,) array
+    breaking : (n_breaking,) array
+        Initial symmetry breaking epsilon: ``R0 = r0 + epsilon * I`` (student i aligned a little
+        more with teacher i).
+    level, length, start, end : (n_eta, n_breaking) arrays
+        From :func:`plateau` (NaN where none was found before ``t_max``).
+    status : (n_eta, n_breaking) array of str
+        The ODE status of each run.
+    """
+
+    eta: np.ndarray
+    breaking: np.ndarray
+    level: np.ndarray
+    length: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    status: np.ndarray
+
+
+def plateau_scan(eta: Any, breaking: Any, *, K: int = 2, M: int = 2, q0: float = 0.25, r0: float = 0.0,
+                 batchnorm: bool = False, batch_size: int = 1, activation: str = "erf", t_max: float = 2000.0,
+                 n_points: int = 4001, tolerance: float = 0.1, **ode_kwargs: Any) -> PlateauScan:
+    """Plateau diagnostics of the soft committee machine as functions of eta and the symmetry breaking.
+
+    Each run starts from ``Q0 = q0 I_K``, ``R0 = r0 + breaking * I_{K x M}`` (ones where i = n),
+    ``T = I_M`` and integrates :func:`ode` to ``t_max`` on ``n_points`` times; extra keyword
+    arguments go to :func:`ode` (e.g. ``w``, ``v``, ``sigma``, ``g0``).
+    """
+    etas = as_float_array(eta, "eta")
+    etas = etas.reshape(-1)
+    if etas.size < 1 or not np.all(etas > 0):
+        raise ValueError("eta must be > 0 (a scalar or a 1-D array)")
+    eps = as_float_array(breaking, "breaking").reshape(-1)
+    if eps.size < 1:
+        raise ValueError("breaking must be a scalar or a non-empty 1-D array")
+    K = check_int(K, "K", low=1)
+    M = check_int(M, "M", low=1)
+    q0 = check_real(q0, "q0", positive=True)
+    r0 = check_real(r0, "r0")
+    t_max = check_real(t_max, "t_max", positive=True)
+    n_points = check_int(n_points, "n_points", low=3)
+    times = np.linspace(0.0, t_max, n_points)
+    shape = (etas.size, eps.size)
+    out = {k: np.full(shape, np.nan) for k in ("level", "length", "start", "end")}
+    status = np.empty(shape, dtype=object)
+    for a, e in enumerate(etas):
+        for b, x in enumerate(eps):
+            R0 = np.full((K, M), r0)
+            R0[np.arange(min(K, M)), np.arange(min(K, M))] += x
+            o = ode(q0 * np.eye(K), R0, np.eye(M), float(e), batchnorm=batchnorm, batch_size=batch_size,
+                    activation=activation, t=times, **ode_kwargs)
+            status[a, b] = o.status
+            if o.t.size >= 3:
+                p = plateau(o.t, o.eg, tolerance=tolerance)
+                out["level"][a, b], out["length"][a, b] = p.level, p.length
+                out["start"][a, b], out["end"][a, b] = p.start, p.end
+    return PlateauScan(eta=etas, breaking=eps, status=status.astype(str), **out)
