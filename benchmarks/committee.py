@@ -167,6 +167,12 @@ def bench_simulate():
         print(f"  statmech_nn {nt} thr:    {samples / s:12.3e} samples/s   ratio {np_s / s:.1f}x")
     s4, _ = best_of(lambda: committee.simulate(N, 2, 2, 1.0, batch_size=b, t=t, seeds=[0, 1], num_threads=2), 1)
     print(f"  statmech_nn 2 seeds on 2 threads: {2 * samples / s4:12.3e} samples/s")
+    steps_p = 20 * steps
+    tp = np.array([0.0, steps_p / N])
+    sp, _ = best_of(lambda: committee.simulate(N, 2, 2, 1.0, batch_size=b, t=tp, seeds=[0], num_threads=1,
+                                               sampler="projected"), 2)
+    print(f"  statmech_nn sampler='projected' (same process in law, 1 thr): {steps_p * b / sp:12.3e} samples/s"
+          f"   ratio {np_s / sp * steps_p / steps:.0f}x")
     floor = _core.committee.normal_fill_seconds(samples * N)
     print(f"  floor (normals only, 1 thread): {samples / floor:12.3e} samples/s "
           f"({floor / (samples * N) * 1e9:.2f} ns per normal)")

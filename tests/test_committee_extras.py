@@ -163,3 +163,41 @@ def test_plateau_not_found_without_one():
         committee.plateau(t, np.ones(5))
     with pytest.raises(ValueError, match="tolerance"):
         committee.plateau(t, np.exp(-t), tolerance=0)
+
+
+# ---- projected sampler ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kw", [
+    dict(N=1000, K=2, M=2, eta=2.0, batch_size=8, seeds=[41, 42]),
+    dict(N=2000, K=2, M=2, eta=1.0, batchnorm=True, g0=[0.5, 1.6], student_scale=[0.5, 2.0], sigma=1.5,
+         batch_size=4, seeds=[43]),
+    dict(N=1000, K=3, M=2, eta=1.0, batchnorm=True, bn_gradient="full", noise=0.5, eta_w=0.3, batch_size=3,
+         activation="relu", seeds=[44]),
+])
+def test_projected_sampler_matches_theory(kw):
+    # Same process in law as the direct sampler: the same 4/sqrt(N) run-for-run tolerance
+    # (measured 0.5-1.4/sqrt(N) for both samplers on these cases).
+    kw = dict(kw)
+    sim = committee.simulate(**kw, t=np.linspace(0, 6, 13), sampler="projected")
+    N = kw.pop("N")
+    for key in ("K", "M", "seeds", "student_scale", "g0"):
+        kw.pop(key, None)
+    dev = _max_dev(sim, kw)
+    for f, v in dev.items():
+        assert v < (2.0 if f == "eg" else 4.0) / np.sqrt(N), (f, v * np.sqrt(N))
+
+
+def test_projected_sampler_statistics_match_direct():
+    # Fluctuations, not just means: the across-seed spread of Q_12 at t = 2 (N = 400, b = 16) is
+    # the same for both samplers (12 seeds each; the ratio of standard deviations within 0.5-2).
+    kw = dict(N=400, K=2, M=2, eta=1.5, batch_size=16, t=[0.0, 2.0], seeds=list(range(12)))
+    a = committee.simulate(**kw, sampler="direct")
+    b = committee.simulate(**kw, sampler="projected")
+    sd_a, sd_b = np.std(a.Q[:, 1, 0, 1]), np.std(b.Q[:, 1, 0, 1])
+    assert 0.5 < sd_a / sd_b < 2.0
+    assert abs(np.mean(a.Q[:, 1, 0, 1]) - np.mean(b.Q[:, 1, 0, 1])) < 3 * np.hypot(sd_a, sd_b) / np.sqrt(12)
+
+
+def test_projected_sampler_thread_independent():
+    kw = dict(N=300, K=2, M=3, eta=1.0, batch_size=20, t=[0.0, 0.5], sampler="projected", seeds=[1, 2, 3])
+    np.testing.assert_array_equal(committee.simulate(**kw, num_threads=1).Q, committee.simulate(**kw, num_threads=2).Q)

@@ -29,6 +29,7 @@ def test_deviation_shrinks_like_one_over_sqrt_N(batchnorm):
         sim = committee.simulate(N, 2, 2, t=np.linspace(0, 4, 9), seeds=[1, 2, 3, 4], **kw, **extra)
         dev[N] = _rms_dev(sim, **kw)
     ratio = dev[500] / dev[8000]
+    print("rms deviation", dev, "ratio", ratio, "sqrt(N) dev", dev[8000] * np.sqrt(8000))
     assert 2.5 < ratio < 6.5, (dev, ratio)
     assert dev[8000] < 1.5 / np.sqrt(8000)
 

@@ -150,7 +150,7 @@ void register_committee(py::module_& m) {
            double noise, int batch_size, const std::string& norm, const std::string& activation,
            array_f64 student_scale, array_f64 teacher_scale, py::object J0, py::object B0,
            std::vector<std::int64_t> record_steps, std::vector<std::uint64_t> seeds, int test_samples,
-           double divergence_bound, int num_threads) {
+           double divergence_bound, bool projected, int num_threads) {
             const int O = static_cast<int>(v.shape(1));
             SimSettings S;
             S.model = make_model(activation, K, M, O, v, eta, eta_w, sigma, noise, batch_size, norm);
@@ -165,6 +165,7 @@ void register_committee(py::module_& m) {
             S.seeds = std::move(seeds);
             S.test_samples = test_samples;
             S.divergence_bound = divergence_bound;
+            S.projected = projected;
             SimOutput r;
             {
                 py::gil_scoped_release release;
@@ -187,7 +188,7 @@ void register_committee(py::module_& m) {
         py::arg("eta_w"), py::arg("sigma"), py::arg("noise"), py::arg("batch_size"), py::arg("normalization"),
         py::arg("activation"), py::arg("student_scale"), py::arg("teacher_scale"), py::arg("J0"), py::arg("B0"),
         py::arg("record_steps"), py::arg("seeds"), py::arg("test_samples"), py::arg("divergence_bound"),
-        py::arg("num_threads"));
+        py::arg("projected"), py::arg("num_threads"));
 
     sub.def(
         "normal_fill_seconds",

@@ -1,5 +1,6 @@
 #include "statmech_nn/committee_sim.hpp"
 
+#include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -16,6 +17,7 @@ namespace {
 using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 constexpr int kMaxLanes = 8;
 constexpr std::uint64_t kTestSeedOffset = 0x7F4A7C159E3779B9ULL;
+constexpr std::uint64_t kProjectedStream = 0x100000000000ULL;  // stream offset of the projected sampler
 
 // Per-lane work space and partial sums.
 struct Lane {
@@ -47,6 +49,15 @@ public:
             l.dw.resize(K, m_.O);
             l.err.resize(m_.O);
         }
+        if (S.projected) {
+            proj_.X.resize(b, K);
+            proj_.Y.resize(b, M);
+            proj_.delta.resize(b, K);
+            proj_.grad.resize(K, N);
+            proj_.dx.resize(K);
+            proj_.dw.resize(K, m_.O);
+            proj_.err.resize(m_.O);
+        }
         init_weights();
     }
 
@@ -63,7 +74,10 @@ public:
                 break;
             }
             c_ = field_scales(m_, qd_.asDiagonal().toDenseMatrix(), g_);
-            sgd_step(step, inner_threads);
+            if (S_.projected)
+                sgd_step_projected(step);
+            else
+                sgd_step(step, inner_threads);
             while (rec < S_.record_steps.size() && S_.record_steps[rec] == step) record(rec++);
         }
         if (!diverged && !finite_state()) diverged = true;
@@ -157,7 +171,6 @@ private:
     }
 
     void sgd_step(std::int64_t step, int inner_threads) {
-        const int K = m_.K, N = S_.N, b = m_.batch_size;
         if (inner_threads > 1 && lanes_ > 1) {
             parallel_for(lanes_, inner_threads, [&](std::int64_t l) { run_lane(static_cast<int>(l), step); });
         } else {
@@ -168,7 +181,61 @@ private:
             lane_[0].dx += lane_[l].dx;
             lane_[0].dw += lane_[l].dw;
         }
-        const Lane& tot = lane_[0];
+        apply_update(lane_[0]);
+    }
+
+    // Projected sampler: xi = U^T a + xi_perp with U an orthonormal basis of span(J, B). Only the
+    // r = K + M coordinates a of each sample enter the fields; given the errors Delta (b x K), the
+    // complement part of sum_u delta_ui xi_u is Gaussian with covariance sigma^2 (Delta^T Delta)
+    // (x) P_perp and is drawn as L Z_perp with L L^T = Delta^T Delta: the same Markov chain in law,
+    // with b r + K N normals per step instead of b N.
+    void sgd_step_projected(std::int64_t step) {
+        const int K = m_.K, M = m_.M, N = S_.N, b = m_.batch_size;
+        // Orthonormal rows U (r x N) spanning J's and B's rows: Gram-Schmidt, twice for stability;
+        // directions already in the span (relative norm < 1e-12) are dropped.
+        U_.resize(K + M, N);
+        int r = 0;
+        for (int k = 0; k < K + M; ++k) {
+            auto u = U_.row(r);
+            u = k < K ? J_.row(k) : B_.row(k - K);
+            const double norm0 = u.norm();
+            for (int pass = 0; pass < 2; ++pass)
+                for (int q = 0; q < r; ++q) u -= u.dot(U_.row(q)) * U_.row(q);
+            const double norm = u.norm();
+            if (norm > 1e-12 * norm0 && r < N) {
+                u /= norm;
+                ++r;
+            }
+        }
+        const auto U = U_.topRows(r);
+        Jc_.noalias() = J_ * U.transpose();
+        Bc_.noalias() = B_ * U.transpose();
+        Rng rng(seed_, kProjectedStream + static_cast<std::uint64_t>(step));
+        Lane& l = proj_;
+        l.dx.setZero();
+        l.dw.setZero();
+        A_.resize(b, r);
+        rng.fill_normal(A_.data(), static_cast<std::size_t>(b) * r, m_.sigma);
+        l.X.noalias() = A_ * Jc_.transpose();
+        l.Y.noalias() = A_ * Bc_.transpose();
+        backprop(l, b, rng);
+        // in-span part: (Delta^T A) U^T
+        l.grad.noalias() = (l.delta.transpose() * A_) * U;
+        // complement part: L Z_perp
+        Z_.resize(K, N);
+        rng.fill_normal(Z_.data(), static_cast<std::size_t>(K) * N, m_.sigma);
+        Zc_.noalias() = Z_ * U.transpose();
+        Z_.noalias() -= Zc_ * U;
+        const Eigen::MatrixXd G = l.delta.transpose() * l.delta;
+        Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(G);
+        const Eigen::VectorXd root = es.eigenvalues().cwiseMax(0.0).cwiseSqrt();
+        const Eigen::MatrixXd Lm = es.eigenvectors() * root.asDiagonal() * es.eigenvectors().transpose();
+        l.grad.noalias() += Lm * Z_;
+        apply_update(l);
+    }
+
+    void apply_update(const Lane& tot) {
+        const int K = m_.K, N = S_.N, b = m_.batch_size;
         const double a = m_.eta / (double(N) * b);
         const bool full = m_.norm == Normalization::BatchNormFull;
         for (int i = 0; i < K; ++i) {
@@ -231,6 +298,9 @@ private:
     SimOutput& out_;
     int rows_ = 1, nchunks_ = 1, lanes_ = 1;
     std::vector<Lane> lane_;
+    Lane proj_;
+    Eigen::MatrixXd Jc_, Bc_, A_, Zc_;
+    RowMat U_, Z_;
     RowMat J_, B_;
     Eigen::MatrixXd T_, w_;
     Eigen::VectorXd g_, qd_, c_;

@@ -58,10 +58,12 @@ from ._validation import (
 from .integrate import METHODS
 
 __all__ = ["OdeResult", "SimulationResult", "PlateauResult", "PlateauScan", "ode", "simulate", "derivatives",
-           "generalisation_error", "plateau", "plateau_scan", "ODE_ACTIVATIONS", "BN_GRADIENTS"]
+           "generalisation_error", "plateau", "plateau_scan", "ODE_ACTIVATIONS", "BN_GRADIENTS", "SAMPLERS"]
 
 #: Activations with closed-form I2, I3, I4 (the ODEs need thousands of I4 per step).
 ODE_ACTIVATIONS = ("erf", "linear", "relu")
+#: Samplers of :func:`simulate`.
+SAMPLERS = ("direct", "projected")
 #: How the batch-norm gradient treats the normalising standard deviation.
 BN_GRADIENTS = ("fixed_std", "full")
 
@@ -378,7 +380,7 @@ def simulate(N: int, K: int, M: int, eta: float, w: Any = None, v: Any = None, *
              batchnorm: bool = False, g0: Any = None, sigma: float = 1.0, activation: str = "erf",
              t: Any = 10.0, seeds: Any = 0, bn_gradient: str = "fixed_std", eta_w: float = 0.0,
              noise: float = 0.0, student_scale: Any = 1.0, teacher_scale: Any = 1.0, J0: Any = None,
-             B0: Any = None, test_samples: int = 0, divergence_bound: float = 1e8,
+             B0: Any = None, test_samples: int = 0, divergence_bound: float = 1e8, sampler: str = "direct",
              num_threads: Optional[int] = None) -> SimulationResult:
     """Train a real soft committee machine (N inputs) by mini-batch SGD and record its overlaps.
 
@@ -403,6 +405,13 @@ def simulate(N: int, K: int, M: int, eta: float, w: Any = None, v: Any = None, *
         If > 0, also a Monte-Carlo test error on that many fresh inputs at each record.
     divergence_bound : float
         A run whose ``|J_i|^2``, gains or w exceed this (or become non-finite) stops as diverged.
+    sampler : {"direct", "projected"}
+        ``"direct"``: draw the b x N inputs of each step and form the gradient by matrix products.
+        ``"projected"``: draw only each sample's K + M coordinates in an orthonormal basis of
+        span(J, B) and the orthogonal part of the summed gradient as one Gaussian with the exact
+        conditional covariance -- the same stochastic process in distribution (not the same
+        numbers), with ``b (K + M) + K N`` instead of ``b N`` normals per step; much faster when
+        ``b > K``.
     num_threads : int, optional
         Results do not depend on it.
 
@@ -436,10 +445,11 @@ def simulate(N: int, K: int, M: int, eta: float, w: Any = None, v: Any = None, *
         B0 = as_float_array(B0, "B0", shape=(M, N))
     test_samples = check_int(test_samples, "test_samples", low=0)
     divergence_bound = check_real(divergence_bound, "divergence_bound", positive=True)
+    sampler = check_choice(sampler, SAMPLERS, "sampler")
     nt = check_threads(num_threads)
     r = _core_committee.simulate(N, K, M, w_arr, v_arr, g, eta, eta_w, sigma, noise, batch_size, norm, activation,
                                  s_scale, t_scale, J0, B0, steps.tolist(), [int(s) for s in seeds_arr], test_samples,
-                                 divergence_bound, nt)
+                                 divergence_bound, sampler == "projected", nt)
     status = list(r["status"])
     return SimulationResult(
         t=steps / N, steps=steps, Q=r["Q"], R=r["R"], g=r["g"] if norm != "none" else None,

@@ -7,6 +7,11 @@
 // accumulates the gradient Delta^T Xi. Chunks are dealt to a fixed number of lanes whose partial
 // gradients are summed in a fixed order, so results never depend on the thread count. Several
 // seeds run in parallel (one per thread); a single seed spreads its lanes over the threads.
+//
+// With `projected`, each step instead draws the b samples' coordinates in an orthonormal basis of
+// span(J, B) (QR each step) and the orthogonal part of the summed gradient as one Gaussian draw
+// with the right covariance: exactly the same Markov chain in distribution, far fewer normals
+// when b > K.
 #pragma once
 
 #include <Eigen/Dense>
@@ -30,6 +35,9 @@ struct SimSettings {
     std::vector<std::uint64_t> seeds;
     int test_samples = 0;            // > 0: also a Monte-Carlo test error on this many fresh samples
     double divergence_bound = 1e8;   // |J_i|^2, |g_i| or |w| beyond this (or non-finite): diverged
+    // Projected sampler: draw only the samples' components in span(J, B) and the aggregated
+    // orthogonal part of the gradient (same law, b (K + M) + K N normals per step instead of b N).
+    bool projected = false;
 };
 
 struct SimOutput {
