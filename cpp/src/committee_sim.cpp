@@ -23,6 +23,7 @@ constexpr std::uint64_t kProjectedStream = 0x100000000000ULL;  // stream offset 
 struct Lane {
     RowMat xi;              // rows x N inputs
     RowMat X, Y;            // rows x K, rows x M fields
+    RowMat XY;              // rows x (K + M)
     RowMat delta;           // rows x K back-propagated errors
     RowMat grad;            // K x N: sum_u delta_u xi_u
     Eigen::VectorXd dx;     // K: sum_u delta_ui x_ui
@@ -42,6 +43,7 @@ public:
         for (auto& l : lane_) {
             l.xi.resize(rows_, N);
             l.X.resize(rows_, K);
+            l.XY.resize(rows_, K + M);
             l.Y.resize(rows_, M);
             l.delta.resize(rows_, K);
             l.grad.resize(K, N);
@@ -115,6 +117,8 @@ private:
         }
         w_ = S_.w0;
         g_ = m_.has_gains() ? S_.g0 : Eigen::VectorXd::Ones(K);
+        JB_.resize(K + M, N);
+        JB_.bottomRows(M) = B_;
         const Eigen::MatrixXd T = B_ * B_.transpose();
         for (int n = 0; n < M; ++n)
             for (int p = 0; p < M; ++p) out_.T[(s_idx_ * M + n) * M + p] = T(n, p);
@@ -163,14 +167,17 @@ private:
             Rng rng(seed_, 2 + static_cast<std::uint64_t>(step - 1) * nchunks_ + chunk);
             rng.fill_normal(l.xi.data(), static_cast<std::size_t>(r) * N, m_.sigma);
             auto xi = l.xi.topRows(r);
-            l.X.topRows(r).noalias() = xi * J_.transpose();
-            l.Y.topRows(r).noalias() = xi * B_.transpose();
+            // one pass over the inputs for all K + M fields
+            l.XY.topRows(r).noalias() = xi * JB_.transpose();
+            l.X.topRows(r) = l.XY.topRows(r).leftCols(m_.K);
+            l.Y.topRows(r) = l.XY.topRows(r).rightCols(m_.M);
             backprop(l, r, rng);
             l.grad.noalias() += l.delta.topRows(r).transpose() * xi;
         }
     }
 
     void sgd_step(std::int64_t step, int inner_threads) {
+        JB_.topRows(m_.K) = J_;
         if (inner_threads > 1 && lanes_ > 1) {
             parallel_for(lanes_, inner_threads, [&](std::int64_t l) { run_lane(static_cast<int>(l), step); });
         } else {
@@ -301,7 +308,7 @@ private:
     Lane proj_;
     Eigen::MatrixXd Jc_, Bc_, A_, Zc_;
     RowMat U_, Z_;
-    RowMat J_, B_;
+    RowMat J_, B_, JB_;
     Eigen::MatrixXd T_, w_;
     Eigen::VectorXd g_, qd_, c_;
 };
