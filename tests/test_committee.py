@@ -209,6 +209,9 @@ def test_divergence_is_a_status():
     s = committee.simulate(200, 2, 2, 6.0, activation="linear", t=np.linspace(0, 30, 31), seeds=[1, 2])
     assert s.status == "diverged" and s.seed_status == ["diverged", "diverged"]
     assert np.all(s.stop_time < 30)
+    # nothing beyond the divergence bound is recorded: finite values, then NaN
+    assert np.all(np.isfinite(s.Q[:, 0])) and np.nanmax(np.abs(s.Q)) < 1e8
+    assert np.all(np.isnan(s.Q[:, -1]))
 
 
 def test_linear_network_fixed_point():

@@ -66,25 +66,28 @@ public:
     void run(int inner_threads) {
         const std::int64_t last = S_.record_steps.empty() ? 0 : S_.record_steps.back();
         std::size_t rec = 0;
-        bool diverged = false;
-        std::int64_t step = 0;
-        while (rec < S_.record_steps.size() && S_.record_steps[rec] == 0) record(rec++);
-        for (step = 1; step <= last; ++step) {
+        // A state beyond the divergence bound (or non-finite) is never recorded: the run stops
+        // with status "diverged" at the last good step and later records stay NaN.
+        bool diverged = !finite_state();
+        std::int64_t good = 0;
+        if (!diverged)
+            while (rec < S_.record_steps.size() && S_.record_steps[rec] == 0) record(rec++);
+        for (std::int64_t step = 1; step <= last && !diverged; ++step) {
             if (thread_id() == 0) check_interrupt();
-            if (!finite_state()) {
-                diverged = true;
-                break;
-            }
-            c_ = field_scales(m_, qd_.asDiagonal().toDenseMatrix(), g_);
+            c_ = field_scales(m_, qd_.asDiagonal().toDenseMatrix(), g_);  // qd_ from finite_state()
             if (S_.projected)
                 sgd_step_projected(step);
             else
                 sgd_step(step, inner_threads);
+            if (!finite_state()) {
+                diverged = true;
+                break;
+            }
+            good = step;
             while (rec < S_.record_steps.size() && S_.record_steps[rec] == step) record(rec++);
         }
-        if (!diverged && !finite_state()) diverged = true;
         out_.status[s_idx_] = diverged ? "diverged" : "completed";
-        out_.stop_step[s_idx_] = diverged ? step - 1 : last;
+        out_.stop_step[s_idx_] = good;
     }
 
 private:
