@@ -105,8 +105,8 @@ def bench_ode():
     assert np.isclose(_erf_I4(C), G.I4("erf", C))
     t_end = 1000.0
     t_eval = np.linspace(0, t_end, 1001)
-    ours_s, ours = best_of(lambda: committee.ode(Q0, R0, T, 1.0, t=t_eval, rtol=1e-8, atol=1e-10), 3)
-    scipy_s, sol = best_of(lambda: solve_ivp(rhs, (0, t_end), y0, t_eval=t_eval, rtol=1e-8, atol=1e-10), 1)
+    ours_s, ours = best_of(lambda: committee.ode(Q0, R0, T, 1.0, t=t_eval, rtol=1e-8, atol=1e-10), 10)
+    scipy_s, sol = best_of(lambda: solve_ivp(rhs, (0, t_end), y0, t_eval=t_eval, rtol=1e-8, atol=1e-10), 1 if QUICK else 2)
     diff = np.max(np.abs(sol.y[K * (K + 1) // 2:].T.reshape(-1, K, M) - ours.R))
     print(f"  statmech_nn: {ours_s * 1e3:8.2f} ms  ({ours.n_rhs} RHS)")
     print(f"  SciPy+NumPy: {scipy_s * 1e3:8.2f} ms  ({sol.nfev} RHS)   max |R diff| = {diff:.1e}")
