@@ -1,0 +1,257 @@
+#include "statmech_nn/committee_ode.hpp"
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include "statmech_nn/gaussian.hpp"
+#include "statmech_nn/parallel.hpp"
+
+namespace statmech_nn::committee {
+
+namespace {
+
+// State vector layout: Q upper triangle (row by row), R row-major, g (if gains), w row-major
+// (if the second layer is trained).
+struct Layout {
+    int K, M, O;
+    bool gains, train_w;
+    int nQ() const { return K * (K + 1) / 2; }
+    int size() const { return nQ() + K * M + (gains ? K : 0) + (train_w ? K * O : 0); }
+
+    Eigen::VectorXd pack(const State& s) const {
+        Eigen::VectorXd y(size());
+        pack_into(s, y.data());
+        return y;
+    }
+
+    void pack_into(const State& s, double* y) const {
+        int k = 0;
+        for (int i = 0; i < K; ++i)
+            for (int j = i; j < K; ++j) y[k++] = s.Q(i, j);
+        for (int i = 0; i < K; ++i)
+            for (int n = 0; n < M; ++n) y[k++] = s.R(i, n);
+        if (gains)
+            for (int i = 0; i < K; ++i) y[k++] = s.g[i];
+        if (train_w)
+            for (int i = 0; i < K; ++i)
+                for (int o = 0; o < O; ++o) y[k++] = s.w(i, o);
+    }
+
+    void unpack(const double* y, State& s, const Eigen::MatrixXd& w_fixed) const {
+        s.Q.resize(K, K);
+        s.R.resize(K, M);
+        int k = 0;
+        for (int i = 0; i < K; ++i)
+            for (int j = i; j < K; ++j) s.Q(i, j) = s.Q(j, i) = y[k++];
+        for (int i = 0; i < K; ++i)
+            for (int n = 0; n < M; ++n) s.R(i, n) = y[k++];
+        s.g.setOnes(K);
+        if (gains)
+            for (int i = 0; i < K; ++i) s.g[i] = y[k++];
+        if (train_w) {
+            s.w.resize(K, O);
+            for (int i = 0; i < K; ++i)
+                for (int o = 0; o < O; ++o) s.w(i, o) = y[k++];
+        } else {
+            s.w = w_fixed;
+        }
+    }
+};
+
+// I4 over the fields (i, j, p, q) of the covariance C. For ReLU, index patterns with a field
+// repeated three times are reduced first (Theta(a)^2 = Theta(a), Theta(a) r(a) = r(a), r(a)^2 =
+// a r(a)): the shared closed form's Theta(0) = 1/2 convention is wrong for a triple coincidence
+// (Theta^2 delta integrates to 1/3, not 1/4).
+double field_I4(const Activation& act, const Eigen::MatrixXd& C, int i, int j, int p, int q) {
+    if (act.kind == ActivationKind::Relu) {
+        if (i == j && (p == i || q == i)) {
+            const int e = (p == i) ? q : p;  // <r(a) r(e)>
+            Eigen::Matrix2d c2;
+            c2 << C(i, i), C(i, e), C(i, e), C(e, e);
+            return I2(act, c2);
+        }
+        if (i != j && p == q && (p == i || p == j)) {
+            const int a = p, other = (p == i) ? j : i;  // <Theta(other) a r(a)>
+            const int id[3] = {other, a, a};
+            Eigen::Matrix3d c3;
+            for (int r = 0; r < 3; ++r)
+                for (int u = 0; u < 3; ++u) c3(r, u) = C(id[r], id[u]);
+            return I3(act, c3);
+        }
+    }
+    const int id[4] = {i, j, p, q};
+    Eigen::Matrix4d c4;
+    for (int r = 0; r < 4; ++r)
+        for (int u = 0; u < 4; ++u) c4(r, u) = C(id[r], id[u]);
+    return I4(act, c4);
+}
+
+}  // namespace
+
+State derivatives(const Model& m, const Eigen::MatrixXd& T, const State& s, int num_threads) {
+    State d;
+    Workspace ws;
+    derivatives_into(m, T, s, num_threads, d, ws);
+    return d;
+}
+
+void derivatives_into(const Model& m, const Eigen::MatrixXd& T, const State& s, int num_threads, State& d,
+                      Workspace& ws) {
+    const int K = m.K, M = m.M, L = K + M;
+    const Activation& act = m.act;
+    field_scales(m, s.Q, s.g, ws.c);
+    field_covariance(m, s.Q, s.R, T, ws.c, ws.C);
+    const Eigen::VectorXd& c = ws.c;
+    const Eigen::MatrixXd& C = ws.C;
+    ws.D.noalias() = s.w * s.w.transpose();
+    ws.E.noalias() = s.w * m.v.transpose();
+    const Eigen::MatrixXd& D = ws.D;
+    // delta_i = phi'(xhat_i) sum_p A_ip phi(z_p): A = [-D, E] (K x L).
+    Eigen::MatrixXd& A = ws.A;
+    A.resize(K, L);
+    A.leftCols(K) = -D;
+    A.rightCols(M) = ws.E;
+
+    // First order: S_ib = <delta_i z_b> = sum_p A_ip I3(xhat_i, z_b, z_p).
+    Eigen::MatrixXd& S = ws.S;
+    S.setZero(K, L);
+    // Second order: P_ij = <delta_i delta_j> = sum_pq A_ip A_jq I4(xhat_i, xhat_j, z_p, z_q).
+    Eigen::MatrixXd& P = ws.P;
+    P.setZero(K, K);
+    const int n_pairs = K * (K + 1) / 2;
+    std::vector<std::pair<int, int>>& pairs = ws.pairs;
+    if (static_cast<int>(pairs.size()) != n_pairs) {
+        pairs.clear();
+        for (int i = 0; i < K; ++i)
+            for (int j = i; j < K; ++j) pairs.emplace_back(i, j);
+    }
+
+    auto first_order = [&](std::int64_t ib) {
+        const int i = static_cast<int>(ib / L), b = static_cast<int>(ib % L);
+        Eigen::Matrix3d c3;
+        const int idx[3] = {i, b, 0};
+        double acc = 0.0;
+        for (int p = 0; p < L; ++p) {
+            if (A(i, p) == 0.0) continue;
+            const int id[3] = {idx[0], idx[1], p};
+            for (int r = 0; r < 3; ++r)
+                for (int q = 0; q < 3; ++q) c3(r, q) = C(id[r], id[q]);
+            acc += A(i, p) * I3(act, c3);
+        }
+        S(i, b) = acc;
+    };
+    auto second_order = [&](std::int64_t k) {
+        const int i = pairs[k].first, j = pairs[k].second;
+        double acc = 0.0;
+        for (int p = 0; p < L; ++p) {
+            for (int q = p; q < L; ++q) {
+                // I4 is symmetric in its last two fields: pair (p, q) with (q, p).
+                const double coef = (p == q) ? A(i, p) * A(j, p) : A(i, p) * A(j, q) + A(i, q) * A(j, p);
+                if (coef == 0.0) continue;
+                acc += coef * field_I4(act, C, i, j, p, q);
+            }
+        }
+        if (m.noise > 0.0 && D(i, j) != 0.0) {
+            Eigen::Matrix2d c2;
+            c2 << C(i, i), C(i, j), C(i, j), C(j, j);
+            acc += m.noise * m.noise * D(i, j) * J2(act, c2);
+        }
+        P(i, j) = P(j, i) = acc;
+    };
+    // Small problems: threads cost more than they save (results are identical either way).
+    const bool threaded = K * L * L >= 400;
+    const int nt = threaded ? num_threads : 1;
+    if (nt == 1) {
+        for (std::int64_t k = 0; k < static_cast<std::int64_t>(K) * L; ++k) first_order(k);
+        for (std::int64_t k = 0; k < n_pairs; ++k) second_order(k);
+    } else {
+        parallel_for(static_cast<std::int64_t>(K) * L, nt, first_order);
+        parallel_for(n_pairs, nt, second_order);
+    }
+
+    const double eta = m.eta, s2 = m.sigma * m.sigma;
+    const double second = eta * eta * s2 / m.batch_size;
+    d.Q.resize(K, K);
+    d.R.resize(K, M);
+    d.g.setZero(K);
+    d.w.setZero(K, m.O);
+    const bool full = m.norm == Normalization::BatchNormFull;
+    for (int i = 0; i < K; ++i) {
+        for (int j = i; j < K; ++j) {
+            double v = eta * ((c[i] / c[j]) * S(i, j) + (c[j] / c[i]) * S(j, i)) + second * c[i] * c[j] * P(i, j);
+            if (full) v -= eta * (s.Q(i, j) / s.Q(i, i) * S(i, i) + s.Q(i, j) / s.Q(j, j) * S(j, j));
+            d.Q(i, j) = d.Q(j, i) = v;
+        }
+        for (int n = 0; n < M; ++n) {
+            double v = eta * c[i] * S(i, K + n);
+            if (full) v -= eta * s.R(i, n) / s.Q(i, i) * S(i, i);
+            d.R(i, n) = v;
+        }
+        if (m.has_gains()) d.g[i] = eta * S(i, i) / s.g[i];
+    }
+    if (m.trains_w()) {
+        const Eigen::MatrixXd I = pair_averages(m, C);
+        // dw_i = eta_w <(t - s) phi(xhat_i)> = eta_w [sum_n I2(i, n) v_n - sum_k I2(i, k) w_k].
+        d.w = m.eta_w * (I.block(0, K, K, M) * m.v - I.block(0, 0, K, K) * s.w);
+    }
+}
+
+OdeSolution solve(const Model& m, const Eigen::MatrixXd& T, const State& initial, const std::vector<double>& t_out,
+                  const OdeOptions& options, int num_threads) {
+    const Layout lay{m.K, m.M, m.O, m.has_gains(), m.trains_w()};
+    const Eigen::MatrixXd w_fixed = initial.w;
+    const Eigen::VectorXd y0 = lay.pack(initial);
+    const int n = lay.size();
+
+    State s, d;
+    Workspace ws;
+    OdeRhs rhs = [&](double, const double* y, double* dydt) {
+        lay.unpack(y, s, w_fixed);
+        // Leaving the physical domain (a norm or gain through zero) is divergence, not NaN garbage.
+        for (int i = 0; i < m.K; ++i) {
+            if (!(s.Q(i, i) > 0.0) || (m.has_gains() && !(s.g[i] != 0.0))) {
+                for (int k = 0; k < n; ++k) dydt[k] = std::numeric_limits<double>::quiet_NaN();
+                return;
+            }
+        }
+        derivatives_into(m, T, s, num_threads, d, ws);
+        lay.pack_into(d, dydt);
+    };
+    OdeResult r = integrate_ode(rhs, y0, t_out, options);
+
+    OdeSolution out;
+    out.n_out = r.n_out;
+    out.t.assign(t_out.begin(), t_out.begin() + r.n_out);
+    out.status = to_string(r.status);
+    out.t_stop = r.t_stop;
+    out.n_rhs = r.n_rhs;
+    out.n_steps = r.n_steps;
+    const int K = m.K, M = m.M, O = m.O;
+    out.Q.resize(static_cast<size_t>(r.n_out) * K * K);
+    out.R.resize(static_cast<size_t>(r.n_out) * K * M);
+    out.g.resize(static_cast<size_t>(r.n_out) * K);
+    out.w.resize(static_cast<size_t>(r.n_out) * K * O);
+    out.eg.resize(r.n_out);
+    for (int k = 0; k < r.n_out; ++k) {
+        State s;
+        lay.unpack(r.y.row(k).data(), s, w_fixed);
+        for (int i = 0; i < K; ++i) {
+            for (int j = 0; j < K; ++j) out.Q[(static_cast<size_t>(k) * K + i) * K + j] = s.Q(i, j);
+            for (int p = 0; p < M; ++p) out.R[(static_cast<size_t>(k) * K + i) * M + p] = s.R(i, p);
+            out.g[static_cast<size_t>(k) * K + i] = s.g[i];
+            for (int o = 0; o < O; ++o) out.w[(static_cast<size_t>(k) * K + i) * O + o] = s.w(i, o);
+        }
+        bool ok = true;
+        for (int i = 0; i < K; ++i) ok = ok && s.Q(i, i) > 0.0;
+        if (ok) {
+            const Eigen::VectorXd c = field_scales(m, s.Q, s.g);
+            out.eg[k] = generalisation_error(m, field_covariance(m, s.Q, s.R, T, c), s.w);
+        } else {
+            out.eg[k] = std::numeric_limits<double>::quiet_NaN();
+        }
+    }
+    return out;
+}
+
+}  // namespace statmech_nn::committee
