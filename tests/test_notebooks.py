@@ -15,6 +15,11 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     nbclient = pytest.importorskip("nbclient")
     monkeypatch.setenv("STATMECH_NN_FAST", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    # The kernel runs in tmp_path: make the package we are testing importable from there.
+    import statmech_nn
+
+    pkg_parent = str(Path(statmech_nn.__file__).resolve().parent.parent)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [pkg_parent, os.environ.get("PYTHONPATH")])))
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})

@@ -20,5 +20,8 @@ void register_integrators(py::module_& m);
 void register_perceptron(py::module_& m);
 void register_committee(py::module_& m);
 void register_meanfield(py::module_& m);
+void register_batchnorm(py::module_& m);
+void register_fisher(py::module_& m);
+void register_ntk(py::module_& m);
 
 }  // namespace statmech_nn::bindings

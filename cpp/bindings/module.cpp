@@ -51,4 +51,7 @@ PYBIND11_MODULE(_core, m) {
     b::register_perceptron(m);
     b::register_committee(m);
     b::register_meanfield(m);
+    b::register_batchnorm(m);
+    b::register_fisher(m);
+    b::register_ntk(m);
 }

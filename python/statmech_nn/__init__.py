@@ -18,9 +18,10 @@ from __future__ import annotations
 from . import _core
 from ._version import __version__
 from . import gaussian, integrate
-from . import perceptron, committee, meanfield
+from . import perceptron, committee, meanfield, batchnorm, fisher, ntk
 
-__all__ = ["__version__", "gaussian", "integrate", "perceptron", "committee", "meanfield", "max_threads"]
+__all__ = ["__version__", "gaussian", "integrate", "perceptron", "committee", "meanfield", "batchnorm", "fisher", "ntk",
+           "max_threads"]
 
 
 def max_threads() -> int:

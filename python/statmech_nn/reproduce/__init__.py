@@ -15,6 +15,8 @@ TOPICS: Dict[str, str] = {
     "perceptron": "statmech_nn.reproduce.perceptron",
     "committee": "statmech_nn.reproduce.committee",
     "meanfield": "statmech_nn.reproduce.meanfield",
+    "batchnorm": "statmech_nn.reproduce.batchnorm",
+    "fisher": "statmech_nn.reproduce.fisher",
 }
 
 
