@@ -59,27 +59,9 @@ struct Layout {
     }
 };
 
-// I4 over the fields (i, j, p, q) of the covariance C. For ReLU, index patterns with a field
-// repeated three times are reduced first (Theta(a)^2 = Theta(a), Theta(a) r(a) = r(a), r(a)^2 =
-// a r(a)): the shared closed form's Theta(0) = 1/2 convention is wrong for a triple coincidence
-// (Theta^2 delta integrates to 1/3, not 1/4).
+// I4 over the fields (i, j, p, q) of the covariance C (repeated fields are exact in the shared
+// closed forms, including ReLU's triple coincidences).
 double field_I4(const Activation& act, const Eigen::MatrixXd& C, int i, int j, int p, int q) {
-    if (act.kind == ActivationKind::Relu) {
-        if (i == j && (p == i || q == i)) {
-            const int e = (p == i) ? q : p;  // <r(a) r(e)>
-            Eigen::Matrix2d c2;
-            c2 << C(i, i), C(i, e), C(i, e), C(e, e);
-            return I2(act, c2);
-        }
-        if (i != j && p == q && (p == i || p == j)) {
-            const int a = p, other = (p == i) ? j : i;  // <Theta(other) a r(a)>
-            const int id[3] = {other, a, a};
-            Eigen::Matrix3d c3;
-            for (int r = 0; r < 3; ++r)
-                for (int u = 0; u < 3; ++u) c3(r, u) = C(id[r], id[u]);
-            return I3(act, c3);
-        }
-    }
     const int id[4] = {i, j, p, q};
     Eigen::Matrix4d c4;
     for (int r = 0; r < 4; ++r)

@@ -203,15 +203,6 @@ def _per_unit(value: Any, n: int, param: str, *, positive: bool = True) -> np.nd
     return np.ascontiguousarray(arr)
 
 
-def _times(t: Any) -> np.ndarray:
-    # A scalar end time means 201 points on [0, t_end] (handled here: the shared check_times sees
-    # a 0-d array as 1-D after ascontiguousarray).
-    if isinstance(t, (numbers.Real, np.floating, np.integer)) and not isinstance(t, bool):
-        t_end = check_real(t, "t", positive=True)
-        return np.linspace(0.0, t_end, 201)
-    return check_times(t)
-
-
 def _normalization(batchnorm: Any, bn_gradient: Any) -> str:
     if not isinstance(batchnorm, (bool, np.bool_)):
         raise TypeError(f"batchnorm must be True or False; got {type(batchnorm).__name__}")
@@ -321,7 +312,7 @@ def ode(Q0: Any, R0: Any, T: Any, eta: float, w: Any = None, v: Any = None, *, b
     g = _gains(g0, K, bool(batchnorm))
     w_arr, v_arr = _layers(w, v, K, M)
     activation = check_activation(activation, ODE_ACTIVATIONS)
-    times = _times(t)
+    times = check_times(t)
     method = check_choice(method, METHODS, "method")
     rtol = check_real(rtol, "rtol", positive=True)
     atol = check_real(atol, "atol", nonnegative=True)
@@ -428,7 +419,7 @@ def simulate(N: int, K: int, M: int, eta: float, w: Any = None, v: Any = None, *
     g = _gains(g0, K, bool(batchnorm))
     w_arr, v_arr = _layers(w, v, K, M)
     activation = check_activation(activation, ACTIVATIONS)
-    times = _times(t)
+    times = check_times(t)
     steps = np.rint(times * N).astype(np.int64)
     if steps.size > 1 and not np.all(np.diff(steps) > 0):
         raise ValueError(f"t: recording times must be at least 1/N = {1.0 / N:.3g} apart (they are rounded to steps)")
