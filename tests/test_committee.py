@@ -236,7 +236,7 @@ def test_linear_network_fixed_point():
     (dict(Q0=np.eye(2), R0=np.zeros((2, 2)), T=np.eye(2), eta=1.0, activation="tanh"), ValueError, "activation"),
     (dict(Q0=np.eye(2), R0=np.zeros((2, 2)), T=np.eye(2), eta=1.0, batchnorm="yes"), TypeError, "batchnorm"),
     (dict(Q0=np.eye(2), R0=np.zeros((2, 2)), T=np.eye(2), eta=1.0, t=[0, 2, 1]), ValueError, "t"),
-    (dict(Q0=np.eye(2), R0=np.zeros((2, 2)), T=np.eye(2), eta=1.0, method="rk4"), ValueError, "dt"),
+    (dict(Q0=np.eye(2), R0=np.zeros((2, 2)), T=np.eye(2), eta=1.0, method="rk4", dt=-0.1), ValueError, "dt"),
     (dict(Q0=np.eye(2), R0=np.zeros((2, 2)), T=np.eye(2), eta=1.0, noise=-1), ValueError, "noise"),
     (dict(Q0=np.zeros((0, 0)), R0=np.zeros((0, 2)), T=np.eye(2), eta=1.0), ValueError, "K"),
 ])

@@ -68,13 +68,7 @@ void register_committee(py::module_& m) {
             s0.g = to_matrix(g0, K, 1, "g0");
             s0.w = to_matrix(w0, K, O, "w");
             const Eigen::MatrixXd Tm = to_matrix(T, M, M, "T");
-            OdeOptions opt;
-            opt.method = ode_method_from_name(method);
-            opt.rtol = rtol;
-            opt.atol = atol;
-            opt.dt = dt;
-            opt.max_step = max_step;
-            opt.divergence_bound = divergence_bound;
+            const OdeOptions opt = make_ode_options(method, rtol, atol, dt, max_step, 100000000, divergence_bound);
             std::vector<double> times(t.data(), t.data() + t.size());
             OdeSolution r;
             {

@@ -8,16 +8,10 @@ void register_integrators(py::module_& m) {
     s.def(
         "solve",
         [](py::function fun, array_f64 y0, array_f64 t, const std::string& method, double rtol, double atol,
-           double dt, double max_step, double divergence_bound, py::object event) {
+           double dt, double max_step, std::int64_t max_steps, double divergence_bound, py::object event) {
             if (y0.ndim() != 1) throw std::invalid_argument("y0: must be 1-D");
             if (t.ndim() != 1 || t.size() < 1) throw std::invalid_argument("t: must be a non-empty 1-D array");
-            OdeOptions opt;
-            opt.method = ode_method_from_name(method);
-            opt.rtol = rtol;
-            opt.atol = atol;
-            opt.dt = dt;
-            opt.max_step = max_step;
-            opt.divergence_bound = divergence_bound;
+            const OdeOptions opt = make_ode_options(method, rtol, atol, dt, max_step, max_steps, divergence_bound);
             const Eigen::Index n = y0.size();
             Eigen::VectorXd y(n);
             for (Eigen::Index i = 0; i < n; ++i) y[i] = y0.data()[i];
@@ -55,7 +49,7 @@ void register_integrators(py::module_& m) {
         },
         py::arg("fun"), py::arg("y0"), py::arg("t"), py::arg("method") = "dopri5", py::arg("rtol") = 1e-8,
         py::arg("atol") = 1e-10, py::arg("dt") = 0.0, py::arg("max_step") = std::numeric_limits<double>::infinity(),
-        py::arg("divergence_bound") = 1e8, py::arg("event") = py::none());
+        py::arg("max_steps") = 100000000, py::arg("divergence_bound") = 1e8, py::arg("event") = py::none());
 }
 
 }  // namespace statmech_nn::bindings

@@ -9,20 +9,6 @@
 namespace statmech_nn::bindings {
 
 namespace {
-
-OdeOptions make_options(const std::string& method, double rtol, double atol, double dt, double max_step,
-                        std::int64_t max_steps, double divergence_bound) {
-    OdeOptions opt;
-    opt.method = ode_method_from_name(method);
-    opt.rtol = rtol;
-    opt.atol = atol;
-    opt.dt = dt;
-    opt.max_step = max_step;
-    opt.max_steps = max_steps;
-    opt.divergence_bound = divergence_bound;
-    return opt;
-}
-
 py::array_t<double> to_array(const std::vector<double>& v) {
     py::array_t<double> a(static_cast<py::ssize_t>(v.size()));
     std::copy(v.begin(), v.end(), a.mutable_data());
@@ -81,7 +67,7 @@ void register_perceptron(py::module_& m) {
            std::int64_t max_steps, double divergence_bound, double eg_threshold) {
             const Activation g = Activation::from_name(activation, slope);
             const pc::Rule r = pc::rule_from_name(rule);
-            const OdeOptions opt = make_options(method, rtol, atol, dt, max_step, max_steps, divergence_bound);
+            const OdeOptions opt = make_ode_options(method, rtol, atol, dt, max_step, max_steps, divergence_bound);
             if (t.ndim() != 1 || t.size() < 1) throw std::invalid_argument("t: must be a non-empty 1-D array");
             std::vector<double> times(t.data(), t.data() + t.size());
             pc::Trajectory tr;
@@ -113,7 +99,7 @@ void register_perceptron(py::module_& m) {
            double dt, double max_step, std::int64_t max_steps, double divergence_bound, int num_threads) {
             const Activation g = Activation::from_name(activation, slope);
             const pc::Rule r = pc::rule_from_name(rule);
-            const OdeOptions opt = make_options(method, rtol, atol, dt, max_step, max_steps, divergence_bound);
+            const OdeOptions opt = make_ode_options(method, rtol, atol, dt, max_step, max_steps, divergence_bound);
             if (eta.ndim() != 1 || l0.ndim() != 1 || eta.size() != l0.size())
                 throw std::invalid_argument("eta, l0: must be 1-D arrays of equal length");
             const std::int64_t n = eta.size();

@@ -26,6 +26,27 @@ OdeMethod ode_method_from_name(const std::string& name) {
     throw std::invalid_argument("method: unknown integrator '" + name + "' (use 'dopri5', 'rk4' or 'euler')");
 }
 
+OdeOptions make_ode_options(const std::string& method, double rtol, double atol, double dt, double max_step,
+                            std::int64_t max_steps, double divergence_bound) {
+    OdeOptions opt;
+    opt.method = ode_method_from_name(method);
+    if (!(rtol > 0.0) || !std::isfinite(rtol)) throw std::invalid_argument("rtol: must be a finite number > 0");
+    if (!(atol >= 0.0) || !std::isfinite(atol)) throw std::invalid_argument("atol: must be a finite number >= 0");
+    if (std::isnan(dt) || std::isinf(dt)) throw std::invalid_argument("dt: must be finite");
+    if (opt.method != OdeMethod::DormandPrince && !(dt > 0.0))
+        throw std::invalid_argument("dt: a fixed-step method needs dt > 0");
+    if (!(max_step > 0.0)) throw std::invalid_argument("max_step: must be > 0");
+    if (max_steps < 1) throw std::invalid_argument("max_steps: must be >= 1");
+    if (!(divergence_bound > 0.0)) throw std::invalid_argument("divergence_bound: must be > 0");
+    opt.rtol = rtol;
+    opt.atol = atol;
+    opt.dt = dt;
+    opt.max_step = max_step;
+    opt.max_steps = max_steps;
+    opt.divergence_bound = divergence_bound;
+    return opt;
+}
+
 namespace {
 
 using Vec = Eigen::VectorXd;

@@ -49,6 +49,12 @@ def check_real(
     high: Optional[float] = None,
 ) -> float:
     """A finite real scalar (bool is rejected), optionally constrained."""
+    tp = type(value)
+    if tp is float or tp is int:  # fast path for the common case
+        v = float(value)
+        if math.isfinite(v) and (not positive or v > 0) and (not nonnegative or v >= 0) \
+                and (low is None or v >= low) and (high is None or v <= high):
+            return v
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         if isinstance(value, np.ndarray) and value.ndim == 0 and np.issubdtype(value.dtype, np.number):
             value = value.item()
@@ -156,3 +162,37 @@ def check_seeds(seeds: Any, param: str = "seeds") -> np.ndarray:
     if np.any(arr < 0):
         raise ValueError(f"{param} must be non-negative")
     return arr.astype(np.uint64)
+
+
+ODE_METHODS = ("dopri5", "rk4", "euler")
+
+
+def check_ode_options(method: Any, rtol: Any, atol: Any, dt: Any, max_step: Any = math.inf,
+                      max_steps: Any = 100_000_000, divergence_bound: Any = 1e8, *,
+                      default_dt: Optional[float] = 0.01) -> tuple:
+    """Integrator options shared by every ODE front end.
+
+    Returns ``(method, rtol, atol, dt, max_step, max_steps, divergence_bound)`` ready for the core.
+    ``dt=None`` means: choose (Dormand–Prince), or ``default_dt`` for the fixed-step methods
+    (an error when ``default_dt`` is None).
+    """
+    method = check_choice(method, ODE_METHODS, "method")
+    rtol = check_real(rtol, "rtol", positive=True)
+    atol = check_real(atol, "atol", nonnegative=True)
+    if dt is None:
+        if method == "dopri5":
+            dt = 0.0
+        elif default_dt is None:
+            raise ValueError(f"dt is required for method {method!r}")
+        else:
+            dt = float(default_dt)
+    else:
+        dt = check_real(dt, "dt", positive=True)
+    if max_step is None or (isinstance(max_step, (int, float)) and not isinstance(max_step, bool)
+                            and max_step == math.inf):
+        max_step = math.inf
+    else:
+        max_step = check_real(max_step, "max_step", positive=True)
+    max_steps = check_int(max_steps, "max_steps", low=1)
+    divergence_bound = check_real(divergence_bound, "divergence_bound", positive=True)
+    return method, rtol, atol, dt, max_step, max_steps, divergence_bound

@@ -53,9 +53,9 @@ from ._validation import (
     check_seeds,
     check_symmetric_psd,
     check_threads,
+    check_ode_options,
     check_times,
 )
-from .integrate import METHODS
 
 __all__ = ["OdeResult", "SimulationResult", "PlateauResult", "PlateauScan", "ode", "simulate", "derivatives",
            "generalisation_error", "plateau", "plateau_scan", "ODE_ACTIVATIONS", "BN_GRADIENTS", "SAMPLERS"]
@@ -313,17 +313,8 @@ def ode(Q0: Any, R0: Any, T: Any, eta: float, w: Any = None, v: Any = None, *, b
     w_arr, v_arr = _layers(w, v, K, M)
     activation = check_activation(activation, ODE_ACTIVATIONS)
     times = check_times(t)
-    method = check_choice(method, METHODS, "method")
-    rtol = check_real(rtol, "rtol", positive=True)
-    atol = check_real(atol, "atol", nonnegative=True)
-    if dt is None:
-        if method != "dopri5":
-            raise ValueError(f"dt is required for method {method!r}")
-        dt = 0.0
-    else:
-        dt = check_real(dt, "dt", positive=True)
-    max_step = float(max_step) if max_step == np.inf else check_real(max_step, "max_step", positive=True)
-    divergence_bound = check_real(divergence_bound, "divergence_bound", positive=True)
+    method, rtol, atol, dt, max_step, _, divergence_bound = check_ode_options(
+        method, rtol, atol, dt, max_step, 100_000_000, divergence_bound)
     nt = check_threads(num_threads)
     r = _core_committee.ode(Q0, R0, T, g, w_arr, v_arr, eta, eta_w, sigma, noise, batch_size, norm, activation,
                             times, method, rtol, atol, dt, max_step, divergence_bound, nt)

@@ -18,9 +18,8 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from . import _core
-from ._validation import as_float_array, check_choice, check_real, check_times
-
-METHODS = ("dopri5", "rk4", "euler")
+from ._validation import ODE_METHODS as METHODS
+from ._validation import as_float_array, check_ode_options, check_times
 STATUSES = ("completed", "event", "diverged", "max_steps", "step_too_small")
 
 __all__ = ["METHODS", "STATUSES", "OdeSolution", "solve_ode"]
@@ -67,21 +66,11 @@ def solve_ode(fun: Callable[[float, np.ndarray], Any], y0: Any, t: Any, *, metho
         raise TypeError("fun must be callable")
     if event is not None and not callable(event):
         raise TypeError("event must be callable or None")
-    method = check_choice(method, METHODS, "method")
+    method, rtol, atol, dt, max_step, max_steps, divergence_bound = check_ode_options(
+        method, rtol, atol, dt, max_step, 100_000_000, divergence_bound, default_dt=None)
     y0 = as_float_array(y0, "y0", ndim=1)
     times = check_times(t, start_nonnegative=False)
-    rtol = check_real(rtol, "rtol", positive=True)
-    atol = check_real(atol, "atol", nonnegative=True)
-    if dt is None:
-        if method != "dopri5":
-            raise ValueError(f"dt is required for method {method!r}")
-        dt = 0.0
-    else:
-        dt = check_real(dt, "dt", positive=True)
-    if not (isinstance(max_step, (int, float)) and max_step > 0):
-        raise ValueError("max_step must be > 0")
-    divergence_bound = check_real(divergence_bound, "divergence_bound", positive=True)
-    r = _core.integrators.solve(fun, y0, times, method, rtol, atol, dt, float(max_step), divergence_bound, event)
+    r = _core.integrators.solve(fun, y0, times, method, rtol, atol, dt, max_step, max_steps, divergence_bound, event)
     return OdeSolution(t=np.asarray(r["t"]), y=np.asarray(r["y"]), status=r["status"], t_stop=float(r["t_stop"]),
                        y_stop=np.asarray(r["y_stop"]), event_time=float(r["event_time"]), n_rhs=int(r["n_rhs"]),
                        n_steps=int(r["n_steps"]), n_rejected=int(r["n_rejected"]))

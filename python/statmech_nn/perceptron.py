@@ -37,7 +37,7 @@ through ``J = 0`` and ``r = 0``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 import math
 
@@ -51,6 +51,7 @@ from ._validation import (
     check_real,
     check_seeds,
     check_threads,
+    check_ode_options,
     check_times,
     as_float_array,
 )
@@ -268,23 +269,6 @@ def _check_R0(R0: Any) -> float:
     return R0
 
 
-def _ode_options(method: Any, rtol: Any, atol: Any, dt: Any, max_step: Any, max_steps: Any) -> tuple:
-    method = check_choice(method, ("dopri5", "rk4", "euler"), "method")
-    rtol = _real(rtol, "rtol", positive=True)
-    atol = _real(atol, "atol", positive=True)
-    if dt is None:
-        dt = 0.01 if method != "dopri5" else 0.0
-    else:
-        dt = check_real(dt, "dt", positive=True)
-    if max_step is None or (isinstance(max_step, float) and max_step == math.inf):
-        max_step = np.inf
-    else:
-        max_step = check_real(max_step, "max_step", positive=True)
-    if not (type(max_steps) is int and max_steps >= 1):
-        max_steps = check_int(max_steps, "max_steps", low=1)
-    return method, rtol, atol, dt, max_step, max_steps
-
-
 # ---- theory --------------------------------------------------------------------------------------
 def averages(activation: str, l: float, R: float, *, quadrature: bool = False, slope: float = 0.01) -> Averages:
     """A1, A2, A3 and eps_g at (l, R) (closed forms for linear/erf/relu unless ``quadrature``).
@@ -354,7 +338,7 @@ def ode(activation: str, rule: str, eta: float, l0: float, R0: float = 0.0, z0: 
     R0 = _check_R0(R0)
     z0 = _real(z0, "z0", positive=True)
     times = _times(t)
-    method, rtol, atol, dt, max_step, max_steps = _ode_options(method, rtol, atol, dt, max_step, max_steps)
+    method, rtol, atol, dt, max_step, max_steps, _ = check_ode_options(method, rtol, atol, dt, max_step, max_steps)
     divergence_bound = _real(divergence_bound, "divergence_bound", positive=True)
     thr = -1.0 if eg_threshold is None else _real(eg_threshold, "eg_threshold", positive=True)
     d = _core.perceptron.ode(activation, slope, rule, eta, l0, R0, z0, times, method, rtol, atol, dt, max_step,
@@ -462,7 +446,7 @@ def time_to_error(activation: str, rule: str, eta: Any, l0: Any, threshold: floa
     R0 = _check_R0(R0)
     z0 = check_real(z0, "z0", positive=True)
     t_max = check_real(t_max, "t_max", positive=True)
-    method, rtol, atol, dt, max_step, max_steps = _ode_options(method, rtol, atol, dt, max_step, max_steps)
+    method, rtol, atol, dt, max_step, max_steps, _ = check_ode_options(method, rtol, atol, dt, max_step, max_steps)
     divergence_bound = check_real(divergence_bound, "divergence_bound", positive=True)
     nt = check_threads(num_threads)
     shape = eta_b.shape

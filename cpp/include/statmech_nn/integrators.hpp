@@ -55,6 +55,11 @@ struct OdeResult {
     std::int64_t n_rejected = 0;
 };
 
+// Validated options from the values every binding receives; throws std::invalid_argument naming
+// the parameter. dt <= 0 means "choose" for Dormand–Prince and is an error for RK4/Euler.
+OdeOptions make_ode_options(const std::string& method, double rtol, double atol, double dt, double max_step,
+                            std::int64_t max_steps, double divergence_bound);
+
 // dy/dt = rhs(t, y) writes dydt (length n). It may throw.
 using OdeRhs = std::function<void(double t, const double* y, double* dydt)>;
 // Terminal event: stop where event(t, y) <= 0.
