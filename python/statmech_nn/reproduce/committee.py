@@ -33,7 +33,8 @@ def fig2_runs(fast: bool = False, seed: int = 0):
     steps = 5000 if fast else 20000
     t = np.linspace(0.0, steps / N, 201)
     sim = committee.simulate(N, 2, 2, 1.0, batch_size=b, batchnorm=True, sigma=1.0, t=t, seeds=[seed])
-    theory = committee.ode(**sim.initial_state(0), eta=1.0, batch_size=b, batchnorm=True, sigma=1.0, t=sim.t)
+    theory = committee.ode(**sim.initial_state(0), eta=1.0, batch_size=b, batchnorm=True, sigma=1.0, t=sim.t,
+                          rtol=1e-10, atol=1e-14)  # eps_g reaches 1e-8: resolve it
     return sim, theory
 
 
@@ -48,8 +49,8 @@ def plateau_runs(fast: bool = False, eta: float = 1.0):
     B = rng.standard_normal((2, N)) / np.sqrt(N)
     Q0, R0, T = J @ J.T, J @ B.T, B @ B.T
     t = np.linspace(0.0, t_end, 801)
-    plain = committee.ode(Q0, R0, T, eta, t=t)
-    bn = committee.ode(Q0, R0, T, eta, batchnorm=True, t=t)
+    plain = committee.ode(Q0, R0, T, eta, t=t, rtol=1e-10, atol=1e-14)
+    bn = committee.ode(Q0, R0, T, eta, batchnorm=True, t=t, rtol=1e-10, atol=1e-14)
     return plain, bn
 
 
