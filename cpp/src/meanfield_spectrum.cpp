@@ -10,7 +10,7 @@
 //   Gaussian:   (1-L) log psi - log(1+psi)          + L log w - L log sigma_w2 + log z = 0
 //   orthogonal: (1-L) (log psi - log(1+psi))         + L log w - L log sigma_w2 + log z = 0
 // (mod 2 pi i), solved by Newton in w. Each point is reached by continuation down the vertical line
-// z = x + iY from Y far above the support to Y = 1e-7 x, which keeps the physical branch.
+// z = x + iY from Y far above the support to Y = 1e-12 x, which keeps the physical branch.
 #include <algorithm>
 #include <cmath>
 #include <complex>
@@ -213,18 +213,33 @@ SpectrumResult jacobian_spectrum(const std::vector<double>& value, const std::ve
     parallel_for(static_cast<std::int64_t>(r.x.size()), num_threads, [&](std::int64_t i) {
         const double x = r.x[i];
         double Y = 20.0 * std::max(scale, x);
-        const double eta = 1e-7 * x;
+        const double eta = 1e-12 * x;
         cd z(x, Y);
         // Far from the support psi ~ mean / z and psi_D(w) ~ m1_D w.
         cd psi0 = r.mean / z;
         cd w = psi0 / law.m1;
         bool ok = solver.newton(w, std::log(z));
+        // Smoothed densities at the last two converged heights: outside the support the smoothed
+        // density decays linearly in Y, inside it tends to rho(x) > 0.
+        double dens_prev = -1.0, dens_prev2 = -1.0, y_prev = Y;
         while (ok && Y > eta) {
+            const cd Gk = (1.0 + solver.psi_of(w)) / z;
+            dens_prev2 = dens_prev;
+            dens_prev = -Gk.imag() / kPi;
+            y_prev = Y;
             Y = std::max(eta, Y / 1.6);
             z = cd(x, Y);
             ok = solver.newton(w, std::log(z));
         }
         if (!ok) {
+            // Far outside the support (e.g. below the lower edge of an orthogonal network's
+            // spectrum) the continuation can stall; the density there is exactly zero. Accept
+            // that only if the smoothed density was already vanishing linearly with the height.
+            const double ratio = dens_prev2 > 0.0 ? dens_prev / dens_prev2 : 0.0;
+            if (y_prev < 1e-3 * x && dens_prev2 > 0.0 && std::abs(ratio * 1.6 - 1.0) < 0.05) {
+                r.density[i] = 0.0;
+                return;
+            }
             failed[i] = 1;
             r.density[i] = std::numeric_limits<double>::quiet_NaN();
             return;

@@ -373,6 +373,13 @@ double chi1_at_fixed_point(const Activation& g, double sw2, double sb2, double q
 
 bool critical_point(const Activation& g, double sigma_b2, double lo, double hi, double q_init, double& sigma_w2,
                     double& q_crit) {
+    if (g.kind == ActivationKind::Linear || g.kind == ActivationKind::Relu || g.kind == ActivationKind::LeakyRelu) {
+        // chi1 = sigma_w2 E[phi'^2] does not depend on q: the line is vertical. On it q* = inf with a
+        // bias (the length map is q -> q + sigma_b2) and every q is fixed without one.
+        sigma_w2 = 1.0 / layer_moments(g, 1.0).dphi2;
+        q_crit = sigma_b2 > 0.0 ? kInf : q_init;
+        return true;
+    }
     auto h = [&](double sw2) { return chi1_at_fixed_point(g, sw2, sigma_b2, q_init, nullptr) - 1.0; };
     lo = std::max(lo, 1e-6);
     hi = std::max(hi, lo * 1.5);
