@@ -90,7 +90,8 @@ def test_tanh_zero_bias_critical_at_sigma_w2_1():
     # ordered side: q* = 0 and chi1 = sigma_w2 phi'(0)^2; chaotic side: q* > 0, chi1 > 1, c* < 1
     assert mf.q_star("tanh", 0.8, 0.0).q_star == 0.0
     assert mf.chi1("tanh", 0.8, 0.0) == pytest.approx(0.8, rel=1e-12)
-    assert mf.c_star("tanh", 0.8, 0.0).c_star == 1.0
+    cs = mf.c_star("tanh", 0.8, 0.0)  # q* = 0: the c-map tends to the identity, no c* is defined
+    assert np.isnan(cs.c_star) and cs.status == "marginal" and cs.chi_c == pytest.approx(0.8)
     assert mf.q_star("tanh", 1.5, 0.0).q_star > 0.1
     assert mf.chi1("tanh", 1.5, 0.0) > 1.0
     assert mf.c_star("tanh", 1.5, 0.0).c_star == pytest.approx(0.0, abs=1e-12)  # odd phi, no bias
@@ -219,7 +220,9 @@ def test_phase_diagram_matches_pointwise_functions_and_is_thread_independent():
     cs = mf.c_star("tanh", w[i], b[j])
     assert pd1.c_star[i, j] == pytest.approx(cs.c_star, abs=1e-9)
     chaotic = pd1.chi1 > 1
-    assert np.all(pd1.c_star[chaotic] < 1) and np.all(pd1.c_star[~chaotic] == 1)
+    signal = pd1.q_star > 0
+    assert np.all(pd1.c_star[chaotic] < 1) and np.all(pd1.c_star[~chaotic & signal] == 1)
+    assert np.all(np.isnan(pd1.c_star[~signal]))
     assert pd1.critical_found.all()
 
 

@@ -124,7 +124,8 @@ LayerMoments layer_moments(const Activation& g, double q) {
         s0 += w[i] * v * v;
         s1 += w[i] * d * d;
         // Smooth: Stein's lemma, d/dq E[phi^2] = E[phi'^2 + phi phi''] (no cancellation at small q).
-        s2 += w[i] * (piece ? x[i] * v * d : d * d + v * g.deriv2(x[i]));
+        const double d2 = g.kind == ActivationKind::Tanh ? -2.0 * v * d : (piece ? 0.0 : g.deriv2(x[i]));
+        s2 += w[i] * (piece ? x[i] * v * d : d * d + v * d2);
     }
     m.phi2 = s0;
     m.dphi2 = s1;
@@ -287,11 +288,21 @@ QStar q_star(const Params& p, double q_init, double guess) {
 
 CStar c_star(const Params& p, double q, double guess) {
     CStar r;
-    if (!(q > 0.0) || !std::isfinite(q)) {
-        // q* = 0 (all signals collapse) or diverged: correlations are those of the limit.
+    if (!(q > 0.0)) {
+        // q* = 0 (phi(0) = 0, no bias, ordered): the signal itself vanishes and phi acts linearly,
+        // so the correlation map tends to the identity; every c is (marginally) fixed and the
+        // limit of c^l depends on the inputs. No c* is defined: nan with status "marginal".
+        r.c = std::numeric_limits<double>::quiet_NaN();
+        r.chi_c = chi1(p, 0.0);
+        r.status = FixedPointStatus::Marginal;
+        return r;
+    }
+    if (!std::isfinite(q)) {
+        // q* diverged (unbounded phi): the bias becomes negligible and, for the positively
+        // homogeneous activations, c^l -> 1.
         r.c = 1.0;
-        r.chi_c = std::isfinite(q) ? chi1(p, 0.0) : chi1_limit(p);
-        r.status = std::isfinite(q) ? FixedPointStatus::Converged : FixedPointStatus::Diverged;
+        r.chi_c = chi1_limit(p);
+        r.status = FixedPointStatus::Diverged;
         return r;
     }
     const double qn = q_map(p, q);

@@ -264,7 +264,9 @@ def c_map(activation: str, sigma_w2: float, sigma_b2: float, c: Any, *, q: Optio
 @dataclass
 class CorrelationFixedPoint:
     """Stable fixed point c* of the correlation map at q* and ``chi_c`` there (``c_star = 1`` in the
-    ordered phase, where ``chi_c = chi1``)."""
+    ordered phase, where ``chi_c = chi1``). Where q* = 0 (phi(0) = 0, no bias, ordered) the signal
+    vanishes, the correlation map tends to the identity and no c* exists: ``c_star`` is nan with
+    status ``"marginal"`` and ``chi_c = chi1``. Where q* diverges, ``c_star = 1`` (``"diverged"``)."""
 
     c_star: Any
     chi_c: Any
@@ -434,7 +436,8 @@ class PhaseDiagram:
     """Order–chaos phase diagram on a grid; 2-D arrays have shape (len(sigma_w2), len(sigma_b2)).
 
     ``q_star``, ``c_star``, ``chi1``, ``chi_c``, ``xi_q``, ``xi_c`` (nan where q* diverges; ``c_star``
-    and ``chi_c`` and ``xi_c`` nan when ``with_correlation=False``), ``status`` (of q*), and the
+    nan where q* = 0, see :class:`CorrelationFixedPoint`; ``c_star``, ``chi_c`` and ``xi_c`` nan
+    when ``with_correlation=False``), ``status`` (of q*), and the
     critical line chi1 = 1 per sigma_b2: ``critical_sigma_w2`` and ``critical_q_star`` (nan where no
     crossing was found in [1e-6, 1e6]; q* may be inf on it for unbounded activations)."""
 
