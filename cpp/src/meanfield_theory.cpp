@@ -219,6 +219,34 @@ QStar q_star(const Params& p, double q_init, double guess) {
         return q_eval(p, q);
     };
     const double kHuge = 1e30;
+    // 0. Warm start (phase diagrams, critical line): plain Newton from a nearby fixed point. The
+    //    result is accepted only if it converged to a stable root (slope < 1) on the same side of
+    //    q_init as the iteration would move, i.e. the fixed point the iteration from q_init reaches.
+    if (guess > 0.0 && std::isfinite(guess)) {
+        double q = guess;
+        QEval e = ev(q);
+        for (int it = 0; it < 40; ++it) {
+            if (!(e.dg < 0.0)) break;
+            const double qn = q - e.g / e.dg;
+            if (!(qn > 0.0) || !std::isfinite(qn)) break;
+            const double step = std::abs(qn - q);
+            q = qn;
+            e = ev(q);
+            if (step <= 1e-14 * q) {
+                const double slope = e.dg + 1.0;
+                const QEval ei = ev(q_init);
+                const bool same_side = (ei.g > 0.0 && q >= q_init) || (ei.g < 0.0 && q <= q_init) || ei.g == 0.0;
+                if (slope < 1.0 - 1e-6 && same_side) {
+                    r.q = q;
+                    r.slope = slope;
+                    r.status = FixedPointStatus::Converged;
+                    r.evaluations = evals;
+                    return r;
+                }
+                break;
+            }
+        }
+    }
     // 1. Bracket the fixed point the iteration from q_init reaches (q-map is increasing, so the
     //    iterates move monotonically towards the nearest root in the direction of g's sign).
     double lo, hi;
@@ -286,6 +314,85 @@ QStar q_star(const Params& p, double q_init, double guess) {
     return r;
 }
 
+namespace {
+
+// Mehler expansion of the equal-variance pair averages at q:
+//   E[phi(u1) phi(u2)]   = sum_k a_k^2 c^k,   a_k = E[phi(sqrt(q) z) He_k(z)] / sqrt(k!)
+//   E[phi'(u1) phi'(u2)] = sum_k b_k^2 c^k,   b_k = E[phi'(sqrt(q) z) He_k(z)] / sqrt(k!)
+// (u1, u2) ~ N(0, q [[1, c], [c, 1]]). The coefficients are computed once per q (1-D quadrature on
+// |z| <= 12, where the orthonormal Hermite functions times the Gaussian weight are < e^-36 outside);
+// the tails beyond k = K are known exactly from Parseval (E phi^2 - sum a_k^2), so the truncation
+// error at c is bounded by tail * |c|^{K+1}; evaluate() reports whether that is below tolerance,
+// otherwise the caller falls back to the 2-D quadrature.
+struct HermiteSeries {
+    std::vector<double> a2, b2;
+    double tail_a = 0.0, tail_b = 0.0;
+    int K = 0;
+
+    bool build(const Activation& g, double q, int k_max) {
+        const LayerMoments lm = layer_moments(g, q);
+        const double sd = std::sqrt(q);
+        std::vector<double> bp;
+        const double s = activation_scale(g);
+        if (g.piecewise()) {
+            for (double k : g.kinks()) bp.push_back(k / sd);
+        } else {
+            for (double f : {0.0, -1.0, 1.0, -2.0, 2.0, -4.0, 4.0, -8.0, 8.0}) bp.push_back(f * s / sd);
+        }
+        static const QuadratureSettings qs{48, 20, 12.0, 0.6};
+        thread_local std::vector<double> z, w, fv, dv, h0, h1;
+        normal_rule(0.0, 1.0, bp, qs, z, w);
+        const size_t n = z.size();
+        fv.resize(n); dv.resize(n); h0.assign(n, 1.0); h1.resize(n);
+        for (size_t i = 0; i < n; ++i) {
+            double v, d;
+            value_deriv(g, sd * z[i], v, d);
+            fv[i] = w[i] * v;
+            dv[i] = w[i] * d;
+            h1[i] = z[i];
+        }
+        a2.clear(); b2.clear();
+        double sa = 0.0, sb = 0.0;
+        for (int k = 0; k <= k_max; ++k) {
+            const std::vector<double>& h = (k == 0) ? h0 : h1;
+            double a = 0.0, b = 0.0;
+            for (size_t i = 0; i < n; ++i) { a += fv[i] * h[i]; b += dv[i] * h[i]; }
+            a2.push_back(a * a); b2.push_back(b * b);
+            sa += a * a; sb += b * b;
+            K = k;
+            tail_a = std::max(0.0, lm.phi2 - sa);
+            tail_b = std::max(0.0, lm.dphi2 - sb);
+            if (tail_a <= 1e-15 * lm.phi2 && tail_b <= 1e-13 * std::max(lm.dphi2, 1e-300)) break;
+            if (k >= 1) {
+                // h_{k+1} = (z h_k - sqrt(k) h_{k-1}) / sqrt(k+1), stored in h1 (h0 keeps h_{k-1})
+                const double r1 = std::sqrt(static_cast<double>(k)), r2 = 1.0 / std::sqrt(k + 1.0);
+                for (size_t i = 0; i < n; ++i) {
+                    const double next = (z[i] * h1[i] - r1 * h0[i]) * r2;
+                    h0[i] = h1[i];
+                    h1[i] = next;
+                }
+            } else {
+                // after k = 0 the current function is h_1 = z (already in h1), h0 = h_0
+            }
+        }
+        return std::isfinite(tail_a) && std::isfinite(tail_b);
+    }
+
+    // E[phi phi], E[phi' phi'] at correlation c if the truncation error is below tolerance.
+    bool evaluate(double c, PairMoments& pm) const {
+        const double cp = std::pow(std::abs(c), K + 1);
+        if (0.5 * tail_a * cp > 1e-14 || 0.5 * tail_b * cp > 1e-12) return false;
+        double fa = 0.0, fb = 0.0;
+        for (int k = K; k >= 0; --k) { fa = fa * c + a2[k]; fb = fb * c + b2[k]; }
+        const double mid = c >= 0.0 ? 0.5 * cp : 0.0;  // the remainder lies in [0, tail c^{K+1}]
+        pm.phiphi = fa + tail_a * mid;
+        pm.dphidphi = fb + tail_b * mid;
+        return true;
+    }
+};
+
+}  // namespace
+
 CStar c_star(const Params& p, double q, double guess) {
     CStar r;
     if (!(q > 0.0)) {
@@ -307,10 +414,17 @@ CStar c_star(const Params& p, double q, double guess) {
     }
     const double qn = q_map(p, q);
     int evals = 0;
+    HermiteSeries hs;
+    bool series = false;
     // g(c) = c_map(c) - c, g'(c) = sigma_w2 E[phi' phi'] q / qn - 1.
+    auto moments = [&](double c) {
+        PairMoments pm;
+        if (series && hs.evaluate(c, pm)) return pm;
+        return pair_moments(p.act, q, c * q, q);
+    };
     auto ev = [&](double c, double& gv, double& dg) {
         ++evals;
-        const PairMoments pm = pair_moments(p.act, q, c * q, q);
+        const PairMoments pm = moments(c);
         gv = (p.sigma_w2 * pm.phiphi + p.sigma_b2) / qn - c;
         dg = p.sigma_w2 * pm.dphidphi * q / qn - 1.0;
         return pm;
@@ -323,6 +437,7 @@ CStar c_star(const Params& p, double q, double guess) {
         r.evaluations = 0;
         return r;
     }
+    if (!is_closed_form(p.act)) series = hs.build(p.act, q, 400);
     // Chaotic side: g >= 0 at c = 0 (E[phi phi] >= (E phi)^2 >= 0), g < 0 just below 1 (convex).
     double lo = 0.0, hi = 1.0, gv, dg;
     bool have_hi = false;
@@ -334,7 +449,7 @@ CStar c_star(const Params& p, double q, double guess) {
         ev(lo, gv, dg);
         if (gv <= 0.0 && lo == 0.0) {
             r.c = 0.0;
-            r.chi_c = p.sigma_w2 * pair_moments(p.act, q, 0.0, q).dphidphi;
+            r.chi_c = p.sigma_w2 * moments(0.0).dphidphi;
             r.evaluations = evals;
             return r;
         }
@@ -365,7 +480,7 @@ CStar c_star(const Params& p, double q, double guess) {
         if (step < 1e-13 || hi - lo < 1e-14) break;
     }
     r.c = c;
-    r.chi_c = p.sigma_w2 * pair_moments(p.act, q, c * q, q).dphidphi;
+    r.chi_c = p.sigma_w2 * moments(c).dphidphi;
     r.status = std::abs(r.chi_c - 1.0) < 1e-6 ? FixedPointStatus::Marginal : FixedPointStatus::Converged;
     r.evaluations = evals;
     return r;
@@ -373,9 +488,10 @@ CStar c_star(const Params& p, double q, double guess) {
 
 namespace {
 
-double chi1_at_fixed_point(const Activation& g, double sw2, double sb2, double q_init, double* q_out) {
+double chi1_at_fixed_point(const Activation& g, double sw2, double sb2, double q_init, double* q_out,
+                           double guess = -1.0) {
     Params p{g, sw2, sb2};
-    const QStar qs = q_star(p, q_init);
+    const QStar qs = q_star(p, q_init, guess);
     if (q_out) *q_out = qs.q;
     return std::isfinite(qs.q) ? chi1(p, qs.q) : chi1_limit(p);
 }
@@ -391,7 +507,13 @@ bool critical_point(const Activation& g, double sigma_b2, double lo, double hi, 
         q_crit = sigma_b2 > 0.0 ? kInf : q_init;
         return true;
     }
-    auto h = [&](double sw2) { return chi1_at_fixed_point(g, sw2, sigma_b2, q_init, nullptr) - 1.0; };
+    double q_last = -1.0;
+    auto h = [&](double sw2) {
+        double qv;
+        const double v = chi1_at_fixed_point(g, sw2, sigma_b2, q_init, &qv, q_last) - 1.0;
+        q_last = (std::isfinite(qv) && qv > 0.0) ? qv : -1.0;
+        return v;
+    };
     lo = std::max(lo, 1e-6);
     hi = std::max(hi, lo * 1.5);
     double hl = h(lo), hh = h(hi);
