@@ -47,18 +47,24 @@ def numpy_c_star(sw2, sb2, q, n_nodes=32, iters=200):
 
 
 def numpy_relu_density(x, L, sw2=2.0):
-    """Density by polynomial roots of x psi = sw2^L (1 + psi) (1/2 + psi)^L."""
+    """Density from the polynomial x psi = sw2^L (1 + psi) (1/2 + psi)^L (ReLU, Gaussian weights):
+    all roots by numpy.roots, the physical one tracked by continuation from above the support
+    (psi ~ mean / x there), which is what one writes without a dedicated solver."""
     from numpy.polynomial import polynomial as P
 
     base = P.polypow([0.5, 1.0], L)
     poly = sw2 ** L * P.polymul([1.0, 1.0], base)
+    order = np.argsort(-x)
     out = np.empty(x.size)
-    for i, xv in enumerate(x):
-        p = poly.copy()
-        p[1] -= xv
+    prev = None
+    for i in order:
+        p = poly.astype(complex)
+        p[1] -= x[i] * (1 + 1e-9j)
         roots = np.roots(p[::-1])
-        im = roots.imag
-        out[i] = abs(((1 + roots[np.argmin(im)]) / xv).imag) / np.pi if np.any(im < -1e-12) else 0.0
+        target = (sw2 / 2) ** L / x[i] if prev is None else prev
+        psi = roots[np.argmin(np.abs(roots - target))]
+        prev = psi
+        out[i] = abs(((1 + psi) / x[i]).imag) / np.pi
     return out
 
 
@@ -117,7 +123,9 @@ def main() -> None:
     d_np = numpy_relu_density(r.x, 100)
     t_np = time.perf_counter() - t
     rel = np.max(np.abs(d_np - r2.density) / np.maximum(r2.density, 1e-300))
-    print(f"numpy roots  relu     gaussian  : {t_np:7.3f} s   ratio {t_np / dt:6.1f}x   max rel. diff {rel:.1e}")
+    med = np.median(np.abs(d_np - r2.density) / np.maximum(r2.density, 1e-300))
+    print(f"numpy roots  relu     gaussian  : {t_np:7.3f} s   ratio {t_np / dt:6.1f}x   rel. diff median {med:.1e}, "
+          f"max {rel:.1e} (numpy roots of a degree-101 polynomial lose accuracy)")
 
 
 if __name__ == "__main__":

@@ -267,3 +267,16 @@ def test_bad_types_raise_type_error():
         mf.backward("tanh", 1.0, 0.1, 2.5)
     with pytest.raises(TypeError, match="weights"):
         mf.jacobian_spectrum("relu", 2.0, 0.0, 3, weights=None)
+
+
+def test_correlation_fixed_point_for_homogeneous_and_diverging_cases():
+    # ReLU without bias: the c-map is independent of q, c -> 1 algebraically (slope 1 at c = 1)
+    cs = mf.c_star("relu", 1.5, 0.0)
+    assert cs.c_star == 1.0 and cs.status == "marginal"
+    c = mf.c_map("relu", 1.5, 0.0, 0.2, q=1.0, depth=200)
+    assert c[-1] > 0.99 and np.all(np.diff(c) > 0)
+    # diverging q*: c* = 1 with status "diverged"
+    cs = mf.c_star("relu", 3.0, 0.1)
+    assert cs.c_star == 1.0 and cs.status == "diverged" and np.isinf(cs.q_star)
+    pd = mf.phase_diagram("relu", [1.0, 3.0], [0.0, 0.1])
+    np.testing.assert_array_equal(pd.c_star, 1.0)

@@ -395,6 +395,14 @@ struct HermiteSeries {
 
 CStar c_star(const Params& p, double q, double guess) {
     CStar r;
+    if (!(q > 0.0) && p.sigma_b2 == 0.0 &&
+        (p.act.kind == ActivationKind::Relu || p.act.kind == ActivationKind::LeakyRelu)) {
+        // Positively homogeneous phi without bias: the correlation map does not depend on q, so
+        // its fixed point is the one at any q (c* = 1, approached algebraically: "marginal").
+        CStar h = c_star(p, 1.0, guess);
+        h.status = FixedPointStatus::Marginal;
+        return h;
+    }
     if (!(q > 0.0)) {
         // q* = 0 (phi(0) = 0, no bias, ordered): the signal itself vanishes and phi acts linearly,
         // so the correlation map tends to the identity; every c is (marginally) fixed and the
@@ -590,6 +598,11 @@ PhaseDiagram phase_diagram(const Activation& g, const std::vector<double>& sw2, 
             } else {
                 q_prev = -1.0;
                 pd.chi1[k] = chi1_limit(p);
+                if (with_correlation) {
+                    const CStar cs = c_star(p, qs.q);
+                    pd.c_star[k] = cs.c;
+                    pd.chi_c[k] = cs.chi_c;
+                }
             }
             check_interrupt();
         }
