@@ -201,11 +201,24 @@ namespace {
 
 // g(q) = q_map(q) - q and its derivative.
 struct QEval {
-    double g, dg;
+    double g, dg, chi1;
 };
 QEval q_eval(const Params& p, double q) {
     const LayerMoments m = layer_moments(p.act, q);
-    return {p.sigma_w2 * m.phi2 + p.sigma_b2 - q, p.sigma_w2 * m.slope - 1.0};
+    return {p.sigma_w2 * m.phi2 + p.sigma_b2 - q, p.sigma_w2 * m.slope - 1.0, p.sigma_w2 * m.dphi2};
+}
+
+// Bounded, odd-or-monotone activations whose length map has a single stable fixed point at q > 0
+// (or q = 0), so a converged stable Newton root is the one the iteration reaches from any q_init.
+bool single_attractor(const Activation& g) {
+    switch (g.kind) {
+        case ActivationKind::Tanh:
+        case ActivationKind::Erf:
+        case ActivationKind::HardTanh:
+        case ActivationKind::Sigmoid:
+        case ActivationKind::ErfSigmoid: return true;
+        default: return false;
+    }
 }
 
 }  // namespace
@@ -234,11 +247,15 @@ QStar q_star(const Params& p, double q_init, double guess) {
             e = ev(q);
             if (step <= 1e-14 * q) {
                 const double slope = e.dg + 1.0;
-                const QEval ei = ev(q_init);
-                const bool same_side = (ei.g > 0.0 && q >= q_init) || (ei.g < 0.0 && q <= q_init) || ei.g == 0.0;
+                bool same_side = true;
+                if (!single_attractor(p.act)) {
+                    const QEval ei = ev(q_init);
+                    same_side = (ei.g > 0.0 && q >= q_init) || (ei.g < 0.0 && q <= q_init) || ei.g == 0.0;
+                }
                 if (slope < 1.0 - 1e-6 && same_side) {
                     r.q = q;
                     r.slope = slope;
+                    r.chi1 = e.chi1;
                     r.status = FixedPointStatus::Converged;
                     r.evaluations = evals;
                     return r;
@@ -309,6 +326,7 @@ QStar q_star(const Params& p, double q_init, double guess) {
     }
     r.q = q;
     r.slope = e.dg + 1.0;
+    r.chi1 = e.chi1;
     r.status = std::abs(r.slope - 1.0) < 1e-6 ? FixedPointStatus::Marginal : FixedPointStatus::Converged;
     r.evaluations = evals;
     return r;
@@ -327,10 +345,15 @@ namespace {
 struct HermiteSeries {
     std::vector<double> a2, b2;
     double tail_a = 0.0, tail_b = 0.0;
-    int K = 0;
+    int K = -1;  // coefficients known for k = 0..K
+    int k_max = 400;
+    double phi2 = 0.0, dphi2 = 0.0;
+    std::vector<double> z, w, fv, dv, h0, h1;  // nodes, weighted phi and phi', h_{K}, h_{K+1}
 
-    bool build(const Activation& g, double q, int k_max) {
+    bool build(const Activation& g, double q) {
         const LayerMoments lm = layer_moments(g, q);
+        phi2 = lm.phi2;
+        dphi2 = lm.dphi2;
         const double sd = std::sqrt(q);
         std::vector<double> bp;
         const double s = activation_scale(g);
@@ -340,7 +363,6 @@ struct HermiteSeries {
             for (double f : {0.0, -1.0, 1.0, -2.0, 2.0, -4.0, 4.0, -8.0, 8.0}) bp.push_back(f * s / sd);
         }
         static const QuadratureSettings qs{48, 20, 12.0, 0.6};
-        thread_local std::vector<double> z, w, fv, dv, h0, h1;
         normal_rule(0.0, 1.0, bp, qs, z, w);
         const size_t n = z.size();
         fv.resize(n); dv.resize(n); h0.assign(n, 1.0); h1.resize(n);
@@ -352,36 +374,57 @@ struct HermiteSeries {
             h1[i] = z[i];
         }
         a2.clear(); b2.clear();
-        double sa = 0.0, sb = 0.0;
-        for (int k = 0; k <= k_max; ++k) {
-            const std::vector<double>& h = (k == 0) ? h0 : h1;
-            double a = 0.0, b = 0.0;
-            for (size_t i = 0; i < n; ++i) { a += fv[i] * h[i]; b += dv[i] * h[i]; }
-            a2.push_back(a * a); b2.push_back(b * b);
-            sa += a * a; sb += b * b;
-            K = k;
-            tail_a = std::max(0.0, lm.phi2 - sa);
-            tail_b = std::max(0.0, lm.dphi2 - sb);
-            if (tail_a <= 1e-15 * lm.phi2 && tail_b <= 1e-13 * std::max(lm.dphi2, 1e-300)) break;
-            if (k >= 1) {
-                // h_{k+1} = (z h_k - sqrt(k) h_{k-1}) / sqrt(k+1), stored in h1 (h0 keeps h_{k-1})
-                const double r1 = std::sqrt(static_cast<double>(k)), r2 = 1.0 / std::sqrt(k + 1.0);
-                for (size_t i = 0; i < n; ++i) {
-                    const double next = (z[i] * h1[i] - r1 * h0[i]) * r2;
-                    h0[i] = h1[i];
-                    h1[i] = next;
-                }
-            } else {
-                // after k = 0 the current function is h_1 = z (already in h1), h0 = h_0
-            }
-        }
+        K = -1;
+        tail_a = phi2;
+        tail_b = dphi2;
+        extend(32);
         return std::isfinite(tail_a) && std::isfinite(tail_b);
     }
 
-    // E[phi phi], E[phi' phi'] at correlation c if the truncation error is below tolerance.
-    bool evaluate(double c, PairMoments& pm) const {
+    // Coefficients up to k = k_to (h0 holds h_{K+1}... see the recurrence below).
+    void extend(int k_to) {
+        k_to = std::min(k_to, k_max);
+        const size_t n = z.size();
+        for (int k = K + 1; k <= k_to; ++k) {
+            // invariant: h0 = h_k, h1 = h_{k+1}
+            // four partial sums (fixed order, so results do not depend on anything but n)
+            double pa[4] = {0.0, 0.0, 0.0, 0.0}, pb[4] = {0.0, 0.0, 0.0, 0.0};
+            size_t i = 0;
+            for (; i + 4 <= n; i += 4) {
+                for (int u = 0; u < 4; ++u) {
+                    pa[u] += fv[i + u] * h0[i + u];
+                    pb[u] += dv[i + u] * h0[i + u];
+                }
+            }
+            for (; i < n; ++i) { pa[0] += fv[i] * h0[i]; pb[0] += dv[i] * h0[i]; }
+            const double a = (pa[0] + pa[1]) + (pa[2] + pa[3]);
+            const double b = (pb[0] + pb[1]) + (pb[2] + pb[3]);
+            a2.push_back(a * a);
+            b2.push_back(b * b);
+            tail_a = std::max(0.0, tail_a - a * a);
+            tail_b = std::max(0.0, tail_b - b * b);
+            K = k;
+            // h_{k+2} = (z h_{k+1} - sqrt(k+1) h_k) / sqrt(k+2)
+            const double r1 = std::sqrt(k + 1.0), r2 = 1.0 / std::sqrt(k + 2.0);
+            for (size_t i = 0; i < n; ++i) {
+                const double next = (z[i] * h1[i] - r1 * h0[i]) * r2;
+                h0[i] = h1[i];
+                h1[i] = next;
+            }
+        }
+    }
+
+    bool converged_at(double c) const {
         const double cp = std::pow(std::abs(c), K + 1);
-        if (0.5 * tail_a * cp > 1e-14 || 0.5 * tail_b * cp > 1e-12) return false;
+        return 0.5 * tail_a * cp <= 1e-14 && 0.5 * tail_b * cp <= 1e-12;
+    }
+
+    // E[phi phi], E[phi' phi'] at correlation c, extending the series as needed; false if the
+    // truncation error cannot be brought below tolerance with k <= k_max.
+    bool evaluate(double c, PairMoments& pm) {
+        while (!converged_at(c) && K < k_max) extend(K + 32);
+        if (!converged_at(c)) return false;
+        const double cp = std::pow(std::abs(c), K + 1);
         double fa = 0.0, fb = 0.0;
         for (int k = K; k >= 0; --k) { fa = fa * c + a2[k]; fb = fb * c + b2[k]; }
         const double mid = c >= 0.0 ? 0.5 * cp : 0.0;  // the remainder lies in [0, tail c^{K+1}]
@@ -445,7 +488,7 @@ CStar c_star(const Params& p, double q, double guess) {
         r.evaluations = 0;
         return r;
     }
-    if (!is_closed_form(p.act)) series = hs.build(p.act, q, 400);
+    if (!is_closed_form(p.act)) series = hs.build(p.act, q);
     // Chaotic side: g >= 0 at c = 0 (E[phi phi] >= (E phi)^2 >= 0), g < 0 just below 1 (convex).
     double lo = 0.0, hi = 1.0, gv, dg;
     bool have_hi = false;
@@ -501,7 +544,8 @@ double chi1_at_fixed_point(const Activation& g, double sw2, double sb2, double q
     Params p{g, sw2, sb2};
     const QStar qs = q_star(p, q_init, guess);
     if (q_out) *q_out = qs.q;
-    return std::isfinite(qs.q) ? chi1(p, qs.q) : chi1_limit(p);
+    if (!std::isfinite(qs.q)) return chi1_limit(p);
+    return qs.chi1 >= 0.0 ? qs.chi1 : chi1(p, qs.q);
 }
 
 }  // namespace
@@ -586,7 +630,7 @@ PhaseDiagram phase_diagram(const Activation& g, const std::vector<double>& sw2, 
             pd.status[k] = static_cast<int>(qs.status);
             if (std::isfinite(qs.q)) {
                 q_prev = qs.q > 0 ? qs.q : -1.0;
-                pd.chi1[k] = chi1(p, qs.q);
+                pd.chi1[k] = qs.chi1 >= 0.0 ? qs.chi1 : chi1(p, qs.q);
                 pd.xi_q[k] = qs.slope < 1.0 ? -1.0 / std::log(qs.slope) : kInf;
                 if (with_correlation) {
                     const CStar cs = c_star(p, qs.q, c_prev);

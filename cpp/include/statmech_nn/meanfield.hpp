@@ -66,6 +66,7 @@ struct QStar {
     double slope = 0.0;   // dq-map/dq at q*  (< 1 stable, == 1 marginal: algebraic convergence)
     FixedPointStatus status = FixedPointStatus::Converged;
     int evaluations = 0;
+    double chi1 = -1.0;   // sigma_w2 E[phi'^2] at q* when the last evaluation was there (else < 0)
 };
 // The fixed point reached by iterating the length map from q_init > 0, found by a bracketed,
 // safeguarded Newton search (so it returns even at criticality where the iteration itself
