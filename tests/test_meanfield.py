@@ -280,3 +280,12 @@ def test_correlation_fixed_point_for_homogeneous_and_diverging_cases():
     assert cs.c_star == 1.0 and cs.status == "diverged" and np.isinf(cs.q_star)
     pd = mf.phase_diagram("relu", [1.0, 3.0], [0.0, 0.1])
     np.testing.assert_array_equal(pd.c_star, 1.0)
+
+
+def test_forward_divergence_is_a_status_not_an_exception():
+    f = mf.forward("relu", 4.0, 0.1, 600)  # q doubles per layer: overflows near layer 510
+    assert f.status.startswith("diverged at layer")
+    layer = int(f.status.split()[-1])
+    assert 400 < layer < 600
+    assert np.all(np.isfinite(f.q_a[: layer - 1])) and np.all(np.isinf(f.q_a[layer - 1:]))
+    assert mf.forward("tanh", 4.0, 0.1, 6).status == "ok"

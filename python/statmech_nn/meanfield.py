@@ -341,12 +341,14 @@ def depth_scales(activation: str, sigma_w2: Any, sigma_b2: Any, *, slope: float 
 @dataclass
 class Forward:
     """Mean-field prediction of the forward pass of an input pair, layers ``layer = 1..L``:
-    ``q_a``, ``q_b`` (pre-activation second moments) and ``c`` (their correlation)."""
+    ``q_a``, ``q_b`` (pre-activation second moments) and ``c`` (their correlation); ``status`` is
+    ``"ok"`` or ``"diverged at layer l"`` (the lengths overflowed; later layers are inf / nan)."""
 
     layer: np.ndarray
     q_a: np.ndarray
     q_b: np.ndarray
     c: np.ndarray
+    status: str = "ok"
 
 
 def forward(activation: str, sigma_w2: float, sigma_b2: float, depth: int, *, q_in: float = 1.0,
@@ -362,18 +364,23 @@ def forward(activation: str, sigma_w2: float, sigma_b2: float, depth: int, *, q_
     q_in_b = q_in if q_in_b is None else check_real(q_in_b, "q_in_b", positive=True)
     c_in = check_real(c_in, "c_in", low=-1.0, high=1.0)
     qa, qb, q12 = w * q_in + b, w * q_in_b + b, w * c_in * np.sqrt(q_in * q_in_b) + b
-    out = np.empty((3, depth))
+    out = np.full((3, depth), np.inf)
+    status = "ok"
     for layer in range(depth):
         out[:, layer] = qa, qb, q12
         if layer + 1 == depth:
             break
-        pp, _ = _mf.pair_moments(name, slope, np.array([qa]), np.array([q12]), np.array([qb]), 1)
-        a2 = _mf.layer_moments(name, slope, np.array([qa, qb]))[0]
-        qa, qb, q12 = w * a2[0] + b, w * a2[1] + b, w * float(pp[0]) + b
-        if not (np.isfinite(qa) and np.isfinite(qb)):
-            raise OverflowError(f"the length map overflowed at layer {layer + 2}")
-    c = out[2] / np.sqrt(out[0] * out[1])
-    return Forward(np.arange(1, depth + 1), out[0].copy(), out[1].copy(), np.clip(c, -1, 1))
+        with np.errstate(over="ignore", invalid="ignore"):
+            pp, _ = _mf.pair_moments(name, slope, np.array([qa]), np.array([q12]), np.array([qb]), 1)
+            a2 = _mf.layer_moments(name, slope, np.array([qa, qb]))[0]
+            qa, qb, q12 = w * a2[0] + b, w * a2[1] + b, w * float(pp[0]) + b
+        if not (np.isfinite(qa) and np.isfinite(qb) and np.isfinite(q12)) or max(qa, qb) > 1e250:
+            status = f"diverged at layer {layer + 2}"
+            break
+    with np.errstate(over="ignore", invalid="ignore"):
+        c = out[2] / np.sqrt(out[0] * out[1])
+    c[~np.isfinite(out[0])] = np.nan
+    return Forward(np.arange(1, depth + 1), out[0].copy(), out[1].copy(), np.clip(c, -1, 1), status)
 
 
 @dataclass
