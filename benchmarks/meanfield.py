@@ -105,8 +105,9 @@ def main() -> None:
     per_ours = (t_full - t_q) / pd.c_star.size
     print(f"numpy GH-32x32 c* (200 iterations), per point: {per_np * 1e3:7.3f} ms vs statmech_nn "
           f"{per_ours * 1e3:7.3f} ms   ratio {per_np / per_ours:6.1f}x")
-    mask = pd.c_star[:: n // ns, :: n // ns] < 0.999
-    print(f"   max |c*_numpy - c*| in the chaotic phase: {np.max(np.abs(c_np - pd.c_star[:: n // ns, :: n // ns])[mask]):.1e}")
+    sub_c, sub_xi = pd.c_star[:: n // ns, :: n // ns], pd.xi_c[:: n // ns, :: n // ns]
+    mask = (sub_c < 0.999) & (sub_xi < 20)  # where 200 iterations of the map have converged
+    print(f"   max |c*_numpy - c*| in the chaotic phase (xi_c < 20): {np.max(np.abs(c_np - sub_c)[mask]):.1e}")
 
     print("== spectral density, depth 100, 400 points ==")
     for name, w, b, weights in [("relu", 2.0, 0.0, "gaussian"), ("relu", 2.0, 0.0, "orthogonal"),

@@ -362,7 +362,7 @@ struct HermiteSeries {
         } else {
             for (double f : {0.0, -1.0, 1.0, -2.0, 2.0, -4.0, 4.0, -8.0, 8.0}) bp.push_back(f * s / sd);
         }
-        static const QuadratureSettings qs{48, 20, 12.0, 0.6};
+        static const QuadratureSettings qs{48, 20, 12.0, 0.9};
         normal_rule(0.0, 1.0, bp, qs, z, w);
         const size_t n = z.size();
         fv.resize(n); dv.resize(n); h0.assign(n, 1.0); h1.resize(n);

@@ -19,7 +19,8 @@ Conventions
 * Depth scales (Schoenholz et al. 2017): ``xi_q = -1/ln(dq-map/dq at q*)``,
   ``xi_c = -1/ln chi_c`` and ``xi_grad = -1/ln chi1`` (signed: > 0 when gradients vanish with
   depth, < 0 when they explode, infinite at criticality).
-* Gradients: ``q_grad^l = |dLoss/du^l|^2 / M`` with ``dLoss/du^L ~ N(0, I)`` (so q_grad^L = 1),
+* Gradients: ``q_grad^l = |dLoss/du^l|^2 / M`` (the seed's q~^l = sum_i (delta_i^l)^2 divided by
+  the width M) with ``dLoss/du^L ~ N(0, I)`` (so q_grad^L = 1),
   ``q_grad^{l-1} = chi1(q^{l-1}) q_grad^l`` for equal widths (gradient independence);
   ``weight_grad^l = |dLoss/dW^l|^2 / M^2 = q_grad^l * |h^{l-1}|^2 / M``.
 * The input–output Jacobian is ``J = dh^L/dh^0 = D^L W^L ... D^1 W^1`` with
