@@ -128,20 +128,24 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
     cases = [("relu", 2.0, 0.0, None), ("hardtanh", float(sc[0]), 1e-3, float(qc[0]))]
     for k, (name, w, b, q) in enumerate(cases):
         for weights, col in (("gaussian", "C0"), ("orthogonal", "C3")):
-            r = mf.jacobian_spectrum(name, w, b, Lj, weights, n_points=400, q=q)
+            edge = mf.jacobian_spectrum(name, w, b, Lj, weights, x=[1.0], q=q).edge
+            r = mf.jacobian_spectrum(name, w, b, Lj, weights, x=np.geomspace(1e-10 * edge, edge, 400), q=q)
             q_in = 1.0 if q is None else (q - b) / w
             sim = mf.simulate(name, w, b, Lj, Mj, q_in=q_in, weights=weights, samples=2, seed=3, gradients=False,
                               jacobian=True)
             ev = sim.jacobian_eigenvalues.ravel()
-            ev = ev[ev > 1e-9 * r.mean]
-            ax[k].hist(ev, bins=60, range=(0, r.x[-1]), density=True,
-                       weights=np.full(ev.size, (1 - r.atom_at_zero)), alpha=0.35, color=col)
-            ax[k].plot(r.x, r.density, "-", color=col, label=f"{weights} (var {r.variance:.3g})")
+            ev = ev[ev > 1e-12 * r.mean]
+            # density of log10(lambda) for the non-zero eigenvalues: rho(x) x ln 10 / (1 - atom at 0)
+            ax[k].hist(np.log10(ev), bins=50, density=True, alpha=0.35, color=col)
+            ax[k].plot(np.log10(r.x), r.density * r.x * np.log(10) / (1 - r.atom_at_zero), "-", color=col,
+                       label=f"{weights}: var {r.variance:.3g}, top atom {r.atom_at_edge_mass:.2f}")
+            if r.atom_at_edge_mass > 0:
+                ax[k].axvline(np.log10(r.atom_at_edge), color=col, ls=":")
             for xv, dv in zip(r.x, r.density):
                 rows.append([name, weights, Lj, xv, dv])
-        ax[k].set_yscale("log")
-        ax[k].set_xlabel(r"eigenvalue of $JJ^T$")
-        ax[k].set_title(f"{name}, L={Lj}, critical")
+        ax[k].set_ylim(0, 1.0)
+        ax[k].set_xlabel(r"$\log_{10}$ eigenvalue of $JJ^T$")
+        ax[k].set_title(f"{name}, L={Lj}, critical (M={Mj})")
         ax[k].legend(fontsize=7)
     fig.tight_layout()
     files.append(out_dir / "jacobian_spectra.png")
