@@ -157,3 +157,18 @@ def test_simulated_input_pair_has_the_requested_geometry():
     # layer 1 of a linear net: q^1 = sigma_w2 q_in within sqrt(2/M), c^1 = c_in within 1/sqrt(M)
     assert sim.q_a[:, 0] == pytest.approx(2.0, rel=5 * np.sqrt(2 / 500))
     assert sim.c[:, 0] == pytest.approx(-0.3, abs=5 / np.sqrt(500))
+
+
+def test_orthogonal_hardtanh_top_atom_matches_sampled_networks():
+    # With orthogonal weights, J J^T = sigma_w2^L exactly on the intersection of the layers'
+    # linear-region subspaces: an atom of mass max(0, 1 - L P(|u| > 1)). Its sampled mass
+    # fluctuates like the number of saturated units, ~sqrt(L p (1 - p) / M) per sample.
+    w, b, L, M, S = 1.2, 0.02, 4, 300, 4
+    q = mf.q_star("hardtanh", w, b).q_star
+    r = mf.jacobian_spectrum("hardtanh", w, b, L, "orthogonal", x=[1.0])
+    assert r.atom_at_edge == pytest.approx(w ** L)
+    sim = mf.simulate("hardtanh", w, b, L, M, q_in=(q - b) / w, weights="orthogonal", samples=S, seed=1,
+                      gradients=False, jacobian=True)
+    frac = np.mean(np.abs(sim.jacobian_eigenvalues / r.atom_at_edge - 1) < 1e-8)
+    p = 1 - r.atom_at_zero
+    assert frac == pytest.approx(r.atom_at_edge_mass, abs=4 * np.sqrt(L * p * (1 - p) / (M * S)) + 1 / M)
