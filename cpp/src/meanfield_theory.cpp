@@ -348,7 +348,8 @@ struct HermiteSeries {
     int K = -1;  // coefficients known for k = 0..K
     int k_max = 400;
     double phi2 = 0.0, dphi2 = 0.0;
-    std::vector<double> z, w, fv, dv, h0, h1;  // nodes, weighted phi and phi', h_{K}, h_{K+1}
+    double q = 0.0;
+    std::vector<double> z, w, fv, h0, h1;  // nodes, weighted phi, h_{K+1}, h_{K+2} (see extend)
 
     bool build(const Activation& g, double q) {
         const LayerMoments lm = layer_moments(g, q);
@@ -365,12 +366,10 @@ struct HermiteSeries {
         static const QuadratureSettings qs{48, 20, 12.0, 0.9};
         normal_rule(0.0, 1.0, bp, qs, z, w);
         const size_t n = z.size();
-        fv.resize(n); dv.resize(n); h0.assign(n, 1.0); h1.resize(n);
+        this->q = q;
+        fv.resize(n); h0.assign(n, 1.0); h1.resize(n);
         for (size_t i = 0; i < n; ++i) {
-            double v, d;
-            value_deriv(g, sd * z[i], v, d);
-            fv[i] = w[i] * v;
-            dv[i] = w[i] * d;
+            fv[i] = w[i] * g.value(sd * z[i]);
             h1[i] = z[i];
         }
         a2.clear(); b2.clear();
@@ -388,21 +387,22 @@ struct HermiteSeries {
         for (int k = K + 1; k <= k_to; ++k) {
             // invariant: h0 = h_k, h1 = h_{k+1}
             // four partial sums (fixed order, so results do not depend on anything but n)
-            double pa[4] = {0.0, 0.0, 0.0, 0.0}, pb[4] = {0.0, 0.0, 0.0, 0.0};
+            double pa[4] = {0.0, 0.0, 0.0, 0.0};
             size_t i = 0;
             for (; i + 4 <= n; i += 4) {
-                for (int u = 0; u < 4; ++u) {
-                    pa[u] += fv[i + u] * h0[i + u];
-                    pb[u] += dv[i + u] * h0[i + u];
-                }
+                for (int u = 0; u < 4; ++u) pa[u] += fv[i + u] * h0[i + u];
             }
-            for (; i < n; ++i) { pa[0] += fv[i] * h0[i]; pb[0] += dv[i] * h0[i]; }
+            for (; i < n; ++i) pa[0] += fv[i] * h0[i];
             const double a = (pa[0] + pa[1]) + (pa[2] + pa[3]);
-            const double b = (pb[0] + pb[1]) + (pb[2] + pb[3]);
             a2.push_back(a * a);
-            b2.push_back(b * b);
             tail_a = std::max(0.0, tail_a - a * a);
-            tail_b = std::max(0.0, tail_b - b * b);
+            if (k >= 1) {
+                // Stein: E[phi(sqrt q z) He_k(z)] = sqrt(q) E[phi'(sqrt q z) He_{k-1}(z)], so
+                // b_{k-1}^2 = a_k^2 k / q: the phi' series comes for free.
+                const double bb = a * a * k / q;
+                b2.push_back(bb);
+                tail_b = std::max(0.0, tail_b - bb);
+            }
             K = k;
             // h_{k+2} = (z h_{k+1} - sqrt(k+1) h_k) / sqrt(k+2)
             const double r1 = std::sqrt(k + 1.0), r2 = 1.0 / std::sqrt(k + 2.0);
@@ -416,7 +416,7 @@ struct HermiteSeries {
 
     bool converged_at(double c) const {
         const double cp = std::pow(std::abs(c), K + 1);
-        return 0.5 * tail_a * cp <= 1e-14 && 0.5 * tail_b * cp <= 1e-12;
+        return 0.5 * tail_a * cp <= 1e-14 && 0.5 * tail_b * std::pow(std::abs(c), K) <= 1e-12;
     }
 
     // E[phi phi], E[phi' phi'] at correlation c, extending the series as needed; false if the
@@ -424,12 +424,13 @@ struct HermiteSeries {
     bool evaluate(double c, PairMoments& pm) {
         while (!converged_at(c) && K < k_max) extend(K + 32);
         if (!converged_at(c)) return false;
-        const double cp = std::pow(std::abs(c), K + 1);
+        const double cp = std::pow(std::abs(c), K + 1), cb = std::pow(std::abs(c), K);
         double fa = 0.0, fb = 0.0;
-        for (int k = K; k >= 0; --k) { fa = fa * c + a2[k]; fb = fb * c + b2[k]; }
-        const double mid = c >= 0.0 ? 0.5 * cp : 0.0;  // the remainder lies in [0, tail c^{K+1}]
-        pm.phiphi = fa + tail_a * mid;
-        pm.dphidphi = fb + tail_b * mid;
+        for (int k = K; k >= 0; --k) fa = fa * c + a2[k];
+        for (int k = K - 1; k >= 0; --k) fb = fb * c + b2[k];
+        // the remainders lie in [0, tail c^{K+1}] (phi) and [0, tail c^K] (phi') for c >= 0
+        pm.phiphi = fa + (c >= 0.0 ? 0.5 * cp : 0.0) * tail_a;
+        pm.dphidphi = fb + (c >= 0.0 ? 0.5 * cb : 0.0) * tail_b;
         return true;
     }
 };
