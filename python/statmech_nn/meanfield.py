@@ -1,5 +1,641 @@
-"""meanfield: filled in by its capability issue."""
+"""Deep random networks at initialisation: mean-field signal propagation and dynamical isometry.
+
+Model (SPEC §3; Poole et al. 2016, Schoenholz et al. 2017, Pennington et al. 2017/2018)::
+
+    u^l = W^l h^{l-1} + b^l,   h^l = phi(u^l),   W_ij ~ N(0, sigma_w2 / M),   b_i ~ N(0, sigma_b2)
+
+for layers l = 1..L of width M; the input is h^0 = x with ``q_in = |x|^2 / M``.
+
+Conventions
+-----------
+* ``q^l`` is the second moment of a pre-activation, ``q^l = |u^l|^2 / M`` (so
+  ``q^1 = sigma_w2 q_in + sigma_b2``); the length map is
+  ``q^{l+1} = sigma_w2 E[phi(sqrt(q^l) z)^2] + sigma_b2``, z ~ N(0, 1).
+* ``c^l`` is the correlation of the pre-activations of two inputs, ``q12 / sqrt(q11 q22)``; the
+  covariance map is ``q12^{l+1} = sigma_w2 E[phi(u1) phi(u2)] + sigma_b2`` over the bivariate
+  Gaussian (u1, u2) of the previous layer. The input pair has correlation ``c_in`` (cosine).
+* ``chi1 = sigma_w2 E[phi'(sqrt(q*) z)^2]`` (order for chi1 < 1, chaos for chi1 > 1);
+  ``chi_c = sigma_w2 E[phi'(u1) phi'(u2)]`` at the correlation fixed point c*.
+* Depth scales (Schoenholz et al. 2017): ``xi_q = -1/ln(dq-map/dq at q*)``,
+  ``xi_c = -1/ln chi_c`` and ``xi_grad = -1/ln chi1`` (signed: > 0 when gradients vanish with
+  depth, < 0 when they explode, infinite at criticality).
+* Gradients: ``q_grad^l = |dLoss/du^l|^2 / M`` (the seed's q~^l = sum_i (delta_i^l)^2 divided by
+  the width M) with ``dLoss/du^L ~ N(0, I)`` (so q_grad^L = 1),
+  ``q_grad^{l-1} = chi1(q^{l-1}) q_grad^l`` for equal widths (gradient independence);
+  ``weight_grad^l = |dLoss/dW^l|^2 / M^2 = q_grad^l * |h^{l-1}|^2 / M``.
+* The input–output Jacobian is ``J = dh^L/dh^0 = D^L W^L ... D^1 W^1`` with
+  ``D^l = diag(phi'(u^l))``; its squared singular values are the eigenvalues of ``J J^T``.
+* Activations as in :mod:`statmech_nn.gaussian` (``"erf"`` is erf(x/sqrt 2)).
+
+Numerics: Gaussian averages use closed forms for linear, erf and relu, and otherwise rules adapted
+to the activation (composite Gauss–Legendre split at kinks or at the activation's feature points;
+about 1e-14 relative for tanh at any variance, where plain Gauss–Hermite is only ~1e-3 at q = 5).
+Fixed points are bracketed safeguarded-Newton roots (not iterations), so they return even at
+criticality where the iteration converges only algebraically; ``status`` is ``"converged"``,
+``"marginal"`` (slope of the map within 1e-6 of 1: critical, algebraic approach) or
+``"diverged"`` (q* = inf, unbounded activations with chi1 >= 1 at large q).
+"""
 
 from __future__ import annotations
 
-__all__: list = []
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+from . import _core
+from ._validation import (
+    as_float_array,
+    check_activation,
+    check_choice,
+    check_int,
+    check_real,
+    check_threads,
+)
+
+__all__ = [
+    "q_map",
+    "q_star",
+    "c_map",
+    "c_star",
+    "chi1",
+    "chi_c",
+    "depth_scales",
+    "forward",
+    "backward",
+    "phase_diagram",
+    "critical_line",
+    "jacobian_spectrum",
+    "jacobian_moments",
+    "simulate",
+    "STATUSES",
+    "WEIGHTS",
+    "FixedPoint",
+    "CorrelationFixedPoint",
+    "DepthScales",
+    "Forward",
+    "Backward",
+    "PhaseDiagram",
+    "JacobianSpectrum",
+    "Simulation",
+]
+
+STATUSES = ("converged", "marginal", "diverged")
+WEIGHTS = ("gaussian", "orthogonal")
+_mf = _core.meanfield
+
+
+# ---------------------------------------------------------------------------------------------
+# validation helpers
+# ---------------------------------------------------------------------------------------------
+
+def _arr(v: Any, param: str) -> np.ndarray:
+    arr = as_float_array(v, param)
+    return arr.reshape(np.shape(v)) if arr.size == 1 and np.ndim(v) == 0 else arr
+
+
+def _sigma_w2(v: Any) -> np.ndarray:
+    arr = _arr(v, "sigma_w2")
+    if np.any(arr <= 0):
+        raise ValueError("sigma_w2 must be > 0 (the weight variance times the width)")
+    return arr
+
+
+def _sigma_b2(v: Any) -> np.ndarray:
+    arr = _arr(v, "sigma_b2")
+    if np.any(arr < 0):
+        raise ValueError("sigma_b2 must be >= 0 (the bias variance)")
+    return arr
+
+
+def _q_array(v: Any, param: str = "q", positive: bool = False) -> np.ndarray:
+    arr = _arr(v, param)
+    if positive and np.any(arr <= 0):
+        raise ValueError(f"{param} must be > 0")
+    if np.any(arr < 0):
+        raise ValueError(f"{param} must be >= 0 (a second moment)")
+    return arr
+
+
+def _corr_array(v: Any, param: str = "c") -> np.ndarray:
+    arr = _arr(v, param)
+    if np.any(np.abs(arr) > 1):
+        raise ValueError(f"{param} must lie in [-1, 1] (a correlation)")
+    return arr
+
+
+def _act(activation: Any, slope: Any) -> tuple[str, float]:
+    name = check_activation(activation)
+    return name, check_real(slope, "slope")
+
+
+def _out(arr: np.ndarray) -> Any:
+    return float(arr) if np.ndim(arr) == 0 else arr
+
+
+def _status(codes: np.ndarray) -> Any:
+    names = np.asarray(STATUSES, dtype=object)[np.asarray(codes, dtype=int)]
+    return str(names) if np.ndim(names) == 0 else names.astype(str)
+
+
+def _check_depth(depth: Any) -> int:
+    return check_int(depth, "depth", low=1, high=100000)
+
+
+# ---------------------------------------------------------------------------------------------
+# maps and fixed points
+# ---------------------------------------------------------------------------------------------
+
+def q_map(activation: str, sigma_w2: Any, sigma_b2: Any, q: Any, *, depth: Optional[int] = None,
+          slope: float = 0.01) -> Any:
+    """The length map ``q -> sigma_w2 E[phi(sqrt(q) z)^2] + sigma_b2`` (broadcasts).
+
+    With ``depth=L`` returns the iterates ``[q, map(q), ..., map^L(q)]`` stacked on a new first axis.
+    """
+    name, slope = _act(activation, slope)
+    w, b, qq = np.broadcast_arrays(_sigma_w2(sigma_w2), _sigma_b2(sigma_b2), _q_array(q))
+    shape = w.shape
+
+    def once(x: np.ndarray) -> np.ndarray:
+        phi2, _, _ = _mf.layer_moments(name, slope, np.ascontiguousarray(x.ravel()))
+        return w.ravel() * np.asarray(phi2) + b.ravel()
+
+    if depth is None:
+        return _out(once(qq).reshape(shape))
+    depth = _check_depth(depth)
+    out = np.empty((depth + 1,) + shape)
+    cur = qq.ravel().astype(float)
+    out[0] = cur.reshape(shape)
+    for layer in range(1, depth + 1):
+        cur = once(cur)
+        if not np.all(np.isfinite(cur)):
+            raise OverflowError(f"q_map overflowed at layer {layer} (the length map diverges)")
+        out[layer] = cur.reshape(shape)
+    return out
+
+
+@dataclass
+class FixedPoint:
+    """Fixed point q* of the length map reached from ``q_init``.
+
+    Fields: ``q_star`` (inf when it diverges), ``slope`` (dq-map/dq at q*, < 1 stable, 1 marginal),
+    ``status`` (see :data:`STATUSES`)."""
+
+    q_star: Any
+    slope: Any
+    status: Any
+
+
+def q_star(activation: str, sigma_w2: Any, sigma_b2: Any, *, q_init: float = 1.0, slope: float = 0.01,
+           num_threads: Optional[int] = None) -> FixedPoint:
+    """Fixed point of the length map (broadcasts over ``sigma_w2``, ``sigma_b2``).
+
+    The length map is increasing, so iterating from ``q_init > 0`` moves monotonically to the
+    nearest fixed point; that one is bracketed and solved by safeguarded Newton, which also returns
+    at criticality (status ``"marginal"``) where the iteration converges only as a power of depth.
+    """
+    name, slope = _act(activation, slope)
+    q_init = check_real(q_init, "q_init", positive=True)
+    w, b = np.broadcast_arrays(_sigma_w2(sigma_w2), _sigma_b2(sigma_b2))
+    q, sl, st = _mf.q_star(name, slope, np.ascontiguousarray(w.ravel()), np.ascontiguousarray(b.ravel()), q_init,
+                           check_threads(num_threads))
+    return FixedPoint(_out(np.asarray(q).reshape(w.shape)), _out(np.asarray(sl).reshape(w.shape)),
+                      _status(np.asarray(st).reshape(w.shape)))
+
+
+def chi1(activation: str, sigma_w2: Any, sigma_b2: Any, *, q: Any = None, slope: float = 0.01) -> Any:
+    """``chi1 = sigma_w2 E[phi'(sqrt(q) z)^2]`` at ``q`` (default: at the fixed point q*).
+
+    Where q* diverges the q -> inf limit is returned (e.g. sigma_w2/2 for ReLU)."""
+    name, slope = _act(activation, slope)
+    if q is None:
+        fp = q_star(name, sigma_w2, sigma_b2, slope=slope)
+        qarr = np.asarray(fp.q_star, dtype=float)
+        w = np.broadcast_to(_sigma_w2(sigma_w2), qarr.shape)
+    else:
+        w, _, qarr = np.broadcast_arrays(_sigma_w2(sigma_w2), _sigma_b2(sigma_b2), _q_array(q))
+    flat_q = np.asarray(qarr, dtype=float).ravel()
+    flat_w = np.broadcast_to(w, np.shape(qarr)).ravel()
+    out = np.empty(flat_q.shape)
+    fin = np.isfinite(flat_q)
+    if np.any(fin):
+        _, d2, _ = _mf.layer_moments(name, slope, np.ascontiguousarray(flat_q[fin]))
+        out[fin] = flat_w[fin] * np.asarray(d2)
+    for i in np.nonzero(~fin)[0]:
+        out[i] = _mf.chi1_limit(name, slope, float(flat_w[i]))
+    out = out.reshape(np.shape(qarr))
+    return _out(out)
+
+
+def c_map(activation: str, sigma_w2: float, sigma_b2: float, c: Any, *, q: Optional[float] = None,
+          depth: Optional[int] = None, slope: float = 0.01) -> Any:
+    """The correlation map at equal lengths ``q`` (default q*):
+    ``c -> (sigma_w2 E[phi(u1) phi(u2)] + sigma_b2) / q_map(q)``, (u1, u2) ~ N(0, q [[1, c], [c, 1]]).
+
+    Broadcasts over ``c``. With ``depth=L`` returns the iterates ``[c, map(c), ..., map^L(c)]`` at
+    the fixed length (Schoenholz et al.'s convention; use :func:`forward` for the joint q, c
+    recursion from arbitrary inputs)."""
+    name, slope = _act(activation, slope)
+    w = float(_sigma_w2(check_real(sigma_w2, "sigma_w2")))
+    b = float(_sigma_b2(check_real(sigma_b2, "sigma_b2")))
+    if q is None:
+        fp = q_star(name, w, b, slope=slope)
+        if not np.isfinite(fp.q_star):
+            raise ValueError("q: the length map diverges here (q* = inf); pass a finite q")
+        q = fp.q_star
+    q = check_real(q, "q", positive=True)
+    cc = _corr_array(c)
+    qn = w * float(_mf.layer_moments(name, slope, np.array([q]))[0][0]) + b
+
+    def once(x: np.ndarray) -> np.ndarray:
+        flat = np.ascontiguousarray(x.ravel())
+        pp, _ = _mf.pair_moments(name, slope, np.full(flat.shape, q), flat * q, np.full(flat.shape, q), 0)
+        return np.clip((w * np.asarray(pp) + b) / qn, -1.0, 1.0).reshape(x.shape)
+
+    if depth is None:
+        return _out(once(cc))
+    depth = _check_depth(depth)
+    out = np.empty((depth + 1,) + cc.shape)
+    out[0] = cc
+    for layer in range(1, depth + 1):
+        out[layer] = once(out[layer - 1])
+    return out
+
+
+@dataclass
+class CorrelationFixedPoint:
+    """Stable fixed point c* of the correlation map at q* and ``chi_c`` there (``c_star = 1`` in the
+    ordered phase, where ``chi_c = chi1``). Where q* = 0 (phi(0) = 0, no bias, ordered) the signal
+    vanishes, the correlation map tends to the identity and no c* exists: ``c_star`` is nan with
+    status ``"marginal"`` and ``chi_c = chi1``. Where q* diverges, ``c_star = 1`` (``"diverged"``)."""
+
+    c_star: Any
+    chi_c: Any
+    q_star: Any
+    status: Any
+
+
+def c_star(activation: str, sigma_w2: Any, sigma_b2: Any, *, slope: float = 0.01,
+           num_threads: Optional[int] = None) -> CorrelationFixedPoint:
+    """Stable fixed point of the correlation map at q* (broadcasts)."""
+    name, slope = _act(activation, slope)
+    fp = q_star(name, sigma_w2, sigma_b2, slope=slope, num_threads=num_threads)
+    w, b = np.broadcast_arrays(_sigma_w2(sigma_w2), _sigma_b2(sigma_b2))
+    qarr = np.broadcast_to(np.asarray(fp.q_star, dtype=float), w.shape)
+    c, x, st = _mf.c_star(name, slope, np.ascontiguousarray(w.ravel()), np.ascontiguousarray(b.ravel()),
+                          np.ascontiguousarray(qarr.ravel()), check_threads(num_threads))
+    st = np.maximum(np.asarray(st), (np.asarray(_status_codes(fp.status)).ravel()))
+    return CorrelationFixedPoint(_out(np.asarray(c).reshape(w.shape)), _out(np.asarray(x).reshape(w.shape)),
+                                 fp.q_star, _status(st.reshape(w.shape)))
+
+
+def _status_codes(status: Any) -> np.ndarray:
+    lookup = {s: i for i, s in enumerate(STATUSES)}
+    arr = np.asarray(status)
+    return np.vectorize(lambda s: lookup[str(s)], otypes=[int])(arr) if arr.size else arr.astype(int)
+
+
+def chi_c(activation: str, sigma_w2: Any, sigma_b2: Any, *, slope: float = 0.01) -> Any:
+    """``chi_c = sigma_w2 E[phi'(u1) phi'(u2)]`` at the correlation fixed point (q*, c*)."""
+    return c_star(activation, sigma_w2, sigma_b2, slope=slope).chi_c
+
+
+@dataclass
+class DepthScales:
+    """Depth scales of Schoenholz et al. (2017) and the quantities they come from.
+
+    ``xi_q = -1/ln(dq-map/dq at q*)``, ``xi_c = -1/ln chi_c`` (infinite at the critical line),
+    ``xi_grad = -1/ln chi1`` (signed: negative means gradients explode with depth)."""
+
+    xi_q: Any
+    xi_c: Any
+    xi_grad: Any
+    q_star: Any
+    c_star: Any
+    chi1: Any
+    chi_c: Any
+    status: Any
+
+
+def depth_scales(activation: str, sigma_w2: Any, sigma_b2: Any, *, slope: float = 0.01,
+                 num_threads: Optional[int] = None) -> DepthScales:
+    """Depth scales ``xi_q``, ``xi_c``, ``xi_grad`` at (sigma_w2, sigma_b2) (broadcasts)."""
+    name, slope = _act(activation, slope)
+    fp = q_star(name, sigma_w2, sigma_b2, slope=slope, num_threads=num_threads)
+    cs = c_star(name, sigma_w2, sigma_b2, slope=slope, num_threads=num_threads)
+    x1 = np.asarray(chi1(name, sigma_w2, sigma_b2, q=None, slope=slope), dtype=float)
+    s = np.asarray(fp.slope, dtype=float)
+    xc = np.asarray(cs.chi_c, dtype=float)
+    with np.errstate(divide="ignore"):
+        xi_q = np.where(s < 1, -1.0 / np.log(np.where(s < 1, s, 0.5)), np.inf)
+        xi_q = np.where(np.isfinite(np.asarray(fp.q_star, dtype=float)), xi_q, np.nan)
+        xi_c = np.where(xc < 1, -1.0 / np.log(np.where(xc < 1, xc, 0.5)), np.inf)
+        lx = np.log(x1)
+        xi_grad = np.where(lx != 0, -1.0 / np.where(lx != 0, lx, 1.0), np.inf)
+    return DepthScales(_out(xi_q), _out(xi_c), _out(xi_grad), fp.q_star, cs.c_star, _out(x1), cs.chi_c, cs.status)
+
+
+# ---------------------------------------------------------------------------------------------
+# layer-by-layer theory (the twins of simulate)
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Forward:
+    """Mean-field prediction of the forward pass of an input pair, layers ``layer = 1..L``:
+    ``q_a``, ``q_b`` (pre-activation second moments) and ``c`` (their correlation); ``status`` is
+    ``"ok"`` or ``"diverged at layer l"`` (the lengths overflowed; later layers are inf / nan)."""
+
+    layer: np.ndarray
+    q_a: np.ndarray
+    q_b: np.ndarray
+    c: np.ndarray
+    status: str = "ok"
+
+
+def forward(activation: str, sigma_w2: float, sigma_b2: float, depth: int, *, q_in: float = 1.0,
+            c_in: float = 0.5, q_in_b: Optional[float] = None, slope: float = 0.01) -> Forward:
+    """Joint length/covariance recursion for two inputs with ``|x_a|^2/M = q_in``,
+    ``|x_b|^2/M = q_in_b`` (default q_in) and cosine ``c_in``:
+    ``q^1 = sigma_w2 q_in + sigma_b2``, ``q12^1 = sigma_w2 c_in sqrt(q_in q_in_b) + sigma_b2``."""
+    name, slope = _act(activation, slope)
+    w = float(_sigma_w2(check_real(sigma_w2, "sigma_w2")))
+    b = float(_sigma_b2(check_real(sigma_b2, "sigma_b2")))
+    depth = _check_depth(depth)
+    q_in = check_real(q_in, "q_in", positive=True)
+    q_in_b = q_in if q_in_b is None else check_real(q_in_b, "q_in_b", positive=True)
+    c_in = check_real(c_in, "c_in", low=-1.0, high=1.0)
+    qa, qb, q12 = w * q_in + b, w * q_in_b + b, w * c_in * np.sqrt(q_in * q_in_b) + b
+    out = np.full((3, depth), np.inf)
+    status = "ok"
+    for layer in range(depth):
+        out[:, layer] = qa, qb, q12
+        if layer + 1 == depth:
+            break
+        with np.errstate(over="ignore", invalid="ignore"):
+            pp, _ = _mf.pair_moments(name, slope, np.array([qa]), np.array([q12]), np.array([qb]), 1)
+            a2 = _mf.layer_moments(name, slope, np.array([qa, qb]))[0]
+            qa, qb, q12 = w * a2[0] + b, w * a2[1] + b, w * float(pp[0]) + b
+        if not (np.isfinite(qa) and np.isfinite(qb) and np.isfinite(q12)) or max(qa, qb) > 1e250:
+            status = f"diverged at layer {layer + 2}"
+            break
+    with np.errstate(over="ignore", invalid="ignore"):
+        c = out[2] / np.sqrt(out[0] * out[1])
+    c[~np.isfinite(out[0])] = np.nan
+    return Forward(np.arange(1, depth + 1), out[0].copy(), out[1].copy(), np.clip(c, -1, 1), status)
+
+
+@dataclass
+class Backward:
+    """Mean-field gradient norms through depth (layers ``layer = 1..L``).
+
+    ``q`` is the forward q^l; ``chi1`` is sigma_w2 E[phi'(u^l)^2] per layer; ``q_grad`` is
+    ``|dLoss/du^l|^2/M`` normalised to ``q_grad^L = 1``; ``weight_grad`` is the mean squared
+    weight gradient per entry ``q_grad^l |h^{l-1}|^2/M``; ``rate = ln chi1(q*)`` is the growth rate
+    of gradients per layer towards the input and ``xi_grad = -1/rate``."""
+
+    layer: np.ndarray
+    q: np.ndarray
+    chi1: np.ndarray
+    q_grad: np.ndarray
+    weight_grad: np.ndarray
+    rate: float
+    xi_grad: float
+    status: str
+
+
+def backward(activation: str, sigma_w2: float, sigma_b2: float, depth: int, *, q_in: Optional[float] = None,
+             slope: float = 0.01) -> Backward:
+    """Backpropagated gradient norms ``q_grad^l`` (Schoenholz et al. 2017), equal widths:
+    ``q_grad^{l-1} = sigma_w2 E[phi'(u^{l-1})^2] q_grad^l``. With ``q_in=None`` the forward pass
+    sits at the fixed point q* (then ``q_grad^l = chi1^{L-l}``); otherwise it starts from an input
+    with ``|x|^2/M = q_in``."""
+    name, slope = _act(activation, slope)
+    w = float(_sigma_w2(check_real(sigma_w2, "sigma_w2")))
+    b = float(_sigma_b2(check_real(sigma_b2, "sigma_b2")))
+    depth = _check_depth(depth)
+    fp = q_star(name, w, b, slope=slope)
+    if q_in is None:
+        if not np.isfinite(fp.q_star):
+            raise ValueError("q_in: q* diverges here; pass an input second moment q_in")
+        q = np.full(depth, float(fp.q_star))
+        h_in = (fp.q_star - b) / w
+    else:
+        q_in = check_real(q_in, "q_in", positive=True)
+        q = q_map(name, w, b, w * q_in + b, depth=depth - 1, slope=slope)
+        h_in = q_in
+    phi2, d2, _ = _mf.layer_moments(name, slope, np.ascontiguousarray(q))
+    chis = w * np.asarray(d2)
+    q_grad = np.ones(depth)
+    for layer in range(depth - 2, -1, -1):
+        q_grad[layer] = chis[layer] * q_grad[layer + 1]
+    h_prev = np.concatenate([[h_in], np.asarray(phi2)[:-1]])
+    x1 = chi1(name, w, b, slope=slope)
+    rate = float(np.log(x1))
+    return Backward(np.arange(1, depth + 1), q, chis, q_grad, q_grad * h_prev, rate,
+                    float(-1.0 / rate) if rate != 0 else float("inf"), str(fp.status))
+
+
+# ---------------------------------------------------------------------------------------------
+# phase diagram
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class PhaseDiagram:
+    """Order–chaos phase diagram on a grid; 2-D arrays have shape (len(sigma_w2), len(sigma_b2)).
+
+    ``q_star``, ``c_star``, ``chi1``, ``chi_c``, ``xi_q``, ``xi_c`` (nan where q* diverges; ``c_star``
+    nan where q* = 0, see :class:`CorrelationFixedPoint`; ``c_star``, ``chi_c`` and ``xi_c`` nan
+    when ``with_correlation=False``), ``status`` (of q*), and the
+    critical line chi1 = 1 per sigma_b2: ``critical_sigma_w2`` and ``critical_q_star`` (nan where no
+    crossing was found in [1e-6, 1e6]; q* may be inf on it for unbounded activations)."""
+
+    sigma_w2: np.ndarray
+    sigma_b2: np.ndarray
+    q_star: np.ndarray
+    c_star: np.ndarray
+    chi1: np.ndarray
+    chi_c: np.ndarray
+    xi_q: np.ndarray
+    xi_c: np.ndarray
+    status: np.ndarray
+    critical_sigma_w2: np.ndarray
+    critical_q_star: np.ndarray
+    critical_found: np.ndarray
+
+
+def phase_diagram(activation: str, sigma_w2: Any, sigma_b2: Any, *, with_correlation: bool = True,
+                  q_init: float = 1.0, slope: float = 0.01, num_threads: Optional[int] = None) -> PhaseDiagram:
+    """q*, c*, chi1, chi_c, xi_q, xi_c on the grid ``sigma_w2 x sigma_b2`` and the critical line.
+
+    Parallel over sigma_b2 columns; within a column sigma_w2 must increase (solvers warm-start)."""
+    name, slope = _act(activation, slope)
+    w = _sigma_w2(sigma_w2)
+    b = _sigma_b2(sigma_b2)
+    if w.ndim != 1 or b.ndim != 1 or w.size < 1 or b.size < 1:
+        raise ValueError("sigma_w2 and sigma_b2 must be non-empty 1-D grids")
+    if not isinstance(with_correlation, (bool, np.bool_)):
+        raise TypeError("with_correlation must be a bool")
+    q_init = check_real(q_init, "q_init", positive=True)
+    d = _mf.phase_diagram(name, slope, w, b, q_init, bool(with_correlation), check_threads(num_threads))
+    return PhaseDiagram(w.copy(), b.copy(), d["q_star"], d["c_star"], d["chi1"], d["chi_c"], d["xi_q"], d["xi_c"],
+                        _status(d["status"]), d["critical_sigma_w2"], d["critical_q_star"],
+                        np.asarray(d["critical_found"]).astype(bool))
+
+
+def critical_line(activation: str, sigma_b2: Any, *, slope: float = 0.01,
+                  num_threads: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
+    """sigma_w2 on the critical line chi1(q*) = 1 and q* there, for each sigma_b2."""
+    b = np.atleast_1d(_sigma_b2(sigma_b2))
+    pd = phase_diagram(activation, np.array([0.5, 4.0]), b, with_correlation=False, slope=slope,
+                       num_threads=num_threads)
+    return pd.critical_sigma_w2, pd.critical_q_star
+
+
+# ---------------------------------------------------------------------------------------------
+# Jacobian spectrum
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class JacobianSpectrum:
+    """Spectrum of J J^T (squared singular values of the input–output Jacobian).
+
+    ``mean = chi1^L`` (product of per-layer chi1 at q), ``variance`` (exact, from the first-order
+    S-transform coefficients: ``mean^2 L (E[phi'^4]/E[phi'^2]^2 - 1 + [1 for Gaussian W])``),
+    ``x``/``density`` the continuous part of the spectral density, ``atom_at_zero`` the mass of
+    the zero eigenvalue (P(phi' = 0), e.g. 1/2 for ReLU), ``atom_at_edge``/``atom_at_edge_mass``
+    the atom orthogonal weights put at the top of the spectrum, ``(sigma_w2 max phi'^2)^L`` with mass
+    ``max(0, 1 - L P(phi'^2 < max))`` (free product of projections; 0 for Gaussian weights and for
+    smooth activations), ``edge`` the upper edge of the support,
+    ``q`` the pre-activation variance used for the law of phi'^2, ``status`` ``"ok"`` or
+    ``"partial"`` (some points failed to converge, their density is nan)."""
+
+    x: np.ndarray
+    density: np.ndarray
+    mean: float
+    variance: float
+    atom_at_zero: float
+    atom_at_edge: float
+    atom_at_edge_mass: float
+    edge: float
+    chi1: float
+    q: float
+    depth: int
+    weights: str
+    status: str
+
+
+_Q_FREE = ("linear", "relu", "leaky_relu")  # law of phi'^2 independent of q
+
+
+def _spectrum_q(name: str, slope: float, w: float, b: float, q: Any) -> float:
+    if q is not None:
+        return check_real(q, "q", nonnegative=True)
+    if name in _Q_FREE:
+        return 1.0
+    fp = q_star(name, w, b, slope=slope)
+    if not np.isfinite(fp.q_star):
+        raise ValueError("q: q* diverges for these parameters; pass q explicitly")
+    return float(fp.q_star)
+
+
+def jacobian_moments(activation: str, sigma_w2: float, sigma_b2: float, depth: int,
+                     weights: str = "gaussian", *, q: Optional[float] = None, slope: float = 0.01) -> tuple[float, float]:
+    """(mean, variance) of the eigenvalues of J J^T at q (default q*), exact in the large-width limit."""
+    r = jacobian_spectrum(activation, sigma_w2, sigma_b2, depth, weights, q=q, slope=slope, x=np.array([1.0]))
+    return r.mean, r.variance
+
+
+def jacobian_spectrum(activation: str, sigma_w2: float, sigma_b2: float, depth: int, weights: str = "gaussian", *,
+                      x: Any = None, n_points: int = 400, q: Optional[float] = None, slope: float = 0.01,
+                      num_threads: Optional[int] = None) -> JacobianSpectrum:
+    """Spectral density of J J^T by free multiplicative convolution (Pennington et al. 2017/2018).
+
+    ``S_{JJ^T} = (S_{D^2} S_{WW^T})^L`` with ``S_{WW^T}(y) = 1/(sigma_w2 (1 + y))`` for Gaussian and
+    ``1/sigma_w2`` for orthogonal weights; the law of ``D^2 = phi'(sqrt(q) z)^2`` is exact for
+    linear, relu, leaky_relu and hardtanh (atoms) and a quadrature discretisation for smooth
+    activations. ``q`` defaults to q* (the forward pass sits at its fixed point). ``x`` are the
+    evaluation points (> 0); by default ``n_points`` points on (0, 1.02 edge]."""
+    name, slope = _act(activation, slope)
+    w = float(_sigma_w2(check_real(sigma_w2, "sigma_w2")))
+    b = float(_sigma_b2(check_real(sigma_b2, "sigma_b2")))
+    depth = _check_depth(depth)
+    weights = check_choice(weights, WEIGHTS, "weights")
+    qv = _spectrum_q(name, slope, w, b, q)
+    if x is None:
+        n_points = check_int(n_points, "n_points", low=1, high=10**7)
+        xs = np.zeros(0)
+    else:
+        xs = as_float_array(x, "x")
+        if xs.ndim != 1 or xs.size < 1:
+            raise ValueError("x must be a non-empty 1-D array of points")
+        if np.any(xs <= 0):
+            raise ValueError("x must be > 0 (the atom at zero is reported separately)")
+        n_points = xs.size
+    value, prob = _mf.derivative_law(name, slope, qv)
+    d = _mf.jacobian_spectrum(np.asarray(value), np.asarray(prob), w, depth, weights, xs, int(n_points),
+                              check_threads(num_threads))
+    value, prob = np.asarray(value), np.asarray(prob)
+    x1 = w * float(np.dot(value, prob))
+    dmax = float(value.max())
+    top_mass = 0.0
+    if weights == "orthogonal" and name in ("linear", "relu", "leaky_relu", "hardtanh"):
+        top_mass = max(0.0, 1.0 - depth * (1.0 - float(prob[value == dmax].sum())))
+    return JacobianSpectrum(np.asarray(d["x"]), np.asarray(d["density"]), float(d["mean"]), float(d["variance"]),
+                            float(d["atom_at_zero"]), float((w * dmax) ** depth), top_mass, float(d["edge"]), x1,
+                            qv, depth, weights,
+                            "ok" if d["failed"] == 0 else "partial")
+
+
+# ---------------------------------------------------------------------------------------------
+# microscopic simulation
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Simulation:
+    """Measurements on sampled networks; per-layer arrays have shape (samples, depth), layer l = 1..L.
+
+    ``q_a``, ``q_b``: |u^l|^2/M for the two inputs; ``c``: their cosine; ``q_grad``:
+    |dLoss/du^l|^2/M for dLoss/du^L ~ N(0, I) backpropagated through the network at input a;
+    ``weight_grad``: |dLoss/dW^l|^2/M^2; ``jacobian_eigenvalues`` (samples, width): eigenvalues
+    of J J^T (ascending) at input a, or None."""
+
+    layer: np.ndarray
+    q_a: np.ndarray
+    q_b: np.ndarray
+    c: np.ndarray
+    q_grad: Optional[np.ndarray]
+    weight_grad: Optional[np.ndarray]
+    jacobian_eigenvalues: Optional[np.ndarray]
+    width: int
+    weights: str
+    status: str
+
+
+def simulate(activation: str, sigma_w2: float, sigma_b2: float, depth: int, width: int, *, q_in: float = 1.0,
+             c_in: float = 0.5, weights: str = "gaussian", samples: int = 4, seed: int = 0, gradients: bool = True,
+             jacobian: bool = False, slope: float = 0.01, num_threads: Optional[int] = None) -> Simulation:
+    """Sample ``samples`` real networks of width M = ``width`` and depth L and measure q^l, c^l for an
+    input pair (|x|^2/M = q_in exactly, cosine c_in exactly), backpropagated gradient norms and,
+    with ``jacobian=True``, the eigenvalues of J J^T (cost O(L M^3) per sample).
+
+    Sample s uses the random stream (seed, s), so results do not depend on ``num_threads``."""
+    name, slope = _act(activation, slope)
+    w = float(_sigma_w2(check_real(sigma_w2, "sigma_w2")))
+    b = float(_sigma_b2(check_real(sigma_b2, "sigma_b2")))
+    depth = _check_depth(depth)
+    width = check_int(width, "width", low=2, high=20000)
+    q_in = check_real(q_in, "q_in", positive=True)
+    c_in = check_real(c_in, "c_in", low=-1.0, high=1.0)
+    weights = check_choice(weights, WEIGHTS, "weights")
+    samples = check_int(samples, "samples", low=1, high=10**6)
+    seed = check_int(seed, "seed", low=0, high=2**64 - 1)
+    for flag, pname in ((gradients, "gradients"), (jacobian, "jacobian")):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{pname} must be a bool")
+    d = _mf.simulate(name, slope, w, b, width, depth, q_in, c_in, weights, samples, seed, bool(gradients),
+                     bool(jacobian), check_threads(num_threads))
+    status = "ok"
+    if not (np.all(np.isfinite(d["q_a"])) and np.all(np.isfinite(d["q_b"]))):
+        status = "diverged"
+    return Simulation(np.arange(1, depth + 1), d["q_a"], d["q_b"], d["c"], d.get("q_grad"), d.get("weight_grad"),
+                      d.get("jacobian_eigenvalues"), width, weights, status)

@@ -1,0 +1,149 @@
+// Mean-field theory of deep random fully-connected networks at initialisation (SPEC §3).
+//
+//   u^l = W^l h^{l-1} + b^l,  h^l = phi(u^l),  W_ij ~ N(0, sigma_w2 / M),  b_i ~ N(0, sigma_b2).
+//
+// Length map      q^{l} = sigma_w2 E[phi(sqrt(q^{l-1}) z)^2] + sigma_b2           (Poole et al. 2016)
+// Covariance map  q12^{l} = sigma_w2 E[phi(u1) phi(u2)] + sigma_b2, (u1,u2) ~ N(0, [[q11,q12],[q12,q22]])
+// chi1 = sigma_w2 E[phi'(sqrt(q*) z)^2],  chi_c = sigma_w2 E[phi'(u1) phi'(u2)] at (q*, c*)
+// xi_q = -1 / ln(dq-map/dq at q*),  xi_c = -1 / ln chi_c(c*),  xi_grad^{-1} = -ln chi1
+//                                                                     (Schoenholz et al. 2017)
+//
+// Gaussian averages: closed forms for linear, erf and relu (gaussian.hpp's I2 / J2); nested 1-D
+// rules otherwise. For piecewise-linear activations the rules are composite Gauss–Legendre panels
+// split at the kinks; for smooth ones a 64-node Gauss–Hermite rule when the Gaussian is narrow
+// compared with the activation's own scale, otherwise composite Gauss–Legendre panels split at the
+// activation's "feature points" (0, ±1, ±2, ±4, ±8, ±16 in units of its scale), which keeps tanh
+// accurate to ~1e-12 at any variance (plain Gauss–Hermite is not: 1e-3 relative at q = 5).
+#pragma once
+
+#include <complex>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "statmech_nn/activation.hpp"
+
+namespace statmech_nn {
+namespace meanfield {
+
+// ---- single-layer Gaussian moments --------------------------------------------------------------
+// Moments of phi over x ~ N(0, q) (q >= 0).
+struct LayerMoments {
+    double phi2 = 0.0;        // E[phi(x)^2]
+    double dphi2 = 0.0;       // E[phi'(x)^2]
+    double slope = 0.0;       // d E[phi(sqrt(q) z)^2] / dq = E[x phi(x) phi'(x)] / q (limit at q = 0)
+};
+LayerMoments layer_moments(const Activation& g, double q);
+
+// E[phi(x1) phi(x2)] and E[phi'(x1) phi'(x2)] for (x1, x2) ~ N(0, [[q11, q12], [q12, q22]]).
+struct PairMoments {
+    double phiphi = 0.0;
+    double dphidphi = 0.0;
+};
+PairMoments pair_moments(const Activation& g, double q11, double q12, double q22);
+
+// Nodes and weights of a rule for E f(x), x ~ N(mean, sd^2), adapted to phi (see file comment).
+void activation_rule(const Activation& g, double mean, double sd, std::vector<double>& x, std::vector<double>& w);
+
+// ---- maps and fixed points ------------------------------------------------------------------------
+struct Params {
+    Activation act;
+    double sigma_w2 = 1.0;
+    double sigma_b2 = 0.0;
+};
+
+double q_map(const Params& p, double q);                  // one layer of the length map
+double q_map_slope(const Params& p, double q);            // its derivative in q
+// One layer of the covariance map of two inputs: (q11, q12, q22) -> next.
+void cov_map(const Params& p, double q11, double q12, double q22, double& n11, double& n12, double& n22);
+double chi1(const Params& p, double q);                   // sigma_w2 E[phi'(sqrt q z)^2]
+
+enum class FixedPointStatus { Converged = 0, Marginal = 1, Diverged = 2 };
+std::string to_string(FixedPointStatus s);
+
+struct QStar {
+    double q = 0.0;       // the fixed point the length map reaches from q_init (inf if it diverges)
+    double slope = 0.0;   // dq-map/dq at q*  (< 1 stable, == 1 marginal: algebraic convergence)
+    FixedPointStatus status = FixedPointStatus::Converged;
+    int evaluations = 0;
+    double chi1 = -1.0;   // sigma_w2 E[phi'^2] at q* when the last evaluation was there (else < 0)
+};
+// The fixed point reached by iterating the length map from q_init > 0, found by a bracketed,
+// safeguarded Newton search (so it returns even at criticality where the iteration itself
+// converges only algebraically). `guess` (optional, > 0) warm-starts the search.
+QStar q_star(const Params& p, double q_init = 1.0, double guess = -1.0);
+
+struct CStar {
+    double c = 1.0;       // stable fixed point of the correlation map at q* (1 in the ordered phase)
+    double chi_c = 0.0;   // sigma_w2 E[phi'(u1) phi'(u2)] at c*
+    FixedPointStatus status = FixedPointStatus::Converged;
+    int evaluations = 0;
+};
+// Correlation map c -> (sigma_w2 E[phi(u1)phi(u2)] + sigma_b2) / q_map(q) at equal lengths q.
+double c_map(const Params& p, double q, double c);
+CStar c_star(const Params& p, double q, double guess = -2.0);
+
+// Limit of chi1 as q -> inf (for activations whose q* diverges: linear, relu, ...).
+double chi1_limit(const Params& p);
+
+// ---- phase diagram ----------------------------------------------------------------------------------
+struct PhaseDiagram {
+    int n_w = 0, n_b = 0;               // arrays are n_w x n_b, row-major (sigma_w2 major)
+    std::vector<double> q_star, c_star, chi1, chi_c, xi_q, xi_c;
+    std::vector<int> status;            // FixedPointStatus of q*
+    std::vector<double> critical_sigma_w2, critical_q_star;  // per sigma_b2 (nan: no crossing found)
+    std::vector<int> critical_found;    // 1 if the crossing chi1 = 1 was located
+};
+PhaseDiagram phase_diagram(const Activation& g, const std::vector<double>& sigma_w2, const std::vector<double>& sigma_b2,
+                           double q_init, bool with_correlation, int num_threads);
+
+// sigma_w2 at which chi1(q*(sigma_w2, sigma_b2)) = 1, searched from a bracket [lo, hi] (Brent).
+// Returns false if no sign change was found (after expanding the bracket up to [1e-6, 1e6]).
+bool critical_point(const Activation& g, double sigma_b2, double lo, double hi, double q_init, double& sigma_w2,
+                    double& q_crit);
+
+// ---- Jacobian spectrum (dynamical isometry) ------------------------------------------------------------
+enum class WeightKind { Gaussian = 0, Orthogonal = 1 };
+WeightKind weight_kind_from_name(const std::string& name);
+
+// Law of D^2 = phi'(x)^2, x ~ N(0, q): atoms (value, probability), exact for linear / relu /
+// leaky_relu / hardtanh, quadrature nodes otherwise.
+void derivative_law(const Activation& g, double q, std::vector<double>& value, std::vector<double>& prob);
+
+struct SpectrumResult {
+    std::vector<double> x, density;
+    double mean = 0.0, variance = 0.0, atom_at_zero = 0.0, edge = 0.0;
+    int failed = 0;      // points where the root solve did not converge (density set to nan)
+};
+// Spectral density of J J^T, J = prod_l D W^l (depth layers, D^2 with law `value/prob`), by free
+// multiplicative convolution of S-transforms. x: evaluation points (if empty, n_points on (0, edge]).
+SpectrumResult jacobian_spectrum(const std::vector<double>& value, const std::vector<double>& prob, double sigma_w2,
+                                 int depth, WeightKind weights, const std::vector<double>& x, int n_points,
+                                 int num_threads);
+
+// ---- microscopic simulation ----------------------------------------------------------------------------
+struct SimulationOptions {
+    Activation act;
+    double sigma_w2 = 1.0, sigma_b2 = 0.0;
+    int width = 500, depth = 10;
+    double q_in = 1.0, c_in = 0.5;      // input second moment |x|^2/M and correlation of the pair
+    WeightKind weights = WeightKind::Gaussian;
+    int samples = 4;
+    std::uint64_t seed = 0;
+    bool gradients = true;
+    bool jacobian = false;
+    int num_threads = 0;
+};
+struct SimulationResult {
+    int samples = 0, depth = 0, width = 0;
+    // samples x depth (layer l = 1..depth): pre-activation second moments of the two inputs,
+    // their correlation, gradient norms q~^l = |dL/du^l|^2 / M (q~^L = |e|^2/M with e ~ N(0, I)),
+    // and mean squared weight gradient per entry |dL/dW^l|^2 / M^2.
+    std::vector<double> q_a, q_b, c, q_grad, weight_grad;
+    // samples x width: eigenvalues of J J^T (ascending), J = d h^L / d h^0 at input a.
+    std::vector<double> jacobian_eigenvalues;
+};
+SimulationResult simulate(const SimulationOptions& o);
+
+}  // namespace meanfield
+}  // namespace statmech_nn

@@ -1,0 +1,671 @@
+// Mean-field maps, fixed points, susceptibilities and depth scales (see meanfield.hpp).
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include <Eigen/Dense>
+
+#include "statmech_nn/gaussian.hpp"
+#include "statmech_nn/meanfield.hpp"
+#include "statmech_nn/parallel.hpp"
+
+namespace statmech_nn {
+namespace meanfield {
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Composite Gauss–Legendre settings for the adapted rules.
+const QuadratureSettings& panel_settings() {
+    static const QuadratureSettings qs{48, 20, 9.0, 3.0};
+    return qs;
+}
+
+// Length scale of the activation's structure (sigmoid and swish are tanh-like at scale 2).
+double activation_scale(const Activation& g) {
+    return (g.kind == ActivationKind::Sigmoid || g.kind == ActivationKind::Swish) ? 2.0 : 1.0;
+}
+
+bool is_closed_form(const Activation& g) {
+    return g.kind == ActivationKind::Linear || g.kind == ActivationKind::Erf || g.kind == ActivationKind::Relu;
+}
+
+// phi and phi' together (one transcendental call for tanh).
+inline void value_deriv(const Activation& g, double x, double& v, double& d) {
+    if (g.kind == ActivationKind::Tanh) {
+        const double t = std::tanh(x);
+        v = t;
+        d = 1.0 - t * t;
+        return;
+    }
+    v = g.value(x);
+    d = g.deriv(x);
+}
+
+}  // namespace
+
+std::string to_string(FixedPointStatus s) {
+    switch (s) {
+        case FixedPointStatus::Converged: return "converged";
+        case FixedPointStatus::Marginal: return "marginal";
+        case FixedPointStatus::Diverged: return "diverged";
+    }
+    return "unknown";
+}
+
+void activation_rule(const Activation& g, double mean, double sd, std::vector<double>& x, std::vector<double>& w) {
+    if (!(sd > 0.0)) {
+        x.assign(1, mean);
+        w.assign(1, 1.0);
+        return;
+    }
+    if (g.kind == ActivationKind::Linear) {
+        const QuadRule& r = gauss_hermite_rule(8);  // exact for the polynomials we integrate
+        x.resize(r.x.size());
+        w = r.w;
+        for (size_t i = 0; i < r.x.size(); ++i) x[i] = mean + sd * r.x[i];
+        return;
+    }
+    if (g.piecewise()) {
+        normal_rule(mean, sd, g.kinks(), panel_settings(), x, w);
+        return;
+    }
+    const double s = activation_scale(g);
+    if (sd <= 0.3 * s) {
+        const QuadRule& r = gauss_hermite_rule(64);
+        x.resize(r.x.size());
+        w = r.w;
+        for (size_t i = 0; i < r.x.size(); ++i) x[i] = mean + sd * r.x[i];
+        return;
+    }
+    static const std::vector<double> features{0.0, -1.0, 1.0, -2.0, 2.0, -4.0, 4.0, -8.0, 8.0, -16.0, 16.0};
+    std::vector<double> bp(features);
+    for (double& b : bp) b *= s;
+    normal_rule(mean, sd, bp, panel_settings(), x, w);
+}
+
+LayerMoments layer_moments(const Activation& g, double q) {
+    LayerMoments m;
+    if (!(q >= 0.0)) throw std::invalid_argument("q: must be >= 0");
+    if (std::isinf(q)) throw std::invalid_argument("q: must be finite");
+    switch (g.kind) {
+        case ActivationKind::Linear: m.phi2 = q; m.dphi2 = 1.0; m.slope = 1.0; return m;
+        case ActivationKind::Relu: m.phi2 = 0.5 * q; m.dphi2 = 0.5; m.slope = 0.5; return m;
+        case ActivationKind::LeakyRelu: {
+            const double a2 = g.slope * g.slope;
+            m.phi2 = 0.5 * q * (1.0 + a2); m.dphi2 = 0.5 * (1.0 + a2); m.slope = m.dphi2;
+            return m;
+        }
+        case ActivationKind::Erf:
+            m.phi2 = 2.0 / kPi * std::asin(q / (1.0 + q));
+            m.dphi2 = 2.0 / kPi / std::sqrt(1.0 + 2.0 * q);
+            m.slope = 2.0 / kPi / ((1.0 + q) * std::sqrt(1.0 + 2.0 * q));
+            return m;
+        default: break;
+    }
+    if (q == 0.0) {
+        const double v = g.value(0.0), d = g.deriv(0.0);
+        m.phi2 = v * v;
+        m.dphi2 = d * d;
+        m.slope = g.piecewise() ? d * d : d * d + v * g.deriv2(0.0);
+        return m;
+    }
+    std::vector<double> x, w;
+    activation_rule(g, 0.0, std::sqrt(q), x, w);
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0;
+    const bool piece = g.piecewise();
+    for (size_t i = 0; i < x.size(); ++i) {
+        double v, d;
+        value_deriv(g, x[i], v, d);
+        s0 += w[i] * v * v;
+        s1 += w[i] * d * d;
+        // Smooth: Stein's lemma, d/dq E[phi^2] = E[phi'^2 + phi phi''] (no cancellation at small q).
+        const double d2 = g.kind == ActivationKind::Tanh ? -2.0 * v * d : (piece ? 0.0 : g.deriv2(x[i]));
+        s2 += w[i] * (piece ? x[i] * v * d : d * d + v * d2);
+    }
+    m.phi2 = s0;
+    m.dphi2 = s1;
+    m.slope = piece ? s2 / q : s2;
+    return m;
+}
+
+PairMoments pair_moments(const Activation& g, double q11, double q12, double q22) {
+    PairMoments pm;
+    if (is_closed_form(g)) {
+        Eigen::Matrix2d C;
+        C << q11, q12, q12, q22;
+        pm.phiphi = I2(g, C);
+        pm.dphidphi = J2(g, C);
+        return pm;
+    }
+    thread_local std::vector<double> x1, w1, x2, w2;
+    const double sd1 = std::sqrt(std::max(0.0, q11));
+    const double beta = q11 > 0.0 ? q12 / q11 : 0.0;
+    const double var2 = std::max(0.0, q22 - beta * q12);
+    const double sd2 = var2 > 1e-14 * q22 ? std::sqrt(var2) : 0.0;
+    activation_rule(g, 0.0, sd1, x1, w1);
+    double a = 0.0, b = 0.0;
+    for (size_t i = 0; i < x1.size(); ++i) {
+        double v1, d1;
+        value_deriv(g, x1[i], v1, d1);
+        activation_rule(g, beta * x1[i], sd2, x2, w2);
+        double sa = 0.0, sb = 0.0;
+        for (size_t j = 0; j < x2.size(); ++j) {
+            double v2, d2;
+            value_deriv(g, x2[j], v2, d2);
+            sa += w2[j] * v2;
+            sb += w2[j] * d2;
+        }
+        a += w1[i] * v1 * sa;
+        b += w1[i] * d1 * sb;
+    }
+    pm.phiphi = a;
+    pm.dphidphi = b;
+    return pm;
+}
+
+double q_map(const Params& p, double q) { return p.sigma_w2 * layer_moments(p.act, q).phi2 + p.sigma_b2; }
+double q_map_slope(const Params& p, double q) { return p.sigma_w2 * layer_moments(p.act, q).slope; }
+double chi1(const Params& p, double q) { return p.sigma_w2 * layer_moments(p.act, q).dphi2; }
+
+void cov_map(const Params& p, double q11, double q12, double q22, double& n11, double& n12, double& n22) {
+    n11 = q_map(p, q11);
+    n22 = (q22 == q11) ? n11 : q_map(p, q22);
+    n12 = p.sigma_w2 * pair_moments(p.act, q11, q12, q22).phiphi + p.sigma_b2;
+}
+
+double c_map(const Params& p, double q, double c) {
+    if (!(q > 0.0)) throw std::invalid_argument("q: the correlation map needs q > 0");
+    const double qn = q_map(p, q);
+    const double cq = std::max(-1.0, std::min(1.0, c)) * q;
+    return (p.sigma_w2 * pair_moments(p.act, q, cq, q).phiphi + p.sigma_b2) / qn;
+}
+
+double chi1_limit(const Params& p) {
+    const Activation& g = p.act;
+    switch (g.kind) {
+        case ActivationKind::Linear: return p.sigma_w2;
+        case ActivationKind::Relu: return 0.5 * p.sigma_w2;
+        case ActivationKind::LeakyRelu: return 0.5 * p.sigma_w2 * (1.0 + g.slope * g.slope);
+        case ActivationKind::Gelu:
+        case ActivationKind::Swish: return 0.5 * p.sigma_w2;
+        default: return 0.0;  // bounded derivative that vanishes at infinity
+    }
+}
+
+namespace {
+
+// g(q) = q_map(q) - q and its derivative.
+struct QEval {
+    double g, dg, chi1;
+};
+QEval q_eval(const Params& p, double q) {
+    const LayerMoments m = layer_moments(p.act, q);
+    return {p.sigma_w2 * m.phi2 + p.sigma_b2 - q, p.sigma_w2 * m.slope - 1.0, p.sigma_w2 * m.dphi2};
+}
+
+// Bounded, odd-or-monotone activations whose length map has a single stable fixed point at q > 0
+// (or q = 0), so a converged stable Newton root is the one the iteration reaches from any q_init.
+bool single_attractor(const Activation& g) {
+    switch (g.kind) {
+        case ActivationKind::Tanh:
+        case ActivationKind::Erf:
+        case ActivationKind::HardTanh:
+        case ActivationKind::Sigmoid:
+        case ActivationKind::ErfSigmoid: return true;
+        default: return false;
+    }
+}
+
+}  // namespace
+
+QStar q_star(const Params& p, double q_init, double guess) {
+    if (!(q_init > 0.0) || !std::isfinite(q_init)) throw std::invalid_argument("q_init: must be finite and > 0");
+    QStar r;
+    int evals = 0;
+    auto ev = [&](double q) {
+        ++evals;
+        return q_eval(p, q);
+    };
+    const double kHuge = 1e30;
+    // 0. Warm start (phase diagrams, critical line): plain Newton from a nearby fixed point. The
+    //    result is accepted only if it converged to a stable root (slope < 1) on the same side of
+    //    q_init as the iteration would move, i.e. the fixed point the iteration from q_init reaches.
+    if (guess > 0.0 && std::isfinite(guess)) {
+        double q = guess;
+        QEval e = ev(q);
+        for (int it = 0; it < 40; ++it) {
+            if (!(e.dg < 0.0)) break;
+            const double qn = q - e.g / e.dg;
+            if (!(qn > 0.0) || !std::isfinite(qn)) break;
+            const double step = std::abs(qn - q);
+            q = qn;
+            e = ev(q);
+            if (step <= 1e-14 * q) {
+                const double slope = e.dg + 1.0;
+                bool same_side = true;
+                if (!single_attractor(p.act)) {
+                    const QEval ei = ev(q_init);
+                    same_side = (ei.g > 0.0 && q >= q_init) || (ei.g < 0.0 && q <= q_init) || ei.g == 0.0;
+                }
+                if (slope < 1.0 - 1e-6 && same_side) {
+                    r.q = q;
+                    r.slope = slope;
+                    r.chi1 = e.chi1;
+                    r.status = FixedPointStatus::Converged;
+                    r.evaluations = evals;
+                    return r;
+                }
+                break;
+            }
+        }
+    }
+    // 1. Bracket the fixed point the iteration from q_init reaches (q-map is increasing, so the
+    //    iterates move monotonically towards the nearest root in the direction of g's sign).
+    double lo, hi;
+    QEval e0 = ev(q_init);
+    if (e0.g == 0.0) {
+        lo = hi = q_init;
+    } else if (e0.g > 0.0) {
+        lo = q_init;
+        double start = (guess > q_init && std::isfinite(guess)) ? guess : 2.0 * q_init;
+        hi = start;
+        QEval eh = ev(hi);
+        while (eh.g > 0.0) {
+            lo = hi;
+            hi *= 4.0;
+            if (hi > kHuge) {
+                r.q = kInf;
+                r.slope = p.sigma_w2 > 0 ? chi1_limit(p) : 0.0;
+                r.status = FixedPointStatus::Diverged;
+                r.evaluations = evals;
+                return r;
+            }
+            eh = ev(hi);
+        }
+    } else {
+        hi = q_init;
+        double start = (guess > 0.0 && guess < q_init) ? guess : 0.5 * q_init;
+        lo = start;
+        QEval el = ev(lo);
+        while (el.g < 0.0) {
+            hi = lo;
+            lo *= 0.25;
+            if (lo < 1e-300) {
+                lo = 0.0;
+                el = ev(0.0);
+                break;
+            }
+            el = ev(lo);
+        }
+        if (lo == 0.0 && el.g <= 0.0) {
+            // Root at q = 0 (phi(0) = 0 and sigma_b2 = 0); approached algebraically if slope == 1.
+            r.q = 0.0;
+            r.slope = el.dg + 1.0;
+            r.status = std::abs(r.slope - 1.0) < 1e-9 ? FixedPointStatus::Marginal : FixedPointStatus::Converged;
+            r.evaluations = evals;
+            return r;
+        }
+    }
+    // 2. Safeguarded Newton inside [lo, hi] with g(lo) >= 0 >= g(hi).
+    double q = (lo == hi) ? lo : ((guess > lo && guess < hi) ? guess : 0.5 * (lo + hi));
+    QEval e = ev(q);
+    for (int it = 0; it < 200 && lo != hi; ++it) {
+        if (e.g == 0.0) break;
+        if (e.g > 0.0) lo = q; else hi = q;
+        double qn = (e.dg != 0.0) ? q - e.g / e.dg : 0.5 * (lo + hi);
+        if (!(qn > lo && qn < hi)) qn = 0.5 * (lo + hi);
+        const double step = std::abs(qn - q);
+        q = qn;
+        e = ev(q);
+        if (step <= 1e-14 * std::max(q, 1e-300) || (hi - lo) <= 1e-15 * hi) break;
+    }
+    r.q = q;
+    r.slope = e.dg + 1.0;
+    r.chi1 = e.chi1;
+    r.status = std::abs(r.slope - 1.0) < 1e-6 ? FixedPointStatus::Marginal : FixedPointStatus::Converged;
+    r.evaluations = evals;
+    return r;
+}
+
+namespace {
+
+// Mehler expansion of the equal-variance pair averages at q:
+//   E[phi(u1) phi(u2)]   = sum_k a_k^2 c^k,   a_k = E[phi(sqrt(q) z) He_k(z)] / sqrt(k!)
+//   E[phi'(u1) phi'(u2)] = sum_k b_k^2 c^k,   b_k = E[phi'(sqrt(q) z) He_k(z)] / sqrt(k!)
+// (u1, u2) ~ N(0, q [[1, c], [c, 1]]). The coefficients are computed once per q (1-D quadrature on
+// |z| <= 12, where the orthonormal Hermite functions times the Gaussian weight are < e^-36 outside);
+// the tails beyond k = K are known exactly from Parseval (E phi^2 - sum a_k^2), so the truncation
+// error at c is bounded by tail * |c|^{K+1}; evaluate() reports whether that is below tolerance,
+// otherwise the caller falls back to the 2-D quadrature.
+struct HermiteSeries {
+    std::vector<double> a2, b2;
+    double tail_a = 0.0, tail_b = 0.0;
+    int K = -1;  // coefficients known for k = 0..K
+    int k_max = 400;
+    double phi2 = 0.0, dphi2 = 0.0;
+    double q = 0.0;
+    std::vector<double> z, w, fv, h0, h1;  // nodes, weighted phi, h_{K+1}, h_{K+2} (see extend)
+
+    bool build(const Activation& g, double q) {
+        const LayerMoments lm = layer_moments(g, q);
+        phi2 = lm.phi2;
+        dphi2 = lm.dphi2;
+        const double sd = std::sqrt(q);
+        std::vector<double> bp;
+        const double s = activation_scale(g);
+        if (g.piecewise()) {
+            for (double k : g.kinks()) bp.push_back(k / sd);
+        } else {
+            for (double f : {0.0, -1.0, 1.0, -2.0, 2.0, -4.0, 4.0, -8.0, 8.0}) bp.push_back(f * s / sd);
+        }
+        static const QuadratureSettings qs{48, 20, 12.0, 0.9};
+        normal_rule(0.0, 1.0, bp, qs, z, w);
+        const size_t n = z.size();
+        this->q = q;
+        fv.resize(n); h0.assign(n, 1.0); h1.resize(n);
+        for (size_t i = 0; i < n; ++i) {
+            fv[i] = w[i] * g.value(sd * z[i]);
+            h1[i] = z[i];
+        }
+        a2.clear(); b2.clear();
+        K = -1;
+        tail_a = phi2;
+        tail_b = dphi2;
+        extend(32);
+        return std::isfinite(tail_a) && std::isfinite(tail_b);
+    }
+
+    // Coefficients up to k = k_to (h0 holds h_{K+1}... see the recurrence below).
+    void extend(int k_to) {
+        k_to = std::min(k_to, k_max);
+        const size_t n = z.size();
+        for (int k = K + 1; k <= k_to; ++k) {
+            // invariant: h0 = h_k, h1 = h_{k+1}
+            // four partial sums (fixed order, so results do not depend on anything but n)
+            double pa[4] = {0.0, 0.0, 0.0, 0.0};
+            size_t i = 0;
+            for (; i + 4 <= n; i += 4) {
+                for (int u = 0; u < 4; ++u) pa[u] += fv[i + u] * h0[i + u];
+            }
+            for (; i < n; ++i) pa[0] += fv[i] * h0[i];
+            const double a = (pa[0] + pa[1]) + (pa[2] + pa[3]);
+            a2.push_back(a * a);
+            tail_a = std::max(0.0, tail_a - a * a);
+            if (k >= 1) {
+                // Stein: E[phi(sqrt q z) He_k(z)] = sqrt(q) E[phi'(sqrt q z) He_{k-1}(z)], so
+                // b_{k-1}^2 = a_k^2 k / q: the phi' series comes for free.
+                const double bb = a * a * k / q;
+                b2.push_back(bb);
+                tail_b = std::max(0.0, tail_b - bb);
+            }
+            K = k;
+            // h_{k+2} = (z h_{k+1} - sqrt(k+1) h_k) / sqrt(k+2)
+            const double r1 = std::sqrt(k + 1.0), r2 = 1.0 / std::sqrt(k + 2.0);
+            for (size_t i = 0; i < n; ++i) {
+                const double next = (z[i] * h1[i] - r1 * h0[i]) * r2;
+                h0[i] = h1[i];
+                h1[i] = next;
+            }
+        }
+    }
+
+    bool converged_at(double c) const {
+        const double cp = std::pow(std::abs(c), K + 1);
+        return 0.5 * tail_a * cp <= 1e-14 && 0.5 * tail_b * std::pow(std::abs(c), K) <= 1e-12;
+    }
+
+    // E[phi phi], E[phi' phi'] at correlation c, extending the series as needed; false if the
+    // truncation error cannot be brought below tolerance with k <= k_max.
+    bool evaluate(double c, PairMoments& pm) {
+        while (!converged_at(c) && K < k_max) extend(K + 32);
+        if (!converged_at(c)) return false;
+        const double cp = std::pow(std::abs(c), K + 1), cb = std::pow(std::abs(c), K);
+        double fa = 0.0, fb = 0.0;
+        for (int k = K; k >= 0; --k) fa = fa * c + a2[k];
+        for (int k = K - 1; k >= 0; --k) fb = fb * c + b2[k];
+        // the remainders lie in [0, tail c^{K+1}] (phi) and [0, tail c^K] (phi') for c >= 0
+        pm.phiphi = fa + (c >= 0.0 ? 0.5 * cp : 0.0) * tail_a;
+        pm.dphidphi = fb + (c >= 0.0 ? 0.5 * cb : 0.0) * tail_b;
+        return true;
+    }
+};
+
+}  // namespace
+
+CStar c_star(const Params& p, double q, double guess) {
+    CStar r;
+    if (!(q > 0.0) && p.sigma_b2 == 0.0 &&
+        (p.act.kind == ActivationKind::Relu || p.act.kind == ActivationKind::LeakyRelu)) {
+        // Positively homogeneous phi without bias: the correlation map does not depend on q, so
+        // its fixed point is the one at any q (c* = 1, approached algebraically: "marginal").
+        CStar h = c_star(p, 1.0, guess);
+        h.status = FixedPointStatus::Marginal;
+        return h;
+    }
+    if (!(q > 0.0)) {
+        // q* = 0 (phi(0) = 0, no bias, ordered): the signal itself vanishes and phi acts linearly,
+        // so the correlation map tends to the identity; every c is (marginally) fixed and the
+        // limit of c^l depends on the inputs. No c* is defined: nan with status "marginal".
+        r.c = std::numeric_limits<double>::quiet_NaN();
+        r.chi_c = chi1(p, 0.0);
+        r.status = FixedPointStatus::Marginal;
+        return r;
+    }
+    if (!std::isfinite(q)) {
+        // q* diverged (unbounded phi): the bias becomes negligible and, for the positively
+        // homogeneous activations, c^l -> 1.
+        r.c = 1.0;
+        r.chi_c = chi1_limit(p);
+        r.status = FixedPointStatus::Diverged;
+        return r;
+    }
+    const double qn = q_map(p, q);
+    int evals = 0;
+    HermiteSeries hs;
+    bool series = false;
+    // g(c) = c_map(c) - c, g'(c) = sigma_w2 E[phi' phi'] q / qn - 1.
+    auto moments = [&](double c) {
+        PairMoments pm;
+        if (series && hs.evaluate(c, pm)) return pm;
+        return pair_moments(p.act, q, c * q, q);
+    };
+    auto ev = [&](double c, double& gv, double& dg) {
+        ++evals;
+        const PairMoments pm = moments(c);
+        gv = (p.sigma_w2 * pm.phiphi + p.sigma_b2) / qn - c;
+        dg = p.sigma_w2 * pm.dphidphi * q / qn - 1.0;
+        return pm;
+    };
+    const double x1 = chi1(p, q) * q / qn;  // slope of the c-map at c = 1
+    if (x1 <= 1.0 + 1e-12) {
+        r.c = 1.0;
+        r.chi_c = chi1(p, q);
+        r.status = x1 > 1.0 - 1e-6 ? FixedPointStatus::Marginal : FixedPointStatus::Converged;
+        r.evaluations = 0;
+        return r;
+    }
+    if (!is_closed_form(p.act)) series = hs.build(p.act, q);
+    // Chaotic side: g >= 0 at c = 0 (E[phi phi] >= (E phi)^2 >= 0), g < 0 just below 1 (convex).
+    double lo = 0.0, hi = 1.0, gv, dg;
+    bool have_hi = false;
+    if (guess > 0.0 && guess < 1.0) {
+        ev(guess, gv, dg);
+        if (gv < 0.0) { hi = guess; have_hi = true; } else { lo = guess; }
+    }
+    if (!have_hi) {
+        ev(lo, gv, dg);
+        if (gv <= 0.0 && lo == 0.0) {
+            r.c = 0.0;
+            r.chi_c = p.sigma_w2 * moments(0.0).dphidphi;
+            r.evaluations = evals;
+            return r;
+        }
+        for (int k = 1; k <= 60; ++k) {
+            const double c = 1.0 - std::ldexp(1.0 - lo, -k) ;
+            ev(c, gv, dg);
+            if (gv < 0.0) { hi = c; have_hi = true; break; }
+            lo = c;
+        }
+        if (!have_hi) {
+            r.c = 1.0;
+            r.chi_c = chi1(p, q);
+            r.status = FixedPointStatus::Marginal;
+            r.evaluations = evals;
+            return r;
+        }
+    }
+    double c = (guess > lo && guess < hi) ? guess : hi;
+    ev(c, gv, dg);
+    for (int it = 0; it < 100; ++it) {
+        if (gv == 0.0) break;
+        if (gv > 0.0) lo = c; else hi = c;
+        double cn = dg != 0.0 ? c - gv / dg : 0.5 * (lo + hi);
+        if (!(cn > lo && cn < hi)) cn = 0.5 * (lo + hi);
+        const double step = std::abs(cn - c);
+        c = cn;
+        ev(c, gv, dg);
+        if (step < 1e-13 || hi - lo < 1e-14) break;
+    }
+    r.c = c;
+    r.chi_c = p.sigma_w2 * moments(c).dphidphi;
+    r.status = std::abs(r.chi_c - 1.0) < 1e-6 ? FixedPointStatus::Marginal : FixedPointStatus::Converged;
+    r.evaluations = evals;
+    return r;
+}
+
+namespace {
+
+double chi1_at_fixed_point(const Activation& g, double sw2, double sb2, double q_init, double* q_out,
+                           double guess = -1.0) {
+    Params p{g, sw2, sb2};
+    const QStar qs = q_star(p, q_init, guess);
+    if (q_out) *q_out = qs.q;
+    if (!std::isfinite(qs.q)) return chi1_limit(p);
+    return qs.chi1 >= 0.0 ? qs.chi1 : chi1(p, qs.q);
+}
+
+}  // namespace
+
+bool critical_point(const Activation& g, double sigma_b2, double lo, double hi, double q_init, double& sigma_w2,
+                    double& q_crit) {
+    if (g.kind == ActivationKind::Linear || g.kind == ActivationKind::Relu || g.kind == ActivationKind::LeakyRelu) {
+        // chi1 = sigma_w2 E[phi'^2] does not depend on q: the line is vertical. On it q* = inf with a
+        // bias (the length map is q -> q + sigma_b2) and every q is fixed without one.
+        sigma_w2 = 1.0 / layer_moments(g, 1.0).dphi2;
+        q_crit = sigma_b2 > 0.0 ? kInf : q_init;
+        return true;
+    }
+    double q_last = -1.0;
+    auto h = [&](double sw2) {
+        double qv;
+        const double v = chi1_at_fixed_point(g, sw2, sigma_b2, q_init, &qv, q_last) - 1.0;
+        q_last = (std::isfinite(qv) && qv > 0.0) ? qv : -1.0;
+        return v;
+    };
+    lo = std::max(lo, 1e-6);
+    hi = std::max(hi, lo * 1.5);
+    double hl = h(lo), hh = h(hi);
+    // chi1 grows with sigma_w2: expand the bracket outwards until the sign changes.
+    while (hl > 0.0 && lo > 1e-6) { hi = lo; hh = hl; lo = std::max(1e-6, lo * 0.25); hl = h(lo); }
+    while (hh < 0.0 && hi < 1e6) { lo = hi; hl = hh; hi = std::min(1e6, hi * 4.0); hh = h(hi); }
+    if (!(hl <= 0.0 && hh >= 0.0)) {
+        sigma_w2 = kNaN;
+        q_crit = kNaN;
+        return false;
+    }
+    // Brent's method on h(sigma_w2).
+    double a = lo, b = hi, fa = hl, fb = hh, c = a, fc = fa, d = b - a, e = d;
+    for (int it = 0; it < 200; ++it) {
+        if ((fb > 0 && fc > 0) || (fb < 0 && fc < 0)) { c = a; fc = fa; d = e = b - a; }
+        if (std::abs(fc) < std::abs(fb)) { a = b; b = c; c = a; fa = fb; fb = fc; fc = fa; }
+        const double tol = 2e-16 * std::abs(b) + 1e-15;
+        const double m = 0.5 * (c - b);
+        if (std::abs(m) <= tol || fb == 0.0) break;
+        if (std::abs(e) >= tol && std::abs(fa) > std::abs(fb)) {
+            double s = fb / fa, pp, qq;
+            if (a == c) { pp = 2 * m * s; qq = 1 - s; }
+            else {
+                const double r1 = fa / fc, r2 = fb / fc;
+                pp = s * (2 * m * r1 * (r1 - r2) - (b - a) * (r2 - 1));
+                qq = (r1 - 1) * (r2 - 1) * (s - 1);
+            }
+            if (pp > 0) qq = -qq; else pp = -pp;
+            if (2 * pp < std::min(3 * m * qq - std::abs(tol * qq), std::abs(e * qq))) { e = d; d = pp / qq; }
+            else { d = m; e = m; }
+        } else { d = m; e = m; }
+        a = b; fa = fb;
+        b += std::abs(d) > tol ? d : (m > 0 ? tol : -tol);
+        fb = h(b);
+    }
+    sigma_w2 = b;
+    chi1_at_fixed_point(g, b, sigma_b2, q_init, &q_crit);
+    return true;
+}
+
+PhaseDiagram phase_diagram(const Activation& g, const std::vector<double>& sw2, const std::vector<double>& sb2,
+                           double q_init, bool with_correlation, int num_threads) {
+    PhaseDiagram pd;
+    pd.n_w = static_cast<int>(sw2.size());
+    pd.n_b = static_cast<int>(sb2.size());
+    const size_t n = sw2.size() * sb2.size();
+    pd.q_star.assign(n, kNaN); pd.c_star.assign(n, kNaN); pd.chi1.assign(n, kNaN);
+    pd.chi_c.assign(n, kNaN); pd.xi_q.assign(n, kNaN); pd.xi_c.assign(n, kNaN);
+    pd.status.assign(n, 0);
+    pd.critical_sigma_w2.assign(sb2.size(), kNaN);
+    pd.critical_q_star.assign(sb2.size(), kNaN);
+    pd.critical_found.assign(sb2.size(), 0);
+    const int nw = pd.n_w, nb = pd.n_b;
+    // One task per sigma_b2 column; inside it sigma_w2 increases and warm-starts the solvers.
+    parallel_for(nb, num_threads, [&](std::int64_t jb) {
+        double q_prev = -1.0, c_prev = -2.0;
+        for (int iw = 0; iw < nw; ++iw) {
+            const size_t k = static_cast<size_t>(iw) * nb + jb;
+            Params p{g, sw2[iw], sb2[jb]};
+            const QStar qs = q_star(p, q_init, q_prev);
+            pd.q_star[k] = qs.q;
+            pd.status[k] = static_cast<int>(qs.status);
+            if (std::isfinite(qs.q)) {
+                q_prev = qs.q > 0 ? qs.q : -1.0;
+                pd.chi1[k] = qs.chi1 >= 0.0 ? qs.chi1 : chi1(p, qs.q);
+                pd.xi_q[k] = qs.slope < 1.0 ? -1.0 / std::log(qs.slope) : kInf;
+                if (with_correlation) {
+                    const CStar cs = c_star(p, qs.q, c_prev);
+                    pd.c_star[k] = cs.c;
+                    pd.chi_c[k] = cs.chi_c;
+                    pd.xi_c[k] = cs.chi_c < 1.0 ? -1.0 / std::log(cs.chi_c) : kInf;
+                    c_prev = cs.c < 1.0 ? cs.c : -2.0;
+                }
+            } else {
+                q_prev = -1.0;
+                pd.chi1[k] = chi1_limit(p);
+                if (with_correlation) {
+                    const CStar cs = c_star(p, qs.q);
+                    pd.c_star[k] = cs.c;
+                    pd.chi_c[k] = cs.chi_c;
+                }
+            }
+            check_interrupt();
+        }
+        // Critical line: bracket from the grid column, then Brent.
+        double lo = sw2.empty() ? 1.0 : sw2.front(), hi = sw2.empty() ? 2.0 : sw2.back();
+        for (int iw = 0; iw + 1 < nw; ++iw) {
+            const size_t k0 = static_cast<size_t>(iw) * nb + jb, k1 = k0 + nb;
+            if (pd.chi1[k0] <= 1.0 && pd.chi1[k1] >= 1.0) { lo = sw2[iw]; hi = sw2[iw + 1]; break; }
+        }
+        double sc, qc;
+        if (critical_point(g, sb2[jb], std::min(lo, hi), std::max(lo, hi), q_init, sc, qc)) {
+            pd.critical_sigma_w2[jb] = sc;
+            pd.critical_q_star[jb] = qc;
+            pd.critical_found[jb] = 1;
+        }
+    });
+    return pd;
+}
+
+}  // namespace meanfield
+}  // namespace statmech_nn
