@@ -272,7 +272,7 @@ def empirical(activation: str = "relu", depth: int = 2, sigma_w2: float = 2.0, s
             G = G + D[l] * (H[l] + (1.0 if include_bias else 0.0))[:, None, :, None]
             qh.append(np.mean(np.diag(H[l])) / widths[l])
             qhs.append(np.mean(H[l][off]) / widths[l] if T > 1 else np.nan)
-            dd = np.einsum("skm,tkm->stk", deltas[l], deltas[l])   # same-output delta overlaps
+            dd = np.einsum("sktk->stk", D[l])   # same-output delta overlaps
             qt.append(np.mean(np.einsum("ttk->tk", dd)))
             qts.append(np.mean(dd[off]) if T > 1 else np.nan)
         G = G.reshape(T * C, T * C)

@@ -222,7 +222,8 @@ def predict_gd_mse(ntk_train_train: Any, y_train: Any, t: Any, eta: float = 1.0,
     ----------
     ntk_train_train : (n, n) array
     y_train : (n,) or (n, k) array
-    t : scalar or 1-D array of times (>= 0)
+    t : scalar or 1-D array of times (>= 0); ``np.inf`` gives the converged kernel regression
+        ``f_inf(x*) = f_0(x*) + Theta(x*, X) Theta^+ (y - f_0(X))``
     eta : float, learning rate (> 0)
     ntk_test_train : (n_test, n) array, optional
     f0_train, f0_test : arrays shaped like the outputs, optional (initial outputs; default 0)
@@ -239,11 +240,11 @@ def predict_gd_mse(ntk_train_train: Any, y_train: Any, t: Any, eta: float = 1.0,
     if y.ndim != 2 or y.shape[0] != n:
         raise ValueError(f"y_train must have shape ({n},) or ({n}, k); got {np.shape(y_train)}")
     eta = check_real(eta, "eta", positive=True)
-    tt = as_float_array(t, "t")
+    tt = as_float_array(t, "t", finite=False)
     scalar_t = tt.ndim == 0
     tt = np.atleast_1d(tt)
-    if tt.ndim != 1 or np.any(tt < 0):
-        raise ValueError("t must be a non-negative scalar or 1-D array of times")
+    if tt.ndim != 1 or np.any(np.isnan(tt)) or np.any(tt < 0):
+        raise ValueError("t must be a non-negative scalar or 1-D array of times (np.inf allowed)")
     f0 = np.zeros_like(y) if f0_train is None else as_float_array(f0_train, "f0_train").reshape(y.shape)
     Kx = None
     if ntk_test_train is not None:
@@ -258,10 +259,14 @@ def predict_gd_mse(ntk_train_train: Any, y_train: Any, t: Any, eta: float = 1.0,
     scale = max(float(lam[-1]), 1e-300)
     ftr, fte, loss = [], [], []
     for ti in tt:
-        x = eta * ti * lam
-        decay = -np.expm1(-x)                           # 1 - e^{-eta lam t}
         small = lam <= 1e-12 * scale
-        inv_decay = np.where(small, eta * ti, decay / np.where(small, 1.0, lam))  # Theta^{-1}(1 - e^{..})
+        if np.isinf(ti):
+            # Converged: kernel regression with the pseudo-inverse (null directions never move).
+            decay = np.where(small, 0.0, 1.0)
+            inv_decay = np.where(small, 0.0, 1.0 / np.where(small, 1.0, lam))
+        else:
+            decay = -np.expm1(-eta * ti * lam)                # 1 - e^{-eta lam t}
+            inv_decay = np.where(small, eta * ti, decay / np.where(small, 1.0, lam))  # Theta^{-1}(1 - e^{..})
         ftr.append(f0 + V @ (decay[:, None] * r))
         res = ftr[-1] - y
         loss.append(0.5 * float(np.sum(res * res)))
@@ -312,11 +317,13 @@ def _forward_backward(net: _Net, x: np.ndarray, activation: str, slope: float):
     T = x.shape[0]
     C = net.weights[-1].shape[0]
     deltas = [None] * L
-    d = np.broadcast_to(np.eye(C), (T, C, C))
+    d = np.ascontiguousarray(np.broadcast_to(np.eye(C), (T, C, C)))
     deltas[L - 1] = d
     for l in range(L - 2, -1, -1):
         dphi = _gauss.activation(activation, us[l], 1, slope)   # (T, M_l)
-        d = (d @ net.weights[l + 1]) * dphi[:, None, :]
+        # One 2-D GEMM (T*C, M_{l+1}) x (M_{l+1}, M_l), then the elementwise phi' factor.
+        back = (d.reshape(T * C, -1) @ net.weights[l + 1]).reshape(T, C, -1)
+        d = back * dphi[:, None, :]
         deltas[l] = d
     return hs, us, deltas
 
@@ -331,7 +338,9 @@ def _layer_grams(hs, deltas, rows: slice, cols: slice):
         h = hs[l]
         H.append(h[rows] @ h[cols].T)
         dr, dc = deltas[l][rows], deltas[l][cols]
-        D.append(np.einsum("skm,tjm->sktj", dr, dc, optimize=True))
+        nr, C, m = dr.shape
+        nc = dc.shape[0]
+        D.append((dr.reshape(nr * C, m) @ dc.reshape(nc * C, m).T).reshape(nr, C, nc, C))
     return H, D
 
 
