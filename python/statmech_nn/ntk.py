@@ -150,6 +150,9 @@ def kernels(x1: Any, x2: Any = None, activation: str = "relu", depth: int = 1, s
         th = dot12 + 1.0
         th1 = np.einsum("ij,ij->i", x1, x1) + 1.0
         th2 = th1 if same else np.einsum("ij,ij->i", xb, xb) + 1.0
+    if same:
+        np.fill_diagonal(s12, v1)
+        np.fill_diagonal(th, th1)
     nngp_layers = [s12]
     ntk_layers = [th]
     kw = dict(slope=slope, num_threads=nt or None)
@@ -181,6 +184,11 @@ def kernels(x1: Any, x2: Any = None, activation: str = "relu", depth: int = 1, s
             th1 = width * i2_1 + 1.0 + sigma_w2 * j2_1 * th1
             nv2 = nv1 if same else sigma_w2 * i2_2 + sigma_b2
             th2 = th1 if same else width * i2_2 + 1.0 + sigma_w2 * j2_2 * th2
+        if same:
+            # Each input with itself: use the diagonal recursion exactly (relu's J2 has an infinite
+            # slope at correlation 1, so a round-off gap between x.x from two BLAS paths matters).
+            np.fill_diagonal(new_s12, nv1)
+            np.fill_diagonal(th, th1)
         s12, v1, v2 = new_s12, nv1, nv2
         nngp_layers.append(s12)
         ntk_layers.append(th)
