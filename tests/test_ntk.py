@@ -204,3 +204,16 @@ def test_predict_gd_mse_matches_gradient_descent_of_a_wide_network():
 def test_bad_input(call, exc, word):
     with pytest.raises(exc, match=word):
         call()
+
+
+def test_results_do_not_depend_on_thread_count():
+    x = _inputs(5)
+    a = ntk.kernels(x, None, "tanh", 2, 1.5, 0.1, num_threads=1)
+    b = ntk.kernels(x, None, "tanh", 2, 1.5, 0.1, num_threads=2)
+    np.testing.assert_array_equal(a.ntk, b.ntk)
+    np.testing.assert_array_equal(a.nngp, b.nngp)
+
+
+def test_single_input_and_one_row():
+    k = ntk.kernels([1.0, 2.0, 3.0], None, "erf", 1, 2.0, 0.1)
+    assert k.ntk.shape == (1, 1) and np.isfinite(k.ntk).all()

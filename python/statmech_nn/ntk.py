@@ -168,8 +168,20 @@ def kernels(x1: Any, x2: Any = None, activation: str = "relu", depth: int = 1, s
             i2_2 = np.atleast_1d(_gauss.I2(activation, diag2, **kw))
             j2_2 = np.atleast_1d(_gauss.J2(activation, diag2, **kw))
         C = _pair_cov(v1, v2, s12)
-        i2 = np.asarray(_gauss.I2(activation, C, **kw)).reshape(s12.shape)
-        j2 = np.asarray(_gauss.J2(activation, C, **kw)).reshape(s12.shape)
+        if same:
+            # Symmetric: average only the strict upper triangle (the diagonal is i2_1, j2_1).
+            iu = np.triu_indices(s12.shape[0], 1)
+            i2 = np.diag(i2_1).astype(float)
+            j2 = np.diag(j2_1).astype(float)
+            if iu[0].size:
+                Cu = np.ascontiguousarray(C[iu])
+                i2[iu] = _gauss.I2(activation, Cu, **kw)
+                j2[iu] = _gauss.J2(activation, Cu, **kw)
+                i2[iu[1], iu[0]] = i2[iu]
+                j2[iu[1], iu[0]] = j2[iu]
+        else:
+            i2 = np.asarray(_gauss.I2(activation, C, **kw)).reshape(s12.shape)
+            j2 = np.asarray(_gauss.J2(activation, C, **kw)).reshape(s12.shape)
         if parameterization == "ntk":
             new_s12 = sigma_w2 * i2 + sigma_b2
             th = new_s12 + sigma_w2 * j2 * th
