@@ -30,6 +30,10 @@ M alpha kappa1 and same-output off-diagonal M alpha kappa2)::
     s_lambda = alpha C ((T-1)/T kappa2^2 + kappa1^2 / T)
     lambda_max = alpha ((T-1)/T kappa2 + kappa1/T) M,      eta_c = 2 / lambda_max
 
+When kappa2 = 0 (odd activation and sigma_b2 = 0: inputs stay uncorrelated) there is no Theta(M)
+outlier and the lambda_max formula reduces to alpha kappa1 M / T, the mean nonzero eigenvalue, a
+lower bound (see the batch-norm remark below).
+
 With ``batchnorm_last=True`` the outputs are mean-subtracted over the batch of T inputs
 (f_k(t) - (1/T) sum_s f_k(s)): G -> P G P with P the centring matrix, which removes the
 kappa2 11^T direction (Karakida, Akaho & Amari, NeurIPS 2019)::
@@ -218,7 +222,8 @@ class EmpiricalFisher:
     biases included when ``include_bias``), ``lambda_max``, ``eigenvalues`` (n_seeds, C T): the
     nonzero spectrum of F (= spectrum of G/T, descending), ``gram`` (n_seeds, C T, C T) when asked,
     measured order parameters ``q_hat``, ``q_hat_st`` (layers 0..L-1), ``q_tilde``, ``q_tilde_st``
-    (layers 1..L; averaged over inputs, input pairs s != t and outputs), ``kappa1``, ``kappa2``
+    (layers 1..L; averaged over inputs, input pairs s != t and outputs; the st quantities are NaN
+    when T = 1, there being no pair), ``kappa1``, ``kappa2``
     computed from them with the nominal alphas, ``widths`` (M_0..M_L)."""
 
     mean: np.ndarray
