@@ -41,6 +41,7 @@ from typing import Any, List, Optional, Sequence
 
 import numpy as np
 
+from . import _core
 from . import gaussian as _gauss
 from ._validation import (as_float_array, check_activation, check_choice, check_int, check_real,
                           check_threads)
@@ -84,21 +85,6 @@ def _check_inputs(x1: Any, x2: Any):
     return x1, x2
 
 
-def _pair_cov(v1: np.ndarray, v2: np.ndarray, c12: np.ndarray) -> np.ndarray:
-    """Stack of 2x2 covariances [[v1_i, c_ij], [c_ij, v2_j]]; shape (n1, n2, 2, 2)."""
-    n1, n2 = c12.shape
-    C = np.empty((n1, n2, 2, 2))
-    C[..., 0, 0] = v1[:, None]
-    C[..., 1, 1] = v2[None, :]
-    C[..., 0, 1] = c12
-    C[..., 1, 0] = c12
-    # Round-off can push |c| above sqrt(v1 v2) for (near-)identical inputs: clip to the PSD cone.
-    bound = np.sqrt(np.maximum(v1[:, None] * v2[None, :], 0.0))
-    np.clip(C[..., 0, 1], -bound, bound, out=C[..., 0, 1])
-    C[..., 1, 0] = C[..., 0, 1]
-    return C
-
-
 def kernels(x1: Any, x2: Any = None, activation: str = "relu", depth: int = 1, sigma_w2: float = 2.0,
             sigma_b2: float = 0.0, parameterization: str = "ntk", width: Optional[int] = None,
             slope: float = 0.01, num_threads: Optional[int] = None) -> Kernels:
@@ -135,77 +121,11 @@ def kernels(x1: Any, x2: Any = None, activation: str = "relu", depth: int = 1, s
         if width is None:
             raise ValueError("width: the standard parameterisation needs the hidden width (an int >= 1)")
         width = check_int(width, "width", low=1)
-    same = x2 is None
-    xb = x1 if same else x2
-    d = x1.shape[1]
-    # Layer-1 pre-activation covariances (diagonals for both sets, cross block).
-    dot12 = x1 @ xb.T
-    v1 = sigma_w2 * np.einsum("ij,ij->i", x1, x1) / d + sigma_b2
-    v2 = v1 if same else sigma_w2 * np.einsum("ij,ij->i", xb, xb) / d + sigma_b2
-    s12 = sigma_w2 * dot12 / d + sigma_b2
-    if parameterization == "ntk":
-        th = s12.copy()
-        th1, th2 = v1.copy(), v2.copy()
-    else:
-        th = dot12 + 1.0
-        th1 = np.einsum("ij,ij->i", x1, x1) + 1.0
-        th2 = th1 if same else np.einsum("ij,ij->i", xb, xb) + 1.0
-    if same:
-        np.fill_diagonal(s12, v1)
-        np.fill_diagonal(th, th1)
-    nngp_layers = [s12]
-    ntk_layers = [th]
-    kw = dict(slope=slope, num_threads=nt or None)
-    for _ in range(depth):
-        # Diagonal terms (each input with itself) and the cross block, through the Gaussian layer.
-        diag1 = np.stack([np.stack([v1, v1], -1), np.stack([v1, v1], -1)], -2)
-        i2_1 = np.atleast_1d(_gauss.I2(activation, diag1, **kw))
-        j2_1 = np.atleast_1d(_gauss.J2(activation, diag1, **kw))
-        if same:
-            i2_2, j2_2 = i2_1, j2_1
-        else:
-            diag2 = np.stack([np.stack([v2, v2], -1), np.stack([v2, v2], -1)], -2)
-            i2_2 = np.atleast_1d(_gauss.I2(activation, diag2, **kw))
-            j2_2 = np.atleast_1d(_gauss.J2(activation, diag2, **kw))
-        C = _pair_cov(v1, v2, s12)
-        if same:
-            # Symmetric: average only the strict upper triangle (the diagonal is i2_1, j2_1).
-            iu = np.triu_indices(s12.shape[0], 1)
-            i2 = np.diag(i2_1).astype(float)
-            j2 = np.diag(j2_1).astype(float)
-            if iu[0].size:
-                Cu = np.ascontiguousarray(C[iu])
-                i2[iu] = _gauss.I2(activation, Cu, **kw)
-                j2[iu] = _gauss.J2(activation, Cu, **kw)
-                i2[iu[1], iu[0]] = i2[iu]
-                j2[iu[1], iu[0]] = j2[iu]
-        else:
-            i2 = np.asarray(_gauss.I2(activation, C, **kw)).reshape(s12.shape)
-            j2 = np.asarray(_gauss.J2(activation, C, **kw)).reshape(s12.shape)
-        if parameterization == "ntk":
-            new_s12 = sigma_w2 * i2 + sigma_b2
-            th = new_s12 + sigma_w2 * j2 * th
-            nv1 = sigma_w2 * i2_1 + sigma_b2
-            th1 = nv1 + sigma_w2 * j2_1 * th1
-            nv2 = nv1 if same else sigma_w2 * i2_2 + sigma_b2
-            th2 = th1 if same else nv2 + sigma_w2 * j2_2 * th2
-        else:
-            new_s12 = sigma_w2 * i2 + sigma_b2
-            th = width * i2 + 1.0 + sigma_w2 * j2 * th
-            nv1 = sigma_w2 * i2_1 + sigma_b2
-            th1 = width * i2_1 + 1.0 + sigma_w2 * j2_1 * th1
-            nv2 = nv1 if same else sigma_w2 * i2_2 + sigma_b2
-            th2 = th1 if same else width * i2_2 + 1.0 + sigma_w2 * j2_2 * th2
-        if same:
-            # Each input with itself: use the diagonal recursion exactly (relu's J2 has an infinite
-            # slope at correlation 1, so a round-off gap between x.x from two BLAS paths matters).
-            np.fill_diagonal(new_s12, nv1)
-            np.fill_diagonal(th, th1)
-        s12, v1, v2 = new_s12, nv1, nv2
-        nngp_layers.append(s12)
-        ntk_layers.append(th)
-    return Kernels(nngp=nngp_layers[-1], ntk=ntk_layers[-1], nngp_layers=np.stack(nngp_layers),
-                   ntk_layers=np.stack(ntk_layers), parameterization=parameterization)
+    nngp_layers, ntk_layers = _core.ntk.kernels(x1, x2, activation, slope, depth, sigma_w2, sigma_b2,
+                                                parameterization == "standard", float(width or 0), nt)
+    nngp_layers, ntk_layers = np.asarray(nngp_layers), np.asarray(ntk_layers)
+    return Kernels(nngp=nngp_layers[-1], ntk=ntk_layers[-1], nngp_layers=nngp_layers,
+                   ntk_layers=ntk_layers, parameterization=parameterization)
 
 
 # ---- gradient descent on MSE in the kernel regime ---------------------------------------------
