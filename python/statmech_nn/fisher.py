@@ -1,5 +1,308 @@
-"""fisher: filled in by its capability."""
+"""Fisher information matrix (FIM) of deep random networks: mean-field eigenvalue statistics.
+
+Karakida, Akaho & Amari (AISTATS 2019), "Universal statistics of Fisher information in deep neural
+networks: mean field approach". Network with L = ``depth`` + 1 weight layers::
+
+    u^l = W^l h^{l-1} + b^l,  h^l = phi(u^l)  (l = 1..L-1),  f = u^L  (C linear outputs),  h^0 = x
+
+W^l_ij ~ N(0, sigma_w2 / M_{l-1}), b^l_i ~ N(0, sigma_b2) (trained directly: standard
+parameterisation), widths M_l = alpha_l M for l = 0..L-1 (M_0 = input dimension), M_L = C, inputs
+x ~ N(0, I). FIM over T inputs: ``F = (1/T) sum_t sum_k grad f_k(x_t) grad f_k(x_t)^T``.
+
+Order parameters (infinite width, gradient-independence assumption):
+
+* forward ``q^l = sigma_w2 qhat^{l-1} + sigma_b2`` (pre-activation variance),
+  ``q^l_st = sigma_w2 qhat^{l-1}_st + sigma_b2``; ``qhat^l = <phi(u)^2>`` (= I2 on [[q, q], [q, q]]),
+  ``qhat^l_st = I2([[q, q_st], [q_st, q]])``; ``qhat^0 = 1``, ``qhat^0_st = 0`` (x ~ N(0, I));
+* backward ``qtilde^l = sum_i delta_i^l(t)^2`` with ``delta^l = d f_k / d u^l``:
+  ``qtilde^l = sigma_w2 qtilde^{l+1} J2([[q, q], [q, q]])``,
+  ``qtilde^l_st = sigma_w2 qtilde^{l+1}_st J2([[q, q_st], [q_st, q]])``, ``qtilde^L = qtilde^L_st = 1``;
+* ``kappa1 = sum_{l=1}^{L} (alpha_{l-1}/alpha) qtilde^l qhat^{l-1}``, ``kappa2`` the same with the
+  st quantities, ``alpha = sum_{l=1}^{L-1} alpha_l alpha_{l-1}`` (so that the number of parameters
+  is P ~ alpha M^2; the last layer, the biases and C M_{L-1} are O(M), relative O(1/M)). Every
+  layer, the last included, contributes to kappa: the trace of F per layer is C M_{l-1}
+  qtilde^l qhat^{l-1}, all O(M).
+
+Eigenvalue statistics (T inputs; the CT x CT Gram G = J J^T of the Jacobian has diagonal
+M alpha kappa1 and same-output off-diagonal M alpha kappa2)::
+
+    m_lambda = kappa1 C / M
+    s_lambda = alpha C ((T-1)/T kappa2^2 + kappa1^2 / T)
+    lambda_max = alpha ((T-1)/T kappa2 + kappa1/T) M,      eta_c = 2 / lambda_max
+
+When kappa2 = 0 (odd activation and sigma_b2 = 0: inputs stay uncorrelated) there is no Theta(M)
+outlier and the lambda_max formula reduces to alpha kappa1 M / T, the mean nonzero eigenvalue, a
+lower bound (see the batch-norm remark below).
+
+With ``batchnorm_last=True`` the outputs are mean-subtracted over the batch of T inputs
+(f_k(t) - (1/T) sum_s f_k(s)): G -> P G P with P the centring matrix, which removes the
+kappa2 11^T direction (Karakida, Akaho & Amari, NeurIPS 2019)::
+
+    m_lambda = C (kappa1 - kappa2) (T-1)/(T M),   s_lambda = alpha C (kappa1 - kappa2)^2 (T-1)/T^2,
+    lambda_max = alpha (kappa1 - kappa2) M / T
+
+so lambda_max is no longer proportional to M at fixed ratio (it is O(1) when T ~ M). This
+lambda_max is the leading order: it is the mean of the C(T-1) nonzero eigenvalues, hence a lower
+bound; the bulk fluctuations of G add O(sqrt(M/T)) (measured: the empirical lambda_max is 1.3-2x
+this value for T = M/4 and T = 30, M = 1000), which does not change the O(1)-vs-Theta(M) conclusion.
+
+The empirical FIM (:func:`empirical`) uses the exact identity "nonzero spectrum of F = spectrum of
+G / T" with ``G[(s,k),(t,k')] = sum_l (delta^l_k(s).delta^l_k'(t)) (h^{l-1}(s).h^{l-1}(t) + 1)``
+(the +1 is the bias term), never forming the P x P matrix or the Jacobian.
+"""
 
 from __future__ import annotations
 
-__all__: list = []
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+from . import gaussian as _gauss
+from ._validation import as_float_array, check_activation, check_int, check_real, check_seeds, check_threads
+from .ntk import _forward_backward, _layer_grams, _sample_net
+
+__all__ = ["OrderParameters", "EigenStats", "EmpiricalFisher", "order_parameters", "eigen_stats", "empirical"]
+
+
+@dataclass
+class OrderParameters:
+    """Mean-field order parameters of the FIM.
+
+    ``q``, ``q_st``: pre-activation variance / covariance of layers l = 1..L-1 (shape (L-1,)).
+    ``q_hat``, ``q_hat_st``: forward order parameters of h^l, l = 0..L-1 (shape (L,)).
+    ``q_tilde``, ``q_tilde_st``: backward order parameters of delta^l, l = 1..L (shape (L,)).
+    ``kappa1``, ``kappa2``, ``alpha``: as in the module docstring. ``alphas``: (alpha_0..alpha_{L-1})."""
+
+    q: np.ndarray
+    q_st: np.ndarray
+    q_hat: np.ndarray
+    q_hat_st: np.ndarray
+    q_tilde: np.ndarray
+    q_tilde_st: np.ndarray
+    kappa1: float
+    kappa2: float
+    alpha: float
+    alphas: np.ndarray
+    status: str = "completed"
+
+
+def _check_alphas(alphas: Any, depth: int) -> np.ndarray:
+    if alphas is None:
+        return np.ones(depth + 1)
+    a = as_float_array(alphas, "alphas", ndim=1)
+    if a.size != depth + 1:
+        raise ValueError(f"alphas must have depth + 1 = {depth + 1} entries (alpha_0 for the input, then one "
+                         f"per hidden layer); got {a.size}")
+    if np.any(a <= 0):
+        raise ValueError("alphas must be > 0")
+    return a
+
+
+def _common(activation, depth, sigma_w2, sigma_b2, alphas):
+    check_activation(activation)
+    depth = check_int(depth, "depth", low=1, high=10000)
+    sigma_w2 = check_real(sigma_w2, "sigma_w2", positive=True)
+    sigma_b2 = check_real(sigma_b2, "sigma_b2", nonnegative=True)
+    return depth, sigma_w2, sigma_b2, _check_alphas(alphas, depth)
+
+
+def order_parameters(activation: str = "relu", depth: int = 2, sigma_w2: float = 2.0, sigma_b2: float = 0.0,
+                     alphas: Any = None, slope: float = 0.01, num_threads: Optional[int] = None) -> OrderParameters:
+    """Mean-field order parameters (q̂, q̃ and their cross-input versions) and kappa1, kappa2.
+
+    Parameters
+    ----------
+    activation : str
+        Any activation of :mod:`statmech_nn.gaussian` ("erf" is erf(x/sqrt 2)).
+    depth : int
+        Number of hidden layers (L - 1 >= 1); the network has L = depth + 1 weight layers.
+    sigma_w2, sigma_b2 : float
+        Weight variance (times fan-in) and bias variance.
+    alphas : sequence of depth + 1 floats, optional
+        Width ratios alpha_0 (input), alpha_1..alpha_{L-1}; default all 1.
+    """
+    depth, sigma_w2, sigma_b2, a = _common(activation, depth, sigma_w2, sigma_b2, alphas)
+    slope = check_real(slope, "slope")
+    kw = dict(slope=slope, num_threads=check_threads(num_threads) or None)
+    L = depth + 1
+    q_hat = np.empty(L)
+    q_hat_st = np.empty(L)
+    q_hat[0], q_hat_st[0] = 1.0, 0.0
+    q = np.empty(L - 1)
+    q_st = np.empty(L - 1)
+    for l in range(1, L):
+        q[l - 1] = sigma_w2 * q_hat[l - 1] + sigma_b2
+        q_st[l - 1] = min(sigma_w2 * q_hat_st[l - 1] + sigma_b2, q[l - 1])
+        C = np.array([[[q[l - 1], q[l - 1]], [q[l - 1], q[l - 1]]],
+                      [[q[l - 1], q_st[l - 1]], [q_st[l - 1], q[l - 1]]]])
+        i2 = _gauss.I2(activation, C, **kw)
+        q_hat[l], q_hat_st[l] = i2[0], i2[1]
+    q_tilde = np.empty(L)       # index l-1 <-> layer l
+    q_tilde_st = np.empty(L)
+    q_tilde[L - 1] = q_tilde_st[L - 1] = 1.0
+    covs = np.stack([np.array([[[q[i], q[i]], [q[i], q[i]]], [[q[i], q_st[i]], [q_st[i], q[i]]]])
+                     for i in range(L - 1)])
+    j2 = np.asarray(_gauss.J2(activation, covs, **kw)).reshape(L - 1, 2)
+    for l in range(L - 1, 0, -1):   # layer l = L-1 .. 1
+        q_tilde[l - 1] = sigma_w2 * q_tilde[l] * j2[l - 1, 0]
+        q_tilde_st[l - 1] = sigma_w2 * q_tilde_st[l] * j2[l - 1, 1]
+    alpha = float(np.sum(a[1:] * a[:-1]))
+    kappa1 = float(np.sum(a * q_tilde * q_hat) / alpha)
+    kappa2 = float(np.sum(a * q_tilde_st * q_hat_st) / alpha)
+    return OrderParameters(q=q, q_st=q_st, q_hat=q_hat, q_hat_st=q_hat_st, q_tilde=q_tilde,
+                           q_tilde_st=q_tilde_st, kappa1=kappa1, kappa2=kappa2, alpha=alpha, alphas=a)
+
+
+@dataclass
+class EigenStats:
+    """Mean-field FIM eigenvalue statistics (arrays broadcast over ``M`` and ``T``).
+
+    ``mean`` = m_lambda, ``second_moment`` = s_lambda = (1/P) sum lambda^2, ``lambda_max``,
+    ``eta_c`` = 2 / lambda_max (gradient-descent stability bound on the loss 1/2 sum (f-y)^2 / T),
+    ``kappa1``, ``kappa2``, ``alpha``, ``num_params`` ~ alpha M^2, ``batchnorm_last``."""
+
+    M: np.ndarray
+    T: np.ndarray
+    mean: np.ndarray
+    second_moment: np.ndarray
+    lambda_max: np.ndarray
+    eta_c: np.ndarray
+    kappa1: float
+    kappa2: float
+    alpha: float
+    num_params: np.ndarray
+    batchnorm_last: bool
+    status: str = "completed"
+
+
+def eigen_stats(activation: str = "relu", depth: int = 2, sigma_w2: float = 2.0, sigma_b2: float = 0.0,
+                M: Any = 1000, T: Any = 100, C: int = 1, alphas: Any = None, batchnorm_last: bool = False,
+                slope: float = 0.01) -> EigenStats:
+    """Mean, second moment and largest eigenvalue of the FIM (module docstring).
+
+    ``M`` (width scale, > 0) and ``T`` (number of inputs, >= 1; ``np.inf`` for the expectation over
+    the input distribution) broadcast against each other. ``C`` is the number of outputs.
+    """
+    depth, sigma_w2, sigma_b2, a = _common(activation, depth, sigma_w2, sigma_b2, alphas)
+    Mv = as_float_array(M, "M")
+    if np.any(Mv <= 0):
+        raise ValueError("M must be > 0")
+    Tv = as_float_array(T, "T", finite=False)
+    if np.any(np.isnan(Tv)) or np.any(Tv < 1) or np.any(Tv == -np.inf):
+        raise ValueError("T must be >= 1 (np.inf allowed)")
+    C = check_int(C, "C", low=1)
+    if not isinstance(batchnorm_last, (bool, np.bool_)):
+        raise TypeError("batchnorm_last must be a bool")
+    op = order_parameters(activation, depth, sigma_w2, sigma_b2, a, slope=slope)
+    k1, k2, al = op.kappa1, op.kappa2, op.alpha
+    Mb, Tb = np.broadcast_arrays(Mv, Tv)
+    invT = np.where(np.isinf(Tb), 0.0, 1.0 / Tb)
+    frac = 1.0 - invT   # (T-1)/T
+    if not batchnorm_last:
+        mean = k1 * C / Mb
+        s2 = al * C * (frac * k2 ** 2 + k1 ** 2 * invT)
+        lmax = al * (frac * k2 + k1 * invT) * Mb
+    else:
+        dk = k1 - k2
+        mean = C * dk * frac / Mb
+        s2 = al * C * dk ** 2 * frac * invT
+        lmax = al * dk * Mb * invT
+    with np.errstate(divide="ignore"):
+        eta_c = np.where(lmax > 0, 2.0 / np.where(lmax > 0, lmax, 1.0), np.inf)
+    return EigenStats(M=Mb.copy(), T=Tb.copy(), mean=mean, second_moment=s2, lambda_max=lmax, eta_c=eta_c,
+                      kappa1=k1, kappa2=k2, alpha=al, num_params=al * Mb ** 2, batchnorm_last=bool(batchnorm_last))
+
+
+@dataclass
+class EmpiricalFisher:
+    """FIM of sampled finite networks (one row per seed).
+
+    ``mean``, ``second_moment`` = (1/P) tr F, (1/P) tr F^2 with P = ``num_params`` (exact count,
+    biases included when ``include_bias``), ``lambda_max``, ``eigenvalues`` (n_seeds, C T): the
+    nonzero spectrum of F (= spectrum of G/T, descending), ``gram`` (n_seeds, C T, C T) when asked,
+    measured order parameters ``q_hat``, ``q_hat_st`` (layers 0..L-1), ``q_tilde``, ``q_tilde_st``
+    (layers 1..L; averaged over inputs, input pairs s != t and outputs; the st quantities are NaN
+    when T = 1, there being no pair), ``kappa1``, ``kappa2``
+    computed from them with the nominal alphas, ``widths`` (M_0..M_L)."""
+
+    mean: np.ndarray
+    second_moment: np.ndarray
+    lambda_max: np.ndarray
+    eigenvalues: np.ndarray
+    q_hat: np.ndarray
+    q_hat_st: np.ndarray
+    q_tilde: np.ndarray
+    q_tilde_st: np.ndarray
+    kappa1: np.ndarray
+    kappa2: np.ndarray
+    num_params: int
+    widths: np.ndarray
+    gram: Optional[np.ndarray]
+    status: str = "completed"
+
+
+def empirical(activation: str = "relu", depth: int = 2, sigma_w2: float = 2.0, sigma_b2: float = 0.0,
+              M: int = 500, T: int = 50, C: int = 1, alphas: Any = None, seeds: Any = 0,
+              batchnorm_last: bool = False, include_bias: bool = True, return_gram: bool = False,
+              slope: float = 0.01) -> EmpiricalFisher:
+    """Empirical FIM of sampled random networks through the CT x CT Gram (exact, no Jacobian).
+
+    Widths M_l = round(alpha_l M) (l = 0..L-1), M_L = C; inputs x_t ~ N(0, I_{M_0}), t = 1..T;
+    one network and one input batch per seed (NumPy PCG64 stream ``default_rng(seed)``).
+    """
+    depth, sigma_w2, sigma_b2, a = _common(activation, depth, sigma_w2, sigma_b2, alphas)
+    M = check_int(M, "M", low=1, high=10**6)
+    T = check_int(T, "T", low=1, high=10**5)
+    C = check_int(C, "C", low=1, high=10**4)
+    seeds = check_seeds(seeds)
+    slope = check_real(slope, "slope")
+    for name, v in (("batchnorm_last", batchnorm_last), ("include_bias", include_bias), ("return_gram", return_gram)):
+        if not isinstance(v, (bool, np.bool_)):
+            raise TypeError(f"{name} must be a bool")
+    if batchnorm_last and T < 2:
+        raise ValueError("T must be >= 2 with batchnorm_last (mean subtraction over the batch)")
+    L = depth + 1
+    widths = [max(1, int(round(ai * M))) for ai in a] + [C]
+    P = sum(widths[l] * widths[l - 1] for l in range(1, L + 1)) + (sum(widths[1:]) if include_bias else 0)
+    off = ~np.eye(T, dtype=bool)
+    res = {k: [] for k in ("mean", "s2", "lmax", "ev", "qh", "qhs", "qt", "qts", "gram")}
+    for s in seeds:
+        rng = np.random.default_rng(int(s))
+        x = rng.standard_normal((T, widths[0]))
+        net = _sample_net(rng, widths, sigma_w2, sigma_b2)
+        hs, _, deltas = _forward_backward(net, x, activation, slope)
+        sl = slice(0, T)
+        H, D = _layer_grams(hs, deltas, sl, sl)
+        G = 0.0
+        qh, qhs, qt, qts = [], [], [], []
+        for l in range(L):
+            G = G + D[l] * (H[l] + (1.0 if include_bias else 0.0))[:, None, :, None]
+            qh.append(np.mean(np.diag(H[l])) / widths[l])
+            qhs.append(np.mean(H[l][off]) / widths[l] if T > 1 else np.nan)
+            dd = np.einsum("sktk->stk", D[l])   # same-output delta overlaps
+            qt.append(np.mean(np.einsum("ttk->tk", dd)))
+            qts.append(np.mean(dd[off]) if T > 1 else np.nan)
+        G = G.reshape(T * C, T * C)
+        if batchnorm_last:
+            Pc = np.kron(np.eye(T) - 1.0 / T, np.eye(C))
+            G = Pc @ G @ Pc
+        G = 0.5 * (G + G.T)
+        ev = np.linalg.eigvalsh(G / T)[::-1]
+        res["mean"].append(np.trace(G) / T / P)
+        res["s2"].append(np.sum(G * G) / T ** 2 / P)
+        res["lmax"].append(ev[0])
+        res["ev"].append(ev)
+        for key, val in (("qh", qh), ("qhs", qhs), ("qt", qt), ("qts", qts)):
+            res[key].append(val)
+        if return_gram:
+            res["gram"].append(G)
+    qh, qhs, qt, qts = (np.asarray(res[k]) for k in ("qh", "qhs", "qt", "qts"))
+    alpha = float(np.sum(a[1:] * a[:-1]))
+    k1 = np.sum(a * qt * qh, axis=1) / alpha
+    k2 = np.sum(a * qts * qhs, axis=1) / alpha
+    return EmpiricalFisher(mean=np.asarray(res["mean"]), second_moment=np.asarray(res["s2"]),
+                           lambda_max=np.asarray(res["lmax"]), eigenvalues=np.asarray(res["ev"]),
+                           q_hat=qh, q_hat_st=qhs, q_tilde=qt, q_tilde_st=qts, kappa1=k1, kappa2=k2,
+                           num_params=int(P), widths=np.asarray(widths),
+                           gram=np.asarray(res["gram"]) if return_gram else None)

@@ -1,5 +1,359 @@
-"""ntk: filled in by its capability."""
+"""Neural tangent kernel of deep fully-connected networks: infinite width and sampled finite nets.
+
+Network (``depth`` hidden layers, then a linear readout with ``n_outputs`` units)::
+
+    u^l = W^l h^{l-1} + b^l,   h^l = phi(u^l)  (l = 1..depth),   f = u^{depth+1},   h^0 = x
+
+Parameterisations (``d`` = input dimension, ``M_{l-1}`` = fan-in of layer l):
+
+* ``"ntk"``: ``W^l = sigma_w / sqrt(M_{l-1}) * omega``, ``b^l = sigma_b * beta`` with omega, beta
+  ~ N(0, 1) the trained parameters. The kernels have a finite infinite-width limit::
+
+      Sigma^1 = sigma_w2 x.x'/d + sigma_b2,             Theta^1 = Sigma^1
+      Sigma^l = sigma_w2 I2(Lambda^{l-1}) + sigma_b2,   dSigma^l = sigma_w2 J2(Lambda^{l-1})
+      Theta^l = Sigma^l + dSigma^l Theta^{l-1}
+
+  with ``Lambda`` the 2x2 covariance of (u(x), u(x')) at the previous layer and I2 = <phi phi>,
+  J2 = <phi' phi'> from :mod:`statmech_nn.gaussian` (closed forms for linear/erf/relu, quadrature
+  for every other activation). NNGP = Sigma^{depth+1}, NTK = Theta^{depth+1}.
+* ``"standard"``: ``W^l ~ N(0, sigma_w2 / M_{l-1})`` and ``b^l ~ N(0, sigma_b2)`` are trained
+  directly (Karakida et al.'s convention). The NTK then grows with the width ``M`` (it is the Gram
+  matrix of the Fisher information, :mod:`statmech_nn.fisher`)::
+
+      Theta^1 = x.x' + 1,
+      Theta^l = M_{l-1} <phi phi>(Lambda^{l-1}) + 1 + dSigma^l Theta^{l-1}
+
+  (the same as Neural Tangents' ``parameterization="standard"``). The NNGP is unchanged.
+
+The kernel recursion runs in C++ (``cpp/src/ntk_kernels.cpp``: parallel over input pairs, GIL
+released, identical results for any thread count). Cost: closed forms ~1 us per entry and layer;
+quadrature activations (tanh, gelu, ...) ~1 ms per entry and layer (the shared 2-D quadrature is
+tuned for ~1e-12 accuracy), so use relu/erf for large n.
+
+The empirical NTK of a sampled network is ``sum_l (delta^l(x).delta^l(x')) (h^{l-1}(x).h^{l-1}(x'))``
+(times sigma_w2/M_{l-1} for "ntk") plus the bias terms ``sum_l delta^l(x).delta^l(x')`` (times
+sigma_b2), computed from one forward and one backward pass per input, never forming the Jacobian.
+
+Gradient-descent convention (:func:`predict_gd_mse`): loss ``L = 1/2 sum_i |f(x_i) - y_i|^2``
+(sum over the n training points, no 1/n), gradient flow ``d theta/dt = -eta dL/dtheta``. Neural
+Tangents' ``gradient_descent_mse`` uses ``1/2 mean``: its time ``t_NT`` equals our ``t`` times n.
+"""
 
 from __future__ import annotations
 
-__all__: list = []
+from dataclasses import dataclass
+from typing import Any, List, Optional, Sequence
+
+import numpy as np
+
+from . import _core
+from . import gaussian as _gauss
+from ._validation import (as_float_array, check_activation, check_choice, check_int, check_real,
+                          check_threads)
+
+__all__ = ["Kernels", "GDPrediction", "EmpiricalNTK", "kernels", "predict_gd_mse", "empirical"]
+
+PARAMETERIZATIONS = ("ntk", "standard")
+
+
+@dataclass
+class Kernels:
+    """Infinite-width kernels between ``x1`` (rows) and ``x2`` (columns).
+
+    Fields: ``nngp`` and ``ntk`` (n1 x n2, output layer), ``nngp_layers`` and ``ntk_layers``
+    (depth+1, n1, n2; pre-activation covariance Sigma^l and Theta^l for l = 1..depth+1),
+    ``status`` ("completed")."""
+
+    nngp: np.ndarray
+    ntk: np.ndarray
+    nngp_layers: np.ndarray
+    ntk_layers: np.ndarray
+    parameterization: str
+    status: str = "completed"
+
+
+def _check_inputs(x1: Any, x2: Any):
+    x1 = as_float_array(x1, "x1")
+    if x1.ndim == 1:
+        x1 = x1[None, :]
+    if x1.ndim != 2 or x1.shape[0] < 1 or x1.shape[1] < 1:
+        raise ValueError(f"x1 must be an (n, d) array of inputs; got shape {x1.shape}")
+    if x2 is None:
+        return x1, None
+    x2 = as_float_array(x2, "x2")
+    if x2.ndim == 1:
+        x2 = x2[None, :]
+    if x2.ndim != 2 or x2.shape[0] < 1:
+        raise ValueError(f"x2 must be an (n, d) array of inputs; got shape {x2.shape}")
+    if x2.shape[1] != x1.shape[1]:
+        raise ValueError(f"x2 must have the input dimension of x1 ({x1.shape[1]}); got {x2.shape[1]}")
+    return x1, x2
+
+
+def kernels(x1: Any, x2: Any = None, activation: str = "relu", depth: int = 1, sigma_w2: float = 2.0,
+            sigma_b2: float = 0.0, parameterization: str = "ntk", width: Optional[int] = None,
+            slope: float = 0.01, num_threads: Optional[int] = None) -> Kernels:
+    """Infinite-width NNGP and NTK kernels of a deep fully-connected network.
+
+    Parameters
+    ----------
+    x1, x2 : array_like, shapes (n1, d) and (n2, d)
+        Inputs (rows). ``x2=None`` means ``x2 = x1``.
+    activation : str
+        Any activation of :mod:`statmech_nn.gaussian` ("erf" is erf(x/sqrt 2)).
+    depth : int
+        Number of hidden layers (>= 0); the readout is linear.
+    sigma_w2, sigma_b2 : float
+        Weight variance (times fan-in) and bias variance.
+    parameterization : {"ntk", "standard"}
+        See the module docstring. "standard" needs ``width`` (hidden width M).
+    width : int, optional
+        Hidden width for the standard parameterisation (ignored for "ntk").
+
+    Returns
+    -------
+    Kernels
+    """
+    check_activation(activation)
+    x1, x2 = _check_inputs(x1, x2)
+    depth = check_int(depth, "depth", low=0, high=10000)
+    sigma_w2 = check_real(sigma_w2, "sigma_w2", positive=True)
+    sigma_b2 = check_real(sigma_b2, "sigma_b2", nonnegative=True)
+    parameterization = check_choice(parameterization, PARAMETERIZATIONS, "parameterization")
+    slope = check_real(slope, "slope")
+    nt = check_threads(num_threads)
+    if parameterization == "standard":
+        if width is None:
+            raise ValueError("width: the standard parameterisation needs the hidden width (an int >= 1)")
+        width = check_int(width, "width", low=1)
+    nngp_layers, ntk_layers = _core.ntk.kernels(x1, x2, activation, slope, depth, sigma_w2, sigma_b2,
+                                                parameterization == "standard", float(width or 0), nt)
+    nngp_layers, ntk_layers = np.asarray(nngp_layers), np.asarray(ntk_layers)
+    return Kernels(nngp=nngp_layers[-1], ntk=ntk_layers[-1], nngp_layers=nngp_layers,
+                   ntk_layers=ntk_layers, parameterization=parameterization)
+
+
+# ---- gradient descent on MSE in the kernel regime ---------------------------------------------
+
+@dataclass
+class GDPrediction:
+    """Predictions of gradient flow on MSE with a fixed kernel.
+
+    ``t`` (n_t,), ``f_train`` (n_t, n_train, k), ``f_test`` (n_t, n_test, k) or None,
+    ``loss_train`` (n_t,) = 1/2 sum_i |f_t(x_i) - y_i|^2, ``status``."""
+
+    t: np.ndarray
+    f_train: np.ndarray
+    f_test: Optional[np.ndarray]
+    loss_train: np.ndarray
+    status: str = "completed"
+
+
+def predict_gd_mse(ntk_train_train: Any, y_train: Any, t: Any, eta: float = 1.0,
+                   ntk_test_train: Any = None, f0_train: Any = None, f0_test: Any = None) -> GDPrediction:
+    """Gradient-flow predictions of a linearised network (kernel regime) trained on MSE.
+
+    With Theta = ``ntk_train_train`` (n x n, PSD) and loss ``1/2 sum_i |f(x_i) - y_i|^2``::
+
+        f_t(X)  = f_0(X)  + (I - exp(-eta Theta t)) (y - f_0(X))
+        f_t(x*) = f_0(x*) + Theta(x*, X) Theta^{-1} (I - exp(-eta Theta t)) (y - f_0(X))
+
+    With ``f0_train = f0_test = None`` (zero) this is the mean prediction over random
+    initialisations of an infinitely wide network (Lee et al. 2019). Theta^{-1}(I - e^{-eta Theta t})
+    is applied through the eigendecomposition, so a singular Theta is fine (its null directions
+    give eta t). Neural Tangents' time (loss 1/2 mean) is ``n * t``.
+
+    Parameters
+    ----------
+    ntk_train_train : (n, n) array
+    y_train : (n,) or (n, k) array
+    t : scalar or 1-D array of times (>= 0); ``np.inf`` gives the converged kernel regression
+        ``f_inf(x*) = f_0(x*) + Theta(x*, X) Theta^+ (y - f_0(X))``
+    eta : float, learning rate (> 0)
+    ntk_test_train : (n_test, n) array, optional
+    f0_train, f0_test : arrays shaped like the outputs, optional (initial outputs; default 0)
+    """
+    from ._validation import check_symmetric_psd
+
+    K = as_float_array(ntk_train_train, "ntk_train_train", ndim=2)
+    K = check_symmetric_psd(K, "ntk_train_train", tol=1e-8)
+    n = K.shape[0]
+    y = as_float_array(y_train, "y_train")
+    vec = y.ndim == 1
+    if vec:
+        y = y[:, None]
+    if y.ndim != 2 or y.shape[0] != n:
+        raise ValueError(f"y_train must have shape ({n},) or ({n}, k); got {np.shape(y_train)}")
+    eta = check_real(eta, "eta", positive=True)
+    tt = as_float_array(t, "t", finite=False)
+    scalar_t = tt.ndim == 0
+    tt = np.atleast_1d(tt)
+    if tt.ndim != 1 or np.any(np.isnan(tt)) or np.any(tt < 0):
+        raise ValueError("t must be a non-negative scalar or 1-D array of times (np.inf allowed)")
+    f0 = np.zeros_like(y) if f0_train is None else as_float_array(f0_train, "f0_train").reshape(y.shape)
+    Kx = None
+    if ntk_test_train is not None:
+        Kx = as_float_array(ntk_test_train, "ntk_test_train", ndim=2)
+        if Kx.shape[1] != n:
+            raise ValueError(f"ntk_test_train must have {n} columns (training points); got shape {Kx.shape}")
+        g0 = (np.zeros((Kx.shape[0], y.shape[1])) if f0_test is None
+              else as_float_array(f0_test, "f0_test").reshape(Kx.shape[0], y.shape[1]))
+    lam, V = np.linalg.eigh(K)
+    lam = np.maximum(lam, 0.0)
+    r = V.T @ (y - f0)  # residual in the eigenbasis
+    scale = max(float(lam[-1]), 1e-300)
+    ftr, fte, loss = [], [], []
+    for ti in tt:
+        small = lam <= 1e-12 * scale
+        if np.isinf(ti):
+            # Converged: kernel regression with the pseudo-inverse (null directions never move).
+            decay = np.where(small, 0.0, 1.0)
+            inv_decay = np.where(small, 0.0, 1.0 / np.where(small, 1.0, lam))
+        else:
+            decay = -np.expm1(-eta * ti * lam)                # 1 - e^{-eta lam t}
+            inv_decay = np.where(small, eta * ti, decay / np.where(small, 1.0, lam))  # Theta^{-1}(1 - e^{..})
+        ftr.append(f0 + V @ (decay[:, None] * r))
+        res = ftr[-1] - y
+        loss.append(0.5 * float(np.sum(res * res)))
+        if Kx is not None:
+            fte.append(g0 + Kx @ (V @ (inv_decay[:, None] * r)))
+    f_train = np.stack(ftr)
+    f_test = np.stack(fte) if Kx is not None else None
+    if vec:
+        f_train = f_train[..., 0]
+        f_test = f_test[..., 0] if f_test is not None else None
+    if scalar_t:
+        f_train = f_train[0]
+        f_test = f_test[0] if f_test is not None else None
+    return GDPrediction(t=tt, f_train=f_train, f_test=f_test, loss_train=np.asarray(loss))
+
+
+# ---- sampled finite networks -------------------------------------------------------------------
+
+@dataclass
+class _Net:
+    weights: List[np.ndarray]   # W^l, shape (M_l, M_{l-1}), l = 1..L (as used in the forward pass)
+    biases: List[np.ndarray]
+
+
+def _sample_net(rng: np.random.Generator, widths: Sequence[int], sigma_w2: float, sigma_b2: float) -> _Net:
+    """W^l ~ N(0, sigma_w2 / M_{l-1}), b^l ~ N(0, sigma_b2); widths = (M_0, ..., M_L)."""
+    Ws, bs = [], []
+    sw, sb = np.sqrt(sigma_w2), np.sqrt(sigma_b2)
+    for l in range(1, len(widths)):
+        Ws.append(rng.standard_normal((widths[l], widths[l - 1])) * (sw / np.sqrt(widths[l - 1])))
+        bs.append(rng.standard_normal(widths[l]) * sb)
+    return _Net(Ws, bs)
+
+
+def _forward_backward(net: _Net, x: np.ndarray, activation: str, slope: float):
+    """Forward and backward passes of a batch x (T, M_0).
+
+    Returns ``hs`` (list, h^0..h^{L-1}, each (T, M_l)), ``us`` (pre-activations u^1..u^{L-1}) and
+    ``deltas`` (list, delta^1..delta^L, each (T, C, M_l)) with delta^l_k(t) = d f_k(x_t)/d u^l."""
+    L = len(net.weights)
+    hs, us = [x], []
+    h = x
+    for l in range(L - 1):
+        u = h @ net.weights[l].T + net.biases[l]
+        us.append(u)
+        h = _gauss.activation(activation, u, 0, slope)
+        hs.append(h)
+    T = x.shape[0]
+    C = net.weights[-1].shape[0]
+    deltas = [None] * L
+    d = np.ascontiguousarray(np.broadcast_to(np.eye(C), (T, C, C)))
+    deltas[L - 1] = d
+    for l in range(L - 2, -1, -1):
+        dphi = _gauss.activation(activation, us[l], 1, slope)   # (T, M_l)
+        # One 2-D GEMM (T*C, M_{l+1}) x (M_{l+1}, M_l), then the elementwise phi' factor.
+        back = (d.reshape(T * C, -1) @ net.weights[l + 1]).reshape(T, C, -1)
+        d = back * dphi[:, None, :]
+        deltas[l] = d
+    return hs, us, deltas
+
+
+def _layer_grams(hs, deltas, rows: slice, cols: slice):
+    """Per-layer Grams between the input sets ``rows`` and ``cols`` of one pass.
+
+    Returns (H, D): H[l] = h^{l-1}(s).h^{l-1}(t) (n_r, n_c), D[l] = delta^l_k(s).delta^l_k'(t)
+    (n_r, C, n_c, C)."""
+    H, D = [], []
+    for l in range(len(deltas)):
+        h = hs[l]
+        H.append(h[rows] @ h[cols].T)
+        dr, dc = deltas[l][rows], deltas[l][cols]
+        nr, C, m = dr.shape
+        nc = dc.shape[0]
+        D.append((dr.reshape(nr * C, m) @ dc.reshape(nc * C, m).T).reshape(nr, C, nc, C))
+    return H, D
+
+
+@dataclass
+class EmpiricalNTK:
+    """Empirical NTK of sampled networks.
+
+    ``ntk`` (n_seeds, n1, n2) for one output (the k = k' diagonal block averaged over outputs),
+    ``ntk_full`` (n_seeds, n1, C, n2, C), ``nngp`` (n_seeds, n1, n2) = f(x).f(x')/C (one network's
+    outputs), ``f1``/``f2`` outputs at x1 and x2 (n_seeds, n, C), ``status``."""
+
+    ntk: np.ndarray
+    ntk_full: np.ndarray
+    nngp: np.ndarray
+    f1: np.ndarray
+    f2: np.ndarray
+    status: str = "completed"
+
+
+def empirical(x1: Any, x2: Any = None, activation: str = "relu", depth: int = 1, sigma_w2: float = 2.0,
+              sigma_b2: float = 0.0, width: int = 512, parameterization: str = "ntk", n_outputs: int = 1,
+              seeds: Any = 0, slope: float = 0.01) -> EmpiricalNTK:
+    """Empirical NTK ``sum_theta df(x)/dtheta df(x')/dtheta`` of sampled finite networks.
+
+    Same network and parameterisations as :func:`kernels` (hidden widths all ``width``). Exact
+    (no Jacobian is formed): per layer, (delta.delta')(h.h') plus the bias term. For "ntk" it
+    converges to :func:`kernels`' ``ntk`` as width -> infinity, fluctuations O(1/sqrt(width)).
+
+    ``seeds``: an int or a sequence of ints (one network per seed; NumPy PCG64 streams).
+    """
+    from ._validation import check_seeds
+
+    check_activation(activation)
+    x1, x2 = _check_inputs(x1, x2)
+    depth = check_int(depth, "depth", low=0, high=1000)
+    sigma_w2 = check_real(sigma_w2, "sigma_w2", positive=True)
+    sigma_b2 = check_real(sigma_b2, "sigma_b2", nonnegative=True)
+    width = check_int(width, "width", low=1, high=10**6)
+    parameterization = check_choice(parameterization, PARAMETERIZATIONS, "parameterization")
+    C = check_int(n_outputs, "n_outputs", low=1, high=10**5)
+    slope = check_real(slope, "slope")
+    seeds = check_seeds(seeds)
+    same = x2 is None
+    x = x1 if same else np.concatenate([x1, x2], axis=0)
+    n1 = x1.shape[0]
+    rows = slice(0, n1)
+    cols = rows if same else slice(n1, x.shape[0])
+    d = x.shape[1]
+    widths = [d] + [width] * depth + [C]
+    out_full, out_f1, out_f2 = [], [], []
+    for s in seeds:
+        rng = np.random.default_rng(int(s))
+        net = _sample_net(rng, widths, sigma_w2, sigma_b2)
+        hs, us, deltas = _forward_backward(net, x, activation, slope)
+        f = hs[-1] @ net.weights[-1].T + net.biases[-1]
+        H, D = _layer_grams(hs, deltas, rows, cols)
+        G = 0.0
+        for l in range(len(D)):
+            if parameterization == "ntk":
+                wfac, bfac = sigma_w2 / widths[l], sigma_b2
+            else:
+                wfac, bfac = 1.0, 1.0
+            G = G + D[l] * (wfac * H[l] + bfac)[:, None, :, None]
+        out_full.append(G)
+        out_f1.append(f[rows])
+        out_f2.append(f[cols])
+    full = np.stack(out_full)
+    diag = np.einsum("sakbk->sab", full) / C   # output-diagonal blocks, averaged over k
+    f1, f2 = np.stack(out_f1), np.stack(out_f2)
+    nngp = np.einsum("snk,smk->snm", f1, f2) / C
+    return EmpiricalNTK(ntk=diag, ntk_full=full, nngp=nngp, f1=f1, f2=f2)

@@ -1,0 +1,148 @@
+"""Reproduce seed 003 (Fisher information and NTK of deep random networks).
+
+``python -m statmech_nn reproduce fisher --out DIR [--fast]`` writes into ``DIR/fisher`` (the directory passed to ``run``):
+
+* ``fim_eigen_stats.png`` / ``fim_eigen_stats.csv``: m_lambda, s_lambda and lambda_max against the
+  width M (relu, sigma_w2 = 2, sigma_b2 = 0.1, 3 hidden layers, T = 30, C = 1): mean-field theory
+  (lines) and empirical FIM spectra of sampled networks (symbols, mean +- sd over seeds);
+* ``fim_lambda_max_scaling.png`` / ``fim_lambda_max_scaling.csv``: lambda_max with T = M/4
+  inputs, plain vs batch norm (mean subtraction) in the last layer: Theta(M) vs O(1);
+* ``ntk_kernel_vs_empirical.png`` / ``ntk_kernel_vs_empirical.csv``: the infinite-width NTK
+  (relu, depth 3, NTK parameterisation) on the unit circle x(gamma) = (cos gamma, sin gamma)
+  against x(0), with empirical NTKs of sampled networks of widths 64 and 1024 (Jacot et al. Fig. 1).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import numpy as np
+
+from .. import fisher as F
+from .. import ntk as K
+
+
+def _write_csv(path: Path, columns: Dict[str, Sequence[float]]) -> Path:
+    names = list(columns)
+    rows = zip(*(np.asarray(columns[n], dtype=float).ravel() for n in names))
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(names)
+        for row in rows:
+            w.writerow([repr(float(x)) for x in row])
+    return path
+
+
+ACT, SW, SB, DEPTH = "relu", 2.0, 0.1, 3
+
+
+def eigen_stats_data(fast: bool) -> dict:
+    Ms = np.array([100, 200, 400] if fast else [100, 200, 400, 800, 1600])
+    T = 30
+    seeds = [0, 1] if fast else [0, 1, 2, 3]
+    M_line = np.geomspace(80, Ms[-1] * 1.25, 60)
+    th = F.eigen_stats(ACT, DEPTH, SW, SB, M=M_line, T=T)
+    sim = {k: [] for k in ("mean", "second_moment", "lambda_max")}
+    sd = {k: [] for k in sim}
+    for M in Ms:
+        e = F.empirical(ACT, DEPTH, SW, SB, M=int(M), T=T, seeds=seeds)
+        for k in sim:
+            v = getattr(e, k)
+            sim[k].append(v.mean())
+            sd[k].append(v.std())
+    th_pts = F.eigen_stats(ACT, DEPTH, SW, SB, M=Ms.astype(float), T=T)
+    return dict(M_line=M_line, th=th, Ms=Ms, sim=sim, sd=sd, th_pts=th_pts, T=T)
+
+
+def scaling_data(fast: bool) -> dict:
+    Ms = np.array([64, 128, 256] if fast else [64, 128, 256, 512, 1024])
+    seeds = [0, 1] if fast else [0, 1, 2]
+    out = {"M": Ms, "plain_sim": [], "bn_sim": []}
+    for M in Ms:
+        T = int(M) // 4
+        out["plain_sim"].append(F.empirical(ACT, DEPTH, SW, SB, M=int(M), T=T, seeds=seeds).lambda_max.mean())
+        out["bn_sim"].append(F.empirical(ACT, DEPTH, SW, SB, M=int(M), T=T, seeds=seeds,
+                                         batchnorm_last=True).lambda_max.mean())
+    out["plain_th"] = F.eigen_stats(ACT, DEPTH, SW, SB, M=Ms.astype(float), T=Ms / 4).lambda_max
+    out["bn_th"] = F.eigen_stats(ACT, DEPTH, SW, SB, M=Ms.astype(float), T=Ms / 4, batchnorm_last=True).lambda_max
+    return out
+
+
+def ntk_data(fast: bool) -> dict:
+    gamma = np.linspace(-np.pi, np.pi, 41 if fast else 121)
+    x = np.stack([np.cos(gamma), np.sin(gamma)], axis=1)
+    x0 = np.array([[1.0, 0.0]])
+    th = K.kernels(x0, x, ACT, DEPTH, SW, SB).ntk[0]
+    widths = [64, 1024]
+    seeds = range(4 if fast else 10)
+    emp = {w: K.empirical(x0, x, ACT, DEPTH, SW, SB, width=w, seeds=seeds).ntk[:, 0, :] for w in widths}
+    return dict(gamma=gamma, th=th, emp=emp)
+
+
+def run(out_dir: Path, fast: bool = False) -> List[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files: List[Path] = []
+
+    d = eigen_stats_data(fast)
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    for ax, key, lab in zip(axes, ("mean", "second_moment", "lambda_max"),
+                            (r"$m_\lambda$", r"$s_\lambda$", r"$\lambda_{max}$")):
+        ax.loglog(d["M_line"], getattr(d["th"], key), "-", label="theory")
+        ax.errorbar(d["Ms"], d["sim"][key], yerr=d["sd"][key], fmt="o", mfc="none", label="empirical FIM")
+        ax.set_xlabel("M")
+        ax.set_title(lab)
+    axes[0].legend()
+    fig.suptitle(f"FIM eigenvalue statistics, {ACT}, L-1={DEPTH}, sigma_w2={SW}, sigma_b2={SB}, T={d['T']}")
+    fig.tight_layout()
+    files.append(out / "fim_eigen_stats.png")
+    fig.savefig(files[-1], dpi=110)
+    plt.close(fig)
+    files.append(_write_csv(out / "fim_eigen_stats.csv", {
+        "M": d["Ms"], "mean_theory": d["th_pts"].mean, "mean_sim": d["sim"]["mean"],
+        "second_moment_theory": d["th_pts"].second_moment, "second_moment_sim": d["sim"]["second_moment"],
+        "lambda_max_theory": d["th_pts"].lambda_max, "lambda_max_sim": d["sim"]["lambda_max"],
+        "lambda_max_sim_sd": d["sd"]["lambda_max"]}))
+
+    s = scaling_data(fast)
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    ax.loglog(s["M"], s["plain_th"], "-", color="C0", label="plain: theory")
+    ax.loglog(s["M"], s["plain_sim"], "o", color="C0", mfc="none", label="plain: empirical")
+    ax.loglog(s["M"], s["bn_th"], "--", color="C1", label="BN last layer: leading order")
+    ax.loglog(s["M"], s["bn_sim"], "s", color="C1", mfc="none", label="BN last layer: empirical")
+    ax.set_xlabel("M (T = M/4)")
+    ax.set_ylabel(r"$\lambda_{max}$")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    files.append(out / "fim_lambda_max_scaling.png")
+    fig.savefig(files[-1], dpi=110)
+    plt.close(fig)
+    files.append(_write_csv(out / "fim_lambda_max_scaling.csv", {
+        "M": s["M"], "T": s["M"] // 4, "plain_theory": s["plain_th"], "plain_sim": s["plain_sim"],
+        "bn_theory": s["bn_th"], "bn_sim": s["bn_sim"]}))
+
+    n = ntk_data(fast)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(n["gamma"], n["th"], "k-", lw=2, label="infinite width")
+    cols = {}
+    for c, (w, e) in zip(("C0", "C3"), n["emp"].items()):
+        for i, row in enumerate(e):
+            ax.plot(n["gamma"], row, color=c, alpha=0.35, lw=0.8, label=f"width {w}" if i == 0 else None)
+        cols[f"width{w}_mean"] = e.mean(0)
+        cols[f"width{w}_sd"] = e.std(0)
+    ax.set_xlabel(r"$\gamma$")
+    ax.set_ylabel(r"$\Theta(x(0), x(\gamma))$")
+    ax.legend()
+    fig.tight_layout()
+    files.append(out / "ntk_kernel_vs_empirical.png")
+    fig.savefig(files[-1], dpi=110)
+    plt.close(fig)
+    files.append(_write_csv(out / "ntk_kernel_vs_empirical.csv", {"gamma": n["gamma"], "theory": n["th"], **cols}))
+    return files

@@ -1,0 +1,162 @@
+"""Fisher information of deep random networks: mean-field statistics vs sampled networks.
+
+Finite-size effects: the readout weights (and every weight matrix) are shared by all inputs, so
+one network's order parameters fluctuate by O(1/sqrt(M)) (e.g. sum_i W_ki^2 phi'^2 over M units);
+averaging n_seeds networks gives a standard error ~ c / sqrt(M n_seeds) with c ~ 1 measured
+(relu, M = 500: ~5 % per network on lambda_max). Tolerances below are about 3 standard errors.
+"""
+
+import numpy as np
+import pytest
+
+from statmech_nn import fisher, gaussian
+
+SEEDS = [11, 12, 13, 14]
+
+
+@pytest.mark.parametrize("act,sw,sb", [("relu", 2.0, 0.1), ("erf", 3.0, 0.2), ("tanh", 1.5, 0.05)])
+def test_order_parameters_match_sampled_networks(act, sw, sb):
+    op = fisher.order_parameters(act, 2, sw, sb)
+    em = fisher.empirical(act, 2, sw, sb, M=1000, T=20, C=3, seeds=SEEDS)
+    # M = 1000, 4 networks, C = 3 outputs: standard error ~ 1 / sqrt(12000) ~ 1 %; tolerance 4 %.
+    np.testing.assert_allclose(em.q_hat.mean(0), op.q_hat, rtol=0.03, atol=0.01)
+    np.testing.assert_allclose(em.q_tilde.mean(0), op.q_tilde, rtol=0.05)
+    # Cross-input quantities: absolute tolerance relative to the diagonal scale.
+    np.testing.assert_allclose(em.q_hat_st.mean(0), op.q_hat_st, atol=0.03 * op.q_hat.max())
+    np.testing.assert_allclose(em.q_tilde_st.mean(0), op.q_tilde_st, atol=0.05 * op.q_tilde.max())
+    assert em.q_tilde[:, -1] == pytest.approx(1.0)  # q~^L = 1 exactly (linear readout)
+    np.testing.assert_allclose(em.kappa1.mean(), op.kappa1, rtol=0.05)
+    np.testing.assert_allclose(em.kappa2.mean(), op.kappa2, rtol=0.06, atol=0.01)
+
+
+@pytest.mark.parametrize("act,sw,sb,C", [("relu", 2.0, 0.1, 1), ("erf", 3.0, 0.2, 2)])
+def test_eigenvalue_statistics_match_empirical_fim(act, sw, sb, C):
+    M, T = 1000, 30
+    th = fisher.eigen_stats(act, 2, sw, sb, M=M, T=T, C=C)
+    em = fisher.empirical(act, 2, sw, sb, M=M, T=T, C=C, seeds=SEEDS)
+    # Exact parameter count vs alpha M^2: relative O(1/M) (0.2 % here); statistics: ~3 sigma.
+    assert em.mean.mean() == pytest.approx(th.mean, rel=0.04)
+    assert em.second_moment.mean() == pytest.approx(th.second_moment, rel=0.12)
+    assert em.lambda_max.mean() == pytest.approx(th.lambda_max, rel=0.07)
+    assert th.eta_c == pytest.approx(2.0 / th.lambda_max)
+    # Consistency of the empirical spectrum with the traces.
+    P = em.num_params
+    np.testing.assert_allclose(em.eigenvalues.sum(1) / P, em.mean, rtol=1e-10)
+    np.testing.assert_allclose((em.eigenvalues ** 2).sum(1) / P, em.second_moment, rtol=1e-10)
+
+
+def test_lambda_max_grows_linearly_with_width():
+    lm = [fisher.empirical("relu", 2, 2.0, 0.0, M=M, T=20, seeds=SEEDS).lambda_max.mean() for M in (200, 800)]
+    th = fisher.eigen_stats("relu", 2, 2.0, 0.0, M=np.array([200.0, 800.0]), T=20).lambda_max
+    assert th[1] / th[0] == pytest.approx(4.0)
+    assert lm[1] / lm[0] == pytest.approx(4.0, rel=0.12)
+    # Mean eigenvalue ~ 1/M: the spectrum is pathological (most eigenvalues ~ 0, a few ~ M).
+    em = fisher.empirical("relu", 2, 2.0, 0.0, M=800, T=20, seeds=SEEDS[:1])
+    assert em.lambda_max[0] / em.mean[0] > 1e5
+
+
+def _fd_jacobian(Ws, bs, x, act):
+    """Central finite-difference Jacobian of all outputs w.r.t. all weights and biases."""
+    def forward(params):
+        h = x
+        L = len(Ws)
+        for l in range(L):
+            W, b = params[2 * l], params[2 * l + 1]
+            u = h @ W.T + b
+            h = gaussian.activation(act, u) if l < L - 1 else u
+        return h.reshape(-1)  # (T*C,), index t*C + k
+
+    params = []
+    for W, b in zip(Ws, bs):
+        params += [W.copy(), b.copy()]
+    cols = []
+    eps = 1e-6
+    for p in params:
+        flat = p.reshape(-1)
+        for i in range(flat.size):
+            old = flat[i]
+            flat[i] = old + eps
+            fp = forward(params)
+            flat[i] = old - eps
+            fm = forward(params)
+            flat[i] = old
+            cols.append((fp - fm) / (2 * eps))
+    return np.stack(cols, axis=1)
+
+
+@pytest.mark.parametrize("batchnorm_last", [False, True])
+def test_gram_trick_equals_fim_from_the_jacobian(batchnorm_last):
+    from statmech_nn.ntk import _sample_net
+
+    act, T, C, M, seed = "tanh", 4, 2, 6, 5
+    em = fisher.empirical(act, 2, 1.7, 0.3, M=M, T=T, C=C, seeds=[seed], batchnorm_last=batchnorm_last,
+                          return_gram=True)
+    rng = np.random.default_rng(seed)   # the same stream: inputs first, then the network
+    x = rng.standard_normal((T, M))
+    net = _sample_net(rng, list(em.widths), 1.7, 0.3)
+    J = _fd_jacobian(net.weights, net.biases, x, act)      # (T*C, P)
+    assert J.shape[1] == em.num_params
+    if batchnorm_last:
+        J = np.kron(np.eye(T) - 1.0 / T, np.eye(C)) @ J
+    F = J.T @ J / T
+    ev = np.sort(np.linalg.eigvalsh(F))[::-1][: T * C]
+    np.testing.assert_allclose(em.eigenvalues[0], ev, rtol=1e-6, atol=1e-8 * ev[0])
+    np.testing.assert_allclose(em.gram[0], J @ J.T, rtol=1e-6, atol=1e-8 * ev[0])
+
+
+def test_batchnorm_last_layer_statistics_and_sharpness():
+    M, T = 1000, 30
+    th = fisher.eigen_stats("relu", 2, 2.0, 0.1, M=M, T=T, batchnorm_last=True)
+    em = fisher.empirical("relu", 2, 2.0, 0.1, M=M, T=T, seeds=SEEDS, batchnorm_last=True)
+    assert em.mean.mean() == pytest.approx(th.mean, rel=0.05)
+    assert em.second_moment.mean() == pytest.approx(th.second_moment, rel=0.15)
+    plain = fisher.eigen_stats("relu", 2, 2.0, 0.1, M=M, T=T)
+    assert th.lambda_max < 0.25 * plain.lambda_max
+    # lambda_max^BN = alpha (kappa1 - kappa2) M / T is leading order; the bulk fluctuations add
+    # O(sqrt(M/T)) (relative O(sqrt(T/M)) ~ 20-40 % here), so only the order of magnitude is checked.
+    assert th.lambda_max < em.lambda_max.mean() < 2.0 * th.lambda_max
+    # With T proportional to M, the BN lambda_max stays O(1) while the plain one grows like M.
+    bn = [fisher.empirical("relu", 2, 2.0, 0.1, M=m, T=m // 4, seeds=SEEDS[:2], batchnorm_last=True).lambda_max.mean()
+          for m in (100, 400)]
+    pl = [fisher.empirical("relu", 2, 2.0, 0.1, M=m, T=m // 4, seeds=SEEDS[:2]).lambda_max.mean() for m in (100, 400)]
+    assert pl[1] / pl[0] > 3.3
+    assert bn[1] / bn[0] < 1.5
+
+
+def test_width_ratios_enter_alpha_and_kappa():
+    a = [0.5, 2.0, 1.0]
+    op = fisher.order_parameters("relu", 2, 2.0, 0.0, alphas=a)
+    assert op.alpha == pytest.approx(0.5 * 2.0 + 2.0 * 1.0)
+    em = fisher.empirical("relu", 2, 2.0, 0.0, M=500, T=20, alphas=a, seeds=SEEDS)
+    assert list(em.widths) == [250, 1000, 500, 1]
+    th = fisher.eigen_stats("relu", 2, 2.0, 0.0, M=500, T=20, alphas=a)
+    assert em.mean.mean() == pytest.approx(th.mean, rel=0.05)
+    assert em.lambda_max.mean() == pytest.approx(th.lambda_max, rel=0.08)
+
+
+def test_broadcasting_and_infinite_T():
+    st = fisher.eigen_stats("erf", 3, 2.0, 0.1, M=[100, 1000], T=np.inf)
+    assert st.lambda_max.shape == (2,)
+    assert st.lambda_max[1] == pytest.approx(st.alpha * st.kappa2 * 1000)
+    assert st.second_moment[0] == pytest.approx(st.alpha * st.kappa2 ** 2)
+
+
+@pytest.mark.parametrize("call,exc,word", [
+    (lambda: fisher.order_parameters("nope"), ValueError, "activation"),
+    (lambda: fisher.order_parameters("relu", depth=0), ValueError, "depth"),
+    (lambda: fisher.order_parameters("relu", sigma_w2=-1.0), ValueError, "sigma_w2"),
+    (lambda: fisher.order_parameters("relu", sigma_b2=float("nan")), ValueError, "sigma_b2"),
+    (lambda: fisher.order_parameters("relu", depth=2, alphas=[1, 1]), ValueError, "alphas"),
+    (lambda: fisher.order_parameters("relu", depth=1, alphas=[1, -1]), ValueError, "alphas"),
+    (lambda: fisher.eigen_stats("relu", M=0), ValueError, "M"),
+    (lambda: fisher.eigen_stats("relu", T=0.5), ValueError, "T"),
+    (lambda: fisher.eigen_stats("relu", C=0), ValueError, "C"),
+    (lambda: fisher.eigen_stats("relu", batchnorm_last="yes"), TypeError, "batchnorm_last"),
+    (lambda: fisher.empirical("relu", M=True), TypeError, "M"),
+    (lambda: fisher.empirical("relu", M=10, T=1, batchnorm_last=True), ValueError, "T"),
+    (lambda: fisher.empirical("relu", M=10, seeds=[-1]), ValueError, "seeds"),
+    (lambda: fisher.empirical(3), TypeError, "activation"),
+])
+def test_bad_input(call, exc, word):
+    with pytest.raises(exc, match=word):
+        call()

@@ -1,0 +1,219 @@
+"""NTK / NNGP kernels: closed forms, quadrature, sampled finite networks, gradient descent."""
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+from statmech_nn import ntk
+
+
+def _inputs(n=6, d=8, seed=0):
+    x = np.random.default_rng(seed).standard_normal((n, d))
+    x[1] = x[0] * 1.7          # parallel inputs (correlation 1) exercise the boundary of the maps
+    return x
+
+
+def _arccos_reference(x, depth, sw, sb):
+    """Independent relu recursion (Cho & Saul arc-cosine kernels) for the NTK parameterisation."""
+    d = x.shape[1]
+    S = sw * x @ x.T / d + sb
+    Th = S.copy()
+    for _ in range(depth):
+        q = np.sqrt(np.diag(S))
+        c = np.clip(S / np.outer(q, q), -1, 1)
+        th = np.arccos(c)
+        i2 = np.outer(q, q) * (np.sin(th) + (np.pi - th) * c) / (2 * np.pi)
+        j2 = (np.pi - th) / (2 * np.pi)
+        S = sw * i2 + sb
+        Th = S + sw * j2 * Th
+    return S, Th
+
+
+def _arcsin_reference(x, depth, sw, sb):
+    """Independent erf(x/sqrt2) recursion (Williams 1997 arcsine kernel)."""
+    d = x.shape[1]
+    S = sw * x @ x.T / d + sb
+    Th = S.copy()
+    for _ in range(depth):
+        v = np.diag(S)
+        den = np.sqrt(np.outer(1 + v, 1 + v))
+        i2 = 2 / np.pi * np.arcsin(S / den)
+        j2 = 2 / np.pi / np.sqrt(np.outer(1 + v, 1 + v) - S ** 2)
+        S = sw * i2 + sb
+        Th = S + sw * j2 * Th
+    return S, Th
+
+
+@pytest.mark.parametrize("act,ref", [("relu", _arccos_reference), ("erf", _arcsin_reference)])
+def test_closed_forms_match_independent_formulas(act, ref):
+    x = _inputs()
+    k = ntk.kernels(x, None, act, 3, 1.8, 0.3)
+    S, Th = ref(x, 3, 1.8, 0.3)
+    # rtol 1e-7: the reference's arccos(c) at c = 1 - O(1e-16) (diagonal) is only good to ~1e-8.
+    np.testing.assert_allclose(k.nngp, S, rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(k.ntk, Th, rtol=1e-7, atol=1e-12)
+    assert k.nngp_layers.shape == (4, 6, 6)
+
+
+def test_quadrature_path_matches_closed_form():
+    # leaky_relu (no closed form: kink-split quadrature) with slope 0 is relu (closed form).
+    x = _inputs()
+    a = ntk.kernels(x, None, "relu", 2, 2.0, 0.1)
+    b = ntk.kernels(x, None, "leaky_relu", 2, 2.0, 0.1, slope=0.0)
+    np.testing.assert_allclose(b.ntk, a.ntk, rtol=1e-9)
+    np.testing.assert_allclose(b.nngp, a.nngp, rtol=1e-9)
+
+
+def test_cross_kernel_is_a_block_of_the_joint_kernel():
+    x = _inputs(8)
+    full = ntk.kernels(x, None, "tanh", 2, 1.5, 0.1)
+    cross = ntk.kernels(x[:3], x[3:], "tanh", 2, 1.5, 0.1)
+    np.testing.assert_allclose(cross.ntk, full.ntk[:3, 3:], rtol=1e-12)
+    np.testing.assert_allclose(cross.nngp, full.nngp[:3, 3:], rtol=1e-12)
+
+
+@pytest.mark.parametrize("act", ["relu", "erf", "tanh"])
+def test_infinite_width_ntk_matches_sampled_networks(act):
+    x = _inputs()
+    k = ntk.kernels(x, None, act, 2, 2.0, 0.1)
+    e = ntk.empirical(x, None, act, 2, 2.0, 0.1, width=2000, seeds=range(6))
+    # Measured: one relu network's NTK deviates by ~7 % (mostly a common scale) at width 1500,
+    # i.e. ~2.7/sqrt(width); 6 nets at 2000: standard error ~2.5 %; tolerance 8 % (~3 sigma).
+    err = np.max(np.abs(e.ntk.mean(0) - k.ntk)) / np.max(np.abs(k.ntk))
+    assert err < 0.08
+    # The fluctuation shrinks like 1/sqrt(width): 16x the width, about 1/4 the spread.
+    small = ntk.empirical(x, None, act, 2, 2.0, 0.1, width=100, seeds=range(8)).ntk
+    big = ntk.empirical(x, None, act, 2, 2.0, 0.1, width=1600, seeds=range(8)).ntk
+    ratio = np.sqrt(np.mean((big - k.ntk) ** 2) / np.mean((small - k.ntk) ** 2))
+    assert 0.12 < ratio < 0.45
+
+
+def test_nngp_matches_output_covariance_of_sampled_networks():
+    x = _inputs()
+    k = ntk.kernels(x, None, "erf", 2, 2.5, 0.2)
+    # f.f'/C over C = 100 readout units and 40 networks: per-entry sampling error
+    # ~ sqrt(2 / 4000) ~ 2.2 % (+ O(1/sqrt(400 * 40)) from the hidden layers); the relative
+    # Frobenius error averages the 21 distinct entries, tolerance 6 %.
+    e = ntk.empirical(x, None, "erf", 2, 2.5, 0.2, width=400, n_outputs=100, seeds=range(40))
+    assert np.linalg.norm(e.nngp.mean(0) - k.nngp) / np.linalg.norm(k.nngp) < 0.06
+
+
+def test_standard_parameterisation_matches_sampled_networks():
+    x = _inputs()
+    k = ntk.kernels(x, None, "relu", 2, 2.0, 0.1, parameterization="standard", width=2000)
+    e = ntk.empirical(x, None, "relu", 2, 2.0, 0.1, width=2000, parameterization="standard", seeds=range(6))
+    # Measured per-network spread ~4/sqrt(width) (9 % at 2000); 6 nets: ~3.7 %; tolerance 11 %.
+    err = np.max(np.abs(e.ntk.mean(0) - k.ntk)) / np.max(np.abs(k.ntk))
+    assert err < 0.11
+    # Standard NTK grows with the width (it is the Fisher Gram); the NNGP does not.
+    k2 = ntk.kernels(x, None, "relu", 2, 2.0, 0.1, parameterization="standard", width=4000)
+    assert k2.ntk[0, 0] / k.ntk[0, 0] == pytest.approx(2.0, rel=0.02)
+    np.testing.assert_allclose(k2.nngp, k.nngp)
+
+
+def test_predict_gd_mse_matches_exact_linear_dynamics():
+    x = _inputs(7)
+    K = ntk.kernels(x, None, "relu", 2, 2.0, 0.1).ntk
+    Kx = ntk.kernels(x[:3] + 0.1, x, "relu", 2, 2.0, 0.1).ntk
+    rng = np.random.default_rng(3)
+    y = rng.standard_normal((7, 2))
+    f0, g0 = rng.standard_normal((7, 2)), rng.standard_normal((3, 2))
+    t = np.array([0.0, 0.3, 2.0])
+    p = ntk.predict_gd_mse(K, y, t, eta=0.7, ntk_test_train=Kx, f0_train=f0, f0_test=g0)
+    for i, ti in enumerate(t):
+        E = scipy.linalg.expm(-0.7 * K * ti)
+        np.testing.assert_allclose(p.f_train[i], y + E @ (f0 - y), atol=1e-10)
+        # test points: df*/dt = -eta Kx (f - y) integrated: g0 + Kx K^{-1} (I - E)(y - f0)
+        np.testing.assert_allclose(p.f_test[i], g0 + Kx @ np.linalg.solve(K, (np.eye(7) - E) @ (y - f0)),
+                                   atol=1e-8)
+    inf = ntk.predict_gd_mse(K, y, np.inf, ntk_test_train=Kx)
+    np.testing.assert_allclose(inf.f_train, y, atol=1e-8)
+    np.testing.assert_allclose(inf.f_test, Kx @ np.linalg.solve(K, y), atol=1e-8)  # kernel regression
+    assert p.loss_train[0] == pytest.approx(0.5 * np.sum((f0 - y) ** 2))
+    assert np.all(np.diff(p.loss_train) < 0)
+
+
+def test_predict_gd_mse_matches_gradient_descent_of_a_wide_network():
+    """Gradient descent of a real width-2048 one-hidden-layer net in the NTK parameterisation vs
+    the linearised prediction with its empirical NTK at initialisation (error O(1/sqrt(M)))."""
+    from statmech_nn.ntk import _sample_net
+
+    d, n, M, sw, sb, seed = 5, 6, 2048, 2.0, 0.1, 7
+    rng0 = np.random.default_rng(1)
+    x = rng0.standard_normal((n + 2, d))
+    y = rng0.standard_normal(n)
+    emp = ntk.empirical(x[:n], x, "erf", 1, sw, sb, width=M, seeds=[seed])
+    net = _sample_net(np.random.default_rng(seed), [d, M, 1], sw, sb)
+    # NTK parameters: omega = W sqrt(fan_in)/sigma_w, beta = b / sigma_b.
+    w1 = net.weights[0] * np.sqrt(d / sw)
+    b1 = net.biases[0] / np.sqrt(sb)
+    w2 = net.weights[1][0] * np.sqrt(M / sw)
+    b2 = net.biases[1][0] / np.sqrt(sb)
+    from scipy.special import erf
+
+    def fwd(xx):
+        u = np.sqrt(sw / d) * xx @ w1.T + np.sqrt(sb) * b1
+        h = erf(u / np.sqrt(2))
+        return u, h, np.sqrt(sw / M) * h @ w2 + np.sqrt(sb) * b2
+
+    f_init = fwd(x)[2]
+    np.testing.assert_allclose(f_init, np.concatenate([emp.f1[0, :, 0], emp.f2[0, n:, 0]]), rtol=1e-10)
+    dt, steps = 0.01, 150
+    for _ in range(steps):
+        u, h, f = fwd(x[:n])
+        r = f - y                                        # dL/df for L = 1/2 sum (f - y)^2
+        dphi = np.sqrt(2 / np.pi) * np.exp(-0.5 * u * u)
+        gw2 = np.sqrt(sw / M) * h.T @ r
+        gb2 = np.sqrt(sb) * r.sum()
+        du = (r[:, None] * np.sqrt(sw / M) * w2[None, :]) * dphi
+        gw1 = np.sqrt(sw / d) * du.T @ x[:n]
+        gb1 = np.sqrt(sb) * du.sum(0)
+        w1 -= dt * gw1
+        b1 -= dt * gb1
+        w2 -= dt * gw2
+        b2 -= dt * gb2
+    f_gd = fwd(x)[2]
+    p = ntk.predict_gd_mse(emp.ntk[0][:, :n], y, dt * steps, eta=1.0, ntk_test_train=emp.ntk[0][:, :].T[n:],
+                           f0_train=f_init[:n], f0_test=f_init[n:])
+    # Euler with dt = 0.01 (dt * lambda_max ~ 0.05: ~1 % discretisation) plus O(1/sqrt(M)) drift.
+    scale = np.max(np.abs(y))
+    np.testing.assert_allclose(f_gd[:n], p.f_train, atol=0.03 * scale)
+    np.testing.assert_allclose(f_gd[n:], p.f_test, atol=0.03 * scale)
+    # The network has actually learned (the comparison is not trivially at f_0).
+    assert np.max(np.abs(f_gd[:n] - f_init[:n])) > 0.3 * scale
+
+
+@pytest.mark.parametrize("call,exc,word", [
+    (lambda: ntk.kernels(np.ones((2, 3)), np.ones((2, 4))), ValueError, "x2"),
+    (lambda: ntk.kernels(np.ones((2, 3)), parameterization="mup"), ValueError, "parameterization"),
+    (lambda: ntk.kernels(np.ones((2, 3)), parameterization="standard"), ValueError, "width"),
+    (lambda: ntk.kernels(np.ones((2, 3)), depth=-1), ValueError, "depth"),
+    (lambda: ntk.kernels(np.ones((2, 3)), sigma_w2=0.0), ValueError, "sigma_w2"),
+    (lambda: ntk.kernels([[1.0, np.nan]]), ValueError, "x1"),
+    (lambda: ntk.kernels("abc"), TypeError, "x1"),
+    (lambda: ntk.kernels(np.ones((2, 3)), activation="sine"), ValueError, "activation"),
+    (lambda: ntk.predict_gd_mse(np.array([[1.0, 2.0], [2.0, 1.0]]), [1.0, 2.0], 1.0), ValueError, "ntk_train_train"),
+    (lambda: ntk.predict_gd_mse(np.eye(2), [1.0, 2.0, 3.0], 1.0), ValueError, "y_train"),
+    (lambda: ntk.predict_gd_mse(np.eye(2), [1.0, 2.0], -1.0), ValueError, "t"),
+    (lambda: ntk.predict_gd_mse(np.eye(2), [1.0, 2.0], 1.0, eta=0.0), ValueError, "eta"),
+    (lambda: ntk.predict_gd_mse(np.eye(2), [1.0, 2.0], 1.0, ntk_test_train=np.ones((3, 3))), ValueError,
+     "ntk_test_train"),
+    (lambda: ntk.empirical(np.ones((2, 3)), width=0), ValueError, "width"),
+    (lambda: ntk.empirical(np.ones((2, 3)), n_outputs=2.5), TypeError, "n_outputs"),
+])
+def test_bad_input(call, exc, word):
+    with pytest.raises(exc, match=word):
+        call()
+
+
+def test_results_do_not_depend_on_thread_count():
+    x = _inputs(5)
+    a = ntk.kernels(x, None, "tanh", 2, 1.5, 0.1, num_threads=1)
+    b = ntk.kernels(x, None, "tanh", 2, 1.5, 0.1, num_threads=2)
+    np.testing.assert_array_equal(a.ntk, b.ntk)
+    np.testing.assert_array_equal(a.nngp, b.nngp)
+
+
+def test_single_input_and_one_row():
+    k = ntk.kernels([1.0, 2.0, 3.0], None, "erf", 1, 2.0, 0.1)
+    assert k.ntk.shape == (1, 1) and np.isfinite(k.ntk).all()
