@@ -86,9 +86,10 @@ class meanfield:
 
 
 class ntk:
-    """ntk (filled in by its capability)"""
+    """Infinite-width NNGP / NTK kernel recursions"""
 
-    pass
+    @staticmethod
+    def kernels(x1: numpy.typing.ArrayLike, x2: Any, activation: str, slope: float | int, depth: int, sigma_w2: float | int, sigma_b2: float | int, standard: bool, width: float | int, num_threads: int) -> tuple[numpy.typing.ArrayLike, numpy.typing.ArrayLike]: ...
 
 
 class perceptron:
