@@ -105,7 +105,8 @@ class FixedPoint:
     Attributes
     ----------
     q_star, c_star : diagonal ``q*`` and off-diagonal correlation ``c*`` of ``Sigma*``.
-    Sigma : the B x B fixed-point matrix ``q* ((1 - c*) I + c* 1 1^T)``.
+    B : batch size.
+    Sigma : (property) the B x B fixed-point matrix ``q* ((1 - c*) I + c* 1 1^T)``, built on access.
     phi2, phi12 : ``E phi(x1)^2`` and ``E phi(x1) phi(x2)`` for x = BN(h), h BSB1.
     method : "closed_form" or "quadrature".
     quadrature_error : |n nodes - 2n nodes| estimate (0 for closed forms).
@@ -114,12 +115,16 @@ class FixedPoint:
 
     q_star: float
     c_star: float
-    Sigma: np.ndarray
+    B: int
     phi2: float
     phi12: float
     method: str
     quadrature_error: float
     status: str
+
+    @property
+    def Sigma(self) -> np.ndarray:
+        return bsb1(self.B, self.q_star, self.c_star)
 
 
 def sphere_moments(activation: str, B: int, *, slope: float = 0.01, alpha: float = 1.0, method: str = "auto",
@@ -154,7 +159,7 @@ def fixed_point(activation: str, B: int, sigma_w2: float = 1.0, sigma_b2: float 
     nodes = check_int(nodes, "nodes", low=4, high=256)
     r = _core.batchnorm.fixed_point(name, slope, alpha, B, sigma_w2, sigma_b2, method, nodes)
     m = r["moments"]
-    return FixedPoint(q_star=r["q_star"], c_star=r["c_star"], Sigma=bsb1(B, r["q_star"], r["c_star"]),
+    return FixedPoint(q_star=r["q_star"], c_star=r["c_star"], B=B,
                       phi2=m["phi2"], phi12=m["phi12"], method=m["method"], quadrature_error=m["error"],
                       status=r["status"])
 
