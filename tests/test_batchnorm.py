@@ -28,16 +28,23 @@ NUMPY_PHI = {
 
 # ---- closed forms vs quadrature vs Monte Carlo --------------------------------------------------
 
-@pytest.mark.parametrize("activation,alpha", [("relu", 1.0), ("linear", 1.0), ("leaky_relu", 1.0), ("alpha_relu", 2.0)])
+@pytest.mark.parametrize("activation,alpha", [("relu", 1.0), ("linear", 1.0), ("leaky_relu", 1.0), ("alpha_relu", 2.0),
+                                              ("alpha_relu", 1.5)])
 @pytest.mark.parametrize("B", [2, 3, 4, 5, 8, 33, 400])
 def test_closed_form_equals_quadrature(activation, alpha, B):
     # Both are accurate to ~1e-13 (the quadrature's own n-vs-2n estimate is reported as `error`).
     cf = bn.sphere_moments(activation, B, slope=0.2, alpha=alpha, method="closed_form")
     qu = bn.sphere_moments(activation, B, slope=0.2, alpha=alpha, method="quadrature")
     assert cf["method"] == "closed_form" and qu["method"] == "quadrature"
-    assert qu["error"] < 1e-8
+    if alpha == 1.5:
+        # phi' = 1.5 sqrt(x) has an infinite slope at 0: the quadrature converges only algebraically
+        # (its own n-vs-2n estimate says ~1e-5), the closed form is exact.
+        tol = 10 * qu["error"] + 1e-10
+    else:
+        assert qu["error"] < 1e-8
+        tol = 1e-10
     for f in FIELDS:
-        assert cf[f] == pytest.approx(qu[f], abs=1e-10, rel=1e-10), f
+        assert cf[f] == pytest.approx(qu[f], abs=tol, rel=1e-10), f
 
 
 def test_identity_exact_values():
