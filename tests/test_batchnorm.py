@@ -47,6 +47,23 @@ def test_closed_form_equals_quadrature(activation, alpha, B):
         assert cf[f] == pytest.approx(qu[f], abs=tol, rel=1e-10), f
 
 
+def test_arccos_kernel_and_c_alpha():
+    # k_1(c) = (sqrt(1-c^2) + (pi - arccos c) c)/(2 pi); c_B(1) = (B-1)/2 Gamma((B-1)/2)/Gamma((B+1)/2) = 1.
+    c = np.array([-1.0, -0.5, 0.0, 0.3, 1.0])
+    k1 = (np.sqrt(1 - c**2) + (np.pi - np.arccos(c)) * c) / (2 * np.pi)
+    assert np.allclose(bn.arccos_kernel(1.0, c), k1, rtol=1e-14, atol=1e-16)
+    assert bn.arccos_kernel(0.0, 0.0) == pytest.approx(0.25)
+    for B in (2, 5, 100):
+        assert bn.c_alpha(B, 1.0) == pytest.approx(1.0, rel=1e-12)
+        assert bn.c_alpha(B, 0.0) == pytest.approx(1.0, rel=1e-14)
+    # E x1^4 on the sphere: x1 = sqrt(B-1) v, v one coordinate of a uniform unit vector in R^{B-1},
+    # E v^4 = 3/((B-1)(B+1)), so E x1^4 = 3 (B-1)/(B+1) = c_B(2) * E y^4 with E y^4 = 3.
+    B = 7
+    assert bn.c_alpha(B, 2.0) * 3 == pytest.approx(3 * (B - 1) / (B + 1), rel=1e-12)
+    with pytest.raises(ValueError, match="c"):
+        bn.arccos_kernel(1.0, 1.5)
+
+
 def test_identity_exact_values():
     # phi(x) = x: E x x^T = B G / (B - 1) exactly, and lambda_G = (B - 2)/(B - 3).
     for B in (4, 5, 9, 100):

@@ -60,6 +60,8 @@ __all__ = [
     "covariance_trajectory",
     "gradient_explosion_rate",
     "sphere_moments",
+    "arccos_kernel",
+    "c_alpha",
     "bsb1",
     "simulate",
 ]
@@ -90,6 +92,27 @@ def _method(method: Any, name: str) -> str:
     if method == "closed_form" and name not in HOMOGENEOUS:
         raise ValueError(f"method: no closed form for activation {name!r}; closed forms exist for {', '.join(HOMOGENEOUS)}")
     return method
+
+
+def arccos_kernel(alpha: float, c: Any) -> Any:
+    """``k_alpha(c) = E[max(u,0)^alpha max(v,0)^alpha]`` for unit Gaussians of correlation ``c``
+    (the arc-cosine kernel: ``J_alpha(theta) / (2 pi)`` in Cho & Saul's normalisation, theta = arccos c).
+    Closed forms for alpha = 0, 1, 2; a smooth 1-D Gauss–Legendre integral otherwise. Broadcasts over c."""
+    alpha = check_real(alpha, "alpha", nonnegative=True)
+    arr = as_float_array(c, "c")
+    if np.any(np.abs(arr) > 1):
+        raise ValueError("c: correlations must lie in [-1, 1]")
+    out = np.array([_core.batchnorm.arccos_kernel(alpha, float(x)) for x in arr.ravel()]).reshape(arr.shape)
+    return float(out) if out.ndim == 0 else out
+
+
+def c_alpha(B: int, alpha: float) -> float:
+    """``c_B(alpha) = (B-1)^alpha 2^-alpha Gamma((B-1)/2) / Gamma((B-1)/2 + alpha)``: for degree-alpha
+    homogeneous phi, ``E phi(x_i) phi(x_j) = c_B(alpha) E phi(y_i) phi(y_j)`` with x = BN(z) and y
+    Gaussian with unit variances and correlation -1/(B-1) (1 for i = j)."""
+    B = _batch(B)
+    alpha = check_real(alpha, "alpha", low=-(B - 1) / 2)
+    return float(_core.batchnorm.sphere_moment_factor(B, alpha))
 
 
 def bsb1(B: int, q: float, c: float) -> np.ndarray:
@@ -279,13 +302,14 @@ def simulate(activation: str, B: int, depth: int, width: int, sigma_w2: float = 
     """Sample deep BN networks of width ``width`` and ``depth`` layers on a batch of ``B`` inputs.
 
     ``Sigma0`` (B x B, default ``I``): covariance of the input pre-activations h^0 (i.i.d. over the
-    ``width`` neurons). Layer l draws W^l, b^l from ``Rng(seed, l)``; results do not depend on
+    ``width`` neurons). Memory: one width x width weight matrix (8 width^2 bytes) per running thread
+    plus depth x width x B stored activations per seed. Layer l draws W^l, b^l from ``Rng(seed, l)``; results do not depend on
     ``num_threads`` (seeds run in parallel).
     """
     name, slope, alpha = _act(activation, slope, alpha)
     B = _batch(B)
     depth = check_int(depth, "depth", low=1)
-    width = check_int(width, "width", low=1, high=100_000)
+    width = check_int(width, "width", low=1, high=16_384)  # W^l is width^2 doubles per running seed
     sigma_w2 = check_real(sigma_w2, "sigma_w2", positive=True)
     sigma_b2 = check_real(sigma_b2, "sigma_b2", nonnegative=True)
     seeds = check_seeds(seeds)
