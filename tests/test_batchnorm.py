@@ -268,6 +268,10 @@ def test_threads_do_not_change_results():
     a = bn.simulate("tanh", 5, 6, 200, 1.5, 0.1, num_threads=1, **kw)
     b = bn.simulate("tanh", 5, 6, 200, 1.5, 0.1, num_threads=2, **kw)
     assert np.array_equal(a.Sigma, b.Sigma) and np.array_equal(a.log_grad_norm2, b.log_grad_norm2)
+    # a single seed is split into fixed row blocks and run in parallel inside the seed
+    a = bn.simulate("relu", 5, 4, 300, 1.5, 0.1, seeds=9, num_threads=1)
+    b = bn.simulate("relu", 5, 4, 300, 1.5, 0.1, seeds=9, num_threads=2)
+    assert np.array_equal(a.Sigma, b.Sigma) and np.array_equal(a.log_grad_norm2, b.log_grad_norm2)
     S = np.diag([1.0, 2.0, 3.0, 4.0])
     m1 = bn.covariance_map("tanh", S, n_samples=50_000, seed=3, num_threads=1)
     m2 = bn.covariance_map("tanh", S, n_samples=50_000, seed=3, num_threads=2)

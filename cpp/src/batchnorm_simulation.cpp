@@ -98,13 +98,26 @@ SimulationResult simulate(const Phi& phi, int B, int depth, int width, double si
     const Eigen::MatrixXd L0 = sqrt_factor(Sigma0);
     const double sw = std::sqrt(sigma_w2 / M), sb = std::sqrt(sigma_b2);
     const double sqrtB = std::sqrt(static_cast<double>(B));
+    using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    constexpr std::int64_t kRowBlock = 128;
+    const std::int64_t n_blocks = (M + kRowBlock - 1) / kRowBlock;
+    // Parallelise inside a seed only when the seeds themselves cannot fill the threads.
+    const int inner_threads = n_seeds >= resolve_threads(num_threads) ? 1 : num_threads;
 
     parallel_for(n_seeds, num_threads, [&](std::int64_t si) {
         const std::uint64_t seed = seeds[si];
-        // Layer l uses stream l (W^l then b^l); stream 0: inputs; stream depth+1: output gradient.
-        auto draw_layer = [&](int l, Eigen::MatrixXd& W, Eigen::VectorXd& b) {
-            Rng rng(seed, static_cast<std::uint64_t>(l));
-            rng.fill_normal(W.data(), static_cast<std::size_t>(M) * M, sw);
+        // Streams: (l << 32) for b^l (l = 0: the inputs; l = depth + 1: the output gradient) and
+        // (l << 32) + 1 + k for row block k of W^l. Work inside one seed is split into fixed row blocks
+        // (so results do not depend on the thread count); it runs in parallel when the seeds do not
+        // (a single seed), and serially inside a parallel seed loop (no nested OpenMP).
+        auto stream = [](int l, std::int64_t k) { return (static_cast<std::uint64_t>(l) << 32) + static_cast<std::uint64_t>(k); };
+        auto draw_layer = [&](int l, RowMatrix& W, Eigen::VectorXd& b) {
+            parallel_for(n_blocks, inner_threads, [&](std::int64_t k) {
+                const std::int64_t r0 = k * kRowBlock, nr = std::min<std::int64_t>(kRowBlock, M - r0);
+                Rng rng(seed, stream(l, k + 1));
+                rng.fill_normal(W.data() + r0 * M, static_cast<std::size_t>(nr * M), sw);
+            });
+            Rng rng(seed, stream(l, 0));
             rng.fill_normal(b.data(), static_cast<std::size_t>(M), sb);
         };
         // Neurons are rows, the batch is columns; h stored row-major per layer (M x B).
@@ -112,12 +125,13 @@ SimulationResult simulate(const Phi& phi, int B, int depth, int width, double si
         std::vector<Eigen::VectorXd> norms(depth);  // |G h^{l-1}_i|
         Eigen::MatrixXd h(M, B);
         {
-            Rng rng(seed, 0);
+            Rng rng(seed, stream(0, 0));
             Eigen::MatrixXd Z(B, M);
             rng.fill_normal(Z.data(), static_cast<std::size_t>(B) * M);
             h = (L0 * Z).transpose();
         }
-        Eigen::MatrixXd W(M, M), F(M, B);
+        RowMatrix W(M, M);
+        Eigen::MatrixXd F(M, B);
         Eigen::VectorXd b(M);
         double* Sig = res.Sigma.data() + si * (depth + 1) * BB;
         auto record = [&](int l) {
@@ -138,7 +152,10 @@ SimulationResult simulate(const Phi& phi, int B, int depth, int width, double si
                 for (int k = 0; k < B; ++k) F(i, k) = phi.value(x(i, k));
             }
             draw_layer(l, W, b);
-            h.noalias() = W * F;
+            parallel_for(n_blocks, inner_threads, [&](std::int64_t k) {
+                const Eigen::Index r0 = k * kRowBlock, nr = std::min<Eigen::Index>(kRowBlock, M - r0);
+                h.middleRows(r0, nr).noalias() = W.middleRows(r0, nr) * F;
+            });
             h.colwise() += b;
             record(l);
         }
@@ -146,7 +163,7 @@ SimulationResult simulate(const Phi& phi, int B, int depth, int width, double si
         double* lg = res.log_grad_norm2.data() + si * (depth + 1);
         Eigen::MatrixXd delta(M, B), g(M, B);
         {
-            Rng rng(seed, static_cast<std::uint64_t>(depth) + 1);
+            Rng rng(seed, stream(depth + 1, 0));
             rng.fill_normal(delta.data(), static_cast<std::size_t>(M) * B);
         }
         double logn = 0;
@@ -160,7 +177,10 @@ SimulationResult simulate(const Phi& phi, int B, int depth, int width, double si
         for (int l = depth; l >= 1; --l) {
             check_interrupt();
             draw_layer(l, W, b);
-            g.noalias() = W.transpose() * delta;
+            parallel_for(n_blocks, inner_threads, [&](std::int64_t k) {
+                const Eigen::Index r0 = k * kRowBlock, nr = std::min<Eigen::Index>(kRowBlock, M - r0);
+                g.middleRows(r0, nr).noalias() = W.middleCols(r0, nr).transpose() * delta;
+            });
             const Eigen::MatrixXd& x = xs[l - 1];
             for (int i = 0; i < M; ++i) {
                 const double nrm = norms[l - 1][i];
