@@ -303,8 +303,9 @@ def simulate(activation: str, B: int, depth: int, width: int, sigma_w2: float = 
 
     ``Sigma0`` (B x B, default ``I``): covariance of the input pre-activations h^0 (i.i.d. over the
     ``width`` neurons). Memory: one width x width weight matrix (8 width^2 bytes) per running thread
-    plus depth x width x B stored activations per seed. Layer l draws W^l, b^l from ``Rng(seed, l)``; results do not depend on
-    ``num_threads`` (seeds run in parallel).
+    plus depth x width x B stored activations per seed. Random numbers: ``Rng(seed, stream)`` with one
+    stream per (layer, block of 128 weight rows); seeds run in parallel, a single seed is split over
+    fixed row blocks, so results do not depend on ``num_threads``.
     """
     name, slope, alpha = _act(activation, slope, alpha)
     B = _batch(B)
