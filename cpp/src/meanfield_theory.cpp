@@ -46,6 +46,68 @@ inline void value_deriv(const Activation& g, double x, double& v, double& d) {
     d = g.deriv(x);
 }
 
+// Smooth odd activations (phi(-x) = -phi(x)): phi^2, phi'^2 and phi phi'' are even, and the Hermite
+// coefficients of phi vanish for even k, so the Gaussian rules only need the half line x >= 0.
+bool is_smooth_odd(const Activation& g) { return g.kind == ActivationKind::Tanh; }
+
+// The x >= 0 half of the symmetric rule normal_rule(0, sd, {}, qs, ., ., features) would build
+// (composite Gauss–Legendre panels split at the feature points, z in [0, z_max]), with doubled
+// weights: sum_i w_i f(x_i) = E f(x) for even f, x ~ N(0, sd^2). Same panels as the full rule.
+void half_rule(double sd, const std::vector<double>& features, const QuadratureSettings& qs, std::vector<double>& x,
+               std::vector<double>& w) {
+    x.clear();
+    w.clear();
+    thread_local std::vector<double> edges;
+    edges.assign({0.0, qs.z_max});
+    for (double f : features) {
+        const double z = f / sd;
+        if (z > 0.0 && z < qs.z_max) edges.push_back(z);
+    }
+    std::sort(edges.begin(), edges.end());
+    edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
+    const QuadRule& gl = gauss_legendre_rule(qs.legendre_nodes);
+    constexpr double kTwoInvSqrt2Pi = 0.79788456080286535588;  // 2 / sqrt(2 pi)
+    for (size_t p = 0; p + 1 < edges.size(); ++p) {
+        const double a = edges[p], b = edges[p + 1];
+        const int pieces = std::max(1, static_cast<int>(std::ceil((b - a) / qs.max_panel)));
+        const double len = (b - a) / pieces;
+        for (int q = 0; q < pieces; ++q) {
+            const double lo = a + q * len, half = 0.5 * len, mid = lo + half;
+            for (size_t i = 0; i < gl.x.size(); ++i) {
+                const double z = mid + half * gl.x[i];
+                x.push_back(sd * z);
+                w.push_back(half * gl.w[i] * kTwoInvSqrt2Pi * std::exp(-0.5 * z * z));
+            }
+        }
+    }
+}
+
+const std::vector<double>& smooth_features() {
+    static const std::vector<double> f{0.0, -1.0, 1.0, -2.0, 2.0, -4.0, 4.0, -8.0, 8.0, -16.0, 16.0};
+    return f;
+}
+
+// activation_rule restricted to x >= 0 (doubled weights) for a smooth odd activation at mean 0.
+void half_activation_rule(const Activation& g, double sd, std::vector<double>& x, std::vector<double>& w) {
+    const double s = activation_scale(g);
+    if (sd <= 0.3 * s) {
+        const QuadRule& r = gauss_hermite_rule(64);  // symmetric nodes, none at 0
+        x.clear();
+        w.clear();
+        for (size_t i = 0; i < r.x.size(); ++i) {
+            if (r.x[i] > 0.0) {
+                x.push_back(sd * r.x[i]);
+                w.push_back(2.0 * r.w[i]);
+            }
+        }
+        return;
+    }
+    thread_local std::vector<double> bp;
+    bp.clear();
+    for (double f : smooth_features()) bp.push_back(f * s);
+    half_rule(sd, bp, panel_settings(), x, w);
+}
+
 }  // namespace
 
 std::string to_string(FixedPointStatus s) {
@@ -114,8 +176,9 @@ LayerMoments layer_moments(const Activation& g, double q) {
         m.slope = g.piecewise() ? d * d : d * d + v * g.deriv2(0.0);
         return m;
     }
-    std::vector<double> x, w;
-    activation_rule(g, 0.0, std::sqrt(q), x, w);
+    thread_local std::vector<double> x, w;
+    if (is_smooth_odd(g)) half_activation_rule(g, std::sqrt(q), x, w);  // even integrands
+    else activation_rule(g, 0.0, std::sqrt(q), x, w);
     double s0 = 0.0, s1 = 0.0, s2 = 0.0;
     const bool piece = g.piecewise();
     for (size_t i = 0; i < x.size(); ++i) {
@@ -351,10 +414,9 @@ struct HermiteSeries {
     double q = 0.0;
     std::vector<double> z, w, fv, h0, h1;  // nodes, weighted phi, h_{K+1}, h_{K+2} (see extend)
 
+    bool odd = false;  // phi odd: a_k = 0 for even k, rule on z >= 0 only (doubled weights)
+
     bool build(const Activation& g, double q) {
-        const LayerMoments lm = layer_moments(g, q);
-        phi2 = lm.phi2;
-        dphi2 = lm.dphi2;
         const double sd = std::sqrt(q);
         std::vector<double> bp;
         const double s = activation_scale(g);
@@ -364,14 +426,24 @@ struct HermiteSeries {
             for (double f : {0.0, -1.0, 1.0, -2.0, 2.0, -4.0, 4.0, -8.0, 8.0}) bp.push_back(f * s / sd);
         }
         static const QuadratureSettings qs{48, 20, 12.0, 0.9};
-        normal_rule(0.0, 1.0, bp, qs, z, w);
+        odd = is_smooth_odd(g);
+        if (odd) half_rule(1.0, bp, qs, z, w);
+        else normal_rule(0.0, 1.0, bp, qs, z, w);
         const size_t n = z.size();
         this->q = q;
         fv.resize(n); h0.assign(n, 1.0); h1.resize(n);
+        // E phi^2 and E phi'^2 on the same rule, so that the Parseval tails are those of the rule.
+        double s0 = 0.0, s1 = 0.0;
         for (size_t i = 0; i < n; ++i) {
-            fv[i] = w[i] * g.value(sd * z[i]);
+            double v, d;
+            value_deriv(g, sd * z[i], v, d);
+            fv[i] = w[i] * v;
+            s0 += w[i] * v * v;
+            s1 += w[i] * d * d;
             h1[i] = z[i];
         }
+        phi2 = s0;
+        dphi2 = s1;
         a2.clear(); b2.clear();
         K = -1;
         tail_a = phi2;
@@ -380,20 +452,48 @@ struct HermiteSeries {
         return std::isfinite(tail_a) && std::isfinite(tail_b);
     }
 
-    // Coefficients up to k = k_to (h0 holds h_{K+1}... see the recurrence below).
+    // Coefficients up to k = k_to (h0 holds h_{K+1}, h1 holds h_{K+2}; see the recurrence below).
     void extend(int k_to) {
         k_to = std::min(k_to, k_max);
         const size_t n = z.size();
         for (int k = K + 1; k <= k_to; ++k) {
-            // invariant: h0 = h_k, h1 = h_{k+1}
-            // four partial sums (fixed order, so results do not depend on anything but n)
+            // invariant: h0 = h_k, h1 = h_{k+1}. One pass: the projection a_k = sum fv h_k (four
+            // partial sums in a fixed order, so results depend on nothing but n) and the recurrence
+            // h_{k+2} = (z h_{k+1} - sqrt(k+1) h_k) / sqrt(k+2).
+            const double r1 = std::sqrt(k + 1.0), r2 = 1.0 / std::sqrt(k + 2.0);
             double pa[4] = {0.0, 0.0, 0.0, 0.0};
+            const bool project = !(odd && k % 2 == 0);
             size_t i = 0;
-            for (; i + 4 <= n; i += 4) {
-                for (int u = 0; u < 4; ++u) pa[u] += fv[i + u] * h0[i + u];
+            double* __restrict H0 = h0.data();
+            double* __restrict H1 = h1.data();
+            const double* __restrict Z = z.data();
+            const double* __restrict F = fv.data();
+            if (project) {
+                for (; i + 4 <= n; i += 4) {
+                    for (int u = 0; u < 4; ++u) {
+                        const double h = H0[i + u];
+                        pa[u] += F[i + u] * h;
+                        const double next = (Z[i + u] * H1[i + u] - r1 * h) * r2;
+                        H0[i + u] = H1[i + u];
+                        H1[i + u] = next;
+                    }
+                }
+                for (; i < n; ++i) {
+                    const double h = H0[i];
+                    pa[0] += F[i] * h;
+                    const double next = (Z[i] * H1[i] - r1 * h) * r2;
+                    H0[i] = H1[i];
+                    H1[i] = next;
+                }
+            } else {
+                for (; i < n; ++i) {
+                    const double next = (Z[i] * H1[i] - r1 * H0[i]) * r2;
+                    H0[i] = H1[i];
+                    H1[i] = next;
+                }
             }
-            for (; i < n; ++i) pa[0] += fv[i] * h0[i];
-            const double a = (pa[0] + pa[1]) + (pa[2] + pa[3]);
+            // odd phi: even coefficients vanish by symmetry (the half rule cannot see them)
+            const double a = project ? (pa[0] + pa[1]) + (pa[2] + pa[3]) : 0.0;
             a2.push_back(a * a);
             tail_a = std::max(0.0, tail_a - a * a);
             if (k >= 1) {
@@ -404,13 +504,6 @@ struct HermiteSeries {
                 tail_b = std::max(0.0, tail_b - bb);
             }
             K = k;
-            // h_{k+2} = (z h_{k+1} - sqrt(k+1) h_k) / sqrt(k+2)
-            const double r1 = std::sqrt(k + 1.0), r2 = 1.0 / std::sqrt(k + 2.0);
-            for (size_t i = 0; i < n; ++i) {
-                const double next = (z[i] * h1[i] - r1 * h0[i]) * r2;
-                h0[i] = h1[i];
-                h1[i] = next;
-            }
         }
     }
 
@@ -437,7 +530,7 @@ struct HermiteSeries {
 
 }  // namespace
 
-CStar c_star(const Params& p, double q, double guess) {
+CStar c_star(const Params& p, double q, double guess, double q_next, double chi1_q) {
     CStar r;
     if (!(q > 0.0) && p.sigma_b2 == 0.0 &&
         (p.act.kind == ActivationKind::Relu || p.act.kind == ActivationKind::LeakyRelu)) {
@@ -464,7 +557,8 @@ CStar c_star(const Params& p, double q, double guess) {
         r.status = FixedPointStatus::Diverged;
         return r;
     }
-    const double qn = q_map(p, q);
+    const double qn = q_next > 0.0 ? q_next : q_map(p, q);
+    const double chi1_at_q = chi1_q >= 0.0 ? chi1_q : chi1(p, q);
     int evals = 0;
     HermiteSeries hs;
     bool series = false;
@@ -481,10 +575,10 @@ CStar c_star(const Params& p, double q, double guess) {
         dg = p.sigma_w2 * pm.dphidphi * q / qn - 1.0;
         return pm;
     };
-    const double x1 = chi1(p, q) * q / qn;  // slope of the c-map at c = 1
+    const double x1 = chi1_at_q * q / qn;  // slope of the c-map at c = 1
     if (x1 <= 1.0 + 1e-12) {
         r.c = 1.0;
-        r.chi_c = chi1(p, q);
+        r.chi_c = chi1_at_q;
         r.status = x1 > 1.0 - 1e-6 ? FixedPointStatus::Marginal : FixedPointStatus::Converged;
         r.evaluations = 0;
         return r;
@@ -513,7 +607,7 @@ CStar c_star(const Params& p, double q, double guess) {
         }
         if (!have_hi) {
             r.c = 1.0;
-            r.chi_c = chi1(p, q);
+            r.chi_c = chi1_at_q;
             r.status = FixedPointStatus::Marginal;
             r.evaluations = evals;
             return r;
@@ -622,11 +716,19 @@ PhaseDiagram phase_diagram(const Activation& g, const std::vector<double>& sw2, 
     const int nw = pd.n_w, nb = pd.n_b;
     // One task per sigma_b2 column; inside it sigma_w2 increases and warm-starts the solvers.
     parallel_for(nb, num_threads, [&](std::int64_t jb) {
-        double q_prev = -1.0, c_prev = -2.0;
+        double q_prev = -1.0, q_prev2 = -1.0, c_prev = -2.0, c_prev2 = -2.0;
         for (int iw = 0; iw < nw; ++iw) {
             const size_t k = static_cast<size_t>(iw) * nb + jb;
             Params p{g, sw2[iw], sb2[jb]};
-            const QStar qs = q_star(p, q_init, q_prev);
+            // warm start: linear extrapolation from the two previous points of the column
+            double q_guess = q_prev;
+            if (q_prev > 0.0 && q_prev2 > 0.0 && iw >= 2) {
+                const double t = (sw2[iw] - sw2[iw - 1]) / (sw2[iw - 1] - sw2[iw - 2]);
+                const double e = q_prev + t * (q_prev - q_prev2);
+                if (std::isfinite(e) && e > 0.5 * q_prev && e < 2.0 * q_prev) q_guess = e;
+            }
+            q_prev2 = q_prev;
+            const QStar qs = q_star(p, q_init, q_guess);
             pd.q_star[k] = qs.q;
             pd.status[k] = static_cast<int>(qs.status);
             if (std::isfinite(qs.q)) {
@@ -634,10 +736,18 @@ PhaseDiagram phase_diagram(const Activation& g, const std::vector<double>& sw2, 
                 pd.chi1[k] = qs.chi1 >= 0.0 ? qs.chi1 : chi1(p, qs.q);
                 pd.xi_q[k] = qs.slope < 1.0 ? -1.0 / std::log(qs.slope) : kInf;
                 if (with_correlation) {
-                    const CStar cs = c_star(p, qs.q, c_prev);
+                    // q* is a fixed point (q-map(q*) = q* to the solver's 1e-14) and chi1 is known
+                    double c_guess = c_prev;
+                    if (c_prev > 0.0 && c_prev2 > 0.0 && iw >= 2) {
+                        const double t = (sw2[iw] - sw2[iw - 1]) / (sw2[iw - 1] - sw2[iw - 2]);
+                        const double e = c_prev + t * (c_prev - c_prev2);
+                        if (e > 0.0 && e < 1.0) c_guess = e;
+                    }
+                    const CStar cs = c_star(p, qs.q, c_guess, qs.q, pd.chi1[k]);
                     pd.c_star[k] = cs.c;
                     pd.chi_c[k] = cs.chi_c;
                     pd.xi_c[k] = cs.chi_c < 1.0 ? -1.0 / std::log(cs.chi_c) : kInf;
+                    c_prev2 = c_prev;
                     c_prev = cs.c < 1.0 ? cs.c : -2.0;
                 }
             } else {

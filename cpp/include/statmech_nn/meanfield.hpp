@@ -81,7 +81,8 @@ struct CStar {
 };
 // Correlation map c -> (sigma_w2 E[phi(u1)phi(u2)] + sigma_b2) / q_map(q) at equal lengths q.
 double c_map(const Params& p, double q, double c);
-CStar c_star(const Params& p, double q, double guess = -2.0);
+// q_next (> 0) and chi1_q (>= 0), when known, are q-map(q) and chi1(q) (saves their quadratures).
+CStar c_star(const Params& p, double q, double guess = -2.0, double q_next = -1.0, double chi1_q = -1.0);
 
 // Limit of chi1 as q -> inf (for activations whose q* diverges: linear, relu, ...).
 double chi1_limit(const Params& p);
