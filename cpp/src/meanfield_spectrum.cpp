@@ -143,6 +143,7 @@ struct Solver {
 
     // Newton from w at fixed z; returns true on convergence (iterations used in *iters).
     bool newton(cd& w, cd logz, int* iters = nullptr) const {
+        double prev_step = std::numeric_limits<double>::infinity();
         for (int it = 0; it < 60; ++it) {
             cd F, dF;
             eval(w, logz, F, dF);
@@ -152,10 +153,14 @@ struct Solver {
             const double lim = 0.5 * std::abs(w);
             if (std::abs(step) > lim) step *= lim / std::abs(step);
             w -= step;
-            if (std::abs(step) <= 1e-14 * std::abs(w) && std::abs(F) < 1e-10) {
+            const double as = std::abs(step), aw = std::abs(w);
+            // Converged: a negligible step, or (F carries rounding ~ L eps |log w|) steps that have
+            // stopped shrinking quadratically at the rounding floor.
+            if ((as <= 1e-14 * aw || (as <= 1e-11 * aw && as > 0.25 * prev_step)) && std::abs(F) < 1e-10) {
                 if (iters) *iters = it + 1;
                 return true;
             }
+            prev_step = as;
         }
         if (iters) *iters = 60;
         cd F, dF;

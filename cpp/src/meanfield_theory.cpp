@@ -448,7 +448,7 @@ struct HermiteSeries {
         K = -1;
         tail_a = phi2;
         tail_b = dphi2;
-        extend(32);
+        extend(24);
         return std::isfinite(tail_a) && std::isfinite(tail_b);
     }
 
@@ -515,7 +515,7 @@ struct HermiteSeries {
     // E[phi phi], E[phi' phi'] at correlation c, extending the series as needed; false if the
     // truncation error cannot be brought below tolerance with k <= k_max.
     bool evaluate(double c, PairMoments& pm) {
-        while (!converged_at(c) && K < k_max) extend(K + 32);
+        while (!converged_at(c) && K < k_max) extend(K + 16);
         if (!converged_at(c)) return false;
         const double cp = std::pow(std::abs(c), K + 1), cb = std::pow(std::abs(c), K);
         double fa = 0.0, fb = 0.0;
@@ -585,13 +585,24 @@ CStar c_star(const Params& p, double q, double guess, double q_next, double chi1
     }
     if (!is_closed_form(p.act)) series = hs.build(p.act, q);
     // Chaotic side: g >= 0 at c = 0 (E[phi phi] >= (E phi)^2 >= 0), g < 0 just below 1 (convex).
-    double lo = 0.0, hi = 1.0, gv, dg;
+    double lo = 0.0, hi = 1.0, gv, dg, c = -1.0;
     bool have_hi = false;
     if (guess > 0.0 && guess < 1.0) {
         ev(guess, gv, dg);
-        if (gv < 0.0) { hi = guess; have_hi = true; } else { lo = guess; }
+        c = guess;
+        if (gv < 0.0) {
+            hi = guess;
+            have_hi = true;
+        } else {
+            lo = guess;
+            // g is convex on [0, 1] (a power series in c with coefficients >= 0) and g(1) = 0: from
+            // a point left of c* where g decreases, Newton moves monotonically up to c* and never
+            // past it, so [guess, 1) brackets the root the search needs.
+            have_hi = dg < 0.0;
+        }
     }
     if (!have_hi) {
+        c = -1.0;
         ev(lo, gv, dg);
         if (gv <= 0.0 && lo == 0.0) {
             r.c = 0.0;
@@ -600,10 +611,10 @@ CStar c_star(const Params& p, double q, double guess, double q_next, double chi1
             return r;
         }
         for (int k = 1; k <= 60; ++k) {
-            const double c = 1.0 - std::ldexp(1.0 - lo, -k) ;
-            ev(c, gv, dg);
-            if (gv < 0.0) { hi = c; have_hi = true; break; }
-            lo = c;
+            const double ck = 1.0 - std::ldexp(1.0 - lo, -k) ;
+            ev(ck, gv, dg);
+            if (gv < 0.0) { hi = ck; have_hi = true; break; }
+            lo = ck;
         }
         if (!have_hi) {
             r.c = 1.0;
@@ -613,8 +624,7 @@ CStar c_star(const Params& p, double q, double guess, double q_next, double chi1
             return r;
         }
     }
-    double c = (guess > lo && guess < hi) ? guess : hi;
-    ev(c, gv, dg);
+    if (c < 0.0) c = hi;  // the last evaluation (gv, dg) was at hi
     for (int it = 0; it < 100; ++it) {
         if (gv == 0.0) break;
         if (gv > 0.0) lo = c; else hi = c;
