@@ -299,7 +299,7 @@ QStar q_star(const Params& p, double q_init, double guess) {
     //    result is accepted only if it converged to a stable root (slope < 1) on the same side of
     //    q_init as the iteration would move, i.e. the fixed point the iteration from q_init reaches.
     if (guess > 0.0 && std::isfinite(guess)) {
-        double q = guess;
+        double q = guess, prev_step = -1.0;
         QEval e = ev(q);
         for (int it = 0; it < 40; ++it) {
             if (!(e.dg < 0.0)) break;
@@ -308,7 +308,16 @@ QStar q_star(const Params& p, double q_init, double guess) {
             const double step = std::abs(qn - q);
             q = qn;
             e = ev(q);
-            if (step <= 1e-14 * q) {
+            // Done when the step is negligible, or when quadratic convergence is established
+            // (step_n ~ C step_{n-1}^2 with C measured) and predicts a next step below 1e-15 q: q
+            // is then already accurate to that, and e was evaluated at it (saves one quadrature).
+            bool done = step <= 1e-14 * q;
+            if (!done && prev_step > 0.0 && step <= 1e-6 * q && step < 0.1 * prev_step) {
+                const double C = step / (prev_step * prev_step);
+                done = C * step * step <= 1e-15 * q;
+            }
+            prev_step = step;
+            if (done) {
                 const double slope = e.dg + 1.0;
                 bool same_side = true;
                 if (!single_attractor(p.act)) {
