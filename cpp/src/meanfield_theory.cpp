@@ -440,7 +440,7 @@ struct HermiteSeries {
         else normal_rule(0.0, 1.0, bp, qs, z, w);
         const size_t n = z.size();
         this->q = q;
-        fv.resize(n); h0.assign(n, 1.0); h1.resize(n);
+        fv.resize(n); h0.resize(n); h1.resize(n);
         // E phi^2 and E phi'^2 on the same rule, so that the Parseval tails are those of the rule.
         double s0 = 0.0, s1 = 0.0;
         for (size_t i = 0; i < n; ++i) {
@@ -449,7 +449,9 @@ struct HermiteSeries {
             fv[i] = w[i] * v;
             s0 += w[i] * v * v;
             s1 += w[i] * d * d;
-            h1[i] = z[i];
+            // even phi: h0 = h_0, h1 = h_1; odd phi: h0 = h_1, h1 = h_{-1} = 0 (see extend)
+            h0[i] = odd ? z[i] : 1.0;
+            h1[i] = odd ? 0.0 : z[i];
         }
         phi2 = s0;
         dphi2 = s1;
@@ -461,23 +463,47 @@ struct HermiteSeries {
         return std::isfinite(tail_a) && std::isfinite(tail_b);
     }
 
-    // Coefficients up to k = k_to (h0 holds h_{K+1}, h1 holds h_{K+2}; see the recurrence below).
+    // Coefficients up to k = k_to (the recurrence state h0, h1 is described in the loop).
     void extend(int k_to) {
         k_to = std::min(k_to, k_max);
         const size_t n = z.size();
         for (int k = K + 1; k <= k_to; ++k) {
-            // invariant: h0 = h_k, h1 = h_{k+1}. One pass: the projection a_k = sum fv h_k (four
-            // partial sums in a fixed order, so results depend on nothing but n) and the recurrence
-            // h_{k+2} = (z h_{k+1} - sqrt(k+1) h_k) / sqrt(k+2).
-            const double r1 = std::sqrt(k + 1.0), r2 = 1.0 / std::sqrt(k + 2.0);
             double pa[4] = {0.0, 0.0, 0.0, 0.0};
-            const bool project = !(odd && k % 2 == 0);
             size_t i = 0;
             double* __restrict H0 = h0.data();
             double* __restrict H1 = h1.data();
             const double* __restrict Z = z.data();
             const double* __restrict F = fv.data();
-            if (project) {
+            const bool project = !(odd && k % 2 == 0);
+            if (odd) {
+                // Odd phi: only odd k. Invariant at odd k: h0 = h_k, h1 = h_{k-2}; two steps of the
+                // three-term recurrence in one (He_{k+2} = (z^2 - 2k - 1) He_k - k (k-1) He_{k-2}):
+                // h_{k+2} = ((z^2 - 2k - 1) h_k - sqrt(k (k-1)) h_{k-2}) / sqrt((k+1)(k+2)).
+                if (project) {
+                    const double c0 = 2.0 * k + 1.0, c1 = std::sqrt(k * (k - 1.0));
+                    const double r = 1.0 / std::sqrt((k + 1.0) * (k + 2.0));
+                    for (; i + 4 <= n; i += 4) {
+                        for (int u = 0; u < 4; ++u) {
+                            const double h = H0[i + u], zz = Z[i + u];
+                            pa[u] += F[i + u] * h;
+                            const double next = ((zz * zz - c0) * h - c1 * H1[i + u]) * r;
+                            H1[i + u] = h;
+                            H0[i + u] = next;
+                        }
+                    }
+                    for (; i < n; ++i) {
+                        const double h = H0[i], zz = Z[i];
+                        pa[0] += F[i] * h;
+                        const double next = ((zz * zz - c0) * h - c1 * H1[i]) * r;
+                        H1[i] = h;
+                        H0[i] = next;
+                    }
+                }
+            } else {
+                // invariant: h0 = h_k, h1 = h_{k+1}. One pass: the projection a_k = sum fv h_k (four
+                // partial sums in a fixed order, so results depend on nothing but n) and the
+                // recurrence h_{k+2} = (z h_{k+1} - sqrt(k+1) h_k) / sqrt(k+2).
+                const double r1 = std::sqrt(k + 1.0), r2 = 1.0 / std::sqrt(k + 2.0);
                 for (; i + 4 <= n; i += 4) {
                     for (int u = 0; u < 4; ++u) {
                         const double h = H0[i + u];
@@ -491,12 +517,6 @@ struct HermiteSeries {
                     const double h = H0[i];
                     pa[0] += F[i] * h;
                     const double next = (Z[i] * H1[i] - r1 * h) * r2;
-                    H0[i] = H1[i];
-                    H1[i] = next;
-                }
-            } else {
-                for (; i < n; ++i) {
-                    const double next = (Z[i] * H1[i] - r1 * H0[i]) * r2;
                     H0[i] = H1[i];
                     H1[i] = next;
                 }
