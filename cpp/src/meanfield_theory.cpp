@@ -37,9 +37,18 @@ bool is_closed_form(const Activation& g) {
 // phi and phi' together (one transcendental call for tanh).
 inline void value_deriv(const Activation& g, double x, double& v, double& d) {
     if (g.kind == ActivationKind::Tanh) {
-        const double t = std::tanh(x);
-        v = t;
-        d = 1.0 - t * t;
+        const double ax = std::abs(x);
+        if (ax < 0.55) {
+            const double t = std::tanh(x);
+            v = t;
+            d = 1.0 - t * t;  // t^2 < 1/4: no cancellation
+            return;
+        }
+        // One exp instead of tanh's expm1 path: with E = e^{-2|x|} <= 1/3, tanh|x| = (1 - E)/(1 + E)
+        // and 1 - tanh^2 = 4E/(1 + E)^2, both to a few ulp (the latter relative, also in the tails).
+        const double E = std::exp(-2.0 * ax), inv = 1.0 / (1.0 + E);
+        v = std::copysign((1.0 - E) * inv, x);
+        d = 4.0 * E * inv * inv;
         return;
     }
     v = g.value(x);
