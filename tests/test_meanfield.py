@@ -327,3 +327,53 @@ def test_forward_divergence_is_a_status_not_an_exception():
     assert 400 < layer < 600
     assert np.all(np.isfinite(f.q_a[: layer - 1])) and np.all(np.isinf(f.q_a[layer - 1:]))
     assert mf.forward("tanh", 4.0, 0.1, 6).status == "ok"
+
+
+# ---- long calls: GIL released, Ctrl-C polled -----------------------------------------------------
+
+INTERRUPT_SCRIPT = r"""
+import sys, threading, time, numpy as np
+import statmech_nn.meanfield as mf
+ticks = [0]
+def tick():
+    while True:
+        ticks[0] += 1
+        time.sleep(0.001)
+threading.Thread(target=tick, daemon=True).start()
+call = sys.argv[1]
+print("ready", flush=True)
+t0 = time.time()
+try:
+    if call == "phase_diagram":  # ~ a minute on one core
+        mf.phase_diagram("tanh", np.linspace(0.5, 4.0, 1500), np.linspace(0.0, 0.3, 1500), num_threads=1)
+    else:  # ~ a minute on one core
+        mf.jacobian_spectrum("tanh", 1.5, 0.05, 100, "gaussian", n_points=400000, num_threads=1)
+except KeyboardInterrupt:
+    print(f"interrupted {time.time() - t0:.2f} ticks {ticks[0]}", flush=True)
+    sys.exit(0)
+sys.exit(3)
+"""
+
+
+@pytest.mark.skipif(__import__("os").name != "posix", reason="needs POSIX signals")
+@pytest.mark.parametrize("call", ["phase_diagram", "jacobian_spectrum"])
+def test_long_calls_release_the_gil_and_stop_on_ctrl_c(call):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", INTERRUPT_SCRIPT, call], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail(f"{call} did not stop on SIGINT")
+    assert proc.returncode == 0, out
+    words = out.split()
+    assert words[0] == "interrupted"
+    # a Python thread kept running during the call (1 ms sleeps for ~1.5 s): the GIL was released
+    assert int(words[3]) > 100, out

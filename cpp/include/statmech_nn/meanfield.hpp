@@ -108,7 +108,8 @@ enum class WeightKind { Gaussian = 0, Orthogonal = 1 };
 WeightKind weight_kind_from_name(const std::string& name);
 
 // Law of D^2 = phi'(x)^2, x ~ N(0, q): atoms (value, probability), exact for linear / relu /
-// leaky_relu / hardtanh, quadrature nodes otherwise.
+// leaky_relu / hardtanh, quadrature nodes otherwise (for tanh, erf, sigmoid and erf_sigmoid, whose
+// phi'^2 is even, the nodes at x and -x of the symmetric rule are merged into one atom).
 void derivative_law(const Activation& g, double q, std::vector<double>& value, std::vector<double>& prob);
 
 struct SpectrumResult {
