@@ -160,6 +160,44 @@ def test_spectral_density_normalisation_and_mean(name, sw2, sb2, L, w):
         assert mean == pytest.approx(d.mean, rel=3e-3), name
 
 
+@pytest.mark.parametrize("name,q", [("tanh", 0.05), ("tanh", 2.0), ("erf", 0.7), ("sigmoid", 3.0), ("gelu", 1.0)])
+def test_derivative_law_reproduces_the_moments_of_phi_prime_squared(name, q):
+    # the discretised law of D^2 = phi'(sqrt(q) z)^2 (atoms at x and -x merged where phi'^2 is even)
+    # must carry unit mass and the first two moments of phi'^2 (independent adaptive quadrature)
+    from statmech_nn.gaussian import activation as act
+
+    value, prob = _core.meanfield.derivative_law(name, 0.01, q)
+    value, prob = np.asarray(value), np.asarray(prob)
+    assert prob.sum() == pytest.approx(1.0, abs=1e-13)
+    d2 = lambda x: act(name, np.atleast_1d(x), 1)[0] ** 2  # noqa: E731
+    assert np.dot(prob, value) == pytest.approx(quad_gauss(d2, q), rel=1e-11)
+    assert np.dot(prob, value ** 2) == pytest.approx(quad_gauss(lambda x: d2(x) ** 2, q), rel=1e-11)
+
+
+@pytest.mark.parametrize("w", ["gaussian", "orthogonal"])
+def test_deep_tanh_spectrum_is_normalised_and_thread_independent(w):
+    # depth 100 (the benchmark case): continuation + Newton must stay on the physical branch at
+    # every point; mass and mean by trapezoid on a log/linear grid (discretisation ~1e-3)
+    sw2, sb2, L = 1.05, 1e-3, 100
+    r = mf.jacobian_spectrum("tanh", sw2, sb2, L, w, x=[1e-3])
+    # Gaussian weights: density ~ x^(-L/(L+1)) at 0; orthogonal: a gap at 0 (density exactly 0)
+    lo = 1e-14 if w == "gaussian" else 1e-4
+    x = np.concatenate([np.geomspace(lo * r.edge, 0.5 * r.edge, 2000),
+                        np.linspace(0.5 * r.edge, r.edge * 1.0001, 2000)[1:]])
+    d1 = mf.jacobian_spectrum("tanh", sw2, sb2, L, w, x=x, num_threads=1)
+    d2 = mf.jacobian_spectrum("tanh", sw2, sb2, L, w, x=x, num_threads=2)
+    assert d1.status == "ok"
+    np.testing.assert_array_equal(d1.density, d2.density)
+    mass = np.trapezoid(d1.density, x)
+    if w == "orthogonal":
+        assert mass == pytest.approx(1.0, abs=3e-3)
+    else:
+        # the product of 100 Gaussian layers spreads its mass over hundreds of decades below the
+        # edge (most of it below 1e-14 edge): only the mean is reachable on a grid
+        assert 0.05 < mass < 1.0
+    assert np.trapezoid(x * d1.density, x) == pytest.approx(d1.mean, rel=3e-3)
+
+
 # ---- solvers -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name,sw2,sb2", [("tanh", 2.5, 0.1), ("erf", 1.2, 0.3), ("relu", 1.5, 0.2),
@@ -289,3 +327,53 @@ def test_forward_divergence_is_a_status_not_an_exception():
     assert 400 < layer < 600
     assert np.all(np.isfinite(f.q_a[: layer - 1])) and np.all(np.isinf(f.q_a[layer - 1:]))
     assert mf.forward("tanh", 4.0, 0.1, 6).status == "ok"
+
+
+# ---- long calls: GIL released, Ctrl-C polled -----------------------------------------------------
+
+INTERRUPT_SCRIPT = r"""
+import sys, threading, time, numpy as np
+import statmech_nn.meanfield as mf
+ticks = [0]
+def tick():
+    while True:
+        ticks[0] += 1
+        time.sleep(0.001)
+threading.Thread(target=tick, daemon=True).start()
+call = sys.argv[1]
+print("ready", flush=True)
+t0 = time.time()
+try:
+    if call == "phase_diagram":  # ~ a minute on one core
+        mf.phase_diagram("tanh", np.linspace(0.5, 4.0, 1500), np.linspace(0.0, 0.3, 1500), num_threads=1)
+    else:  # ~ a minute on one core
+        mf.jacobian_spectrum("tanh", 1.5, 0.05, 100, "gaussian", n_points=400000, num_threads=1)
+except KeyboardInterrupt:
+    print(f"interrupted {time.time() - t0:.2f} ticks {ticks[0]}", flush=True)
+    sys.exit(0)
+sys.exit(3)
+"""
+
+
+@pytest.mark.skipif(__import__("os").name != "posix", reason="needs POSIX signals")
+@pytest.mark.parametrize("call", ["phase_diagram", "jacobian_spectrum"])
+def test_long_calls_release_the_gil_and_stop_on_ctrl_c(call):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", INTERRUPT_SCRIPT, call], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail(f"{call} did not stop on SIGINT")
+    assert proc.returncode == 0, out
+    words = out.split()
+    assert words[0] == "interrupted"
+    # a Python thread kept running during the call (1 ms sleeps for ~1.5 s): the GIL was released
+    assert int(words[3]) > 100, out

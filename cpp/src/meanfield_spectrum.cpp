@@ -53,8 +53,22 @@ void derivative_law(const Activation& g, double q, std::vector<double>& value, s
     }
     std::vector<double> x, w;
     activation_rule(g, 0.0, std::sqrt(q), x, w);
+    // phi'^2 even (phi odd, or sigmoid-like: phi - 1/2 odd) and the rule symmetric about 0 (its panel
+    // edges and Hermite nodes are): the atoms at x and -x coincide, so keep x >= 0 with the mass
+    // of both (half the atoms, the same law).
+    const bool even = g.kind == ActivationKind::Tanh || g.kind == ActivationKind::Erf ||
+                      g.kind == ActivationKind::Sigmoid || g.kind == ActivationKind::ErfSigmoid;
     for (size_t i = 0; i < x.size(); ++i) {
         if (w[i] <= 0.0) continue;
+        if (even) {
+            if (x[i] < 0.0) continue;
+            if (x[i] > 0.0) {
+                const double d = g.deriv(x[i]);
+                value.push_back(d * d);
+                prob.push_back(2.0 * w[i]);
+                continue;
+            }
+        }
         const double d = g.deriv(x[i]);
         value.push_back(d * d);
         prob.push_back(w[i]);
@@ -104,10 +118,10 @@ struct Solver {
     void eval(cd w, cd logz, cd& F, cd& dF) const {
         cd psi = 0.0, dpsi = 0.0;
         for (size_t i = 0; i < law.d.size(); ++i) {
-            const cd den = 1.0 - law.d[i] * w;
-            const cd t = law.p[i] * law.d[i] / den;
+            const cd inv = 1.0 / (1.0 - law.d[i] * w);
+            const cd t = (law.p[i] * law.d[i]) * inv;
             psi += t * w;
-            dpsi += t / den;
+            dpsi += t * inv;
         }
         const double Ld = static_cast<double>(L);
         if (gaussian) {
@@ -127,8 +141,9 @@ struct Solver {
         return psi;
     }
 
-    // Newton from w at fixed z; returns true on convergence.
-    bool newton(cd& w, cd logz) const {
+    // Newton from w at fixed z; returns true on convergence (iterations used in *iters).
+    bool newton(cd& w, cd logz, int* iters = nullptr) const {
+        double prev_step = std::numeric_limits<double>::infinity();
         for (int it = 0; it < 60; ++it) {
             cd F, dF;
             eval(w, logz, F, dF);
@@ -138,8 +153,16 @@ struct Solver {
             const double lim = 0.5 * std::abs(w);
             if (std::abs(step) > lim) step *= lim / std::abs(step);
             w -= step;
-            if (std::abs(step) <= 1e-14 * std::abs(w) && std::abs(F) < 1e-10) return true;
+            const double as = std::abs(step), aw = std::abs(w);
+            // Converged: a negligible step, or (F carries rounding ~ L eps |log w|) steps that have
+            // stopped shrinking quadratically at the rounding floor.
+            if ((as <= 1e-14 * aw || (as <= 1e-11 * aw && as > 0.25 * prev_step)) && std::abs(F) < 1e-10) {
+                if (iters) *iters = it + 1;
+                return true;
+            }
+            prev_step = as;
         }
+        if (iters) *iters = 60;
         cd F, dF;
         eval(w, logz, F, dF);
         return std::abs(F) < 1e-9;
@@ -218,25 +241,39 @@ SpectrumResult jacobian_spectrum(const std::vector<double>& value, const std::ve
         // Far from the support psi ~ mean / z and psi_D(w) ~ m1_D w.
         cd psi0 = r.mean / z;
         cd w = psi0 / law.m1;
-        bool ok = solver.newton(w, std::log(z));
+        int iters = 0;
+        bool ok = solver.newton(w, std::log(z), &iters);
         // Smoothed densities at the last two converged heights: outside the support the smoothed
         // density decays linearly in Y, inside it tends to rho(x) > 0.
-        double dens_prev = -1.0, dens_prev2 = -1.0, y_prev = Y;
+        double dens_prev = -1.0, dens_prev2 = -1.0, y_prev = Y, y_prev2 = Y;
+        // Continuation down the line: Y shrinks by `factor` per step, 1.6 at first; the factor
+        // grows while Newton converges in a few iterations (w then moves little per step) and
+        // falls back towards 1.6 when it does not; a failed step is retried from the last
+        // converged w with the smallest factor before the continuation gives up.
+        double factor = 1.6;
         while (ok && Y > eta) {
             const cd Gk = (1.0 + solver.psi_of(w)) / z;
             dens_prev2 = dens_prev;
+            y_prev2 = y_prev;
             dens_prev = -Gk.imag() / kPi;
             y_prev = Y;
-            Y = std::max(eta, Y / 1.6);
-            z = cd(x, Y);
-            ok = solver.newton(w, std::log(z));
+            const cd w_ok = w;
+            for (;;) {
+                Y = std::max(eta, y_prev / factor);
+                z = cd(x, Y);
+                w = w_ok;
+                ok = solver.newton(w, std::log(z), &iters);
+                if (ok || factor <= 1.6) break;
+                factor = std::max(1.6, std::sqrt(factor));
+            }
+            if (ok) factor = iters <= 4 ? std::min(factor * 2.0, 1e4) : std::max(1.6, std::sqrt(factor));
         }
         if (!ok) {
             // Far outside the support (e.g. below the lower edge of an orthogonal network's
             // spectrum) the continuation can stall; the density there is exactly zero. Accept
             // that only if the smoothed density was already vanishing linearly with the height.
             const double ratio = dens_prev2 > 0.0 ? dens_prev / dens_prev2 : 0.0;
-            if (y_prev < 1e-3 * x && dens_prev2 > 0.0 && std::abs(ratio * 1.6 - 1.0) < 0.05) {
+            if (y_prev < 1e-3 * x && dens_prev2 > 0.0 && std::abs(ratio * (y_prev2 / y_prev) - 1.0) < 0.05) {
                 r.density[i] = 0.0;
                 return;
             }

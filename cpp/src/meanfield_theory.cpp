@@ -37,13 +37,84 @@ bool is_closed_form(const Activation& g) {
 // phi and phi' together (one transcendental call for tanh).
 inline void value_deriv(const Activation& g, double x, double& v, double& d) {
     if (g.kind == ActivationKind::Tanh) {
-        const double t = std::tanh(x);
-        v = t;
-        d = 1.0 - t * t;
+        const double ax = std::abs(x);
+        if (ax < 0.55) {
+            const double t = std::tanh(x);
+            v = t;
+            d = 1.0 - t * t;  // t^2 < 1/4: no cancellation
+            return;
+        }
+        // One exp instead of tanh's expm1 path: with E = e^{-2|x|} <= 1/3, tanh|x| = (1 - E)/(1 + E)
+        // and 1 - tanh^2 = 4E/(1 + E)^2, both to a few ulp (the latter relative, also in the tails).
+        const double E = std::exp(-2.0 * ax), inv = 1.0 / (1.0 + E);
+        v = std::copysign((1.0 - E) * inv, x);
+        d = 4.0 * E * inv * inv;
         return;
     }
     v = g.value(x);
     d = g.deriv(x);
+}
+
+// Smooth odd activations (phi(-x) = -phi(x)): phi^2, phi'^2 and phi phi'' are even, and the Hermite
+// coefficients of phi vanish for even k, so the Gaussian rules only need the half line x >= 0.
+bool is_smooth_odd(const Activation& g) { return g.kind == ActivationKind::Tanh; }
+
+// The x >= 0 half of the symmetric rule normal_rule(0, sd, {}, qs, ., ., features) would build
+// (composite Gauss–Legendre panels split at the feature points, z in [0, z_max]), with doubled
+// weights: sum_i w_i f(x_i) = E f(x) for even f, x ~ N(0, sd^2). Same panels as the full rule.
+void half_rule(double sd, const std::vector<double>& features, const QuadratureSettings& qs, std::vector<double>& x,
+               std::vector<double>& w) {
+    x.clear();
+    w.clear();
+    thread_local std::vector<double> edges;
+    edges.assign({0.0, qs.z_max});
+    for (double f : features) {
+        const double z = f / sd;
+        if (z > 0.0 && z < qs.z_max) edges.push_back(z);
+    }
+    std::sort(edges.begin(), edges.end());
+    edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
+    const QuadRule& gl = gauss_legendre_rule(qs.legendre_nodes);
+    constexpr double kTwoInvSqrt2Pi = 0.79788456080286535588;  // 2 / sqrt(2 pi)
+    for (size_t p = 0; p + 1 < edges.size(); ++p) {
+        const double a = edges[p], b = edges[p + 1];
+        const int pieces = std::max(1, static_cast<int>(std::ceil((b - a) / qs.max_panel)));
+        const double len = (b - a) / pieces;
+        for (int q = 0; q < pieces; ++q) {
+            const double lo = a + q * len, half = 0.5 * len, mid = lo + half;
+            for (size_t i = 0; i < gl.x.size(); ++i) {
+                const double z = mid + half * gl.x[i];
+                x.push_back(sd * z);
+                w.push_back(half * gl.w[i] * kTwoInvSqrt2Pi * std::exp(-0.5 * z * z));
+            }
+        }
+    }
+}
+
+const std::vector<double>& smooth_features() {
+    static const std::vector<double> f{0.0, -1.0, 1.0, -2.0, 2.0, -4.0, 4.0, -8.0, 8.0, -16.0, 16.0};
+    return f;
+}
+
+// activation_rule restricted to x >= 0 (doubled weights) for a smooth odd activation at mean 0.
+void half_activation_rule(const Activation& g, double sd, std::vector<double>& x, std::vector<double>& w) {
+    const double s = activation_scale(g);
+    if (sd <= 0.3 * s) {
+        const QuadRule& r = gauss_hermite_rule(64);  // symmetric nodes, none at 0
+        x.clear();
+        w.clear();
+        for (size_t i = 0; i < r.x.size(); ++i) {
+            if (r.x[i] > 0.0) {
+                x.push_back(sd * r.x[i]);
+                w.push_back(2.0 * r.w[i]);
+            }
+        }
+        return;
+    }
+    thread_local std::vector<double> bp;
+    bp.clear();
+    for (double f : smooth_features()) bp.push_back(f * s);
+    half_rule(sd, bp, panel_settings(), x, w);
 }
 
 }  // namespace
@@ -114,8 +185,9 @@ LayerMoments layer_moments(const Activation& g, double q) {
         m.slope = g.piecewise() ? d * d : d * d + v * g.deriv2(0.0);
         return m;
     }
-    std::vector<double> x, w;
-    activation_rule(g, 0.0, std::sqrt(q), x, w);
+    thread_local std::vector<double> x, w;
+    if (is_smooth_odd(g)) half_activation_rule(g, std::sqrt(q), x, w);  // even integrands
+    else activation_rule(g, 0.0, std::sqrt(q), x, w);
     double s0 = 0.0, s1 = 0.0, s2 = 0.0;
     const bool piece = g.piecewise();
     for (size_t i = 0; i < x.size(); ++i) {
@@ -236,7 +308,7 @@ QStar q_star(const Params& p, double q_init, double guess) {
     //    result is accepted only if it converged to a stable root (slope < 1) on the same side of
     //    q_init as the iteration would move, i.e. the fixed point the iteration from q_init reaches.
     if (guess > 0.0 && std::isfinite(guess)) {
-        double q = guess;
+        double q = guess, prev_step = -1.0;
         QEval e = ev(q);
         for (int it = 0; it < 40; ++it) {
             if (!(e.dg < 0.0)) break;
@@ -245,7 +317,16 @@ QStar q_star(const Params& p, double q_init, double guess) {
             const double step = std::abs(qn - q);
             q = qn;
             e = ev(q);
-            if (step <= 1e-14 * q) {
+            // Done when the step is negligible, or when quadratic convergence is established
+            // (step_n ~ C step_{n-1}^2 with C measured) and predicts a next step below 1e-15 q: q
+            // is then already accurate to that, and e was evaluated at it (saves one quadrature).
+            bool done = step <= 1e-14 * q;
+            if (!done && prev_step > 0.0 && step <= 1e-6 * q && step < 0.1 * prev_step) {
+                const double C = step / (prev_step * prev_step);
+                done = C * step * step <= 1e-15 * q;
+            }
+            prev_step = step;
+            if (done) {
                 const double slope = e.dg + 1.0;
                 bool same_side = true;
                 if (!single_attractor(p.act)) {
@@ -351,10 +432,9 @@ struct HermiteSeries {
     double q = 0.0;
     std::vector<double> z, w, fv, h0, h1;  // nodes, weighted phi, h_{K+1}, h_{K+2} (see extend)
 
+    bool odd = false;  // phi odd: a_k = 0 for even k, rule on z >= 0 only (doubled weights)
+
     bool build(const Activation& g, double q) {
-        const LayerMoments lm = layer_moments(g, q);
-        phi2 = lm.phi2;
-        dphi2 = lm.dphi2;
         const double sd = std::sqrt(q);
         std::vector<double> bp;
         const double s = activation_scale(g);
@@ -364,36 +444,94 @@ struct HermiteSeries {
             for (double f : {0.0, -1.0, 1.0, -2.0, 2.0, -4.0, 4.0, -8.0, 8.0}) bp.push_back(f * s / sd);
         }
         static const QuadratureSettings qs{48, 20, 12.0, 0.9};
-        normal_rule(0.0, 1.0, bp, qs, z, w);
+        odd = is_smooth_odd(g);
+        if (odd) half_rule(1.0, bp, qs, z, w);
+        else normal_rule(0.0, 1.0, bp, qs, z, w);
         const size_t n = z.size();
         this->q = q;
-        fv.resize(n); h0.assign(n, 1.0); h1.resize(n);
+        fv.resize(n); h0.resize(n); h1.resize(n);
+        // E phi^2 and E phi'^2 on the same rule, so that the Parseval tails are those of the rule.
+        double s0 = 0.0, s1 = 0.0;
         for (size_t i = 0; i < n; ++i) {
-            fv[i] = w[i] * g.value(sd * z[i]);
-            h1[i] = z[i];
+            double v, d;
+            value_deriv(g, sd * z[i], v, d);
+            fv[i] = w[i] * v;
+            s0 += w[i] * v * v;
+            s1 += w[i] * d * d;
+            // even phi: h0 = h_0, h1 = h_1; odd phi: h0 = h_1, h1 = h_{-1} = 0 (see extend)
+            h0[i] = odd ? z[i] : 1.0;
+            h1[i] = odd ? 0.0 : z[i];
         }
+        phi2 = s0;
+        dphi2 = s1;
         a2.clear(); b2.clear();
         K = -1;
         tail_a = phi2;
         tail_b = dphi2;
-        extend(32);
+        extend(24);
         return std::isfinite(tail_a) && std::isfinite(tail_b);
     }
 
-    // Coefficients up to k = k_to (h0 holds h_{K+1}... see the recurrence below).
+    // Coefficients up to k = k_to (the recurrence state h0, h1 is described in the loop).
     void extend(int k_to) {
         k_to = std::min(k_to, k_max);
         const size_t n = z.size();
         for (int k = K + 1; k <= k_to; ++k) {
-            // invariant: h0 = h_k, h1 = h_{k+1}
-            // four partial sums (fixed order, so results do not depend on anything but n)
             double pa[4] = {0.0, 0.0, 0.0, 0.0};
             size_t i = 0;
-            for (; i + 4 <= n; i += 4) {
-                for (int u = 0; u < 4; ++u) pa[u] += fv[i + u] * h0[i + u];
+            double* __restrict H0 = h0.data();
+            double* __restrict H1 = h1.data();
+            const double* __restrict Z = z.data();
+            const double* __restrict F = fv.data();
+            const bool project = !(odd && k % 2 == 0);
+            if (odd) {
+                // Odd phi: only odd k. Invariant at odd k: h0 = h_k, h1 = h_{k-2}; two steps of the
+                // three-term recurrence in one (He_{k+2} = (z^2 - 2k - 1) He_k - k (k-1) He_{k-2}):
+                // h_{k+2} = ((z^2 - 2k - 1) h_k - sqrt(k (k-1)) h_{k-2}) / sqrt((k+1)(k+2)).
+                if (project) {
+                    const double c0 = 2.0 * k + 1.0, c1 = std::sqrt(k * (k - 1.0));
+                    const double r = 1.0 / std::sqrt((k + 1.0) * (k + 2.0));
+                    for (; i + 4 <= n; i += 4) {
+                        for (int u = 0; u < 4; ++u) {
+                            const double h = H0[i + u], zz = Z[i + u];
+                            pa[u] += F[i + u] * h;
+                            const double next = ((zz * zz - c0) * h - c1 * H1[i + u]) * r;
+                            H1[i + u] = h;
+                            H0[i + u] = next;
+                        }
+                    }
+                    for (; i < n; ++i) {
+                        const double h = H0[i], zz = Z[i];
+                        pa[0] += F[i] * h;
+                        const double next = ((zz * zz - c0) * h - c1 * H1[i]) * r;
+                        H1[i] = h;
+                        H0[i] = next;
+                    }
+                }
+            } else {
+                // invariant: h0 = h_k, h1 = h_{k+1}. One pass: the projection a_k = sum fv h_k (four
+                // partial sums in a fixed order, so results depend on nothing but n) and the
+                // recurrence h_{k+2} = (z h_{k+1} - sqrt(k+1) h_k) / sqrt(k+2).
+                const double r1 = std::sqrt(k + 1.0), r2 = 1.0 / std::sqrt(k + 2.0);
+                for (; i + 4 <= n; i += 4) {
+                    for (int u = 0; u < 4; ++u) {
+                        const double h = H0[i + u];
+                        pa[u] += F[i + u] * h;
+                        const double next = (Z[i + u] * H1[i + u] - r1 * h) * r2;
+                        H0[i + u] = H1[i + u];
+                        H1[i + u] = next;
+                    }
+                }
+                for (; i < n; ++i) {
+                    const double h = H0[i];
+                    pa[0] += F[i] * h;
+                    const double next = (Z[i] * H1[i] - r1 * h) * r2;
+                    H0[i] = H1[i];
+                    H1[i] = next;
+                }
             }
-            for (; i < n; ++i) pa[0] += fv[i] * h0[i];
-            const double a = (pa[0] + pa[1]) + (pa[2] + pa[3]);
+            // odd phi: even coefficients vanish by symmetry (the half rule cannot see them)
+            const double a = project ? (pa[0] + pa[1]) + (pa[2] + pa[3]) : 0.0;
             a2.push_back(a * a);
             tail_a = std::max(0.0, tail_a - a * a);
             if (k >= 1) {
@@ -404,13 +542,6 @@ struct HermiteSeries {
                 tail_b = std::max(0.0, tail_b - bb);
             }
             K = k;
-            // h_{k+2} = (z h_{k+1} - sqrt(k+1) h_k) / sqrt(k+2)
-            const double r1 = std::sqrt(k + 1.0), r2 = 1.0 / std::sqrt(k + 2.0);
-            for (size_t i = 0; i < n; ++i) {
-                const double next = (z[i] * h1[i] - r1 * h0[i]) * r2;
-                h0[i] = h1[i];
-                h1[i] = next;
-            }
         }
     }
 
@@ -422,7 +553,7 @@ struct HermiteSeries {
     // E[phi phi], E[phi' phi'] at correlation c, extending the series as needed; false if the
     // truncation error cannot be brought below tolerance with k <= k_max.
     bool evaluate(double c, PairMoments& pm) {
-        while (!converged_at(c) && K < k_max) extend(K + 32);
+        while (!converged_at(c) && K < k_max) extend(K + 16);
         if (!converged_at(c)) return false;
         const double cp = std::pow(std::abs(c), K + 1), cb = std::pow(std::abs(c), K);
         double fa = 0.0, fb = 0.0;
@@ -437,7 +568,7 @@ struct HermiteSeries {
 
 }  // namespace
 
-CStar c_star(const Params& p, double q, double guess) {
+CStar c_star(const Params& p, double q, double guess, double q_next, double chi1_q) {
     CStar r;
     if (!(q > 0.0) && p.sigma_b2 == 0.0 &&
         (p.act.kind == ActivationKind::Relu || p.act.kind == ActivationKind::LeakyRelu)) {
@@ -464,7 +595,8 @@ CStar c_star(const Params& p, double q, double guess) {
         r.status = FixedPointStatus::Diverged;
         return r;
     }
-    const double qn = q_map(p, q);
+    const double qn = q_next > 0.0 ? q_next : q_map(p, q);
+    const double chi1_at_q = chi1_q >= 0.0 ? chi1_q : chi1(p, q);
     int evals = 0;
     HermiteSeries hs;
     bool series = false;
@@ -481,23 +613,34 @@ CStar c_star(const Params& p, double q, double guess) {
         dg = p.sigma_w2 * pm.dphidphi * q / qn - 1.0;
         return pm;
     };
-    const double x1 = chi1(p, q) * q / qn;  // slope of the c-map at c = 1
+    const double x1 = chi1_at_q * q / qn;  // slope of the c-map at c = 1
     if (x1 <= 1.0 + 1e-12) {
         r.c = 1.0;
-        r.chi_c = chi1(p, q);
+        r.chi_c = chi1_at_q;
         r.status = x1 > 1.0 - 1e-6 ? FixedPointStatus::Marginal : FixedPointStatus::Converged;
         r.evaluations = 0;
         return r;
     }
     if (!is_closed_form(p.act)) series = hs.build(p.act, q);
     // Chaotic side: g >= 0 at c = 0 (E[phi phi] >= (E phi)^2 >= 0), g < 0 just below 1 (convex).
-    double lo = 0.0, hi = 1.0, gv, dg;
+    double lo = 0.0, hi = 1.0, gv, dg, c = -1.0;
     bool have_hi = false;
     if (guess > 0.0 && guess < 1.0) {
         ev(guess, gv, dg);
-        if (gv < 0.0) { hi = guess; have_hi = true; } else { lo = guess; }
+        c = guess;
+        if (gv < 0.0) {
+            hi = guess;
+            have_hi = true;
+        } else {
+            lo = guess;
+            // g is convex on [0, 1] (a power series in c with coefficients >= 0) and g(1) = 0: from
+            // a point left of c* where g decreases, Newton moves monotonically up to c* and never
+            // past it, so [guess, 1) brackets the root the search needs.
+            have_hi = dg < 0.0;
+        }
     }
     if (!have_hi) {
+        c = -1.0;
         ev(lo, gv, dg);
         if (gv <= 0.0 && lo == 0.0) {
             r.c = 0.0;
@@ -506,21 +649,20 @@ CStar c_star(const Params& p, double q, double guess) {
             return r;
         }
         for (int k = 1; k <= 60; ++k) {
-            const double c = 1.0 - std::ldexp(1.0 - lo, -k) ;
-            ev(c, gv, dg);
-            if (gv < 0.0) { hi = c; have_hi = true; break; }
-            lo = c;
+            const double ck = 1.0 - std::ldexp(1.0 - lo, -k) ;
+            ev(ck, gv, dg);
+            if (gv < 0.0) { hi = ck; have_hi = true; break; }
+            lo = ck;
         }
         if (!have_hi) {
             r.c = 1.0;
-            r.chi_c = chi1(p, q);
+            r.chi_c = chi1_at_q;
             r.status = FixedPointStatus::Marginal;
             r.evaluations = evals;
             return r;
         }
     }
-    double c = (guess > lo && guess < hi) ? guess : hi;
-    ev(c, gv, dg);
+    if (c < 0.0) c = hi;  // the last evaluation (gv, dg) was at hi
     for (int it = 0; it < 100; ++it) {
         if (gv == 0.0) break;
         if (gv > 0.0) lo = c; else hi = c;
@@ -622,11 +764,19 @@ PhaseDiagram phase_diagram(const Activation& g, const std::vector<double>& sw2, 
     const int nw = pd.n_w, nb = pd.n_b;
     // One task per sigma_b2 column; inside it sigma_w2 increases and warm-starts the solvers.
     parallel_for(nb, num_threads, [&](std::int64_t jb) {
-        double q_prev = -1.0, c_prev = -2.0;
+        double q_prev = -1.0, q_prev2 = -1.0, c_prev = -2.0, c_prev2 = -2.0;
         for (int iw = 0; iw < nw; ++iw) {
             const size_t k = static_cast<size_t>(iw) * nb + jb;
             Params p{g, sw2[iw], sb2[jb]};
-            const QStar qs = q_star(p, q_init, q_prev);
+            // warm start: linear extrapolation from the two previous points of the column
+            double q_guess = q_prev;
+            if (q_prev > 0.0 && q_prev2 > 0.0 && iw >= 2) {
+                const double t = (sw2[iw] - sw2[iw - 1]) / (sw2[iw - 1] - sw2[iw - 2]);
+                const double e = q_prev + t * (q_prev - q_prev2);
+                if (std::isfinite(e) && e > 0.5 * q_prev && e < 2.0 * q_prev) q_guess = e;
+            }
+            q_prev2 = q_prev;
+            const QStar qs = q_star(p, q_init, q_guess);
             pd.q_star[k] = qs.q;
             pd.status[k] = static_cast<int>(qs.status);
             if (std::isfinite(qs.q)) {
@@ -634,10 +784,18 @@ PhaseDiagram phase_diagram(const Activation& g, const std::vector<double>& sw2, 
                 pd.chi1[k] = qs.chi1 >= 0.0 ? qs.chi1 : chi1(p, qs.q);
                 pd.xi_q[k] = qs.slope < 1.0 ? -1.0 / std::log(qs.slope) : kInf;
                 if (with_correlation) {
-                    const CStar cs = c_star(p, qs.q, c_prev);
+                    // q* is a fixed point (q-map(q*) = q* to the solver's 1e-14) and chi1 is known
+                    double c_guess = c_prev;
+                    if (c_prev > 0.0 && c_prev2 > 0.0 && iw >= 2) {
+                        const double t = (sw2[iw] - sw2[iw - 1]) / (sw2[iw - 1] - sw2[iw - 2]);
+                        const double e = c_prev + t * (c_prev - c_prev2);
+                        if (e > 0.0 && e < 1.0) c_guess = e;
+                    }
+                    const CStar cs = c_star(p, qs.q, c_guess, qs.q, pd.chi1[k]);
                     pd.c_star[k] = cs.c;
                     pd.chi_c[k] = cs.chi_c;
                     pd.xi_c[k] = cs.chi_c < 1.0 ? -1.0 / std::log(cs.chi_c) : kInf;
+                    c_prev2 = c_prev;
                     c_prev = cs.c < 1.0 ? cs.c : -2.0;
                 }
             } else {

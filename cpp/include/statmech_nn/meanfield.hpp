@@ -81,7 +81,8 @@ struct CStar {
 };
 // Correlation map c -> (sigma_w2 E[phi(u1)phi(u2)] + sigma_b2) / q_map(q) at equal lengths q.
 double c_map(const Params& p, double q, double c);
-CStar c_star(const Params& p, double q, double guess = -2.0);
+// q_next (> 0) and chi1_q (>= 0), when known, are q-map(q) and chi1(q) (saves their quadratures).
+CStar c_star(const Params& p, double q, double guess = -2.0, double q_next = -1.0, double chi1_q = -1.0);
 
 // Limit of chi1 as q -> inf (for activations whose q* diverges: linear, relu, ...).
 double chi1_limit(const Params& p);
@@ -107,7 +108,8 @@ enum class WeightKind { Gaussian = 0, Orthogonal = 1 };
 WeightKind weight_kind_from_name(const std::string& name);
 
 // Law of D^2 = phi'(x)^2, x ~ N(0, q): atoms (value, probability), exact for linear / relu /
-// leaky_relu / hardtanh, quadrature nodes otherwise.
+// leaky_relu / hardtanh, quadrature nodes otherwise (for tanh, erf, sigmoid and erf_sigmoid, whose
+// phi'^2 is even, the nodes at x and -x of the symmetric rule are merged into one atom).
 void derivative_law(const Activation& g, double q, std::vector<double>& value, std::vector<double>& prob);
 
 struct SpectrumResult {
