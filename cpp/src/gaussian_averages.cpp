@@ -302,26 +302,32 @@ namespace {
 // the error names the offending matrix of the stack.
 void check_covariance(const double* c, int d, std::int64_t index) {
     double scale = 1.0;
-    for (int i = 0; i < d * d; ++i) scale = std::max(scale, std::abs(c[i]));
+    bool finite = true;
+    for (int i = 0; i < d * d; ++i) {
+        finite = finite && std::isfinite(c[i]);
+        scale = std::max(scale, std::abs(c[i]));
+    }
+    if (!finite) throw std::invalid_argument("C[" + std::to_string(index) + "]: must be finite");
     for (int i = 0; i < d; ++i)
         for (int j = 0; j < i; ++j)
             if (std::abs(c[i * d + j] - c[j * d + i]) > 1e-10 * scale)
                 throw std::invalid_argument("C[" + std::to_string(index) + "]: must be symmetric");
-    double L[16] = {0};
+    // LDL^T without square roots; a (numerically) zero pivot is a degenerate direction.
+    double L[16] = {0}, D[4] = {0}, invD[4] = {0};
+    bool psd = true;
     for (int k = 0; k < d; ++k) {
         double dk = c[k * d + k];
-        for (int j = 0; j < k; ++j) dk -= L[k * 4 + j] * L[k * 4 + j];
-        if (dk < -1e-10 * scale)
-            throw std::invalid_argument("C[" + std::to_string(index) + "]: must be positive semidefinite");
-        if (dk <= 1e-13 * scale) continue;
-        const double lk = std::sqrt(dk);
-        L[k * 4 + k] = lk;
+        for (int j = 0; j < k; ++j) dk -= L[k * 4 + j] * L[k * 4 + j] * D[j];
+        psd = psd && dk >= -1e-10 * scale;
+        D[k] = dk;
+        invD[k] = dk > 1e-13 * scale ? 1.0 / dk : 0.0;
         for (int i = k + 1; i < d; ++i) {
             double v = c[i * d + k];
-            for (int j = 0; j < k; ++j) v -= L[i * 4 + j] * L[k * 4 + j];
-            L[i * 4 + k] = v / lk;
+            for (int j = 0; j < k; ++j) v -= L[i * 4 + j] * L[k * 4 + j] * D[j];
+            L[i * 4 + k] = v * invD[k];
         }
     }
+    if (!psd) throw std::invalid_argument("C[" + std::to_string(index) + "]: must be positive semidefinite");
 }
 
 }  // namespace

@@ -61,9 +61,9 @@ def has_closed_form(name: str) -> bool:
 
 
 def _check_cov_stack(C: Any, d: int, param: str = "C") -> np.ndarray:
-    """Shape and finiteness here; symmetry and positive semidefiniteness are checked per matrix in
-    C++ (inside the parallel loop), which names the offending index."""
-    arr = as_float_array(C, param)
+    """Shape here; finiteness, symmetry and positive semidefiniteness are checked per matrix in C++
+    (inside the parallel loop), which names the offending index."""
+    arr = as_float_array(C, param, finite=False)  # finiteness is checked in C++ too
     if arr.ndim < 2 or arr.shape[-2:] != (d, d):
         raise ValueError(f"{param} must have shape (..., {d}, {d}); got {arr.shape}")
     return arr
