@@ -198,26 +198,33 @@ struct Nested {
     const std::vector<GaussFactor>& fs;
     const Eigen::MatrixXd& L;
     const QuadratureSettings& qs;
-    std::vector<std::vector<double>> xs, ws;  // scratch per level
+    int d;
+    std::vector<std::vector<double>> xs, ws;  // the rule of each level (each level owns its own)
+    std::vector<std::vector<double>> means;   // means[k][r]: conditional means of x_r at level k
 
-    double level(int k, std::vector<double>& m) {
-        const int d = static_cast<int>(fs.size());
+    Nested(const std::vector<GaussFactor>& f, const Eigen::MatrixXd& l, const QuadratureSettings& q)
+        : fs(f), L(l), qs(q), d(static_cast<int>(f.size())), xs(d), ws(d), means(d + 1, std::vector<double>(d, 0.0)) {}
+
+    double level(int k) {
         if (k == d) return 1.0;
+        const std::vector<double>& m = means[k];
+        std::vector<double>& next = means[k + 1];
         const double sd = L(k, k);
         normal_rule(m[k], sd, fs[k].kinks, qs, xs[k], ws[k], &fs[k].scale_points);
-        const std::vector<double> xk = xs[k], wk = ws[k];  // copies: deeper levels reuse scratch
+        const std::vector<double>& xk = xs[k];
+        const std::vector<double>& wk = ws[k];
+        const bool last = k + 1 == d;
         double total = 0.0;
-        std::vector<double> mm(m);
         for (size_t i = 0; i < xk.size(); ++i) {
             const double fv = fs[k].f(xk[i]);
             if (fv == 0.0 || wk[i] == 0.0) continue;
-            if (sd > 0.0) {
-                const double z = (xk[i] - m[k]) / sd;
-                for (int r = k + 1; r < d; ++r) mm[r] = m[r] + L(r, k) * z;
-            } else {
-                for (int r = k + 1; r < d; ++r) mm[r] = m[r];
+            if (last) {
+                total += wk[i] * fv;
+                continue;
             }
-            total += wk[i] * fv * level(k + 1, mm);
+            const double z = sd > 0.0 ? (xk[i] - m[k]) / sd : 0.0;
+            for (int r = k + 1; r < d; ++r) next[r] = m[r] + L(r, k) * z;
+            total += wk[i] * fv * level(k + 1);
         }
         return total;
     }
@@ -239,9 +246,8 @@ double product_mean(const std::vector<GaussFactor>& factors, const Eigen::Matrix
         q.hermite_max_sd = std::max(q.hermite_max_sd, 1.25);
         q.max_panel = std::max(q.max_panel, 4.5);
     }
-    Nested nested{factors, L, q, std::vector<std::vector<double>>(d), std::vector<std::vector<double>>(d)};
-    std::vector<double> m(d, 0.0);
-    return nested.level(0, m);
+    Nested nested(factors, L, q);
+    return nested.level(0);
 }
 
 double mean2(const std::function<double(double, double)>& f, double c11, double c12, double c22,

@@ -32,7 +32,7 @@ const QuadRule& gauss_legendre_rule(int n);
 
 struct QuadratureSettings {
     int hermite_nodes = 48;    // smooth integrands, per dimension
-    int legendre_nodes = 24;   // per panel, piecewise integrands
+    int legendre_nodes = 24;   // per panel (panels split at kinks and scale points)
     double z_max = 9.0;        // truncation in standard deviations (tail mass 2e-19)
     double max_panel = 3.0;    // longest Gauss–Legendre panel, in standard deviations
     double hermite_max_sd = 1.0;  // smooth integrands over wider Gaussians use panels split at scale points
