@@ -42,11 +42,6 @@ Model make_model(const std::string& activation, int K, int M, int O, const array
     return m;
 }
 
-py::array_t<double> make_array(const std::vector<double>& data, std::vector<py::ssize_t> shape) {
-    py::array_t<double> a(shape);
-    std::copy(data.begin(), data.end(), a.mutable_data());
-    return a;
-}
 
 }  // namespace
 
@@ -77,12 +72,12 @@ void register_committee(py::module_& m) {
             }
             const py::ssize_t n = r.n_out;
             py::dict d;
-            d["t"] = make_array(r.t, {n});
-            d["Q"] = make_array(r.Q, {n, K, K});
-            d["R"] = make_array(r.R, {n, K, M});
-            d["g"] = make_array(r.g, {n, K});
-            d["w"] = make_array(r.w, {n, K, O});
-            d["eg"] = make_array(r.eg, {n});
+            d["t"] = to_array(r.t, {n});
+            d["Q"] = to_array(r.Q, {n, K, K});
+            d["R"] = to_array(r.R, {n, K, M});
+            d["g"] = to_array(r.g, {n, K});
+            d["w"] = to_array(r.w, {n, K, O});
+            d["eg"] = to_array(r.eg, {n});
             d["status"] = r.status;
             d["t_stop"] = r.t_stop;
             d["n_rhs"] = r.n_rhs;
@@ -167,13 +162,13 @@ void register_committee(py::module_& m) {
             }
             const py::ssize_t ns = r.n_seeds, nr = r.n_rec;
             py::dict d;
-            d["Q"] = make_array(r.Q, {ns, nr, K, K});
-            d["R"] = make_array(r.R, {ns, nr, K, M});
-            d["g"] = make_array(r.g, {ns, nr, K});
-            d["w"] = make_array(r.w, {ns, nr, K, O});
-            d["eg"] = make_array(r.eg, {ns, nr});
-            d["eg_mc"] = make_array(r.eg_mc, {ns, nr});
-            d["T"] = make_array(r.T, {ns, M, M});
+            d["Q"] = to_array(r.Q, {ns, nr, K, K});
+            d["R"] = to_array(r.R, {ns, nr, K, M});
+            d["g"] = to_array(r.g, {ns, nr, K});
+            d["w"] = to_array(r.w, {ns, nr, K, O});
+            d["eg"] = to_array(r.eg, {ns, nr});
+            d["eg_mc"] = to_array(r.eg_mc, {ns, nr});
+            d["T"] = to_array(r.T, {ns, M, M});
             d["status"] = r.status;
             d["stop_step"] = r.stop_step;
             return d;

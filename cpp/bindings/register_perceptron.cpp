@@ -8,15 +8,6 @@
 
 namespace statmech_nn::bindings {
 
-namespace {
-py::array_t<double> to_array(const std::vector<double>& v) {
-    py::array_t<double> a(static_cast<py::ssize_t>(v.size()));
-    std::copy(v.begin(), v.end(), a.mutable_data());
-    return a;
-}
-
-}  // namespace
-
 void register_perceptron(py::module_& m) {
     namespace pc = statmech_nn::perceptron;
     auto s = m.def_submodule("perceptron", "on-line perceptron learning: SGD and weight normalisation");

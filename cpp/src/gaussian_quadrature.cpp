@@ -103,6 +103,25 @@ const QuadRule& gauss_legendre_rule(int n) {
     return cached_rule(cache, mu, n, compute_legendre);
 }
 
+void append_gauss_panels(const std::vector<double>& z_edges, double mean, double sd, double weight_scale,
+                         const QuadratureSettings& qs, std::vector<double>& x, std::vector<double>& w) {
+    const QuadRule& gl = gauss_legendre_rule(qs.legendre_nodes);
+    const double c = weight_scale * kInvSqrt2Pi;
+    for (size_t p = 0; p + 1 < z_edges.size(); ++p) {
+        const double a = z_edges[p], b = z_edges[p + 1];
+        const int pieces = std::max(1, static_cast<int>(std::ceil((b - a) / qs.max_panel)));
+        const double len = (b - a) / pieces;
+        for (int q = 0; q < pieces; ++q) {
+            const double half = 0.5 * len, mid = a + q * len + half;
+            for (size_t i = 0; i < gl.x.size(); ++i) {
+                const double z = mid + half * gl.x[i];
+                x.push_back(mean + sd * z);
+                w.push_back(half * gl.w[i] * c * std::exp(-0.5 * z * z));
+            }
+        }
+    }
+}
+
 void normal_rule(double mean, double sd, const std::vector<double>& breakpoints, const QuadratureSettings& qs,
                  std::vector<double>& x, std::vector<double>& w, const std::vector<double>* scale_points) {
     x.clear();
@@ -131,20 +150,7 @@ void normal_rule(double mean, double sd, const std::vector<double>& breakpoints,
     if (use_scale) add_edges(*scale_points);
     std::sort(edges.begin(), edges.end());
     edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
-    const QuadRule& gl = gauss_legendre_rule(qs.legendre_nodes);
-    for (size_t p = 0; p + 1 < edges.size(); ++p) {
-        const double a = edges[p], b = edges[p + 1];
-        const int pieces = std::max(1, static_cast<int>(std::ceil((b - a) / qs.max_panel)));
-        const double len = (b - a) / pieces;
-        for (int q = 0; q < pieces; ++q) {
-            const double lo = a + q * len, half = 0.5 * len, mid = lo + half;
-            for (size_t i = 0; i < gl.x.size(); ++i) {
-                const double z = mid + half * gl.x[i];
-                x.push_back(mean + sd * z);
-                w.push_back(half * gl.w[i] * kInvSqrt2Pi * std::exp(-0.5 * z * z));
-            }
-        }
-    }
+    append_gauss_panels(edges, mean, sd, 1.0, qs, x, w);
 }
 
 namespace {

@@ -74,21 +74,7 @@ void half_rule(double sd, const std::vector<double>& features, const QuadratureS
     }
     std::sort(edges.begin(), edges.end());
     edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
-    const QuadRule& gl = gauss_legendre_rule(qs.legendre_nodes);
-    constexpr double kTwoInvSqrt2Pi = 0.79788456080286535588;  // 2 / sqrt(2 pi)
-    for (size_t p = 0; p + 1 < edges.size(); ++p) {
-        const double a = edges[p], b = edges[p + 1];
-        const int pieces = std::max(1, static_cast<int>(std::ceil((b - a) / qs.max_panel)));
-        const double len = (b - a) / pieces;
-        for (int q = 0; q < pieces; ++q) {
-            const double lo = a + q * len, half = 0.5 * len, mid = lo + half;
-            for (size_t i = 0; i < gl.x.size(); ++i) {
-                const double z = mid + half * gl.x[i];
-                x.push_back(sd * z);
-                w.push_back(half * gl.w[i] * kTwoInvSqrt2Pi * std::exp(-0.5 * z * z));
-            }
-        }
-    }
+    append_gauss_panels(edges, 0.0, sd, 2.0, qs, x, w);
 }
 
 const std::vector<double>& smooth_features() {

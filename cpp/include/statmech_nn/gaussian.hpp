@@ -46,6 +46,13 @@ struct QuadratureSettings {
 void normal_rule(double mean, double sd, const std::vector<double>& breakpoints, const QuadratureSettings& qs,
                  std::vector<double>& x, std::vector<double>& w, const std::vector<double>* scale_points = nullptr);
 
+// Composite Gauss–Legendre panels over the sorted z-edges (each split to at most qs.max_panel)
+// for the weight weight_scale * phi(z), phi the standard normal density; appends x = mean + sd z
+// and the weights. normal_rule builds on it; so can specialised rules (e.g. half-line rules for
+// even integrands, weight_scale = 2).
+void append_gauss_panels(const std::vector<double>& z_edges, double mean, double sd, double weight_scale,
+                         const QuadratureSettings& qs, std::vector<double>& x, std::vector<double>& w);
+
 // E f(x), x ~ N(mean, sd^2).
 double normal_mean(const std::function<double(double)>& f, double mean, double sd,
                    const std::vector<double>& breakpoints = {}, const QuadratureSettings& qs = {});
