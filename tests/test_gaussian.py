@@ -212,3 +212,13 @@ def test_relu_I4_triple_coincidences(rng):
         assert G.I4("relu", C) == pytest.approx(G.I4("relu", C, quadrature=True), rel=1e-9, abs=1e-13), idx
     # Theta(a)^2 r(a)^2 = r(a)^2: <r(a)^2> = q/2.
     assert G.I4("relu", np.full((4, 4), 2.0)) == pytest.approx(1.0, rel=1e-14)
+
+
+def test_non_psd_4x4_detected_only_by_full_determinant():
+    # Equicorrelation -0.4: every 2x2 and 3x3 principal minor is positive, the 4x4 one is not.
+    R = np.full((4, 4), -0.4) + 1.4 * np.eye(4)
+    assert np.linalg.eigvalsh(R)[0] < 0
+    with pytest.raises(ValueError, match=r"C\[1\].*semidefinite"):
+        G.I4("erf", np.stack([np.eye(4), R]))
+    # A singular but PSD matrix (repeated fields) is accepted.
+    assert np.isfinite(G.I4("erf", np.ones((4, 4))))

@@ -312,6 +312,29 @@ void check_covariance(const double* c, int d, std::int64_t index) {
         for (int j = 0; j < i; ++j)
             if (std::abs(c[i * d + j] - c[j * d + i]) > 1e-10 * scale)
                 throw std::invalid_argument("C[" + std::to_string(index) + "]: must be symmetric");
+    if (d == 4) {
+        // Every principal minor >= -tol scale^k (Sylvester's criterion for semidefiniteness),
+        // written out: no divisions and no dependency chain, so it costs little next to I4.
+        auto e = [c](int i, int j) { return c[i * 4 + j]; };
+        const double t1 = -1e-10 * scale, t2 = t1 * scale, t3 = t2 * scale, t4 = t3 * scale;
+        auto m2 = [&](int i, int j) { return e(i, i) * e(j, j) - e(i, j) * e(i, j); };
+        auto m3 = [&](int i, int j, int k) {
+            return e(i, i) * (e(j, j) * e(k, k) - e(j, k) * e(j, k)) - e(i, j) * (e(i, j) * e(k, k) - e(j, k) * e(i, k)) +
+                   e(i, k) * (e(i, j) * e(j, k) - e(j, j) * e(i, k));
+        };
+        const double s01 = e(0, 0) * e(1, 1) - e(0, 1) * e(1, 0), s02 = e(0, 0) * e(1, 2) - e(0, 2) * e(1, 0);
+        const double s03 = e(0, 0) * e(1, 3) - e(0, 3) * e(1, 0), s12 = e(0, 1) * e(1, 2) - e(0, 2) * e(1, 1);
+        const double s13 = e(0, 1) * e(1, 3) - e(0, 3) * e(1, 1), s23 = e(0, 2) * e(1, 3) - e(0, 3) * e(1, 2);
+        const double c23 = e(2, 2) * e(3, 3) - e(2, 3) * e(3, 2), c13 = e(2, 1) * e(3, 3) - e(2, 3) * e(3, 1);
+        const double c12 = e(2, 1) * e(3, 2) - e(2, 2) * e(3, 1), c03 = e(2, 0) * e(3, 3) - e(2, 3) * e(3, 0);
+        const double c02 = e(2, 0) * e(3, 2) - e(2, 2) * e(3, 0), c01 = e(2, 0) * e(3, 1) - e(2, 1) * e(3, 0);
+        const double det = s01 * c23 - s02 * c13 + s03 * c12 + s12 * c03 - s13 * c02 + s23 * c01;
+        const bool psd = e(0, 0) >= t1 && e(1, 1) >= t1 && e(2, 2) >= t1 && e(3, 3) >= t1 && m2(0, 1) >= t2 &&
+                         m2(0, 2) >= t2 && m2(0, 3) >= t2 && m2(1, 2) >= t2 && m2(1, 3) >= t2 && m2(2, 3) >= t2 &&
+                         m3(0, 1, 2) >= t3 && m3(0, 1, 3) >= t3 && m3(0, 2, 3) >= t3 && m3(1, 2, 3) >= t3 && det >= t4;
+        if (!psd) throw std::invalid_argument("C[" + std::to_string(index) + "]: must be positive semidefinite");
+        return;
+    }
     // LDL^T without square roots; a (numerically) zero pivot is a degenerate direction.
     double L[16] = {0}, D[4] = {0}, invD[4] = {0};
     bool psd = true;
