@@ -14,27 +14,16 @@
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import List
 
 import numpy as np
 
 from .. import batchnorm as bn
+from ._csv import write_columns
 
 SIGMA_W2, SIGMA_B2 = 2.0, 0.1
-
-
-def _write_csv(path: Path, columns: Dict[str, Sequence[float]]) -> Path:
-    names = list(columns)
-    rows = zip(*(np.asarray(columns[n], dtype=float).ravel() for n in names))
-    with open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(names)
-        for row in rows:
-            w.writerow([repr(float(x)) for x in row])
-    return path
 
 
 def rate_data(fast: bool) -> dict:
@@ -91,13 +80,13 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
     cols = {"B": d["B"]}
     for a in d["acts"]:
         cols[f"lambda_G_{a}"] = d[a]
-    files.append(_write_csv(out_dir / "gradient_explosion_rate.csv", cols))
+    files.append(write_columns(out_dir / "gradient_explosion_rate.csv", cols))
     sim_cols = {"B": np.repeat(d["B_sim"], d[d["sim_acts"][0] + "_sim"].shape[1])}
     for a in d["sim_acts"]:
         sim_cols[f"sim_{a}"] = d[a + "_sim"].ravel()
         sim_cols[f"theory_{a}"] = np.repeat(bn.gradient_explosion_rate(a, d["B_sim"][d["B_sim"] >= 4]),
                                             d[a + "_sim"].shape[1])
-    files.append(_write_csv(out_dir / "gradient_explosion_rate_simulation.csv", sim_cols))
+    files.append(write_columns(out_dir / "gradient_explosion_rate_simulation.csv", sim_cols))
 
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     colors = dict(zip(d["acts"], plt.rcParams["axes.prop_cycle"].by_key()["color"]))
@@ -124,7 +113,7 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
     for a in ("relu", "tanh"):
         for k in ("dist_theory", "dist_sim", "q_sim", "c_sim"):
             cols[f"{a}_{k}"] = c[a][k]
-    files.append(_write_csv(out_dir / "bsb1_convergence.csv", cols))
+    files.append(write_columns(out_dir / "bsb1_convergence.csv", cols))
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for a, col in (("relu", "C0"), ("tanh", "C1")):
         axes[0].semilogy(c["layers"], c[a]["dist_theory"], color=col, label=f"{a}: mean field")

@@ -9,11 +9,11 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import List
 
 import numpy as np
+from ._csv import write_rows
 
 
 def _plt():
@@ -54,14 +54,6 @@ def plateau_runs(fast: bool = False, eta: float = 1.0):
     return plain, bn
 
 
-def _write_csv(path: Path, header, rows) -> Path:
-    with open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
-
-
 def run(out_dir: Path, fast: bool) -> List[Path]:
     plt = _plt()
     out_dir = Path(out_dir)
@@ -99,7 +91,7 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
         rows.append([sim.t[k], *sim.Q[0, k].ravel(), *sim.R[0, k].ravel(), *sim.g[0, k], sim.eg[0, k],
                      *th.Q[k].ravel(), *th.R[k].ravel(), *th.g[k], th.eg[k]])
     names = ["Q11", "Q12", "Q21", "Q22", "R11", "R12", "R21", "R22", "g1", "g2", "eg"]
-    files.append(_write_csv(out_dir / "fig2_batchnorm_theory_vs_simulation.csv",
+    files.append(write_rows(out_dir / "fig2_batchnorm_theory_vs_simulation.csv",
                             ["t"] + [f"sim_{n}" for n in names] + [f"ode_{n}" for n in names], rows))
 
     plain, bn = plateau_runs(fast)
@@ -123,6 +115,6 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
     fig.savefig(p, dpi=110)
     plt.close(fig)
     files.append(p)
-    files.append(_write_csv(out_dir / "plateau_plain_vs_batchnorm.csv", ["t", "eg_plain", "eg_batchnorm"],
+    files.append(write_rows(out_dir / "plateau_plain_vs_batchnorm.csv", ["t", "eg_plain", "eg_batchnorm"],
                             zip(plain.t, plain.eg, bn.eg)))
     return files

@@ -14,25 +14,14 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import List
 
 import numpy as np
 
 from .. import fisher as F
 from .. import ntk as K
-
-
-def _write_csv(path: Path, columns: Dict[str, Sequence[float]]) -> Path:
-    names = list(columns)
-    rows = zip(*(np.asarray(columns[n], dtype=float).ravel() for n in names))
-    with open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(names)
-        for row in rows:
-            w.writerow([repr(float(x)) for x in row])
-    return path
+from ._csv import write_columns
 
 
 ACT, SW, SB, DEPTH = "relu", 2.0, 0.1, 3
@@ -105,7 +94,7 @@ def run(out_dir: Path, fast: bool = False) -> List[Path]:
     files.append(out / "fim_eigen_stats.png")
     fig.savefig(files[-1], dpi=110)
     plt.close(fig)
-    files.append(_write_csv(out / "fim_eigen_stats.csv", {
+    files.append(write_columns(out / "fim_eigen_stats.csv", {
         "M": d["Ms"], "mean_theory": d["th_pts"].mean, "mean_sim": d["sim"]["mean"],
         "second_moment_theory": d["th_pts"].second_moment, "second_moment_sim": d["sim"]["second_moment"],
         "lambda_max_theory": d["th_pts"].lambda_max, "lambda_max_sim": d["sim"]["lambda_max"],
@@ -124,7 +113,7 @@ def run(out_dir: Path, fast: bool = False) -> List[Path]:
     files.append(out / "fim_lambda_max_scaling.png")
     fig.savefig(files[-1], dpi=110)
     plt.close(fig)
-    files.append(_write_csv(out / "fim_lambda_max_scaling.csv", {
+    files.append(write_columns(out / "fim_lambda_max_scaling.csv", {
         "M": s["M"], "T": s["M"] // 4, "plain_theory": s["plain_th"], "plain_sim": s["plain_sim"],
         "bn_theory": s["bn_th"], "bn_sim": s["bn_sim"]}))
 
@@ -144,5 +133,5 @@ def run(out_dir: Path, fast: bool = False) -> List[Path]:
     files.append(out / "ntk_kernel_vs_empirical.png")
     fig.savefig(files[-1], dpi=110)
     plt.close(fig)
-    files.append(_write_csv(out / "ntk_kernel_vs_empirical.csv", {"gamma": n["gamma"], "theory": n["th"], **cols}))
+    files.append(write_columns(out / "ntk_kernel_vs_empirical.csv", {"gamma": n["gamma"], "theory": n["th"], **cols}))
     return files

@@ -13,20 +13,11 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import List
 
 import numpy as np
-
-
-def _write_csv(path: Path, header: List[str], rows) -> Path:
-    with open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        for r in rows:
-            w.writerow([f"{v:.10g}" if isinstance(v, (float, np.floating)) else v for v in r])
-    return path
+from ._csv import write_rows
 
 
 def run(out_dir: Path, fast: bool) -> List[Path]:
@@ -63,7 +54,7 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
     files.append(out_dir / "phase_diagram.png")
     fig.savefig(files[-1], dpi=110)
     plt.close(fig)
-    files.append(_write_csv(out_dir / "phase_diagram.csv", ["sigma_b2", "critical_sigma_w2", "critical_q_star"],
+    files.append(write_rows(out_dir / "phase_diagram.csv", ["sigma_b2", "critical_sigma_w2", "critical_q_star"],
                             zip(sb2, pd.critical_sigma_w2, pd.critical_q_star)))
 
     # ---- signal propagation ------------------------------------------------------------------
@@ -91,7 +82,7 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
     files.append(out_dir / "signal_propagation.png")
     fig.savefig(files[-1], dpi=110)
     plt.close(fig)
-    files.append(_write_csv(out_dir / "signal_propagation.csv",
+    files.append(write_rows(out_dir / "signal_propagation.csv",
                             ["phase", "sigma_w2", "sigma_b2", "layer", "q_theory", "q_sim", "c_theory", "c_sim"], rows))
 
     # ---- gradients -------------------------------------------------------------------------
@@ -115,7 +106,7 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
     files.append(out_dir / "gradients.png")
     fig.savefig(files[-1], dpi=110)
     plt.close(fig)
-    files.append(_write_csv(out_dir / "gradients.csv", ["sigma_w2", "sigma_b2", "layer", "q_grad_theory",
+    files.append(write_rows(out_dir / "gradients.csv", ["sigma_w2", "sigma_b2", "layer", "q_grad_theory",
                                                         "q_grad_sim"], rows))
 
     # ---- Jacobian spectra ------------------------------------------------------------------
@@ -151,5 +142,5 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
     files.append(out_dir / "jacobian_spectra.png")
     fig.savefig(files[-1], dpi=110)
     plt.close(fig)
-    files.append(_write_csv(out_dir / "jacobian_spectra.csv", ["activation", "weights", "depth", "x", "density"], rows))
+    files.append(write_rows(out_dir / "jacobian_spectra.csv", ["activation", "weights", "depth", "x", "density"], rows))
     return files

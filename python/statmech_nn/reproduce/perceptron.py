@@ -12,24 +12,13 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import List
 
 import numpy as np
 
 from .. import perceptron as P
-
-
-def _write_csv(path: Path, columns: Dict[str, Sequence[float]]) -> Path:
-    names = list(columns)
-    rows = zip(*(np.asarray(columns[n]).ravel() for n in names))
-    with open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(names)
-        for row in rows:
-            w.writerow([repr(float(x)) for x in row])
-    return path
+from ._csv import write_columns
 
 
 def fig2_data(fast: bool) -> dict:
@@ -96,11 +85,11 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
         ax.set_title(f"({'a' if rule == 'sgd' else 'b'}) {rule.upper()}, g(x) = x, eta = 0.1")
         ax.set_xlabel("t = steps / N")
         ax.legend(fontsize=7)
-        files.append(_write_csv(out_dir / f"fig2_{rule}_ode.csv", cols))
+        files.append(write_columns(out_dir / f"fig2_{rule}_ode.csv", cols))
         sc = {"t": sim.t, "l": sim.l_mean, "R": sim.R_mean, "eg": sim.eg_mean}
         if rule == "wn":
             sc["z"] = sim.z_mean
-        files.append(_write_csv(out_dir / f"fig2_{rule}_simulation.csv", sc))
+        files.append(write_columns(out_dir / f"fig2_{rule}_simulation.csv", sc))
     fig.tight_layout()
     p = out_dir / "fig2_order_parameters.png"
     fig.savefig(p, dpi=120)
@@ -126,10 +115,10 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
     fig.savefig(p, dpi=120)
     plt.close(fig)
     files.append(p)
-    files.append(_write_csv(out_dir / "fig3_vs_eta.csv", {"eta": d3["eta"], "sgd_l0_1": d3["sgd_a"],
+    files.append(write_columns(out_dir / "fig3_vs_eta.csv", {"eta": d3["eta"], "sgd_l0_1": d3["sgd_a"],
                                                            "wn_l0_1": d3["wn_a"], "sgd_l0_0.1": d3["sgd_b"],
                                                            "wn_l0_0.1": d3["wn_b"]}))
-    files.append(_write_csv(out_dir / "fig3_vs_l0.csv", {"l0": d3["l0"], "sgd_eta_0.01": d3["sgd_c"],
+    files.append(write_columns(out_dir / "fig3_vs_l0.csv", {"l0": d3["l0"], "sgd_eta_0.01": d3["sgd_c"],
                                                           "wn_eta_0.01": d3["wn_c"]}))
 
     # ---- Fig. 4 ----
@@ -165,6 +154,6 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
     plt.close(fig)
     files.append(p)
     E, L = np.meshgrid(eta, l0, indexing="ij")
-    files.append(_write_csv(out_dir / "fig4.csv", {"eta": E, "l0": L, "time_sgd": sgd.time, "time_wn": wn.time,
+    files.append(write_columns(out_dir / "fig4.csv", {"eta": E, "l0": L, "time_sgd": sgd.time, "time_wn": wn.time,
                                                     "ratio_wn_sgd": ratio, "eta_eff_wn": wn.eta_eff}))
     return files
