@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from . import _core
 from ._version import __version__
+from ._result import STATUSES, OK_STATUSES, Result, load
 from . import gaussian, integrate
 from . import perceptron, committee, meanfield, batchnorm, fisher, ntk
 
-__all__ = ["__version__", "gaussian", "integrate", "perceptron", "committee", "meanfield", "batchnorm", "fisher", "ntk",
+__all__ = ["__version__", "STATUSES", "OK_STATUSES", "Result", "load", "gaussian", "integrate", "perceptron", "committee", "meanfield", "batchnorm", "fisher", "ntk",
            "max_threads"]
 
 
