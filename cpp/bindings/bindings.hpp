@@ -1,10 +1,15 @@
-// Shared declarations of the thin pybind11 layer (no maths here).
+// The one converter header of the thin pybind11 layer: array views in, arrays out, size checks,
+// the shared `_core._testing` submodule. No maths and no policy here or in any register_*.cpp:
+// bindings convert arguments, release the GIL and call the core.
 #pragma once
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -14,13 +19,34 @@ namespace py = pybind11;
 
 // A C-contiguous float64 view (no copy when the input already is one).
 using array_f64 = py::array_t<double, py::array::c_style | py::array::forcecast>;
+using array_i64 = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
 
-// A new float64 array of the given shape (default: 1-D) filled from data (sizes must agree).
-inline py::array_t<double> to_array(const std::vector<double>& data, std::vector<py::ssize_t> shape = {}) {
+// A new array of the given shape (default: 1-D) filled from data (sizes must agree).
+template <class T>
+inline py::array_t<T> to_array(const std::vector<T>& data, std::vector<py::ssize_t> shape = {}) {
     if (shape.empty()) shape.push_back(static_cast<py::ssize_t>(data.size()));
-    py::array_t<double> a(shape);
+    py::ssize_t n = 1;
+    for (py::ssize_t s : shape) n *= s;
+    if (n != static_cast<py::ssize_t>(data.size())) throw std::logic_error("to_array: shape does not match data size");
+    py::array_t<T> a(shape);
     std::copy(data.begin(), data.end(), a.mutable_data());
     return a;
+}
+
+// Copy of a float64 view as a std::vector.
+inline std::vector<double> to_vector(const array_f64& a) { return std::vector<double>(a.data(), a.data() + a.size()); }
+
+// Raise ValueError (std::invalid_argument) naming `param` when the sizes differ.
+inline void check_same_size(const array_f64& a, const array_f64& b, const char* param) {
+    if (a.size() != b.size())
+        throw std::invalid_argument(std::string(param) + ": arrays must have the same size");
+}
+
+// The `_core._testing` submodule (test hooks live there, not in the public submodules); every
+// register_* function may add to it.
+inline py::module_ testing_module(py::module_& m) {
+    if (py::hasattr(m, "_testing")) return m.attr("_testing").cast<py::module_>();
+    return m.def_submodule("_testing", "test hooks of the core (not public API)");
 }
 
 void register_gaussian(py::module_& m);
