@@ -7,102 +7,18 @@
 #include <Eigen/Dense>
 
 #include "statmech_nn/gaussian.hpp"
+#include "statmech_nn/gaussian_moments.hpp"
 #include "statmech_nn/meanfield.hpp"
 #include "statmech_nn/parallel.hpp"
 
 namespace statmech_nn {
 namespace meanfield {
 
-namespace {
+using namespace gaussian_detail;
 
-constexpr double kPi = 3.14159265358979323846;
+namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-// Composite Gauss–Legendre settings for the adapted rules.
-const QuadratureSettings& panel_settings() {
-    static const QuadratureSettings qs{48, 20, 9.0, 3.0};
-    return qs;
-}
-
-// Length scale of the activation's structure (sigmoid and swish are tanh-like at scale 2).
-double activation_scale(const Activation& g) {
-    return (g.kind == ActivationKind::Sigmoid || g.kind == ActivationKind::Swish) ? 2.0 : 1.0;
-}
-
-bool is_closed_form(const Activation& g) {
-    return g.kind == ActivationKind::Linear || g.kind == ActivationKind::Erf || g.kind == ActivationKind::Relu;
-}
-
-// phi and phi' together (one transcendental call for tanh).
-inline void value_deriv(const Activation& g, double x, double& v, double& d) {
-    if (g.kind == ActivationKind::Tanh) {
-        const double ax = std::abs(x);
-        if (ax < 0.55) {
-            const double t = std::tanh(x);
-            v = t;
-            d = 1.0 - t * t;  // t^2 < 1/4: no cancellation
-            return;
-        }
-        // One exp instead of tanh's expm1 path: with E = e^{-2|x|} <= 1/3, tanh|x| = (1 - E)/(1 + E)
-        // and 1 - tanh^2 = 4E/(1 + E)^2, both to a few ulp (the latter relative, also in the tails).
-        const double E = std::exp(-2.0 * ax), inv = 1.0 / (1.0 + E);
-        v = std::copysign((1.0 - E) * inv, x);
-        d = 4.0 * E * inv * inv;
-        return;
-    }
-    v = g.value(x);
-    d = g.deriv(x);
-}
-
-// Smooth odd activations (phi(-x) = -phi(x)): phi^2, phi'^2 and phi phi'' are even, and the Hermite
-// coefficients of phi vanish for even k, so the Gaussian rules only need the half line x >= 0.
-bool is_smooth_odd(const Activation& g) { return g.kind == ActivationKind::Tanh; }
-
-// The x >= 0 half of the symmetric rule normal_rule(0, sd, {}, qs, ., ., features) would build
-// (composite Gauss–Legendre panels split at the feature points, z in [0, z_max]), with doubled
-// weights: sum_i w_i f(x_i) = E f(x) for even f, x ~ N(0, sd^2). Same panels as the full rule.
-void half_rule(double sd, const std::vector<double>& features, const QuadratureSettings& qs, std::vector<double>& x,
-               std::vector<double>& w) {
-    x.clear();
-    w.clear();
-    thread_local std::vector<double> edges;
-    edges.assign({0.0, qs.z_max});
-    for (double f : features) {
-        const double z = f / sd;
-        if (z > 0.0 && z < qs.z_max) edges.push_back(z);
-    }
-    std::sort(edges.begin(), edges.end());
-    edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
-    append_gauss_panels(edges, 0.0, sd, 2.0, qs, x, w);
-}
-
-const std::vector<double>& smooth_features() {
-    static const std::vector<double> f{0.0, -1.0, 1.0, -2.0, 2.0, -4.0, 4.0, -8.0, 8.0, -16.0, 16.0};
-    return f;
-}
-
-// activation_rule restricted to x >= 0 (doubled weights) for a smooth odd activation at mean 0.
-void half_activation_rule(const Activation& g, double sd, std::vector<double>& x, std::vector<double>& w) {
-    const double s = activation_scale(g);
-    if (sd <= 0.3 * s) {
-        const QuadRule& r = gauss_hermite_rule(64);  // symmetric nodes, none at 0
-        x.clear();
-        w.clear();
-        for (size_t i = 0; i < r.x.size(); ++i) {
-            if (r.x[i] > 0.0) {
-                x.push_back(sd * r.x[i]);
-                w.push_back(2.0 * r.w[i]);
-            }
-        }
-        return;
-    }
-    thread_local std::vector<double> bp;
-    bp.clear();
-    for (double f : smooth_features()) bp.push_back(f * s);
-    half_rule(sd, bp, panel_settings(), x, w);
-}
-
 }  // namespace
 
 std::string to_string(FixedPointStatus s) {
@@ -114,117 +30,6 @@ std::string to_string(FixedPointStatus s) {
     return "unknown";
 }
 
-void activation_rule(const Activation& g, double mean, double sd, std::vector<double>& x, std::vector<double>& w) {
-    if (!(sd > 0.0)) {
-        x.assign(1, mean);
-        w.assign(1, 1.0);
-        return;
-    }
-    if (g.kind == ActivationKind::Linear) {
-        const QuadRule& r = gauss_hermite_rule(8);  // exact for the polynomials we integrate
-        x.resize(r.x.size());
-        w = r.w;
-        for (size_t i = 0; i < r.x.size(); ++i) x[i] = mean + sd * r.x[i];
-        return;
-    }
-    if (g.piecewise()) {
-        normal_rule(mean, sd, g.kinks(), panel_settings(), x, w);
-        return;
-    }
-    const double s = activation_scale(g);
-    if (sd <= 0.3 * s) {
-        const QuadRule& r = gauss_hermite_rule(64);
-        x.resize(r.x.size());
-        w = r.w;
-        for (size_t i = 0; i < r.x.size(); ++i) x[i] = mean + sd * r.x[i];
-        return;
-    }
-    static const std::vector<double> features{0.0, -1.0, 1.0, -2.0, 2.0, -4.0, 4.0, -8.0, 8.0, -16.0, 16.0};
-    std::vector<double> bp(features);
-    for (double& b : bp) b *= s;
-    normal_rule(mean, sd, bp, panel_settings(), x, w);
-}
-
-LayerMoments layer_moments(const Activation& g, double q) {
-    LayerMoments m;
-    if (!(q >= 0.0)) throw std::invalid_argument("q: must be >= 0");
-    if (std::isinf(q)) throw std::invalid_argument("q: must be finite");
-    switch (g.kind) {
-        case ActivationKind::Linear: m.phi2 = q; m.dphi2 = 1.0; m.slope = 1.0; return m;
-        case ActivationKind::Relu: m.phi2 = 0.5 * q; m.dphi2 = 0.5; m.slope = 0.5; return m;
-        case ActivationKind::LeakyRelu: {
-            const double a2 = g.slope * g.slope;
-            m.phi2 = 0.5 * q * (1.0 + a2); m.dphi2 = 0.5 * (1.0 + a2); m.slope = m.dphi2;
-            return m;
-        }
-        case ActivationKind::Erf:
-            m.phi2 = 2.0 / kPi * std::asin(q / (1.0 + q));
-            m.dphi2 = 2.0 / kPi / std::sqrt(1.0 + 2.0 * q);
-            m.slope = 2.0 / kPi / ((1.0 + q) * std::sqrt(1.0 + 2.0 * q));
-            return m;
-        default: break;
-    }
-    if (q == 0.0) {
-        const double v = g.value(0.0), d = g.deriv(0.0);
-        m.phi2 = v * v;
-        m.dphi2 = d * d;
-        m.slope = g.piecewise() ? d * d : d * d + v * g.deriv2(0.0);
-        return m;
-    }
-    thread_local std::vector<double> x, w;
-    if (is_smooth_odd(g)) half_activation_rule(g, std::sqrt(q), x, w);  // even integrands
-    else activation_rule(g, 0.0, std::sqrt(q), x, w);
-    double s0 = 0.0, s1 = 0.0, s2 = 0.0;
-    const bool piece = g.piecewise();
-    for (size_t i = 0; i < x.size(); ++i) {
-        double v, d;
-        value_deriv(g, x[i], v, d);
-        s0 += w[i] * v * v;
-        s1 += w[i] * d * d;
-        // Smooth: Stein's lemma, d/dq E[phi^2] = E[phi'^2 + phi phi''] (no cancellation at small q).
-        const double d2 = g.kind == ActivationKind::Tanh ? -2.0 * v * d : (piece ? 0.0 : g.deriv2(x[i]));
-        s2 += w[i] * (piece ? x[i] * v * d : d * d + v * d2);
-    }
-    m.phi2 = s0;
-    m.dphi2 = s1;
-    m.slope = piece ? s2 / q : s2;
-    return m;
-}
-
-PairMoments pair_moments(const Activation& g, double q11, double q12, double q22) {
-    PairMoments pm;
-    if (is_closed_form(g)) {
-        Eigen::Matrix2d C;
-        C << q11, q12, q12, q22;
-        pm.phiphi = I2(g, C);
-        pm.dphidphi = J2(g, C);
-        return pm;
-    }
-    thread_local std::vector<double> x1, w1, x2, w2;
-    const double sd1 = std::sqrt(std::max(0.0, q11));
-    const double beta = q11 > 0.0 ? q12 / q11 : 0.0;
-    const double var2 = std::max(0.0, q22 - beta * q12);
-    const double sd2 = var2 > 1e-14 * q22 ? std::sqrt(var2) : 0.0;
-    activation_rule(g, 0.0, sd1, x1, w1);
-    double a = 0.0, b = 0.0;
-    for (size_t i = 0; i < x1.size(); ++i) {
-        double v1, d1;
-        value_deriv(g, x1[i], v1, d1);
-        activation_rule(g, beta * x1[i], sd2, x2, w2);
-        double sa = 0.0, sb = 0.0;
-        for (size_t j = 0; j < x2.size(); ++j) {
-            double v2, d2;
-            value_deriv(g, x2[j], v2, d2);
-            sa += w2[j] * v2;
-            sb += w2[j] * d2;
-        }
-        a += w1[i] * v1 * sa;
-        b += w1[i] * d1 * sb;
-    }
-    pm.phiphi = a;
-    pm.dphidphi = b;
-    return pm;
-}
 
 double q_map(const Params& p, double q) { return p.sigma_w2 * layer_moments(p.act, q).phi2 + p.sigma_b2; }
 double q_map_slope(const Params& p, double q) { return p.sigma_w2 * layer_moments(p.act, q).slope; }
@@ -399,160 +204,6 @@ QStar q_star(const Params& p, double q_init, double guess) {
     return r;
 }
 
-namespace {
-
-// Mehler expansion of the equal-variance pair averages at q:
-//   E[phi(u1) phi(u2)]   = sum_k a_k^2 c^k,   a_k = E[phi(sqrt(q) z) He_k(z)] / sqrt(k!)
-//   E[phi'(u1) phi'(u2)] = sum_k b_k^2 c^k,   b_k = E[phi'(sqrt(q) z) He_k(z)] / sqrt(k!)
-// (u1, u2) ~ N(0, q [[1, c], [c, 1]]). The coefficients are computed once per q (1-D quadrature on
-// |z| <= 12, where the orthonormal Hermite functions times the Gaussian weight are < e^-36 outside);
-// the tails beyond k = K are known exactly from Parseval (E phi^2 - sum a_k^2), so the truncation
-// error at c is bounded by tail * |c|^{K+1}; evaluate() reports whether that is below tolerance,
-// otherwise the caller falls back to the 2-D quadrature.
-struct HermiteSeries {
-    std::vector<double> a2, b2;
-    double tail_a = 0.0, tail_b = 0.0;
-    int K = -1;  // coefficients known for k = 0..K
-    int k_max = 400;
-    double phi2 = 0.0, dphi2 = 0.0;
-    double q = 0.0;
-    std::vector<double> z, w, fv, h0, h1;  // nodes, weighted phi, h_{K+1}, h_{K+2} (see extend)
-
-    bool odd = false;  // phi odd: a_k = 0 for even k, rule on z >= 0 only (doubled weights)
-
-    bool build(const Activation& g, double q) {
-        const double sd = std::sqrt(q);
-        std::vector<double> bp;
-        const double s = activation_scale(g);
-        if (g.piecewise()) {
-            for (double k : g.kinks()) bp.push_back(k / sd);
-        } else {
-            for (double f : {0.0, -1.0, 1.0, -2.0, 2.0, -4.0, 4.0, -8.0, 8.0}) bp.push_back(f * s / sd);
-        }
-        static const QuadratureSettings qs{48, 20, 12.0, 0.9};
-        odd = is_smooth_odd(g);
-        if (odd) half_rule(1.0, bp, qs, z, w);
-        else normal_rule(0.0, 1.0, bp, qs, z, w);
-        const size_t n = z.size();
-        this->q = q;
-        fv.resize(n); h0.resize(n); h1.resize(n);
-        // E phi^2 and E phi'^2 on the same rule, so that the Parseval tails are those of the rule.
-        double s0 = 0.0, s1 = 0.0;
-        for (size_t i = 0; i < n; ++i) {
-            double v, d;
-            value_deriv(g, sd * z[i], v, d);
-            fv[i] = w[i] * v;
-            s0 += w[i] * v * v;
-            s1 += w[i] * d * d;
-            // even phi: h0 = h_0, h1 = h_1; odd phi: h0 = h_1, h1 = h_{-1} = 0 (see extend)
-            h0[i] = odd ? z[i] : 1.0;
-            h1[i] = odd ? 0.0 : z[i];
-        }
-        phi2 = s0;
-        dphi2 = s1;
-        a2.clear(); b2.clear();
-        K = -1;
-        tail_a = phi2;
-        tail_b = dphi2;
-        extend(24);
-        return std::isfinite(tail_a) && std::isfinite(tail_b);
-    }
-
-    // Coefficients up to k = k_to (the recurrence state h0, h1 is described in the loop).
-    void extend(int k_to) {
-        k_to = std::min(k_to, k_max);
-        const size_t n = z.size();
-        for (int k = K + 1; k <= k_to; ++k) {
-            double pa[4] = {0.0, 0.0, 0.0, 0.0};
-            size_t i = 0;
-            double* __restrict H0 = h0.data();
-            double* __restrict H1 = h1.data();
-            const double* __restrict Z = z.data();
-            const double* __restrict F = fv.data();
-            const bool project = !(odd && k % 2 == 0);
-            if (odd) {
-                // Odd phi: only odd k. Invariant at odd k: h0 = h_k, h1 = h_{k-2}; two steps of the
-                // three-term recurrence in one (He_{k+2} = (z^2 - 2k - 1) He_k - k (k-1) He_{k-2}):
-                // h_{k+2} = ((z^2 - 2k - 1) h_k - sqrt(k (k-1)) h_{k-2}) / sqrt((k+1)(k+2)).
-                if (project) {
-                    const double c0 = 2.0 * k + 1.0, c1 = std::sqrt(k * (k - 1.0));
-                    const double r = 1.0 / std::sqrt((k + 1.0) * (k + 2.0));
-                    for (; i + 4 <= n; i += 4) {
-                        for (int u = 0; u < 4; ++u) {
-                            const double h = H0[i + u], zz = Z[i + u];
-                            pa[u] += F[i + u] * h;
-                            const double next = ((zz * zz - c0) * h - c1 * H1[i + u]) * r;
-                            H1[i + u] = h;
-                            H0[i + u] = next;
-                        }
-                    }
-                    for (; i < n; ++i) {
-                        const double h = H0[i], zz = Z[i];
-                        pa[0] += F[i] * h;
-                        const double next = ((zz * zz - c0) * h - c1 * H1[i]) * r;
-                        H1[i] = h;
-                        H0[i] = next;
-                    }
-                }
-            } else {
-                // invariant: h0 = h_k, h1 = h_{k+1}. One pass: the projection a_k = sum fv h_k (four
-                // partial sums in a fixed order, so results depend on nothing but n) and the
-                // recurrence h_{k+2} = (z h_{k+1} - sqrt(k+1) h_k) / sqrt(k+2).
-                const double r1 = std::sqrt(k + 1.0), r2 = 1.0 / std::sqrt(k + 2.0);
-                for (; i + 4 <= n; i += 4) {
-                    for (int u = 0; u < 4; ++u) {
-                        const double h = H0[i + u];
-                        pa[u] += F[i + u] * h;
-                        const double next = (Z[i + u] * H1[i + u] - r1 * h) * r2;
-                        H0[i + u] = H1[i + u];
-                        H1[i + u] = next;
-                    }
-                }
-                for (; i < n; ++i) {
-                    const double h = H0[i];
-                    pa[0] += F[i] * h;
-                    const double next = (Z[i] * H1[i] - r1 * h) * r2;
-                    H0[i] = H1[i];
-                    H1[i] = next;
-                }
-            }
-            // odd phi: even coefficients vanish by symmetry (the half rule cannot see them)
-            const double a = project ? (pa[0] + pa[1]) + (pa[2] + pa[3]) : 0.0;
-            a2.push_back(a * a);
-            tail_a = std::max(0.0, tail_a - a * a);
-            if (k >= 1) {
-                // Stein: E[phi(sqrt q z) He_k(z)] = sqrt(q) E[phi'(sqrt q z) He_{k-1}(z)], so
-                // b_{k-1}^2 = a_k^2 k / q: the phi' series comes for free.
-                const double bb = a * a * k / q;
-                b2.push_back(bb);
-                tail_b = std::max(0.0, tail_b - bb);
-            }
-            K = k;
-        }
-    }
-
-    bool converged_at(double c) const {
-        const double cp = std::pow(std::abs(c), K + 1);
-        return 0.5 * tail_a * cp <= 1e-14 && 0.5 * tail_b * std::pow(std::abs(c), K) <= 1e-12;
-    }
-
-    // E[phi phi], E[phi' phi'] at correlation c, extending the series as needed; false if the
-    // truncation error cannot be brought below tolerance with k <= k_max.
-    bool evaluate(double c, PairMoments& pm) {
-        while (!converged_at(c) && K < k_max) extend(K + 16);
-        if (!converged_at(c)) return false;
-        const double cp = std::pow(std::abs(c), K + 1), cb = std::pow(std::abs(c), K);
-        double fa = 0.0, fb = 0.0;
-        for (int k = K; k >= 0; --k) fa = fa * c + a2[k];
-        for (int k = K - 1; k >= 0; --k) fb = fb * c + b2[k];
-        // the remainders lie in [0, tail c^{K+1}] (phi) and [0, tail c^K] (phi') for c >= 0
-        pm.phiphi = fa + (c >= 0.0 ? 0.5 * cp : 0.0) * tail_a;
-        pm.dphidphi = fb + (c >= 0.0 ? 0.5 * cb : 0.0) * tail_b;
-        return true;
-    }
-};
-
-}  // namespace
 
 CStar c_star(const Params& p, double q, double guess, double q_next, double chi1_q) {
     CStar r;
@@ -584,7 +235,7 @@ CStar c_star(const Params& p, double q, double guess, double q_next, double chi1
     const double qn = q_next > 0.0 ? q_next : q_map(p, q);
     const double chi1_at_q = chi1_q >= 0.0 ? chi1_q : chi1(p, q);
     int evals = 0;
-    HermiteSeries hs;
+    PairSeries hs;
     bool series = false;
     // g(c) = c_map(c) - c, g'(c) = sigma_w2 E[phi' phi'] q / qn - 1.
     auto moments = [&](double c) {

@@ -22,28 +22,17 @@
 #include <vector>
 
 #include "statmech_nn/activation.hpp"
+#include "statmech_nn/gaussian_moments.hpp"
 
 namespace statmech_nn {
 namespace meanfield {
 
-// ---- single-layer Gaussian moments --------------------------------------------------------------
-// Moments of phi over x ~ N(0, q) (q >= 0).
-struct LayerMoments {
-    double phi2 = 0.0;        // E[phi(x)^2]
-    double dphi2 = 0.0;       // E[phi'(x)^2]
-    double slope = 0.0;       // d E[phi(sqrt(q) z)^2] / dq = E[x phi(x) phi'(x)] / q (limit at q = 0)
-};
-LayerMoments layer_moments(const Activation& g, double q);
-
-// E[phi(x1) phi(x2)] and E[phi'(x1) phi'(x2)] for (x1, x2) ~ N(0, [[q11, q12], [q12, q22]]).
-struct PairMoments {
-    double phiphi = 0.0;
-    double dphidphi = 0.0;
-};
-PairMoments pair_moments(const Activation& g, double q11, double q12, double q22);
-
-// Nodes and weights of a rule for E f(x), x ~ N(mean, sd^2), adapted to phi (see file comment).
-void activation_rule(const Activation& g, double mean, double sd, std::vector<double>& x, std::vector<double>& w);
+// Single- and two-layer Gaussian moments come from the Gaussian layer (gaussian_moments.hpp).
+using statmech_nn::LayerMoments;
+using statmech_nn::PairMoments;
+using statmech_nn::layer_moments;
+using statmech_nn::pair_moments;
+using statmech_nn::activation_rule;
 
 // ---- maps and fixed points ------------------------------------------------------------------------
 struct Params {

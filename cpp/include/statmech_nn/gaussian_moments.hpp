@@ -1,0 +1,233 @@
+// Gaussian moments of one activation over one or two correlated Gaussians, the building blocks of
+// every deep-network recursion (length and covariance maps, chi's, NNGP/NTK, Fisher order
+// parameters):
+//
+//   layer_moments(g, q):            E[phi(x)^2], E[phi'(x)^2], d E[phi(sqrt(q) z)^2] / dq,  x ~ N(0, q)
+//   pair_moments(g, q11, q12, q22): E[phi(x1) phi(x2)], E[phi'(x1) phi'(x2)],
+//                                   (x1, x2) ~ N(0, [[q11, q12], [q12, q22]])
+//   PairSeries:                     the Mehler (Hermite) expansion of the equal-variance pair
+//                                   moments in the correlation c, built once per q.
+//
+// Closed forms for linear, erf and relu (gaussian.hpp's I2 / J2); nested 1-D rules otherwise. For
+// piecewise-linear activations the rules are composite Gauss–Legendre panels split at the kinks;
+// for smooth ones a 64-node Gauss–Hermite rule when the Gaussian is narrow compared with the
+// activation's own scale, otherwise composite Gauss–Legendre panels split at the activation's
+// "feature points" (0, ±1, ±2, ±4, ±8, ±16 in units of its scale), which keeps tanh accurate to
+// ~1e-12 at any variance (plain Gauss–Hermite is not: 1e-3 relative at q = 5).
+#pragma once
+
+#include <cmath>
+#include <vector>
+
+#include "statmech_nn/activation.hpp"
+#include "statmech_nn/gaussian.hpp"
+
+namespace statmech_nn {
+
+// Moments of phi over x ~ N(0, q) (q >= 0).
+struct LayerMoments {
+    double phi2 = 0.0;        // E[phi(x)^2]
+    double dphi2 = 0.0;       // E[phi'(x)^2]
+    double slope = 0.0;       // d E[phi(sqrt(q) z)^2] / dq = E[x phi(x) phi'(x)] / q (limit at q = 0)
+};
+LayerMoments layer_moments(const Activation& g, double q);
+
+// E[phi(x1) phi(x2)] and E[phi'(x1) phi'(x2)] for (x1, x2) ~ N(0, [[q11, q12], [q12, q22]]).
+struct PairMoments {
+    double phiphi = 0.0;
+    double dphidphi = 0.0;
+};
+PairMoments pair_moments(const Activation& g, double q11, double q12, double q22);
+
+// Nodes and weights of a rule for E f(x), x ~ N(mean, sd^2), adapted to phi (see file comment).
+void activation_rule(const Activation& g, double mean, double sd, std::vector<double>& x, std::vector<double>& w);
+
+namespace gaussian_detail {
+
+// Length scale of the activation's structure (sigmoid and swish are tanh-like at scale 2).
+double activation_scale(const Activation& g);
+// Pair moments in closed form (linear, erf, relu).
+bool is_closed_form(const Activation& g);
+// Smooth odd activations (phi(-x) = -phi(x)): phi^2, phi'^2 and phi phi'' are even, and the Hermite
+// coefficients of phi vanish for even k, so the Gaussian rules only need the half line x >= 0.
+bool is_smooth_odd(const Activation& g);
+// The x >= 0 half of the symmetric rule normal_rule(0, sd, {}, qs, ., ., features) would build,
+// with doubled weights: sum_i w_i f(x_i) = E f(x) for even f, x ~ N(0, sd^2).
+void half_rule(double sd, const std::vector<double>& features, const QuadratureSettings& qs, std::vector<double>& x,
+               std::vector<double>& w);
+
+// phi and phi' together (one transcendental call for tanh).
+inline void value_deriv(const Activation& g, double x, double& v, double& d) {
+    if (g.kind == ActivationKind::Tanh) {
+        const double ax = std::abs(x);
+        if (ax < 0.55) {
+            const double t = std::tanh(x);
+            v = t;
+            d = 1.0 - t * t;  // t^2 < 1/4: no cancellation
+            return;
+        }
+        // One exp instead of tanh's expm1 path: with E = e^{-2|x|} <= 1/3, tanh|x| = (1 - E)/(1 + E)
+        // and 1 - tanh^2 = 4E/(1 + E)^2, both to a few ulp (the latter relative, also in the tails).
+        const double E = std::exp(-2.0 * ax), inv = 1.0 / (1.0 + E);
+        v = std::copysign((1.0 - E) * inv, x);
+        d = 4.0 * E * inv * inv;
+        return;
+    }
+    v = g.value(x);
+    d = g.deriv(x);
+}
+
+}  // namespace gaussian_detail
+
+// Mehler expansion of the equal-variance pair averages at q:
+//   E[phi(u1) phi(u2)]   = sum_k a_k^2 c^k,   a_k = E[phi(sqrt(q) z) He_k(z)] / sqrt(k!)
+//   E[phi'(u1) phi'(u2)] = sum_k b_k^2 c^k,   b_k = E[phi'(sqrt(q) z) He_k(z)] / sqrt(k!)
+// (u1, u2) ~ N(0, q [[1, c], [c, 1]]). The coefficients are computed once per q (1-D quadrature on
+// |z| <= 12, where the orthonormal Hermite functions times the Gaussian weight are < e^-36 outside);
+// the tails beyond k = K are known exactly from Parseval (E phi^2 - sum a_k^2), so the truncation
+// error at c is bounded by tail * |c|^{K+1}; evaluate() reports whether that is below tolerance,
+// otherwise the caller falls back to the 2-D quadrature.
+struct PairSeries {
+    std::vector<double> a2, b2;
+    double tail_a = 0.0, tail_b = 0.0;
+    int K = -1;  // coefficients known for k = 0..K
+    int k_max = 400;
+    double phi2 = 0.0, dphi2 = 0.0;
+    double q = 0.0;
+    std::vector<double> z, w, fv, h0, h1;  // nodes, weighted phi, h_{K+1}, h_{K+2} (see extend)
+
+    bool odd = false;  // phi odd: a_k = 0 for even k, rule on z >= 0 only (doubled weights)
+
+    bool build(const Activation& g, double q) {
+        const double sd = std::sqrt(q);
+        std::vector<double> bp;
+        const double s = gaussian_detail::activation_scale(g);
+        if (g.piecewise()) {
+            for (double k : g.kinks()) bp.push_back(k / sd);
+        } else {
+            for (double f : {0.0, -1.0, 1.0, -2.0, 2.0, -4.0, 4.0, -8.0, 8.0}) bp.push_back(f * s / sd);
+        }
+        static const QuadratureSettings qs{48, 20, 12.0, 0.9};
+        odd = gaussian_detail::is_smooth_odd(g);
+        if (odd) gaussian_detail::half_rule(1.0, bp, qs, z, w);
+        else normal_rule(0.0, 1.0, bp, qs, z, w);
+        const size_t n = z.size();
+        this->q = q;
+        fv.resize(n); h0.resize(n); h1.resize(n);
+        // E phi^2 and E phi'^2 on the same rule, so that the Parseval tails are those of the rule.
+        double s0 = 0.0, s1 = 0.0;
+        for (size_t i = 0; i < n; ++i) {
+            double v, d;
+            gaussian_detail::value_deriv(g, sd * z[i], v, d);
+            fv[i] = w[i] * v;
+            s0 += w[i] * v * v;
+            s1 += w[i] * d * d;
+            // even phi: h0 = h_0, h1 = h_1; odd phi: h0 = h_1, h1 = h_{-1} = 0 (see extend)
+            h0[i] = odd ? z[i] : 1.0;
+            h1[i] = odd ? 0.0 : z[i];
+        }
+        phi2 = s0;
+        dphi2 = s1;
+        a2.clear(); b2.clear();
+        K = -1;
+        tail_a = phi2;
+        tail_b = dphi2;
+        extend(24);
+        return std::isfinite(tail_a) && std::isfinite(tail_b);
+    }
+
+    // Coefficients up to k = k_to (the recurrence state h0, h1 is described in the loop).
+    void extend(int k_to) {
+        k_to = std::min(k_to, k_max);
+        const size_t n = z.size();
+        for (int k = K + 1; k <= k_to; ++k) {
+            double pa[4] = {0.0, 0.0, 0.0, 0.0};
+            size_t i = 0;
+            double* __restrict H0 = h0.data();
+            double* __restrict H1 = h1.data();
+            const double* __restrict Z = z.data();
+            const double* __restrict F = fv.data();
+            const bool project = !(odd && k % 2 == 0);
+            if (odd) {
+                // Odd phi: only odd k. Invariant at odd k: h0 = h_k, h1 = h_{k-2}; two steps of the
+                // three-term recurrence in one (He_{k+2} = (z^2 - 2k - 1) He_k - k (k-1) He_{k-2}):
+                // h_{k+2} = ((z^2 - 2k - 1) h_k - sqrt(k (k-1)) h_{k-2}) / sqrt((k+1)(k+2)).
+                if (project) {
+                    const double c0 = 2.0 * k + 1.0, c1 = std::sqrt(k * (k - 1.0));
+                    const double r = 1.0 / std::sqrt((k + 1.0) * (k + 2.0));
+                    for (; i + 4 <= n; i += 4) {
+                        for (int u = 0; u < 4; ++u) {
+                            const double h = H0[i + u], zz = Z[i + u];
+                            pa[u] += F[i + u] * h;
+                            const double next = ((zz * zz - c0) * h - c1 * H1[i + u]) * r;
+                            H1[i + u] = h;
+                            H0[i + u] = next;
+                        }
+                    }
+                    for (; i < n; ++i) {
+                        const double h = H0[i], zz = Z[i];
+                        pa[0] += F[i] * h;
+                        const double next = ((zz * zz - c0) * h - c1 * H1[i]) * r;
+                        H1[i] = h;
+                        H0[i] = next;
+                    }
+                }
+            } else {
+                // invariant: h0 = h_k, h1 = h_{k+1}. One pass: the projection a_k = sum fv h_k (four
+                // partial sums in a fixed order, so results depend on nothing but n) and the
+                // recurrence h_{k+2} = (z h_{k+1} - sqrt(k+1) h_k) / sqrt(k+2).
+                const double r1 = std::sqrt(k + 1.0), r2 = 1.0 / std::sqrt(k + 2.0);
+                for (; i + 4 <= n; i += 4) {
+                    for (int u = 0; u < 4; ++u) {
+                        const double h = H0[i + u];
+                        pa[u] += F[i + u] * h;
+                        const double next = (Z[i + u] * H1[i + u] - r1 * h) * r2;
+                        H0[i + u] = H1[i + u];
+                        H1[i + u] = next;
+                    }
+                }
+                for (; i < n; ++i) {
+                    const double h = H0[i];
+                    pa[0] += F[i] * h;
+                    const double next = (Z[i] * H1[i] - r1 * h) * r2;
+                    H0[i] = H1[i];
+                    H1[i] = next;
+                }
+            }
+            // odd phi: even coefficients vanish by symmetry (the half rule cannot see them)
+            const double a = project ? (pa[0] + pa[1]) + (pa[2] + pa[3]) : 0.0;
+            a2.push_back(a * a);
+            tail_a = std::max(0.0, tail_a - a * a);
+            if (k >= 1) {
+                // Stein: E[phi(sqrt q z) He_k(z)] = sqrt(q) E[phi'(sqrt q z) He_{k-1}(z)], so
+                // b_{k-1}^2 = a_k^2 k / q: the phi' series comes for free.
+                const double bb = a * a * k / q;
+                b2.push_back(bb);
+                tail_b = std::max(0.0, tail_b - bb);
+            }
+            K = k;
+        }
+    }
+
+    bool converged_at(double c) const {
+        const double cp = std::pow(std::abs(c), K + 1);
+        return 0.5 * tail_a * cp <= 1e-14 && 0.5 * tail_b * std::pow(std::abs(c), K) <= 1e-12;
+    }
+
+    // E[phi phi], E[phi' phi'] at correlation c, extending the series as needed; false if the
+    // truncation error cannot be brought below tolerance with k <= k_max.
+    bool evaluate(double c, PairMoments& pm) {
+        while (!converged_at(c) && K < k_max) extend(K + 16);
+        if (!converged_at(c)) return false;
+        const double cp = std::pow(std::abs(c), K + 1), cb = std::pow(std::abs(c), K);
+        double fa = 0.0, fb = 0.0;
+        for (int k = K; k >= 0; --k) fa = fa * c + a2[k];
+        for (int k = K - 1; k >= 0; --k) fb = fb * c + b2[k];
+        // the remainders lie in [0, tail c^{K+1}] (phi) and [0, tail c^K] (phi') for c >= 0
+        pm.phiphi = fa + (c >= 0.0 ? 0.5 * cp : 0.0) * tail_a;
+        pm.dphidphi = fb + (c >= 0.0 ? 0.5 * cb : 0.0) * tail_b;
+        return true;
+    }
+};
+
+}  // namespace statmech_nn

@@ -1,0 +1,196 @@
+// Gaussian moments of one activation (see gaussian_moments.hpp).
+#include "statmech_nn/gaussian_moments.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include <Eigen/Dense>
+
+namespace statmech_nn {
+
+namespace gaussian_detail {
+constexpr double kPi = 3.14159265358979323846;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Composite Gauss–Legendre settings for the adapted rules.
+const QuadratureSettings& panel_settings() {
+    static const QuadratureSettings qs{48, 20, 9.0, 3.0};
+    return qs;
+}
+
+// Length scale of the activation's structure (sigmoid and swish are tanh-like at scale 2).
+double activation_scale(const Activation& g) {
+    return (g.kind == ActivationKind::Sigmoid || g.kind == ActivationKind::Swish) ? 2.0 : 1.0;
+}
+
+bool is_closed_form(const Activation& g) {
+    return g.kind == ActivationKind::Linear || g.kind == ActivationKind::Erf || g.kind == ActivationKind::Relu;
+}
+
+// Smooth odd activations (phi(-x) = -phi(x)): phi^2, phi'^2 and phi phi'' are even, and the Hermite
+// coefficients of phi vanish for even k, so the Gaussian rules only need the half line x >= 0.
+bool is_smooth_odd(const Activation& g) { return g.kind == ActivationKind::Tanh; }
+
+// The x >= 0 half of the symmetric rule normal_rule(0, sd, {}, qs, ., ., features) would build
+// (composite Gauss–Legendre panels split at the feature points, z in [0, z_max]), with doubled
+// weights: sum_i w_i f(x_i) = E f(x) for even f, x ~ N(0, sd^2). Same panels as the full rule.
+void half_rule(double sd, const std::vector<double>& features, const QuadratureSettings& qs, std::vector<double>& x,
+               std::vector<double>& w) {
+    x.clear();
+    w.clear();
+    thread_local std::vector<double> edges;
+    edges.assign({0.0, qs.z_max});
+    for (double f : features) {
+        const double z = f / sd;
+        if (z > 0.0 && z < qs.z_max) edges.push_back(z);
+    }
+    std::sort(edges.begin(), edges.end());
+    edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
+    append_gauss_panels(edges, 0.0, sd, 2.0, qs, x, w);
+}
+
+const std::vector<double>& smooth_features() {
+    static const std::vector<double> f{0.0, -1.0, 1.0, -2.0, 2.0, -4.0, 4.0, -8.0, 8.0, -16.0, 16.0};
+    return f;
+}
+
+// activation_rule restricted to x >= 0 (doubled weights) for a smooth odd activation at mean 0.
+void half_activation_rule(const Activation& g, double sd, std::vector<double>& x, std::vector<double>& w) {
+    const double s = activation_scale(g);
+    if (sd <= 0.3 * s) {
+        const QuadRule& r = gauss_hermite_rule(64);  // symmetric nodes, none at 0
+        x.clear();
+        w.clear();
+        for (size_t i = 0; i < r.x.size(); ++i) {
+            if (r.x[i] > 0.0) {
+                x.push_back(sd * r.x[i]);
+                w.push_back(2.0 * r.w[i]);
+            }
+        }
+        return;
+    }
+    thread_local std::vector<double> bp;
+    bp.clear();
+    for (double f : smooth_features()) bp.push_back(f * s);
+    half_rule(sd, bp, panel_settings(), x, w);
+}
+}  // namespace gaussian_detail
+
+using namespace gaussian_detail;
+
+void activation_rule(const Activation& g, double mean, double sd, std::vector<double>& x, std::vector<double>& w) {
+    if (!(sd > 0.0)) {
+        x.assign(1, mean);
+        w.assign(1, 1.0);
+        return;
+    }
+    if (g.kind == ActivationKind::Linear) {
+        const QuadRule& r = gauss_hermite_rule(8);  // exact for the polynomials we integrate
+        x.resize(r.x.size());
+        w = r.w;
+        for (size_t i = 0; i < r.x.size(); ++i) x[i] = mean + sd * r.x[i];
+        return;
+    }
+    if (g.piecewise()) {
+        normal_rule(mean, sd, g.kinks(), panel_settings(), x, w);
+        return;
+    }
+    const double s = activation_scale(g);
+    if (sd <= 0.3 * s) {
+        const QuadRule& r = gauss_hermite_rule(64);
+        x.resize(r.x.size());
+        w = r.w;
+        for (size_t i = 0; i < r.x.size(); ++i) x[i] = mean + sd * r.x[i];
+        return;
+    }
+    static const std::vector<double> features{0.0, -1.0, 1.0, -2.0, 2.0, -4.0, 4.0, -8.0, 8.0, -16.0, 16.0};
+    std::vector<double> bp(features);
+    for (double& b : bp) b *= s;
+    normal_rule(mean, sd, bp, panel_settings(), x, w);
+}
+
+LayerMoments layer_moments(const Activation& g, double q) {
+    LayerMoments m;
+    if (!(q >= 0.0)) throw std::invalid_argument("q: must be >= 0");
+    if (std::isinf(q)) throw std::invalid_argument("q: must be finite");
+    switch (g.kind) {
+        case ActivationKind::Linear: m.phi2 = q; m.dphi2 = 1.0; m.slope = 1.0; return m;
+        case ActivationKind::Relu: m.phi2 = 0.5 * q; m.dphi2 = 0.5; m.slope = 0.5; return m;
+        case ActivationKind::LeakyRelu: {
+            const double a2 = g.slope * g.slope;
+            m.phi2 = 0.5 * q * (1.0 + a2); m.dphi2 = 0.5 * (1.0 + a2); m.slope = m.dphi2;
+            return m;
+        }
+        case ActivationKind::Erf:
+            m.phi2 = 2.0 / kPi * std::asin(q / (1.0 + q));
+            m.dphi2 = 2.0 / kPi / std::sqrt(1.0 + 2.0 * q);
+            m.slope = 2.0 / kPi / ((1.0 + q) * std::sqrt(1.0 + 2.0 * q));
+            return m;
+        default: break;
+    }
+    if (q == 0.0) {
+        const double v = g.value(0.0), d = g.deriv(0.0);
+        m.phi2 = v * v;
+        m.dphi2 = d * d;
+        m.slope = g.piecewise() ? d * d : d * d + v * g.deriv2(0.0);
+        return m;
+    }
+    thread_local std::vector<double> x, w;
+    if (is_smooth_odd(g)) half_activation_rule(g, std::sqrt(q), x, w);  // even integrands
+    else activation_rule(g, 0.0, std::sqrt(q), x, w);
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0;
+    const bool piece = g.piecewise();
+    for (size_t i = 0; i < x.size(); ++i) {
+        double v, d;
+        value_deriv(g, x[i], v, d);
+        s0 += w[i] * v * v;
+        s1 += w[i] * d * d;
+        // Smooth: Stein's lemma, d/dq E[phi^2] = E[phi'^2 + phi phi''] (no cancellation at small q).
+        const double d2 = g.kind == ActivationKind::Tanh ? -2.0 * v * d : (piece ? 0.0 : g.deriv2(x[i]));
+        s2 += w[i] * (piece ? x[i] * v * d : d * d + v * d2);
+    }
+    m.phi2 = s0;
+    m.dphi2 = s1;
+    m.slope = piece ? s2 / q : s2;
+    return m;
+}
+
+PairMoments pair_moments(const Activation& g, double q11, double q12, double q22) {
+    PairMoments pm;
+    if (is_closed_form(g)) {
+        Eigen::Matrix2d C;
+        C << q11, q12, q12, q22;
+        pm.phiphi = I2(g, C);
+        pm.dphidphi = J2(g, C);
+        return pm;
+    }
+    thread_local std::vector<double> x1, w1, x2, w2;
+    const double sd1 = std::sqrt(std::max(0.0, q11));
+    const double beta = q11 > 0.0 ? q12 / q11 : 0.0;
+    const double var2 = std::max(0.0, q22 - beta * q12);
+    const double sd2 = var2 > 1e-14 * q22 ? std::sqrt(var2) : 0.0;
+    activation_rule(g, 0.0, sd1, x1, w1);
+    double a = 0.0, b = 0.0;
+    for (size_t i = 0; i < x1.size(); ++i) {
+        double v1, d1;
+        value_deriv(g, x1[i], v1, d1);
+        activation_rule(g, beta * x1[i], sd2, x2, w2);
+        double sa = 0.0, sb = 0.0;
+        for (size_t j = 0; j < x2.size(); ++j) {
+            double v2, d2;
+            value_deriv(g, x2[j], v2, d2);
+            sa += w2[j] * v2;
+            sb += w2[j] * d2;
+        }
+        a += w1[i] * v1 * sa;
+        b += w1[i] * d1 * sb;
+    }
+    pm.phiphi = a;
+    pm.dphidphi = b;
+    return pm;
+}
+
+}  // namespace statmech_nn
