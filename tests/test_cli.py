@@ -30,3 +30,21 @@ def test_reproduce_fast(topic, tmp_path, monkeypatch):
     assert any(f.suffix == ".csv" for f in files)
     for f in files:
         assert f.stat().st_size > 0
+
+
+def test_help_cites_papers_not_internal_documents(capsys):
+    with pytest.raises(SystemExit):
+        main(["reproduce", "--help"])
+    text = capsys.readouterr().out
+    assert "Yang" in text and "Saad & Solla" in text and "Karakida" in text
+    for internal in ("seed 00", "SPEC", "seed eq"):
+        assert internal not in text
+
+
+def test_interrupt_exits_cleanly(monkeypatch, capsys, tmp_path):
+    def interrupted(topic, out, fast=False):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(reproduce, "run", interrupted)
+    assert main(["reproduce", "meanfield", "--fast", "--out", str(tmp_path)]) == 130
+    assert "interrupted" in capsys.readouterr().err

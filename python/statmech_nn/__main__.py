@@ -1,5 +1,8 @@
-"""Command line: ``python -m statmech_nn --version`` and
-``python -m statmech_nn reproduce {perceptron,committee,meanfield,all} --out DIR [--fast]``."""
+"""Command line of statmech_nn (also installed as the ``statmech-nn`` script).
+
+``python -m statmech_nn --version`` and
+``python -m statmech_nn reproduce {perceptron,committee,meanfield,batchnorm,fisher,all} --out DIR [--fast]``.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +12,46 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
+#: What each reproduction topic shows, with the papers it comes from.
+TOPIC_HELP = {
+    "perceptron": "on-line perceptron learning with SGD and weight normalisation: ODE vs simulation, time to "
+                  "eps_g < 0.01 over (eta, l0) (Yoshida, Karakida, Okada & Amari, JSAI; Salimans & Kingma 2016)",
+    "committee": "soft committee machine with batch normalisation: order parameters and eps_g, ODE vs simulation "
+                 "(Takagi, Yoshida & Okada, JSAI; Saad & Solla 1995)",
+    "meanfield": "deep random networks: q*, chi1, phase diagram, depth scales, Jacobian spectra "
+                 "(Poole et al. 2016; Schoenholz et al. 2017; Pennington, Schoenholz & Ganguli 2017, 2018)",
+    "batchnorm": "batch-norm mean field: BSB1 fixed point and gradient explosion "
+                 "(Yang, Pennington, Rao, Sohl-Dickstein & Schoenholz, ICLR 2019)",
+    "fisher": "Fisher information eigenvalue statistics and the NTK (Karakida, Akaho & Amari, AISTATS 2019 and "
+              "NeurIPS 2019; Jacot, Gabriel & Hongler 2018)",
+}
 
-def main(argv: Optional[List[str]] = None) -> int:
+
+def _parser() -> argparse.ArgumentParser:
     from . import __version__, reproduce
 
-    parser = argparse.ArgumentParser(prog="python -m statmech_nn", description=__doc__)
+    topics = "\n".join(f"  {name:11s} {TOPIC_HELP.get(name, '')}" for name in reproduce.TOPICS)
+    parser = argparse.ArgumentParser(
+        prog="python -m statmech_nn",
+        description="statmech_nn: statistical mechanics of neural-network learning.",
+        epilog="Topics of `reproduce`:\n" + topics,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"statmech_nn {__version__}")
     sub = parser.add_subparsers(dest="command")
-    rep = sub.add_parser("reproduce", help="reproduce the source papers' figures (PNG) and data (CSV)")
-    rep.add_argument("topic", choices=list(reproduce.TOPICS) + ["all"])
+    rep = sub.add_parser(
+        "reproduce", help="reproduce the source papers' figures (PNG) and data (CSV)",
+        description="Reproduce the figures of the papers behind statmech_nn as PNG and CSV files.",
+        epilog="Topics:\n" + topics, formatter_class=argparse.RawDescriptionHelpFormatter)
+    rep.add_argument("topic", choices=list(reproduce.TOPICS) + ["all"], help="what to reproduce (see below)")
     rep.add_argument("--out", type=Path, default=Path("figures"), help="output folder (default: ./figures)")
-    rep.add_argument("--fast", action="store_true", help="smaller sizes and shorter runs (smoke test)")
+    rep.add_argument("--fast", action="store_true", help="smaller sizes and shorter runs (smoke test, seconds)")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    from . import reproduce
+
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -29,12 +61,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         import matplotlib
 
         matplotlib.use("Agg")
-        for topic in topics:
-            t0 = time.perf_counter()
-            files = reproduce.run(topic, args.out, fast=args.fast)
-            print(f"{topic}: {len(files)} files in {time.perf_counter() - t0:.1f} s -> {args.out / topic}")
-            for f in files:
-                print(f"  {f}")
+        start = time.perf_counter()
+        try:
+            for topic in topics:
+                t0 = time.perf_counter()
+                print(f"{topic}: running ...", flush=True)
+                files = reproduce.run(topic, args.out, fast=args.fast)
+                print(f"{topic}: {len(files)} files in {time.perf_counter() - t0:.1f} s -> {args.out / topic}",
+                      flush=True)
+                for f in files:
+                    print(f"  {f}")
+        except KeyboardInterrupt:
+            print(f"\ninterrupted after {time.perf_counter() - start:.1f} s", file=sys.stderr)
+            return 130
     return 0
 
 

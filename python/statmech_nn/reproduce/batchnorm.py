@@ -1,4 +1,4 @@
-"""Reproduce the batch-norm mean field of seed 002 (Yang et al., ICLR 2019).
+"""Reproduce the batch-norm mean field of Yang, Pennington, Rao, Sohl-Dickstein & Schoenholz, "A mean field theory of batch normalization" (ICLR 2019).
 
 ``python -m statmech_nn reproduce batchnorm --out DIR [--fast]`` writes into ``DIR/batchnorm``:
 
