@@ -32,7 +32,7 @@ def test_order_parameters_match_sampled_networks(act, sw, sb):
 @pytest.mark.parametrize("act,sw,sb,C", [("relu", 2.0, 0.1, 1), ("erf", 3.0, 0.2, 2)])
 def test_eigenvalue_statistics_match_empirical_fim(act, sw, sb, C):
     M, T = 1000, 30
-    th = fisher.eigen_stats(act, 2, sw, sb, M=M, T=T, C=C)
+    th = fisher.eigen_stats(act, 2, sw, sb, width=M, n_samples=T, n_outputs=C)
     em = fisher.empirical(act, 2, sw, sb, M=M, T=T, C=C, seeds=SEEDS)
     # Exact parameter count vs alpha M^2: relative O(1/M) (0.2 % here); statistics: ~3 sigma.
     assert em.mean.mean() == pytest.approx(th.mean, rel=0.04)
@@ -47,7 +47,7 @@ def test_eigenvalue_statistics_match_empirical_fim(act, sw, sb, C):
 
 def test_lambda_max_grows_linearly_with_width():
     lm = [fisher.empirical("relu", 2, 2.0, 0.0, M=M, T=20, seeds=SEEDS).lambda_max.mean() for M in (200, 800)]
-    th = fisher.eigen_stats("relu", 2, 2.0, 0.0, M=np.array([200.0, 800.0]), T=20).lambda_max
+    th = fisher.eigen_stats("relu", 2, 2.0, 0.0, width=np.array([200.0, 800.0]), n_samples=20).lambda_max
     assert th[1] / th[0] == pytest.approx(4.0)
     assert lm[1] / lm[0] == pytest.approx(4.0, rel=0.12)
     # Mean eigenvalue ~ 1/M: the spectrum is pathological (most eigenvalues ~ 0, a few ~ M).
@@ -106,11 +106,11 @@ def test_gram_trick_equals_fim_from_the_jacobian(batchnorm_last):
 
 def test_batchnorm_last_layer_statistics_and_sharpness():
     M, T = 1000, 30
-    th = fisher.eigen_stats("relu", 2, 2.0, 0.1, M=M, T=T, batchnorm_last=True)
+    th = fisher.eigen_stats("relu", 2, 2.0, 0.1, width=M, n_samples=T, batchnorm="last")
     em = fisher.empirical("relu", 2, 2.0, 0.1, M=M, T=T, seeds=SEEDS, batchnorm_last=True)
     assert em.mean.mean() == pytest.approx(th.mean, rel=0.05)
     assert em.second_moment.mean() == pytest.approx(th.second_moment, rel=0.15)
-    plain = fisher.eigen_stats("relu", 2, 2.0, 0.1, M=M, T=T)
+    plain = fisher.eigen_stats("relu", 2, 2.0, 0.1, width=M, n_samples=T)
     assert th.lambda_max < 0.25 * plain.lambda_max
     # lambda_max^BN = alpha (kappa1 - kappa2) M / T is leading order; the bulk fluctuations add
     # O(sqrt(M/T)) (relative O(sqrt(T/M)) ~ 20-40 % here), so only the order of magnitude is checked.
@@ -129,13 +129,13 @@ def test_width_ratios_enter_alpha_and_kappa():
     assert op.alpha == pytest.approx(0.5 * 2.0 + 2.0 * 1.0)
     em = fisher.empirical("relu", 2, 2.0, 0.0, M=500, T=20, alphas=a, seeds=SEEDS)
     assert list(em.widths) == [250, 1000, 500, 1]
-    th = fisher.eigen_stats("relu", 2, 2.0, 0.0, M=500, T=20, alphas=a)
+    th = fisher.eigen_stats("relu", 2, 2.0, 0.0, width=500, n_samples=20, alphas=a)
     assert em.mean.mean() == pytest.approx(th.mean, rel=0.05)
     assert em.lambda_max.mean() == pytest.approx(th.lambda_max, rel=0.08)
 
 
 def test_broadcasting_and_infinite_T():
-    st = fisher.eigen_stats("erf", 3, 2.0, 0.1, M=[100, 1000], T=np.inf)
+    st = fisher.eigen_stats("erf", 3, 2.0, 0.1, width=[100, 1000], n_samples=np.inf)
     assert st.lambda_max.shape == (2,)
     assert st.lambda_max[1] == pytest.approx(st.alpha * st.kappa2 * 1000)
     assert st.second_moment[0] == pytest.approx(st.alpha * st.kappa2 ** 2)
@@ -148,10 +148,12 @@ def test_broadcasting_and_infinite_T():
     (lambda: fisher.order_parameters("relu", sigma_b2=float("nan")), ValueError, "sigma_b2"),
     (lambda: fisher.order_parameters("relu", depth=2, alphas=[1, 1]), ValueError, "alphas"),
     (lambda: fisher.order_parameters("relu", depth=1, alphas=[1, -1]), ValueError, "alphas"),
-    (lambda: fisher.eigen_stats("relu", M=0), ValueError, "M"),
-    (lambda: fisher.eigen_stats("relu", T=0.5), ValueError, "T"),
-    (lambda: fisher.eigen_stats("relu", C=0), ValueError, "C"),
-    (lambda: fisher.eigen_stats("relu", batchnorm_last="yes"), TypeError, "batchnorm_last"),
+    (lambda: fisher.eigen_stats("relu", width=0), ValueError, "width"),
+    (lambda: fisher.eigen_stats("relu", n_samples=0.5), ValueError, "n_samples"),
+    (lambda: fisher.eigen_stats("relu", n_outputs=0), ValueError, "n_outputs"),
+    (lambda: fisher.eigen_stats("relu", batchnorm="yes"), ValueError, "batchnorm"),
+    (lambda: fisher.eigen_stats("relu", batchnorm="all"), ValueError, "batchnorm"),
+    (lambda: fisher.eigen_stats("relu", width=10, M=10), TypeError, "M"),
     (lambda: fisher.empirical("relu", M=True), TypeError, "M"),
     (lambda: fisher.empirical("relu", M=10, T=1, batchnorm_last=True), ValueError, "T"),
     (lambda: fisher.empirical("relu", M=10, seeds=[-1]), ValueError, "seeds"),
@@ -160,3 +162,42 @@ def test_broadcasting_and_infinite_T():
 def test_bad_input(call, exc, word):
     with pytest.raises(exc, match=word):
         call()
+
+
+def test_eigen_stats_old_argument_names_still_work():
+    new = fisher.eigen_stats("relu", 2, 2.0, 0.1, width=500, n_samples=30, n_outputs=2, batchnorm="last")
+    with pytest.warns(DeprecationWarning, match="width"):
+        old = fisher.eigen_stats("relu", 2, 2.0, 0.1, M=500, T=30, C=2, batchnorm_last=True)
+    assert old.lambda_max == new.lambda_max and old.batchnorm == "last"
+    with pytest.warns(DeprecationWarning, match="width"):
+        assert old.M == 500
+    with pytest.warns(DeprecationWarning):
+        assert old.batchnorm_last is True
+
+
+def test_order_parameters_closed_forms():
+    # relu, sigma_b2 = 0: qhat^l = q^l / 2 = sigma_w2^l / 2^l, qtilde^l = (sigma_w2 / 2)^(L - l), and
+    # for independent inputs (qhat^0_st = 0) every cross moment stays 0 (relu: E phi phi at c = 0
+    # is q / (2 pi) > 0 though: the arc-cosine kernel at c = 0).
+    op = fisher.order_parameters("relu", 3, 2.0, 0.0)
+    np.testing.assert_allclose(op.q, [2.0, 2.0, 2.0], rtol=1e-15)
+    np.testing.assert_allclose(op.q_hat, [1.0, 1.0, 1.0, 1.0], rtol=1e-15)
+    np.testing.assert_allclose(op.q_tilde, [1.0, 1.0, 1.0, 1.0], rtol=1e-15)
+    assert op.q_hat_st[1] == pytest.approx(2.0 / (2 * np.pi), rel=1e-14)
+    assert op.kappa1 == pytest.approx(4.0 / 3.0, rel=1e-14)   # sum_l alpha qtilde qhat / alpha = 4 / 3
+    assert op.status == "ok" and op.stop_layer == 0
+
+
+def test_order_parameters_overflow_is_a_status(tmp_path):
+    import statmech_nn as sn
+
+    op = fisher.order_parameters("erf", 10000, 4.0, 0.0)
+    assert op.status == "diverged" and op.stop_layer > 0 and not op.ok
+    assert np.all(np.isfinite(op.q)) and np.all(np.isfinite(op.q_hat))
+    st = fisher.eigen_stats("erf", 10000, 4.0, 0.0)
+    assert st.status == "diverged"
+    ok = fisher.order_parameters("tanh", 50, 1.5, 0.1)
+    assert ok.status == "ok" and np.isfinite(ok.kappa1)
+    for res in (ok, fisher.eigen_stats("relu", 2, 2.0, 0.1, width=[10.0, 100.0])):
+        back = sn.load(res.save(tmp_path / type(res).__name__))
+        assert back.status == res.status and len(repr(res)) < 2000

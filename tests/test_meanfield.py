@@ -205,7 +205,7 @@ def test_deep_tanh_spectrum_is_normalised_and_thread_independent(w):
 def test_q_star_is_the_limit_of_the_length_map(name, sw2, sb2):
     fp = mf.q_star(name, sw2, sb2)
     it = mf.q_map(name, sw2, sb2, 1.0, depth=400)[-1]
-    assert fp.status == "converged"
+    assert fp.status == "ok"
     assert fp.q_star == pytest.approx(it, rel=1e-10)
     assert mf.q_map(name, sw2, sb2, fp.q_star) == pytest.approx(fp.q_star, rel=1e-12)
 
@@ -321,12 +321,84 @@ def test_correlation_fixed_point_for_homogeneous_and_diverging_cases():
 
 
 def test_forward_divergence_is_a_status_not_an_exception():
-    f = mf.forward("relu", 4.0, 0.1, 600)  # q doubles per layer: overflows near layer 510
-    assert f.status.startswith("diverged at layer")
-    layer = int(f.status.split()[-1])
-    assert 400 < layer < 600
-    assert np.all(np.isfinite(f.q_a[: layer - 1])) and np.all(np.isinf(f.q_a[layer - 1:]))
-    assert mf.forward("tanh", 4.0, 0.1, 6).status == "ok"
+    f = mf.forward("relu", 4.0, 0.1, 600)  # q doubles per layer: passes 1e8 q^1 at layer 28
+    assert f.status == "diverged" and not f.ok
+    q1 = 4.0 + 0.1
+    # first layer past the bound: q^l = 2^(l-1) q^1 + 0.1 (2^(l-1) - 1) > 1e8 q^1 from l = 28 on
+    assert f.stop_layer == 28
+    assert np.all(np.isfinite(f.q_a[:27])) and np.all(f.q_a[:27] <= 1e8 * q1) and f.q_a[27] > 1e8 * q1
+    assert np.all(np.isnan(f.q_a[28:])) and np.all(np.isnan(f.c[28:]))
+    # without a bound it runs until float64 overflows (q ~ 2^l; the pair average overflows first,
+    # its closed form multiplies q_a q_b: near layer 512)
+    g = mf.forward("relu", 4.0, 0.1, 1100, divergence_bound=np.inf)
+    k = g.stop_layer
+    assert g.status == "diverged" and 500 < k < 1030
+    assert not (np.isfinite(g.q_a[k - 1]) and np.isfinite(g.q_ab[k - 1]))
+    assert np.all(np.isfinite(g.q_a[: g.stop_layer - 1]))
+    ok = mf.forward("tanh", 4.0, 0.1, 6)
+    assert ok.status == "ok" and ok.stop_layer == 0 and ok.ok
+    # the brief's case: relu at sigma_w2 = 3 for 200 layers is not "ok"
+    assert mf.forward("relu", 3.0, 0.0, 200).status == "diverged"
+    with pytest.raises(ValueError, match="divergence_bound"):
+        mf.forward("relu", 3.0, 0.0, 5, divergence_bound=0.5)
+
+
+@pytest.mark.parametrize("name", ["relu", "tanh", "erf", "linear", "gelu", "hardtanh"])
+def test_forward_identical_inputs_keep_c_exactly_one(name):
+    f = mf.forward(name, 1.0, 0.0, 1000, c_in=1.0)
+    assert f.status == "ok"
+    np.testing.assert_array_equal(f.c, 1.0)
+    np.testing.assert_array_equal(f.q_ab, f.q_a)
+    f = mf.forward(name, 1.5, 0.1, 30, c_in=1.0, q_in=0.7)
+    np.testing.assert_array_equal(f.c, 1.0)
+
+
+def test_forward_and_backward_results_follow_the_protocol(tmp_path):
+    import statmech_nn as sn
+
+    for res in (mf.forward("tanh", 1.5, 0.1, 20), mf.backward("tanh", 1.5, 0.1, 20, q_in=1.0),
+                mf.q_star("tanh", 1.5, 0.1), mf.c_star("tanh", 1.5, 0.1), mf.depth_scales("tanh", 1.5, 0.1),
+                mf.phase_diagram("tanh", [1.0, 2.0], [0.0, 0.1]), mf.critical_line("tanh", [0.0, 0.1]),
+                mf.jacobian_moments("tanh", 1.5, 0.1, 5), mf.jacobian_spectrum("relu", 2.0, 0.0, 5, n_points=20)):
+        assert res.ok, res
+        assert np.all(np.isin(np.asarray(res.status).ravel(), list(sn.STATUSES)))
+        assert len(repr(res)) < 2000
+        back = sn.load(res.save(tmp_path / type(res).__name__))
+        assert type(back) is type(res)
+        np.testing.assert_array_equal(np.asarray(back.status), np.asarray(res.status))
+    assert mf.STATUSES is sn.STATUSES
+
+
+def test_critical_line_and_jacobian_moments_unpack_like_tuples():
+    line = mf.critical_line("relu", [0.0, 0.1])
+    sw2, qc = line
+    np.testing.assert_allclose(sw2, 2.0, rtol=1e-14)
+    assert np.all(line.status == "ok")
+    mean, var = mf.jacobian_moments("relu", 2.0, 0.0, 10)
+    assert mean == pytest.approx(1.0, rel=1e-14) and var > 0
+
+
+def test_fixed_point_slope_is_a_deprecated_alias():
+    fp = mf.q_star("tanh", 1.5, 0.1)
+    with pytest.warns(DeprecationWarning, match="q_map_derivative"):
+        assert fp.slope == fp.q_map_derivative
+    # dq-map/dq at q* by a centred difference
+    h = 1e-5 * fp.q_star
+    fd = (mf.q_map("tanh", 1.5, 0.1, fp.q_star + h) - mf.q_map("tanh", 1.5, 0.1, fp.q_star - h)) / (2 * h)
+    assert fp.q_map_derivative == pytest.approx(fd, rel=1e-7)
+
+
+def test_jacobian_overflow_is_a_status_not_an_exception():
+    m = mf.jacobian_moments("relu", 4.0, 0.0, 2000)
+    assert m.status == "diverged" and np.isinf(m.mean)
+    assert m.log_mean == pytest.approx(2000 * np.log(2.0), rel=1e-14)
+    s = mf.jacobian_spectrum("relu", 2.0, 0.0, 100000, x=[0.5, 1.0])
+    assert s.log_mean == pytest.approx(0.0, abs=1e-12) and s.status in ("ok", "inaccurate")
+    lin = mf.jacobian_spectrum("linear", 2.0, 0.0, 1000, x=[1.0])
+    assert lin.status == "diverged" and np.isinf(lin.variance)
+    assert lin.log_variance == pytest.approx(2000 * np.log(2.0) + np.log(1000.0), rel=1e-14)
+    with pytest.raises(ValueError, match="n_points"):
+        mf.jacobian_spectrum("relu", 2.0, 0.0, 10, n_points=10**8)
 
 
 # ---- long calls: GIL released, Ctrl-C polled -----------------------------------------------------

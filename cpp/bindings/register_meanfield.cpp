@@ -2,6 +2,7 @@
 #include <stdexcept>
 
 #include "bindings.hpp"
+#include "statmech_nn/deep_recursion.hpp"
 #include "statmech_nn/meanfield.hpp"
 #include "statmech_nn/parallel.hpp"
 
@@ -23,11 +24,6 @@ py::array_t<double> mat_out(const std::vector<double>& v, py::ssize_t rows, py::
     return a;
 }
 
-std::vector<double> vec_in(const array_f64& a) { return std::vector<double>(a.data(), a.data() + a.size()); }
-
-void same_size(const array_f64& a, const array_f64& b, const char* what) {
-    if (a.size() != b.size()) throw std::invalid_argument(std::string(what) + ": arrays must have the same size");
-}
 
 }  // namespace
 
@@ -36,7 +32,7 @@ void register_meanfield(py::module_& m) {
 
     sub.def(
         "layer_moments",
-        [](const std::string& name, double slope, array_f64 q) {
+        [](const std::string& name, double slope, array_f64 q, int num_threads) {
             const Activation act = Activation::from_name(name, slope);
             const py::ssize_t n = q.size();
             py::array_t<double> phi2(n), dphi2(n), dq(n);
@@ -44,32 +40,25 @@ void register_meanfield(py::module_& m) {
             double *a = phi2.mutable_data(), *b = dphi2.mutable_data(), *c = dq.mutable_data();
             {
                 py::gil_scoped_release release;
-                for (py::ssize_t i = 0; i < n; ++i) {
-                    const mf::LayerMoments lm = mf::layer_moments(act, qp[i]);
-                    a[i] = lm.phi2; b[i] = lm.dphi2; c[i] = lm.slope;
-                }
+                mf::layer_moments_batch(act, qp, n, num_threads, a, b, c);
             }
             return py::make_tuple(phi2, dphi2, dq);
         },
-        py::arg("activation"), py::arg("slope"), py::arg("q"));
+        py::arg("activation"), py::arg("slope"), py::arg("q"), py::arg("num_threads") = 0);
 
     sub.def(
         "pair_moments",
         [](const std::string& name, double slope, array_f64 q11, array_f64 q12, array_f64 q22, int num_threads) {
             const Activation act = Activation::from_name(name, slope);
-            same_size(q11, q12, "q12");
-            same_size(q11, q22, "q22");
+            check_same_size(q11, q12, "q12");
+            check_same_size(q11, q22, "q22");
             const py::ssize_t n = q11.size();
             py::array_t<double> pp(n), dd(n);
             const double *a = q11.data(), *b = q12.data(), *c = q22.data();
             double *o1 = pp.mutable_data(), *o2 = dd.mutable_data();
             {
                 py::gil_scoped_release release;
-                parallel_for(n, num_threads, [&](std::int64_t i) {
-                    const mf::PairMoments pm = mf::pair_moments(act, a[i], b[i], c[i]);
-                    o1[i] = pm.phiphi;
-                    o2[i] = pm.dphidphi;
-                });
+                mf::pair_moments_batch(act, a, b, c, n, num_threads, o1, o2);
             }
             return py::make_tuple(pp, dd);
         },
@@ -80,7 +69,7 @@ void register_meanfield(py::module_& m) {
         "q_star",
         [](const std::string& name, double slope, array_f64 sw2, array_f64 sb2, double q_init, int num_threads) {
             const Activation act = Activation::from_name(name, slope);
-            same_size(sw2, sb2, "sigma_b2");
+            check_same_size(sw2, sb2, "sigma_b2");
             const py::ssize_t n = sw2.size();
             py::array_t<double> q(n), sl(n);
             py::array_t<int> st(n);
@@ -89,10 +78,7 @@ void register_meanfield(py::module_& m) {
             int* sto = st.mutable_data();
             {
                 py::gil_scoped_release release;
-                parallel_for(n, num_threads, [&](std::int64_t i) {
-                    const mf::QStar r = mf::q_star(mf::Params{act, w[i], b[i]}, q_init);
-                    qo[i] = r.q; so[i] = r.slope; sto[i] = static_cast<int>(r.status);
-                });
+                mf::q_star_batch(act, w, b, n, q_init, num_threads, qo, so, sto);
             }
             return py::make_tuple(q, sl, st);
         },
@@ -103,8 +89,8 @@ void register_meanfield(py::module_& m) {
         "c_star",
         [](const std::string& name, double slope, array_f64 sw2, array_f64 sb2, array_f64 q, int num_threads) {
             const Activation act = Activation::from_name(name, slope);
-            same_size(sw2, sb2, "sigma_b2");
-            same_size(sw2, q, "q");
+            check_same_size(sw2, sb2, "sigma_b2");
+            check_same_size(sw2, q, "q");
             const py::ssize_t n = sw2.size();
             py::array_t<double> c(n), chic(n);
             py::array_t<int> st(n);
@@ -113,15 +99,81 @@ void register_meanfield(py::module_& m) {
             int* sto = st.mutable_data();
             {
                 py::gil_scoped_release release;
-                parallel_for(n, num_threads, [&](std::int64_t i) {
-                    const mf::CStar r = mf::c_star(mf::Params{act, w[i], b[i]}, qp[i]);
-                    co[i] = r.c; xo[i] = r.chi_c; sto[i] = static_cast<int>(r.status);
-                });
+                mf::c_star_batch(act, w, b, qp, n, num_threads, co, xo, sto);
             }
             return py::make_tuple(c, chic, st);
         },
         py::arg("activation"), py::arg("slope"), py::arg("sigma_w2"), py::arg("sigma_b2"), py::arg("q"),
         py::arg("num_threads") = 0);
+
+    sub.def(
+        "q_map_iterates",
+        [](const std::string& name, double slope, array_f64 sw2, array_f64 sb2, array_f64 q0, int depth,
+           int num_threads) {
+            const Activation act = Activation::from_name(name, slope);
+            check_same_size(sw2, sb2, "sigma_b2");
+            check_same_size(sw2, q0, "q");
+            if (depth < 0) throw std::invalid_argument("depth: must be >= 0");
+            const py::ssize_t n = sw2.size();
+            py::array_t<double> out({static_cast<py::ssize_t>(depth + 1), n});
+            const double *w = sw2.data(), *b = sb2.data(), *qp = q0.data();
+            double* o = out.mutable_data();
+            {
+                py::gil_scoped_release release;
+                mf::q_map_iterates(act, w, b, qp, n, depth, num_threads, o);
+            }
+            return out;
+        },
+        py::arg("activation"), py::arg("slope"), py::arg("sigma_w2"), py::arg("sigma_b2"), py::arg("q"),
+        py::arg("depth"), py::arg("num_threads") = 0);
+
+    sub.def(
+        "c_map_iterates",
+        [](const std::string& name, double slope, double sw2, double sb2, double q, array_f64 c0, int depth,
+           int num_threads) {
+            const mf::Params p{Activation::from_name(name, slope), sw2, sb2};
+            if (depth < 0) throw std::invalid_argument("depth: must be >= 0");
+            const py::ssize_t n = c0.size();
+            py::array_t<double> out({static_cast<py::ssize_t>(depth + 1), n});
+            const double* cp = c0.data();
+            double* o = out.mutable_data();
+            {
+                py::gil_scoped_release release;
+                mf::c_map_iterates(p, q, cp, n, depth, num_threads, o);
+            }
+            return out;
+        },
+        py::arg("activation"), py::arg("slope"), py::arg("sigma_w2"), py::arg("sigma_b2"), py::arg("q"),
+        py::arg("c"), py::arg("depth"), py::arg("num_threads") = 0);
+
+    sub.def(
+        "forward",
+        [](const std::string& name, double slope, double sw2, double sb2, int depth, double q1_a, double q1_ab,
+           double q1_b, double divergence_bound) {
+            const deep::LayerParams p{Activation::from_name(name, slope), sw2, sb2};
+            deep::PairTrajectory t;
+            deep::BackwardChain bc;
+            {
+                py::gil_scoped_release release;
+                t = deep::forward_pair(p, depth, q1_a, q1_ab, q1_b, divergence_bound);
+                bc = deep::backward_chain(p, t);
+            }
+            py::dict d;
+            d["q_a"] = to_array(t.q_a);
+            d["q_b"] = to_array(t.q_b);
+            d["q_ab"] = to_array(t.q_ab);
+            d["c"] = to_array(t.c);
+            d["phi2_a"] = to_array(t.phi2_a);
+            d["chi"] = to_array(bc.chi);
+            d["q_grad"] = to_array(bc.q_grad);
+            d["diverged"] = t.status == deep::RunStatus::Diverged;
+            d["stop_layer"] = t.stop_layer;
+            d["grad_diverged"] = bc.status == deep::RunStatus::Diverged;
+            d["grad_stop_layer"] = bc.stop_layer;
+            return d;
+        },
+        py::arg("activation"), py::arg("slope"), py::arg("sigma_w2"), py::arg("sigma_b2"), py::arg("depth"),
+        py::arg("q1_a"), py::arg("q1_ab"), py::arg("q1_b"), py::arg("divergence_bound"));
 
     sub.def("chi1_limit", [](const std::string& name, double slope, double sw2) {
         return mf::chi1_limit(mf::Params{Activation::from_name(name, slope), sw2, 0.0});
@@ -132,7 +184,7 @@ void register_meanfield(py::module_& m) {
         [](const std::string& name, double slope, array_f64 sw2, array_f64 sb2, double q_init, bool corr,
            int num_threads) {
             const Activation act = Activation::from_name(name, slope);
-            const std::vector<double> w = vec_in(sw2), b = vec_in(sb2);
+            const std::vector<double> w = to_vector(sw2), b = to_vector(sb2);
             mf::PhaseDiagram pd;
             {
                 py::gil_scoped_release release;
@@ -173,7 +225,7 @@ void register_meanfield(py::module_& m) {
         [](array_f64 value, array_f64 prob, double sw2, int depth, const std::string& weights, array_f64 x,
            int n_points, int num_threads) {
             const mf::WeightKind wk = mf::weight_kind_from_name(weights);
-            const std::vector<double> v = vec_in(value), p = vec_in(prob), xs = vec_in(x);
+            const std::vector<double> v = to_vector(value), p = to_vector(prob), xs = to_vector(x);
             mf::SpectrumResult r;
             {
                 py::gil_scoped_release release;
@@ -187,6 +239,9 @@ void register_meanfield(py::module_& m) {
             d["atom_at_zero"] = r.atom_at_zero;
             d["edge"] = r.edge;
             d["failed"] = r.failed;
+            d["log_mean"] = r.log_mean;
+            d["log_variance"] = r.log_variance;
+            d["overflow"] = r.overflow;
             return d;
         },
         py::arg("value"), py::arg("prob"), py::arg("sigma_w2"), py::arg("depth"), py::arg("weights"), py::arg("x"),

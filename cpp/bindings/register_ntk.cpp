@@ -1,4 +1,7 @@
+// Thin bindings of the infinite-width kernels (conversion and GIL release; maths in cpp/src).
 #include "bindings.hpp"
+#include <optional>
+
 #include "statmech_nn/ntk_kernels.hpp"
 
 namespace statmech_nn::bindings {
@@ -7,19 +10,18 @@ void register_ntk(py::module_& m) {
     auto sub = m.def_submodule("ntk", "Infinite-width NNGP / NTK kernel recursions");
     sub.def(
         "kernels",
-        [](array_f64 x1, py::object x2obj, const std::string& activation, double slope, int depth, double sigma_w2,
-           double sigma_b2, bool standard, double width, int num_threads) {
+        [](array_f64 x1, std::optional<array_f64> x2, const std::string& activation, double slope, int depth,
+           double sigma_w2, double sigma_b2, bool standard, double width, array_f64 width_ratios,
+           bool store_layers, double divergence_bound, int num_threads) {
             if (x1.ndim() != 2) throw std::invalid_argument("x1: must be 2-D (n, d)");
             const Activation g = Activation::from_name(activation, slope);
             const std::int64_t n1 = x1.shape(0), d = x1.shape(1);
-            array_f64 x2;
             const double* p2 = nullptr;
             std::int64_t n2 = n1;
-            if (!x2obj.is_none()) {
-                x2 = x2obj.cast<array_f64>();
-                if (x2.ndim() != 2 || x2.shape(1) != d) throw std::invalid_argument("x2: must be (n2, d)");
-                n2 = x2.shape(0);
-                p2 = x2.data();
+            if (x2) {
+                if (x2->ndim() != 2 || x2->shape(1) != d) throw std::invalid_argument("x2: must be (n2, d)");
+                n2 = x2->shape(0);
+                p2 = x2->data();
             }
             NtkKernelSpec spec;
             spec.depth = depth;
@@ -27,21 +29,30 @@ void register_ntk(py::module_& m) {
             spec.sigma_b2 = sigma_b2;
             spec.standard = standard;
             spec.width = width;
-            py::array_t<double> nngp({static_cast<py::ssize_t>(depth + 1), static_cast<py::ssize_t>(n1),
-                                      static_cast<py::ssize_t>(n2)});
-            py::array_t<double> ntk({static_cast<py::ssize_t>(depth + 1), static_cast<py::ssize_t>(n1),
-                                     static_cast<py::ssize_t>(n2)});
+            spec.width_ratios = to_vector(width_ratios);
+            spec.store_layers = store_layers;
+            spec.divergence_bound = divergence_bound;
+            std::vector<py::ssize_t> shape{static_cast<py::ssize_t>(n1), static_cast<py::ssize_t>(n2)};
+            if (store_layers) shape.insert(shape.begin(), static_cast<py::ssize_t>(depth + 1));
+            py::array_t<double> nngp(shape), ntk(shape);
             const double* p1 = x1.data();
             double* pn = nngp.mutable_data();
             double* pt = ntk.mutable_data();
+            NtkKernelInfo info;
             {
                 py::gil_scoped_release release;
-                ntk_kernels(g, p1, n1, p2, n2, d, spec, num_threads, pn, pt);
+                info = ntk_kernels(g, p1, n1, p2, n2, d, spec, num_threads, pn, pt);
             }
-            return py::make_tuple(nngp, ntk);
+            py::dict out;
+            out["nngp"] = nngp;
+            out["ntk"] = ntk;
+            out["diverged"] = info.status == deep::RunStatus::Diverged;
+            out["stop_layer"] = info.stop_layer;
+            return out;
         },
         py::arg("x1"), py::arg("x2"), py::arg("activation"), py::arg("slope"), py::arg("depth"),
-        py::arg("sigma_w2"), py::arg("sigma_b2"), py::arg("standard"), py::arg("width"), py::arg("num_threads"));
+        py::arg("sigma_w2"), py::arg("sigma_b2"), py::arg("standard"), py::arg("width"), py::arg("width_ratios"),
+        py::arg("store_layers"), py::arg("divergence_bound"), py::arg("num_threads"));
 }
 
 }  // namespace statmech_nn::bindings

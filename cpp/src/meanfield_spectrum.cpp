@@ -192,8 +192,10 @@ SpectrumResult jacobian_spectrum(const std::vector<double>& value, const std::ve
     const double vD = law.m2 / (law.m1 * law.m1) - 1.0;
     // law.m1, m2 are moments of D^2 over the full law (zero atoms contribute 0 to both).
     const double vW = gaussian ? 1.0 : 0.0;
-    r.mean = std::exp(L * std::log(sigma_w2 * law.m1));
-    r.variance = r.mean * r.mean * L * (vD + vW);
+    r.log_mean = L * std::log(sigma_w2 * law.m1);
+    r.log_variance = 2.0 * r.log_mean + std::log(L * (vD + vW));
+    r.mean = std::exp(r.log_mean);
+    r.variance = std::exp(r.log_variance);
     r.atom_at_zero = law.zero_mass;
 
     // Upper edge of the support: min over real w in (0, 1/dmax) of x(w).
@@ -220,6 +222,15 @@ SpectrumResult jacobian_spectrum(const std::vector<double>& value, const std::ve
         if (!std::isfinite(r.edge) || !(r.edge > 0.0)) r.edge = r.mean * (1.0 + L * (vD + vW)) * 3.0;
     }
 
+    if (!(std::isfinite(r.mean) && std::isfinite(r.variance) && std::isfinite(r.edge))) {
+        // The spectrum's scale is not representable in float64 (chi1^depth overflows): moments in
+        // log space only, no density.
+        r.overflow = true;
+        r.x = xs;
+        if (xs.empty()) r.x.assign(std::max(n_points, 0), std::numeric_limits<double>::quiet_NaN());
+        r.density.assign(r.x.size(), std::numeric_limits<double>::quiet_NaN());
+        return r;
+    }
     if (!xs.empty()) {
         r.x = xs;
     } else {

@@ -1,122 +1,198 @@
+// Infinite-width NNGP / NTK kernels on the deep-network layer recursion (see ntk_kernels.hpp).
 #include "statmech_nn/ntk_kernels.hpp"
 
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <map>
 #include <stdexcept>
 #include <vector>
 
-#include "statmech_nn/gaussian.hpp"
+#include "statmech_nn/gaussian_moments.hpp"
 #include "statmech_nn/parallel.hpp"
 
 namespace statmech_nn {
 
 namespace {
 
-double dot(const double* a, const double* b, std::int64_t d) {
-    double s = 0.0;
-    for (std::int64_t k = 0; k < d; ++k) s += a[k] * b[k];
-    return s;
-}
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-// (I2, J2) on [[v1, c], [c, v2]]; c clipped into the PSD cone (round-off for parallel inputs).
-void averages(const Activation& g, double v1, double c, double v2, double& i2, double& j2) {
-    const double bound = std::sqrt(std::max(v1 * v2, 0.0));
-    c = std::clamp(c, -bound, bound);
-    Eigen::Matrix2d C;
-    C << v1, c, c, v2;
-    i2 = I2(g, C);
-    j2 = J2(g, C);
+// Diagonal recursion of one set of inputs: Sigma^l(x, x), Theta^l(x, x) for l = 1..depth+1 and
+// the moments of phi at l = 1..depth (all n x (depth+1), row = input).
+struct Diagonal {
+    int layers = 0;  // depth + 1
+    std::vector<double> v, t, phi2, dphi2;
+    std::vector<int> stop;      // per input: first diverged layer (0: none)
+    std::vector<int> series;    // per input and hidden layer: index of its Mehler series (-1: none)
+};
+
+void propagate_diagonal(const Activation& g, const NtkKernelSpec& s, const std::vector<double>& sq, double d,
+                        const std::vector<double>& widths, int num_threads, Diagonal& D) {
+    const std::int64_t n = static_cast<std::int64_t>(sq.size());
+    const int L = s.depth + 1;
+    D.layers = L;
+    D.v.assign(n * L, kNaN);
+    D.t.assign(n * L, kNaN);
+    D.phi2.assign(n * L, kNaN);
+    D.dphi2.assign(n * L, kNaN);
+    D.stop.assign(n, 0);
+    const deep::LayerParams p{g, s.sigma_w2, s.sigma_b2};
+    parallel_for(n, num_threads, [&](std::int64_t i) {
+        const double v1 = s.sigma_w2 * sq[i] / d + s.sigma_b2;
+        const deep::PairTrajectory tr = deep::forward_pair(p, L, v1, v1, v1, s.divergence_bound);
+        double* v = &D.v[i * L];
+        double* t = &D.t[i * L];
+        int stop = tr.stop_layer;
+        t[0] = s.standard ? sq[i] + 1.0 : v1;
+        for (int l = 0; l < L; ++l) {
+            if (stop > 0 && l + 1 >= stop) break;
+            v[l] = tr.q_a[l];
+            D.phi2[i * L + l] = tr.phi2_a[l];
+            D.dphi2[i * L + l] = tr.dphi2_a[l];
+            if (l > 0) {
+                const double phi2 = tr.phi2_a[l - 1];
+                const double w = s.standard ? widths[l - 1] * phi2 + 1.0 : v[l];
+                t[l] = w + s.sigma_w2 * tr.dphi2_a[l - 1] * t[l - 1];
+                if (!std::isfinite(t[l])) {
+                    stop = l + 1;
+                    t[l] = kNaN;
+                    v[l] = kNaN;
+                    break;
+                }
+            }
+        }
+        D.stop[i] = stop;
+    });
 }
 
 }  // namespace
 
-void ntk_kernels(const Activation& g, const double* x1, std::int64_t n1, const double* x2, std::int64_t n2,
-                 std::int64_t d, const NtkKernelSpec& spec, int num_threads, double* nngp_layers,
-                 double* ntk_layers) {
-    if (spec.depth < 0) throw std::invalid_argument("depth must be >= 0");
-    if (!(spec.sigma_w2 > 0)) throw std::invalid_argument("sigma_w2 must be > 0");
-    if (!(spec.sigma_b2 >= 0)) throw std::invalid_argument("sigma_b2 must be >= 0");
-    if (spec.standard && !(spec.width >= 1)) throw std::invalid_argument("width must be >= 1");
-    if (n1 < 1 || d < 1) throw std::invalid_argument("x1 must be a non-empty (n, d) array");
+NtkKernelInfo ntk_kernels(const Activation& g, const double* x1, std::int64_t n1, const double* x2, std::int64_t n2,
+                          std::int64_t d, const NtkKernelSpec& spec, int num_threads, double* nngp, double* ntk) {
+    if (spec.depth < 0) throw std::invalid_argument("depth: must be >= 0");
+    if (!(spec.sigma_w2 > 0) || !std::isfinite(spec.sigma_w2)) throw std::invalid_argument("sigma_w2: must be > 0");
+    if (!(spec.sigma_b2 >= 0) || !std::isfinite(spec.sigma_b2)) throw std::invalid_argument("sigma_b2: must be >= 0");
+    if (spec.standard && !(spec.width >= 1)) throw std::invalid_argument("width: must be >= 1");
+    if (!spec.width_ratios.empty() && static_cast<int>(spec.width_ratios.size()) != spec.depth)
+        throw std::invalid_argument("width_ratios: needs one entry per hidden layer (depth)");
+    for (double r : spec.width_ratios)
+        if (!(r > 0.0) || !std::isfinite(r)) throw std::invalid_argument("width_ratios: must be finite and > 0");
+    if (!(spec.divergence_bound > 1.0)) throw std::invalid_argument("divergence_bound: must be > 1");
+    if (n1 < 1 || d < 1) throw std::invalid_argument("x1: must be a non-empty (n, d) array");
     const bool same = (x2 == nullptr);
     if (same) {
         x2 = x1;
         n2 = n1;
     }
+    const int depth = spec.depth, L = depth + 1;
     const double sw2 = spec.sigma_w2, sb2 = spec.sigma_b2;
-    const std::int64_t nn = n1 * n2;
-    // Per-input diagonal recursion: variance v and Theta(x, x).
-    std::vector<double> v1(n1), t1(n1), v2(n2), t2(n2);
-    auto init_diag = [&](const double* x, std::int64_t n, std::vector<double>& v, std::vector<double>& t) {
-        for (std::int64_t i = 0; i < n; ++i) {
-            const double xx = dot(x + i * d, x + i * d, d);
-            v[i] = sw2 * xx / double(d) + sb2;
-            t[i] = spec.standard ? xx + 1.0 : v[i];
-        }
-    };
-    init_diag(x1, n1, v1, t1);
-    if (!same) init_diag(x2, n2, v2, t2);
-    // Layer 1 (cross block).
-    double* S = nngp_layers;
-    double* Th = ntk_layers;
-    parallel_for(n1, num_threads, [&](std::int64_t i) {
-        for (std::int64_t j = 0; j < n2; ++j) {
-            if (same && i == j) {
-                S[i * n2 + j] = v1[i];
-                Th[i * n2 + j] = t1[i];
-                continue;
+    std::vector<double> widths(std::max(depth, 0), spec.width);
+    for (int l = 0; l < depth && !spec.width_ratios.empty(); ++l) widths[l] = spec.width * spec.width_ratios[l];
+
+    // Layer 1: one Gram matrix.
+    const Eigen::Map<const RowMat> X1(x1, n1, d), X2(x2, n2, d);
+    RowMat G(n1, n2);
+    G.noalias() = X1 * X2.transpose();
+    std::vector<double> sq1(n1), sq2(same ? 0 : n2);
+    for (std::int64_t i = 0; i < n1; ++i) sq1[i] = same ? G(i, i) : X1.row(i).squaredNorm();
+    for (std::int64_t j = 0; j < (same ? 0 : n2); ++j) sq2[j] = X2.row(j).squaredNorm();
+
+    Diagonal A, B;
+    propagate_diagonal(g, spec, sq1, double(d), widths, num_threads, A);
+    if (!same) propagate_diagonal(g, spec, sq2, double(d), widths, num_threads, B);
+    const Diagonal& Bd = same ? A : B;
+    NtkKernelInfo info;
+    int stop = 0;
+    for (int s : A.stop) if (s > 0) stop = stop == 0 ? s : std::min(stop, s);
+    for (int s : Bd.stop) if (s > 0) stop = stop == 0 ? s : std::min(stop, s);
+    if (stop > 0) {
+        info.status = deep::RunStatus::Diverged;
+        info.stop_layer = stop;
+    }
+    const int valid = stop > 0 ? stop - 1 : L;  // layers 1..valid are computed
+
+    // Mehler series for pairs of equal variance: one per distinct Sigma^l(x, x) value and hidden
+    // layer (when few), extended once so that evaluation is read-only (shared by the threads).
+    std::vector<PairSeries> series;
+    A.series.assign(n1 * L, -1);
+    if (!same) B.series.assign(n2 * L, -1);
+    if (!gaussian_detail::is_closed_form(g)) {
+        for (int l = 0; l < std::min(depth, valid); ++l) {
+            std::map<double, int> index;
+            auto collect = [&](const Diagonal& D, std::int64_t n) {
+                for (std::int64_t i = 0; i < n; ++i) index.emplace(D.v[i * L + l], -1);
+            };
+            collect(A, n1);
+            if (!same) collect(B, n2);
+            if (index.size() > 16 || index.size() * 4 > static_cast<size_t>(n1 * n2)) continue;
+            for (auto& kv : index) {
+                if (!(kv.first > 0.0)) continue;
+                PairSeries ps;
+                if (!ps.build(g, kv.first)) continue;
+                ps.extend(ps.k_max);
+                kv.second = static_cast<int>(series.size());
+                series.push_back(std::move(ps));
             }
-            const double xx = dot(x1 + i * d, x2 + j * d, d);
-            S[i * n2 + j] = sw2 * xx / double(d) + sb2;
-            Th[i * n2 + j] = spec.standard ? xx + 1.0 : S[i * n2 + j];
-        }
-    });
-    std::vector<double> nv1(n1), nt1(n1), nv2(same ? 0 : n2), nt2(same ? 0 : n2);
-    auto step_diag = [&](const std::vector<double>& v, const std::vector<double>& t, std::vector<double>& nv,
-                         std::vector<double>& nt) {
-        parallel_for(static_cast<std::int64_t>(v.size()), num_threads, [&](std::int64_t i) {
-            double i2, j2;
-            averages(g, v[i], v[i], v[i], i2, j2);
-            nv[i] = sw2 * i2 + sb2;
-            const double w = spec.standard ? spec.width * i2 + 1.0 : nv[i];
-            nt[i] = w + sw2 * j2 * t[i];
-        });
-    };
-    for (int l = 1; l <= spec.depth; ++l) {
-        const double* Sp = nngp_layers + (l - 1) * nn;
-        const double* Tp = ntk_layers + (l - 1) * nn;
-        double* Sn = nngp_layers + l * nn;
-        double* Tn = ntk_layers + l * nn;
-        step_diag(v1, t1, nv1, nt1);
-        if (!same) step_diag(v2, t2, nv2, nt2);
-        const std::vector<double>& V2p = same ? v1 : v2;
-        parallel_for(n1, num_threads, [&](std::int64_t i) {
-            for (std::int64_t j = same ? i : 0; j < n2; ++j) {
-                const std::int64_t k = i * n2 + j;
-                if (same && i == j) {
-                    Sn[k] = nv1[i];
-                    Tn[k] = nt1[i];
-                    continue;
-                }
-                double i2, j2;
-                averages(g, v1[i], Sp[k], V2p[j], i2, j2);
-                Sn[k] = sw2 * i2 + sb2;
-                const double w = spec.standard ? spec.width * i2 + 1.0 : Sn[k];
-                Tn[k] = w + sw2 * j2 * Tp[k];
-                if (same) {
-                    Sn[j * n2 + i] = Sn[k];
-                    Tn[j * n2 + i] = Tn[k];
-                }
-            }
-        });
-        v1.swap(nv1);
-        t1.swap(nt1);
-        if (!same) {
-            v2.swap(nv2);
-            t2.swap(nt2);
+            auto assign = [&](Diagonal& D, std::int64_t n) {
+                for (std::int64_t i = 0; i < n; ++i) D.series[i * L + l] = index[D.v[i * L + l]];
+            };
+            assign(A, n1);
+            if (!same) assign(B, n2);
         }
     }
+
+    const std::int64_t nn = n1 * n2;
+    const bool store = spec.store_layers;
+    auto at = [&](double* base, int l, std::int64_t k) -> double& { return store ? base[l * nn + k] : base[k]; };
+    parallel_for(n1, num_threads, [&](std::int64_t i) {
+        for (std::int64_t j = same ? i : 0; j < n2; ++j) {
+            const std::int64_t k = i * n2 + j;
+            double S = sw2 * G(i, j) / double(d) + sb2;
+            double T = spec.standard ? G(i, j) + 1.0 : S;
+            const bool diag = same && i == j;
+            for (int l = 0; l < L; ++l) {  // l: layer index - 1
+                if (l >= valid) {
+                    S = T = kNaN;
+                } else if (diag) {
+                    S = A.v[i * L + l];
+                    T = A.t[i * L + l];
+                } else if (l > 0) {
+                    const int m = l - 1;  // hidden layer whose moments feed layer l
+                    const double qa = A.v[i * L + m], qb = Bd.v[j * L + m];
+                    double pp, dd;
+                    if (qa == qb && S >= qa) {
+                        pp = A.phi2[i * L + m];
+                        dd = A.dphi2[i * L + m];
+                    } else {
+                        const double bound = std::sqrt(qa * qb);
+                        const double qab = std::clamp(S, -bound, bound);
+                        const int sa = A.series[i * L + m], sb = Bd.series[j * L + m];
+                        PairMoments pm;
+                        bool done = false;
+                        if (sa >= 0 && sa == sb) done = series[sa].evaluate(qab / qa, pm);
+                        if (!done) pm = pair_moments(g, qa, qab, qb);
+                        pp = pm.phiphi;
+                        dd = pm.dphidphi;
+                    }
+                    const double Sn = sw2 * pp + sb2;
+                    const double w = spec.standard ? widths[m] * pp + 1.0 : Sn;
+                    T = w + sw2 * dd * T;
+                    S = Sn;
+                }
+                if (store || l == L - 1) {
+                    at(nngp, l, k) = S;
+                    at(ntk, l, k) = T;
+                    if (same && j != i) {
+                        at(nngp, l, j * n2 + i) = S;
+                        at(ntk, l, j * n2 + i) = T;
+                    }
+                }
+            }
+        }
+    });
+    return info;
 }
 
 }  // namespace statmech_nn

@@ -34,7 +34,7 @@ When kappa2 = 0 (odd activation and sigma_b2 = 0: inputs stay uncorrelated) ther
 outlier and the lambda_max formula reduces to alpha kappa1 M / T, the mean nonzero eigenvalue, a
 lower bound (see the batch-norm remark below).
 
-With ``batchnorm_last=True`` the outputs are mean-subtracted over the batch of T inputs
+With ``batchnorm="last"`` (formerly ``batchnorm_last=True``) the outputs are mean-subtracted over the batch of T inputs
 (f_k(t) - (1/T) sum_s f_k(s)): G -> P G P with P the centring matrix, which removes the
 kappa2 11^T direction (Karakida, Akaho & Amari, NeurIPS 2019)::
 
@@ -58,21 +58,30 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import gaussian as _gauss
+from . import _core
+from ._deprecation import renamed_arguments
+from ._result import Result, resultclass
 from ._validation import as_float_array, check_activation, check_int, check_real, check_seeds, check_threads
 from .ntk import _forward_backward, _layer_grams, _sample_net
+
+# Divergence bound of the order-parameter recursion, relative to q^1 (as statmech_nn.meanfield).
+_DIVERGENCE_BOUND = 1e8
 
 __all__ = ["OrderParameters", "EigenStats", "EmpiricalFisher", "order_parameters", "eigen_stats", "empirical"]
 
 
-@dataclass
-class OrderParameters:
+@resultclass
+class OrderParameters(Result):
     """Mean-field order parameters of the FIM.
 
-    ``q``, ``q_st``: pre-activation variance / covariance of layers l = 1..L-1 (shape (L-1,)).
+    ``q``, ``q_st``: pre-activation variance / covariance of the hidden layers l = 1..depth
+    (shape (depth,); the same q^l as :func:`statmech_nn.meanfield.forward` with ``q_in = 1``,
+    ``c_in = 0`` and the NNGP diagonal of :func:`statmech_nn.ntk.kernels`).
     ``q_hat``, ``q_hat_st``: forward order parameters of h^l, l = 0..L-1 (shape (L,)).
     ``q_tilde``, ``q_tilde_st``: backward order parameters of delta^l, l = 1..L (shape (L,)).
-    ``kappa1``, ``kappa2``, ``alpha``: as in the module docstring. ``alphas``: (alpha_0..alpha_{L-1})."""
+    ``kappa1``, ``kappa2``, ``alpha``: as in the module docstring. ``alphas``: (alpha_0..alpha_{L-1}).
+    ``status``: "ok", or "diverged" when q left the divergence bound (1e8 times q^1) or
+    q_tilde / kappa overflowed float64, with ``stop_layer`` the layer (0 when none)."""
 
     q: np.ndarray
     q_st: np.ndarray
@@ -84,7 +93,8 @@ class OrderParameters:
     kappa2: float
     alpha: float
     alphas: np.ndarray
-    status: str = "completed"
+    status: str = "ok"
+    stop_layer: int = 0
 
 
 def _check_alphas(alphas: Any, depth: int) -> np.ndarray:
@@ -101,7 +111,7 @@ def _check_alphas(alphas: Any, depth: int) -> np.ndarray:
 
 def _common(activation, depth, sigma_w2, sigma_b2, alphas):
     check_activation(activation)
-    depth = check_int(depth, "depth", low=1, high=10000)
+    depth = check_int(depth, "depth", low=1, high=100000)
     sigma_w2 = check_real(sigma_w2, "sigma_w2", positive=True)
     sigma_b2 = check_real(sigma_b2, "sigma_b2", nonnegative=True)
     return depth, sigma_w2, sigma_b2, _check_alphas(alphas, depth)
@@ -121,49 +131,32 @@ def order_parameters(activation: str = "relu", depth: int = 2, sigma_w2: float =
         Weight variance (times fan-in) and bias variance.
     alphas : sequence of depth + 1 floats, optional
         Width ratios alpha_0 (input), alpha_1..alpha_{L-1}; default all 1.
+    num_threads : int, optional
+        Accepted for uniformity (the recursion is sequential in depth).
     """
     depth, sigma_w2, sigma_b2, a = _common(activation, depth, sigma_w2, sigma_b2, alphas)
     slope = check_real(slope, "slope")
-    kw = dict(slope=slope, num_threads=check_threads(num_threads) or None)
-    L = depth + 1
-    q_hat = np.empty(L)
-    q_hat_st = np.empty(L)
-    q_hat[0], q_hat_st[0] = 1.0, 0.0
-    q = np.empty(L - 1)
-    q_st = np.empty(L - 1)
-    for l in range(1, L):
-        q[l - 1] = sigma_w2 * q_hat[l - 1] + sigma_b2
-        q_st[l - 1] = min(sigma_w2 * q_hat_st[l - 1] + sigma_b2, q[l - 1])
-        C = np.array([[[q[l - 1], q[l - 1]], [q[l - 1], q[l - 1]]],
-                      [[q[l - 1], q_st[l - 1]], [q_st[l - 1], q[l - 1]]]])
-        i2 = _gauss.I2(activation, C, **kw)
-        q_hat[l], q_hat_st[l] = i2[0], i2[1]
-    q_tilde = np.empty(L)       # index l-1 <-> layer l
-    q_tilde_st = np.empty(L)
-    q_tilde[L - 1] = q_tilde_st[L - 1] = 1.0
-    covs = np.stack([np.array([[[q[i], q[i]], [q[i], q[i]]], [[q[i], q_st[i]], [q_st[i], q[i]]]])
-                     for i in range(L - 1)])
-    j2 = np.asarray(_gauss.J2(activation, covs, **kw)).reshape(L - 1, 2)
-    for l in range(L - 1, 0, -1):   # layer l = L-1 .. 1
-        q_tilde[l - 1] = sigma_w2 * q_tilde[l] * j2[l - 1, 0]
-        q_tilde_st[l - 1] = sigma_w2 * q_tilde_st[l] * j2[l - 1, 1]
-    alpha = float(np.sum(a[1:] * a[:-1]))
-    kappa1 = float(np.sum(a * q_tilde * q_hat) / alpha)
-    kappa2 = float(np.sum(a * q_tilde_st * q_hat_st) / alpha)
-    return OrderParameters(q=q, q_st=q_st, q_hat=q_hat, q_hat_st=q_hat_st, q_tilde=q_tilde,
-                           q_tilde_st=q_tilde_st, kappa1=kappa1, kappa2=kappa2, alpha=alpha, alphas=a)
+    check_threads(num_threads)
+    d = _core.fisher.order_parameters(activation, slope, depth, sigma_w2, sigma_b2, a, _DIVERGENCE_BOUND)
+    return OrderParameters(q=np.asarray(d["q"]), q_st=np.asarray(d["q_st"]), q_hat=np.asarray(d["q_hat"]),
+                           q_hat_st=np.asarray(d["q_hat_st"]), q_tilde=np.asarray(d["q_tilde"]),
+                           q_tilde_st=np.asarray(d["q_tilde_st"]), kappa1=float(d["kappa1"]),
+                           kappa2=float(d["kappa2"]), alpha=float(d["alpha"]), alphas=a,
+                           status="diverged" if d["diverged"] else "ok", stop_layer=int(d["stop_layer"]))
 
 
-@dataclass
-class EigenStats:
-    """Mean-field FIM eigenvalue statistics (arrays broadcast over ``M`` and ``T``).
+@resultclass
+class EigenStats(Result):
+    """Mean-field FIM eigenvalue statistics (arrays broadcast over ``width`` and ``n_samples``).
 
     ``mean`` = m_lambda, ``second_moment`` = s_lambda = (1/P) sum lambda^2, ``lambda_max``,
     ``eta_c`` = 2 / lambda_max (gradient-descent stability bound on the loss 1/2 sum (f-y)^2 / T),
-    ``kappa1``, ``kappa2``, ``alpha``, ``num_params`` ~ alpha M^2, ``batchnorm_last``."""
+    ``kappa1``, ``kappa2``, ``alpha``, ``num_params`` ~ alpha M^2, ``batchnorm`` ("none" or
+    "last"), ``status`` (that of :func:`order_parameters`). Old field names ``M``, ``T`` and
+    ``batchnorm_last`` still read (deprecated)."""
 
-    M: np.ndarray
-    T: np.ndarray
+    width: np.ndarray
+    n_samples: np.ndarray
     mean: np.ndarray
     second_moment: np.ndarray
     lambda_max: np.ndarray
@@ -172,46 +165,70 @@ class EigenStats:
     kappa2: float
     alpha: float
     num_params: np.ndarray
-    batchnorm_last: bool
-    status: str = "completed"
+    batchnorm: str
+    status: str = "ok"
+    _aliases = {"M": "width", "T": "n_samples"}
+
+    @property
+    def batchnorm_last(self) -> bool:
+        """Deprecated: ``batchnorm == "last"``."""
+        import warnings
+
+        warnings.warn("EigenStats.batchnorm_last is deprecated; use .batchnorm", DeprecationWarning, stacklevel=2)
+        return self.batchnorm == "last"
 
 
+def _check_batchnorm(batchnorm: Any) -> str:
+    if isinstance(batchnorm, (bool, np.bool_)):   # the old batchnorm_last flag
+        return "last" if batchnorm else "none"
+    if batchnorm not in ("none", "last"):
+        if batchnorm == "all":
+            raise ValueError('batchnorm: the mean-field FIM statistics cover "none" and "last" only')
+        raise ValueError(f'batchnorm must be "none" or "last"; got {batchnorm!r}')
+    return str(batchnorm)
+
+
+@renamed_arguments(M="width", T="n_samples", C="n_outputs", batchnorm_last="batchnorm")
 def eigen_stats(activation: str = "relu", depth: int = 2, sigma_w2: float = 2.0, sigma_b2: float = 0.0,
-                M: Any = 1000, T: Any = 100, C: int = 1, alphas: Any = None, batchnorm_last: bool = False,
-                slope: float = 0.01) -> EigenStats:
+                width: Any = 1000, n_samples: Any = 100, n_outputs: int = 1, alphas: Any = None,
+                batchnorm: Any = "none", slope: float = 0.01) -> EigenStats:
     """Mean, second moment and largest eigenvalue of the FIM (module docstring).
 
-    ``M`` (width scale, > 0) and ``T`` (number of inputs, >= 1; ``np.inf`` for the expectation over
-    the input distribution) broadcast against each other. ``C`` is the number of outputs.
+    ``width`` (M, the width scale, > 0) and ``n_samples`` (T, the number of inputs, >= 1;
+    ``np.inf`` for the expectation over the input distribution) broadcast against each other.
+    ``n_outputs`` (C) is the number of outputs; ``batchnorm="last"`` mean-subtracts the outputs
+    over the batch (Karakida, Akaho & Amari, NeurIPS 2019). The old names ``M``, ``T``, ``C`` and
+    ``batchnorm_last`` still work (deprecated).
     """
     depth, sigma_w2, sigma_b2, a = _common(activation, depth, sigma_w2, sigma_b2, alphas)
-    Mv = as_float_array(M, "M")
+    Mv = as_float_array(width, "width")
     if np.any(Mv <= 0):
-        raise ValueError("M must be > 0")
-    Tv = as_float_array(T, "T", finite=False)
+        raise ValueError("width must be > 0")
+    Tv = as_float_array(n_samples, "n_samples", finite=False)
     if np.any(np.isnan(Tv)) or np.any(Tv < 1) or np.any(Tv == -np.inf):
-        raise ValueError("T must be >= 1 (np.inf allowed)")
-    C = check_int(C, "C", low=1)
-    if not isinstance(batchnorm_last, (bool, np.bool_)):
-        raise TypeError("batchnorm_last must be a bool")
+        raise ValueError("n_samples must be >= 1 (np.inf allowed)")
+    C = check_int(n_outputs, "n_outputs", low=1)
+    bn = _check_batchnorm(batchnorm)
     op = order_parameters(activation, depth, sigma_w2, sigma_b2, a, slope=slope)
     k1, k2, al = op.kappa1, op.kappa2, op.alpha
     Mb, Tb = np.broadcast_arrays(Mv, Tv)
     invT = np.where(np.isinf(Tb), 0.0, 1.0 / Tb)
     frac = 1.0 - invT   # (T-1)/T
-    if not batchnorm_last:
-        mean = k1 * C / Mb
-        s2 = al * C * (frac * k2 ** 2 + k1 ** 2 * invT)
-        lmax = al * (frac * k2 + k1 * invT) * Mb
-    else:
-        dk = k1 - k2
-        mean = C * dk * frac / Mb
-        s2 = al * C * dk ** 2 * frac * invT
-        lmax = al * dk * Mb * invT
-    with np.errstate(divide="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
+        if bn == "none":
+            mean = k1 * C / Mb
+            s2 = al * C * (frac * k2 ** 2 + k1 ** 2 * invT)
+            lmax = al * (frac * k2 + k1 * invT) * Mb
+        else:
+            dk = k1 - k2
+            mean = C * dk * frac / Mb
+            s2 = al * C * dk ** 2 * frac * invT
+            lmax = al * dk * Mb * invT
+    with np.errstate(divide="ignore", invalid="ignore"):
         eta_c = np.where(lmax > 0, 2.0 / np.where(lmax > 0, lmax, 1.0), np.inf)
-    return EigenStats(M=Mb.copy(), T=Tb.copy(), mean=mean, second_moment=s2, lambda_max=lmax, eta_c=eta_c,
-                      kappa1=k1, kappa2=k2, alpha=al, num_params=al * Mb ** 2, batchnorm_last=bool(batchnorm_last))
+    return EigenStats(width=Mb.copy(), n_samples=Tb.copy(), mean=mean, second_moment=s2, lambda_max=lmax,
+                      eta_c=eta_c, kappa1=k1, kappa2=k2, alpha=al, num_params=al * Mb ** 2, batchnorm=bn,
+                      status=op.status)
 
 
 @dataclass

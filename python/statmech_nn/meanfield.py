@@ -1,49 +1,69 @@
 """Deep random networks at initialisation: mean-field signal propagation and dynamical isometry.
 
-Model (SPEC §3; Poole et al. 2016, Schoenholz et al. 2017, Pennington et al. 2017/2018)::
+Model (Poole et al. 2016, "Exponential expressivity in deep neural networks through transient
+chaos"; Schoenholz et al. 2017, "Deep information propagation"; Pennington, Schoenholz & Ganguli
+2017/2018, "Resurrecting the sigmoid" and "The emergence of spectral universality")::
 
     u^l = W^l h^{l-1} + b^l,   h^l = phi(u^l),   W_ij ~ N(0, sigma_w2 / M),   b_i ~ N(0, sigma_b2)
 
-for layers l = 1..L of width M; the input is h^0 = x with ``q_in = |x|^2 / M``.
+for the hidden layers l = 1..L (``depth`` = L, the number of nonlinear layers, as in
+:mod:`statmech_nn.ntk` and :mod:`statmech_nn.fisher`) of width M; the input is h^0 = x with
+``q_in = |x|^2 / M``.
 
 Conventions
 -----------
 * ``q^l`` is the second moment of a pre-activation, ``q^l = |u^l|^2 / M`` (so
   ``q^1 = sigma_w2 q_in + sigma_b2``); the length map is
-  ``q^{l+1} = sigma_w2 E[phi(sqrt(q^l) z)^2] + sigma_b2``, z ~ N(0, 1).
+  ``q^{l+1} = sigma_w2 E[phi(sqrt(q^l) z)^2] + sigma_b2``, z ~ N(0, 1). The same q^l is the
+  diagonal of the NNGP kernel ``ntk.kernels(...).nngp_layers[l-1]`` of an input with
+  ``|x|^2/d = q_in``, and fisher's ``q`` for ``q_in = 1``.
 * ``c^l`` is the correlation of the pre-activations of two inputs, ``q12 / sqrt(q11 q22)``; the
   covariance map is ``q12^{l+1} = sigma_w2 E[phi(u1) phi(u2)] + sigma_b2`` over the bivariate
-  Gaussian (u1, u2) of the previous layer. The input pair has correlation ``c_in`` (cosine).
+  Gaussian (u1, u2) of the previous layer. The input pair has correlation ``c_in`` (cosine);
+  identical inputs (``c_in = 1``, equal lengths) keep ``c = 1`` exactly.
 * ``chi1 = sigma_w2 E[phi'(sqrt(q*) z)^2]`` (order for chi1 < 1, chaos for chi1 > 1);
   ``chi_c = sigma_w2 E[phi'(u1) phi'(u2)]`` at the correlation fixed point c*.
 * Depth scales (Schoenholz et al. 2017): ``xi_q = -1/ln(dq-map/dq at q*)``,
   ``xi_c = -1/ln chi_c`` and ``xi_grad = -1/ln chi1`` (signed: > 0 when gradients vanish with
   depth, < 0 when they explode, infinite at criticality).
-* Gradients: ``q_grad^l = |dLoss/du^l|^2 / M`` (the seed's q~^l = sum_i (delta_i^l)^2 divided by
-  the width M) with ``dLoss/du^L ~ N(0, I)`` (so q_grad^L = 1),
+* Gradients: ``q_grad^l = |dLoss/du^l|^2 / M`` with ``dLoss/du^L ~ N(0, I)`` (so q_grad^L = 1),
   ``q_grad^{l-1} = chi1(q^{l-1}) q_grad^l`` for equal widths (gradient independence);
   ``weight_grad^l = |dLoss/dW^l|^2 / M^2 = q_grad^l * |h^{l-1}|^2 / M``.
 * The input–output Jacobian is ``J = dh^L/dh^0 = D^L W^L ... D^1 W^1`` with
   ``D^l = diag(phi'(u^l))``; its squared singular values are the eigenvalues of ``J J^T``.
 * Activations as in :mod:`statmech_nn.gaussian` (``"erf"`` is erf(x/sqrt 2)).
 
-Numerics: Gaussian averages use closed forms for linear, erf and relu, and otherwise rules adapted
-to the activation (composite Gauss–Legendre split at kinks or at the activation's feature points;
-about 1e-14 relative for tanh at any variance, where plain Gauss–Hermite is only ~1e-3 at q = 5).
-Fixed points are bracketed safeguarded-Newton roots (not iterations), so they return even at
-criticality where the iteration converges only algebraically; ``status`` is ``"converged"``,
-``"marginal"`` (slope of the map within 1e-6 of 1: critical, algebraic approach) or
-``"diverged"`` (q* = inf, unbounded activations with chi1 >= 1 at large q).
+Statuses (:data:`statmech_nn.STATUSES`): ``"ok"``; ``"marginal"`` (a fixed point at criticality:
+slope of the map within 1e-6 of 1, approached only algebraically in depth); ``"diverged"`` (q* =
+inf for unbounded activations, or a layer-by-layer run whose q left the divergence bound, see
+below); ``"not_reached"`` (no crossing of the critical line found); ``"inaccurate"`` (spectral
+density points whose root solve did not converge). Fixed-point stability is read from
+``q_map_derivative < 1``.
+
+Divergence bound: a layer-by-layer run (:func:`forward`, :func:`backward`) stops at the first
+layer whose q is not finite or exceeds ``divergence_bound`` (default 1e8, the bound the on-line
+learning ODEs use) times the first layer's scale ``max(q_a^1, q_b^1)``; it reports
+``status="diverged"`` and ``stop_layer`` (that layer, 1-based). Layers before it are valid; the
+entry at stop_layer holds the offending q, later ones are NaN. Pass ``divergence_bound=np.inf``
+to follow an exploding but representable q (e.g. ReLU above criticality) up to float64 overflow.
+
+Numerics: every Gaussian average comes from the Gaussian layer of the core (closed forms for
+linear, erf and relu; rules adapted to the activation otherwise, ~1e-14 relative for tanh at any
+variance); the layer recursion is the core's deep-network layer, shared with :mod:`statmech_nn.ntk`
+and :mod:`statmech_nn.fisher`. Fixed points are bracketed safeguarded-Newton roots (not
+iterations), so they return even at criticality where the iteration converges only algebraically.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import numpy as np
 
 from . import _core
+from ._result import STATUSES as _STATUSES
+from ._result import Result, combine_status, resultclass
 from ._validation import (
     as_float_array,
     check_activation,
@@ -70,19 +90,27 @@ __all__ = [
     "simulate",
     "STATUSES",
     "WEIGHTS",
+    "DIVERGENCE_BOUND",
     "FixedPoint",
     "CorrelationFixedPoint",
     "DepthScales",
     "Forward",
     "Backward",
     "PhaseDiagram",
+    "CriticalLine",
     "JacobianSpectrum",
+    "JacobianMoments",
     "Simulation",
 ]
 
-STATUSES = ("converged", "marginal", "diverged")
+#: Alias of the package-wide status vocabulary :data:`statmech_nn.STATUSES`.
+STATUSES = _STATUSES
 WEIGHTS = ("gaussian", "orthogonal")
+#: Default divergence bound of the layer-by-layer runs, relative to the first layer's q.
+DIVERGENCE_BOUND = 1e8
 _mf = _core.meanfield
+# words of the core's fixed-point codes (Converged, Marginal, Diverged)
+_CODE_WORDS = ("ok", "marginal", "diverged")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,12 +157,12 @@ def _act(activation: Any, slope: Any) -> tuple[str, float]:
     return name, check_real(slope, "slope")
 
 
-def _out(arr: np.ndarray) -> Any:
+def _out(arr: Any) -> Any:
     return float(arr) if np.ndim(arr) == 0 else arr
 
 
-def _status(codes: np.ndarray) -> Any:
-    names = np.asarray(STATUSES, dtype=object)[np.asarray(codes, dtype=int)]
+def _status(codes: Any) -> Any:
+    names = np.asarray(_CODE_WORDS, dtype=object)[np.asarray(codes, dtype=int)]
     return str(names) if np.ndim(names) == 0 else names.astype(str)
 
 
@@ -142,48 +170,51 @@ def _check_depth(depth: Any) -> int:
     return check_int(depth, "depth", low=1, high=100000)
 
 
+def _check_bound(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise TypeError(f"divergence_bound must be a real number; got {type(v).__name__}")
+    v = float(v)
+    if not v > 1:
+        raise ValueError("divergence_bound must be > 1 (np.inf: stop only at float64 overflow)")
+    return v
+
+
 # ---------------------------------------------------------------------------------------------
 # maps and fixed points
 # ---------------------------------------------------------------------------------------------
 
 def q_map(activation: str, sigma_w2: Any, sigma_b2: Any, q: Any, *, depth: Optional[int] = None,
-          slope: float = 0.01) -> Any:
+          slope: float = 0.01, num_threads: Optional[int] = None) -> Any:
     """The length map ``q -> sigma_w2 E[phi(sqrt(q) z)^2] + sigma_b2`` (broadcasts).
 
-    With ``depth=L`` returns the iterates ``[q, map(q), ..., map^L(q)]`` stacked on a new first axis.
-    """
+    With ``depth=L`` returns the iterates ``[q, map(q), ..., map^L(q)]`` stacked on a new first
+    axis; an iterate that overflows is inf from there on (:func:`forward` reports where, with a
+    status). Returns a float or an array (a map, not a result)."""
     name, slope = _act(activation, slope)
     w, b, qq = np.broadcast_arrays(_sigma_w2(sigma_w2), _sigma_b2(sigma_b2), _q_array(q))
     shape = w.shape
-
-    def once(x: np.ndarray) -> np.ndarray:
-        phi2, _, _ = _mf.layer_moments(name, slope, np.ascontiguousarray(x.ravel()))
-        return w.ravel() * np.asarray(phi2) + b.ravel()
-
+    nt = check_threads(num_threads)
+    flat = [np.ascontiguousarray(a.ravel(), dtype=float) for a in (w, b, qq)]
     if depth is None:
-        return _out(once(qq).reshape(shape))
+        phi2, _, _ = _mf.layer_moments(name, slope, flat[2], nt)
+        return _out((flat[0] * np.asarray(phi2) + flat[1]).reshape(shape))
     depth = _check_depth(depth)
-    out = np.empty((depth + 1,) + shape)
-    cur = qq.ravel().astype(float)
-    out[0] = cur.reshape(shape)
-    for layer in range(1, depth + 1):
-        cur = once(cur)
-        if not np.all(np.isfinite(cur)):
-            raise OverflowError(f"q_map overflowed at layer {layer} (the length map diverges)")
-        out[layer] = cur.reshape(shape)
-    return out
+    out = np.asarray(_mf.q_map_iterates(name, slope, *flat, depth, nt))
+    return out.reshape((depth + 1,) + shape)
 
 
-@dataclass
-class FixedPoint:
+@resultclass
+class FixedPoint(Result):
     """Fixed point q* of the length map reached from ``q_init``.
 
-    Fields: ``q_star`` (inf when it diverges), ``slope`` (dq-map/dq at q*, < 1 stable, 1 marginal),
-    ``status`` (see :data:`STATUSES`)."""
+    Fields: ``q_star`` (inf when it diverges), ``q_map_derivative`` (dq-map/dq at q*: < 1 stable,
+    1 marginal; the deprecated name ``slope`` still reads it), ``status`` ("ok", "marginal" or
+    "diverged"; an array of words for array arguments)."""
 
     q_star: Any
-    slope: Any
+    q_map_derivative: Any
     status: Any
+    _aliases = {"slope": "q_map_derivative"}
 
 
 def q_star(activation: str, sigma_w2: Any, sigma_b2: Any, *, q_init: float = 1.0, slope: float = 0.01,
@@ -206,7 +237,8 @@ def q_star(activation: str, sigma_w2: Any, sigma_b2: Any, *, q_init: float = 1.0
 def chi1(activation: str, sigma_w2: Any, sigma_b2: Any, *, q: Any = None, slope: float = 0.01) -> Any:
     """``chi1 = sigma_w2 E[phi'(sqrt(q) z)^2]`` at ``q`` (default: at the fixed point q*).
 
-    Where q* diverges the q -> inf limit is returned (e.g. sigma_w2/2 for ReLU)."""
+    Where q* diverges the q -> inf limit is returned (e.g. sigma_w2/2 for ReLU). Returns a float
+    or an array (use :func:`depth_scales` for a result with statuses)."""
     name, slope = _act(activation, slope)
     if q is None:
         fp = q_star(name, sigma_w2, sigma_b2, slope=slope)
@@ -228,13 +260,13 @@ def chi1(activation: str, sigma_w2: Any, sigma_b2: Any, *, q: Any = None, slope:
 
 
 def c_map(activation: str, sigma_w2: float, sigma_b2: float, c: Any, *, q: Optional[float] = None,
-          depth: Optional[int] = None, slope: float = 0.01) -> Any:
+          depth: Optional[int] = None, slope: float = 0.01, num_threads: Optional[int] = None) -> Any:
     """The correlation map at equal lengths ``q`` (default q*):
     ``c -> (sigma_w2 E[phi(u1) phi(u2)] + sigma_b2) / q_map(q)``, (u1, u2) ~ N(0, q [[1, c], [c, 1]]).
 
     Broadcasts over ``c``. With ``depth=L`` returns the iterates ``[c, map(c), ..., map^L(c)]`` at
     the fixed length (Schoenholz et al.'s convention; use :func:`forward` for the joint q, c
-    recursion from arbitrary inputs)."""
+    recursion from arbitrary inputs). Returns a float or an array."""
     name, slope = _act(activation, slope)
     w = float(_sigma_w2(check_real(sigma_w2, "sigma_w2")))
     b = float(_sigma_b2(check_real(sigma_b2, "sigma_b2")))
@@ -245,25 +277,16 @@ def c_map(activation: str, sigma_w2: float, sigma_b2: float, c: Any, *, q: Optio
         q = fp.q_star
     q = check_real(q, "q", positive=True)
     cc = _corr_array(c)
-    qn = w * float(_mf.layer_moments(name, slope, np.array([q]))[0][0]) + b
-
-    def once(x: np.ndarray) -> np.ndarray:
-        flat = np.ascontiguousarray(x.ravel())
-        pp, _ = _mf.pair_moments(name, slope, np.full(flat.shape, q), flat * q, np.full(flat.shape, q), 0)
-        return np.clip((w * np.asarray(pp) + b) / qn, -1.0, 1.0).reshape(x.shape)
-
+    flat = np.ascontiguousarray(cc.ravel(), dtype=float)
+    out = np.asarray(_mf.c_map_iterates(name, slope, w, b, q, flat, 1 if depth is None else _check_depth(depth),
+                                        check_threads(num_threads)))
     if depth is None:
-        return _out(once(cc))
-    depth = _check_depth(depth)
-    out = np.empty((depth + 1,) + cc.shape)
-    out[0] = cc
-    for layer in range(1, depth + 1):
-        out[layer] = once(out[layer - 1])
-    return out
+        return _out(out[1].reshape(cc.shape))
+    return out.reshape((out.shape[0],) + cc.shape)
 
 
-@dataclass
-class CorrelationFixedPoint:
+@resultclass
+class CorrelationFixedPoint(Result):
     """Stable fixed point c* of the correlation map at q* and ``chi_c`` there (``c_star = 1`` in the
     ordered phase, where ``chi_c = chi1``). Where q* = 0 (phi(0) = 0, no bias, ordered) the signal
     vanishes, the correlation map tends to the identity and no c* exists: ``c_star`` is nan with
@@ -273,6 +296,12 @@ class CorrelationFixedPoint:
     chi_c: Any
     q_star: Any
     status: Any
+
+
+def _status_codes(status: Any) -> np.ndarray:
+    lookup = {s: i for i, s in enumerate(_CODE_WORDS)}
+    arr = np.asarray(status)
+    return np.vectorize(lambda s: lookup[str(s)], otypes=[int])(arr) if arr.size else arr.astype(int)
 
 
 def c_star(activation: str, sigma_w2: Any, sigma_b2: Any, *, slope: float = 0.01,
@@ -289,23 +318,18 @@ def c_star(activation: str, sigma_w2: Any, sigma_b2: Any, *, slope: float = 0.01
                                  fp.q_star, _status(st.reshape(w.shape)))
 
 
-def _status_codes(status: Any) -> np.ndarray:
-    lookup = {s: i for i, s in enumerate(STATUSES)}
-    arr = np.asarray(status)
-    return np.vectorize(lambda s: lookup[str(s)], otypes=[int])(arr) if arr.size else arr.astype(int)
-
-
 def chi_c(activation: str, sigma_w2: Any, sigma_b2: Any, *, slope: float = 0.01) -> Any:
     """``chi_c = sigma_w2 E[phi'(u1) phi'(u2)]`` at the correlation fixed point (q*, c*)."""
     return c_star(activation, sigma_w2, sigma_b2, slope=slope).chi_c
 
 
-@dataclass
-class DepthScales:
+@resultclass
+class DepthScales(Result):
     """Depth scales of Schoenholz et al. (2017) and the quantities they come from.
 
     ``xi_q = -1/ln(dq-map/dq at q*)``, ``xi_c = -1/ln chi_c`` (infinite at the critical line),
-    ``xi_grad = -1/ln chi1`` (signed: negative means gradients explode with depth)."""
+    ``xi_grad = -1/ln chi1`` (signed: negative means gradients explode with depth); ``q_star``,
+    ``c_star``, ``chi1``, ``chi_c``; ``status`` that of c* (see :class:`CorrelationFixedPoint`)."""
 
     xi_q: Any
     xi_c: Any
@@ -324,7 +348,7 @@ def depth_scales(activation: str, sigma_w2: Any, sigma_b2: Any, *, slope: float 
     fp = q_star(name, sigma_w2, sigma_b2, slope=slope, num_threads=num_threads)
     cs = c_star(name, sigma_w2, sigma_b2, slope=slope, num_threads=num_threads)
     x1 = np.asarray(chi1(name, sigma_w2, sigma_b2, q=None, slope=slope), dtype=float)
-    s = np.asarray(fp.slope, dtype=float)
+    s = np.asarray(fp.q_map_derivative, dtype=float)
     xc = np.asarray(cs.chi_c, dtype=float)
     with np.errstate(divide="ignore"):
         xi_q = np.where(s < 1, -1.0 / np.log(np.where(s < 1, s, 0.5)), np.inf)
@@ -339,24 +363,42 @@ def depth_scales(activation: str, sigma_w2: Any, sigma_b2: Any, *, slope: float 
 # layer-by-layer theory (the twins of simulate)
 # ---------------------------------------------------------------------------------------------
 
-@dataclass
-class Forward:
-    """Mean-field prediction of the forward pass of an input pair, layers ``layer = 1..L``:
-    ``q_a``, ``q_b`` (pre-activation second moments) and ``c`` (their correlation); ``status`` is
-    ``"ok"`` or ``"diverged at layer l"`` (the lengths overflowed; later layers are inf / nan)."""
+@resultclass
+class Forward(Result):
+    """Mean-field prediction of the forward pass of an input pair, layers ``layer = 1..L``.
+
+    ``q_a``, ``q_b`` (pre-activation second moments), ``q_ab`` (their covariance) and ``c`` (their
+    correlation; exactly 1 for identical inputs); ``status`` ``"ok"`` or ``"diverged"`` with
+    ``stop_layer`` the first layer past the divergence bound (0 when none; see the module
+    docstring: earlier layers are valid, later ones NaN) and the ``divergence_bound`` used."""
 
     layer: np.ndarray
     q_a: np.ndarray
     q_b: np.ndarray
     c: np.ndarray
-    status: str = "ok"
+    q_ab: np.ndarray
+    status: str
+    stop_layer: int
+    divergence_bound: float
+    _dims = {"q_a": ("layer",), "q_b": ("layer",), "c": ("layer",), "q_ab": ("layer",)}
+
+
+def _first_layer(w: float, b: float, q_in: float, q_in_b: float, c_in: float) -> tuple[float, float, float]:
+    qa, qb = w * q_in + b, w * q_in_b + b
+    # equal lengths: c_in * q_in (c_in = 1 gives q_ab = q_a exactly)
+    q12 = w * c_in * (q_in if q_in_b == q_in else float(np.sqrt(q_in * q_in_b))) + b
+    return qa, q12, qb
 
 
 def forward(activation: str, sigma_w2: float, sigma_b2: float, depth: int, *, q_in: float = 1.0,
-            c_in: float = 0.5, q_in_b: Optional[float] = None, slope: float = 0.01) -> Forward:
+            c_in: float = 0.5, q_in_b: Optional[float] = None, slope: float = 0.01,
+            divergence_bound: float = DIVERGENCE_BOUND) -> Forward:
     """Joint length/covariance recursion for two inputs with ``|x_a|^2/M = q_in``,
     ``|x_b|^2/M = q_in_b`` (default q_in) and cosine ``c_in``:
-    ``q^1 = sigma_w2 q_in + sigma_b2``, ``q12^1 = sigma_w2 c_in sqrt(q_in q_in_b) + sigma_b2``."""
+    ``q^1 = sigma_w2 q_in + sigma_b2``, ``q12^1 = sigma_w2 c_in sqrt(q_in q_in_b) + sigma_b2``,
+    then ``depth - 1`` layers of the length and covariance maps (``depth`` hidden layers).
+
+    ``divergence_bound``: see the module docstring (default 1e8 times the first layer's q)."""
     name, slope = _act(activation, slope)
     w = float(_sigma_w2(check_real(sigma_w2, "sigma_w2")))
     b = float(_sigma_b2(check_real(sigma_b2, "sigma_b2")))
@@ -364,34 +406,23 @@ def forward(activation: str, sigma_w2: float, sigma_b2: float, depth: int, *, q_
     q_in = check_real(q_in, "q_in", positive=True)
     q_in_b = q_in if q_in_b is None else check_real(q_in_b, "q_in_b", positive=True)
     c_in = check_real(c_in, "c_in", low=-1.0, high=1.0)
-    qa, qb, q12 = w * q_in + b, w * q_in_b + b, w * c_in * np.sqrt(q_in * q_in_b) + b
-    out = np.full((3, depth), np.inf)
-    status = "ok"
-    for layer in range(depth):
-        out[:, layer] = qa, qb, q12
-        if layer + 1 == depth:
-            break
-        with np.errstate(over="ignore", invalid="ignore"):
-            pp, _ = _mf.pair_moments(name, slope, np.array([qa]), np.array([q12]), np.array([qb]), 1)
-            a2 = _mf.layer_moments(name, slope, np.array([qa, qb]))[0]
-            qa, qb, q12 = w * a2[0] + b, w * a2[1] + b, w * float(pp[0]) + b
-        if not (np.isfinite(qa) and np.isfinite(qb) and np.isfinite(q12)) or max(qa, qb) > 1e250:
-            status = f"diverged at layer {layer + 2}"
-            break
-    with np.errstate(over="ignore", invalid="ignore"):
-        c = out[2] / np.sqrt(out[0] * out[1])
-    c[~np.isfinite(out[0])] = np.nan
-    return Forward(np.arange(1, depth + 1), out[0].copy(), out[1].copy(), np.clip(c, -1, 1), status)
+    bound = _check_bound(divergence_bound)
+    qa, q12, qb = _first_layer(w, b, q_in, q_in_b, c_in)
+    d = _mf.forward(name, slope, w, b, depth, qa, q12, qb, bound)
+    return Forward(np.arange(1, depth + 1), np.asarray(d["q_a"]), np.asarray(d["q_b"]), np.asarray(d["c"]),
+                   np.asarray(d["q_ab"]), "diverged" if d["diverged"] else "ok", int(d["stop_layer"]), bound)
 
 
-@dataclass
-class Backward:
+@resultclass
+class Backward(Result):
     """Mean-field gradient norms through depth (layers ``layer = 1..L``).
 
     ``q`` is the forward q^l; ``chi1`` is sigma_w2 E[phi'(u^l)^2] per layer; ``q_grad`` is
     ``|dLoss/du^l|^2/M`` normalised to ``q_grad^L = 1``; ``weight_grad`` is the mean squared
     weight gradient per entry ``q_grad^l |h^{l-1}|^2/M``; ``rate = ln chi1(q*)`` is the growth rate
-    of gradients per layer towards the input and ``xi_grad = -1/rate``."""
+    of gradients per layer towards the input and ``xi_grad = -1/rate``. ``status``: that of q*
+    ("ok", "marginal", "diverged") combined with the run's ("diverged" when the forward q left
+    the divergence bound or q_grad overflowed; ``stop_layer`` says where, 0 when nowhere)."""
 
     layer: np.ndarray
     q: np.ndarray
@@ -401,10 +432,12 @@ class Backward:
     rate: float
     xi_grad: float
     status: str
+    stop_layer: int
+    _dims = {"q": ("layer",), "chi1": ("layer",), "q_grad": ("layer",), "weight_grad": ("layer",)}
 
 
 def backward(activation: str, sigma_w2: float, sigma_b2: float, depth: int, *, q_in: Optional[float] = None,
-             slope: float = 0.01) -> Backward:
+             slope: float = 0.01, divergence_bound: float = DIVERGENCE_BOUND) -> Backward:
     """Backpropagated gradient norms ``q_grad^l`` (Schoenholz et al. 2017), equal widths:
     ``q_grad^{l-1} = sigma_w2 E[phi'(u^{l-1})^2] q_grad^l``. With ``q_in=None`` the forward pass
     sits at the fixed point q* (then ``q_grad^l = chi1^{L-l}``); otherwise it starts from an input
@@ -413,41 +446,48 @@ def backward(activation: str, sigma_w2: float, sigma_b2: float, depth: int, *, q
     w = float(_sigma_w2(check_real(sigma_w2, "sigma_w2")))
     b = float(_sigma_b2(check_real(sigma_b2, "sigma_b2")))
     depth = _check_depth(depth)
+    bound = _check_bound(divergence_bound)
     fp = q_star(name, w, b, slope=slope)
     if q_in is None:
         if not np.isfinite(fp.q_star):
             raise ValueError("q_in: q* diverges here; pass an input second moment q_in")
-        q = np.full(depth, float(fp.q_star))
+        q1 = float(fp.q_star)
         h_in = (fp.q_star - b) / w
     else:
         q_in = check_real(q_in, "q_in", positive=True)
-        q = q_map(name, w, b, w * q_in + b, depth=depth - 1, slope=slope)
+        q1 = w * q_in + b
         h_in = q_in
-    phi2, d2, _ = _mf.layer_moments(name, slope, np.ascontiguousarray(q))
-    chis = w * np.asarray(d2)
-    q_grad = np.ones(depth)
-    for layer in range(depth - 2, -1, -1):
-        q_grad[layer] = chis[layer] * q_grad[layer + 1]
-    h_prev = np.concatenate([[h_in], np.asarray(phi2)[:-1]])
+    d = _mf.forward(name, slope, w, b, depth, q1, q1, q1, bound)
+    q = np.asarray(d["q_a"])
+    if q_in is None:
+        q = np.full(depth, q1)   # at the fixed point exactly (the map reproduces it to rounding)
+    q_grad = np.asarray(d["q_grad"])
+    h_prev = np.concatenate([[h_in], np.asarray(d["phi2_a"])[:-1]])
     x1 = chi1(name, w, b, slope=slope)
     rate = float(np.log(x1))
-    return Backward(np.arange(1, depth + 1), q, chis, q_grad, q_grad * h_prev, rate,
-                    float(-1.0 / rate) if rate != 0 else float("inf"), str(fp.status))
+    status = combine_status([fp.status if q_in is None else "ok",
+                             "diverged" if (d["diverged"] or d["grad_diverged"]) else "ok"])
+    stop = int(d["stop_layer"] or d["grad_stop_layer"])
+    with np.errstate(invalid="ignore", over="ignore"):
+        wg = q_grad * h_prev
+    return Backward(np.arange(1, depth + 1), q, np.asarray(d["chi"]), q_grad, wg, rate,
+                    float(-1.0 / rate) if rate != 0 else float("inf"), status, stop)
 
 
 # ---------------------------------------------------------------------------------------------
 # phase diagram
 # ---------------------------------------------------------------------------------------------
 
-@dataclass
-class PhaseDiagram:
+@resultclass
+class PhaseDiagram(Result):
     """Order–chaos phase diagram on a grid; 2-D arrays have shape (len(sigma_w2), len(sigma_b2)).
 
     ``q_star``, ``c_star``, ``chi1``, ``chi_c``, ``xi_q``, ``xi_c`` (nan where q* diverges; ``c_star``
     nan where q* = 0, see :class:`CorrelationFixedPoint`; ``c_star``, ``chi_c`` and ``xi_c`` nan
-    when ``with_correlation=False``), ``status`` (of q*), and the
+    when ``with_correlation=False``), ``status`` (of q*: an array of words), and the
     critical line chi1 = 1 per sigma_b2: ``critical_sigma_w2`` and ``critical_q_star`` (nan where no
-    crossing was found in [1e-6, 1e6]; q* may be inf on it for unbounded activations)."""
+    crossing was found in [1e-6, 1e6]; q* may be inf on it for unbounded activations),
+    ``critical_found`` (bool)."""
 
     sigma_w2: np.ndarray
     sigma_b2: np.ndarray
@@ -461,6 +501,7 @@ class PhaseDiagram:
     critical_sigma_w2: np.ndarray
     critical_q_star: np.ndarray
     critical_found: np.ndarray
+    _dims = {k: ("sigma_w2", "sigma_b2") for k in ("q_star", "c_star", "chi1", "chi_c", "xi_q", "xi_c", "status")}
 
 
 def phase_diagram(activation: str, sigma_w2: Any, sigma_b2: Any, *, with_correlation: bool = True,
@@ -477,37 +518,61 @@ def phase_diagram(activation: str, sigma_w2: Any, sigma_b2: Any, *, with_correla
         raise TypeError("with_correlation must be a bool")
     q_init = check_real(q_init, "q_init", positive=True)
     d = _mf.phase_diagram(name, slope, w, b, q_init, bool(with_correlation), check_threads(num_threads))
+    st = np.asarray(_status(d["status"]))
     return PhaseDiagram(w.copy(), b.copy(), d["q_star"], d["c_star"], d["chi1"], d["chi_c"], d["xi_q"], d["xi_c"],
-                        _status(d["status"]), d["critical_sigma_w2"], d["critical_q_star"],
+                        st.reshape(np.shape(d["q_star"])), d["critical_sigma_w2"], d["critical_q_star"],
                         np.asarray(d["critical_found"]).astype(bool))
 
 
+@resultclass
+class CriticalLine(Result):
+    """The critical line chi1(q*) = 1: for each ``sigma_b2``, ``sigma_w2`` on it and ``q_star``
+    there (nan where no crossing was found in sigma_w2 in [1e-6, 1e6]: status ``"not_reached"``;
+    q* may be inf on it for unbounded activations). ``status`` is an array of words (one per
+    sigma_b2). Unpacks as ``sigma_w2, q_star = critical_line(...)``."""
+
+    sigma_b2: np.ndarray
+    sigma_w2: np.ndarray
+    q_star: np.ndarray
+    found: np.ndarray
+    status: np.ndarray
+    _dims = {"sigma_w2": ("sigma_b2",), "q_star": ("sigma_b2",), "found": ("sigma_b2",), "status": ("sigma_b2",)}
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter((self.sigma_w2, self.q_star))
+
+
 def critical_line(activation: str, sigma_b2: Any, *, slope: float = 0.01,
-                  num_threads: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
+                  num_threads: Optional[int] = None) -> CriticalLine:
     """sigma_w2 on the critical line chi1(q*) = 1 and q* there, for each sigma_b2."""
-    b = np.atleast_1d(_sigma_b2(sigma_b2))
+    b = np.atleast_1d(_sigma_b2(sigma_b2)).astype(float)
     pd = phase_diagram(activation, np.array([0.5, 4.0]), b, with_correlation=False, slope=slope,
                        num_threads=num_threads)
-    return pd.critical_sigma_w2, pd.critical_q_star
+    found = pd.critical_found
+    return CriticalLine(b.copy(), pd.critical_sigma_w2, pd.critical_q_star, found,
+                        np.where(found, "ok", "not_reached").astype(str))
 
 
 # ---------------------------------------------------------------------------------------------
 # Jacobian spectrum
 # ---------------------------------------------------------------------------------------------
 
-@dataclass
-class JacobianSpectrum:
+@resultclass
+class JacobianSpectrum(Result):
     """Spectrum of J J^T (squared singular values of the input–output Jacobian).
 
     ``mean = chi1^L`` (product of per-layer chi1 at q), ``variance`` (exact, from the first-order
     S-transform coefficients: ``mean^2 L (E[phi'^4]/E[phi'^2]^2 - 1 + [1 for Gaussian W])``),
-    ``x``/``density`` the continuous part of the spectral density, ``atom_at_zero`` the mass of
-    the zero eigenvalue (P(phi' = 0), e.g. 1/2 for ReLU), ``atom_at_edge``/``atom_at_edge_mass``
-    the atom orthogonal weights put at the top of the spectrum, ``(sigma_w2 max phi'^2)^L`` with mass
-    ``max(0, 1 - L P(phi'^2 < max))`` (free product of projections; 0 for Gaussian weights and for
-    smooth activations), ``edge`` the upper edge of the support,
-    ``q`` the pre-activation variance used for the law of phi'^2, ``status`` ``"ok"`` or
-    ``"partial"`` (some points failed to converge, their density is nan)."""
+    ``log_mean``, ``log_variance`` their natural logarithms (finite also where mean or variance
+    overflow float64: then ``status="diverged"``, ``mean``/``variance`` are inf and the density
+    NaN), ``x``/``density`` the continuous part of the spectral density, ``atom_at_zero`` the mass
+    of the zero eigenvalue (P(phi' = 0), e.g. 1/2 for ReLU), ``atom_at_edge``/``atom_at_edge_mass``
+    the atom orthogonal weights put at the top of the spectrum, ``(sigma_w2 max phi'^2)^L`` with
+    mass ``max(0, 1 - L P(phi'^2 < max))`` (free product of projections; 0 for Gaussian weights and
+    for smooth activations; ``atom_at_edge`` is nan where that mass is 0 and the location
+    overflows), ``edge`` the upper edge of the support, ``q`` the pre-activation variance used for
+    the law of phi'^2, ``status`` ``"ok"``, ``"inaccurate"`` (some points failed to converge, their
+    density is nan) or ``"diverged"``."""
 
     x: np.ndarray
     density: np.ndarray
@@ -522,6 +587,8 @@ class JacobianSpectrum:
     depth: int
     weights: str
     status: str
+    log_mean: float
+    log_variance: float
 
 
 _Q_FREE = ("linear", "relu", "leaky_relu")  # law of phi'^2 independent of q
@@ -538,11 +605,28 @@ def _spectrum_q(name: str, slope: float, w: float, b: float, q: Any) -> float:
     return float(fp.q_star)
 
 
+@resultclass
+class JacobianMoments(Result):
+    """Mean and variance of the eigenvalues of J J^T (see :class:`JacobianSpectrum`), with their
+    logarithms; unpacks as ``mean, variance = jacobian_moments(...)``."""
+
+    mean: float
+    variance: float
+    log_mean: float
+    log_variance: float
+    status: str
+
+    def __iter__(self) -> Iterator[float]:
+        return iter((self.mean, self.variance))
+
+
 def jacobian_moments(activation: str, sigma_w2: float, sigma_b2: float, depth: int,
-                     weights: str = "gaussian", *, q: Optional[float] = None, slope: float = 0.01) -> tuple[float, float]:
-    """(mean, variance) of the eigenvalues of J J^T at q (default q*), exact in the large-width limit."""
+                     weights: str = "gaussian", *, q: Optional[float] = None, slope: float = 0.01) -> JacobianMoments:
+    """Mean and variance of the eigenvalues of J J^T at q (default q*), exact in the large-width
+    limit; ``status="diverged"`` (with finite ``log_mean``, ``log_variance``) where they overflow."""
     r = jacobian_spectrum(activation, sigma_w2, sigma_b2, depth, weights, q=q, slope=slope, x=np.array([1.0]))
-    return r.mean, r.variance
+    status = "diverged" if not (np.isfinite(r.mean) and np.isfinite(r.variance)) else "ok"
+    return JacobianMoments(r.mean, r.variance, r.log_mean, r.log_variance, status)
 
 
 def jacobian_spectrum(activation: str, sigma_w2: float, sigma_b2: float, depth: int, weights: str = "gaussian", *,
@@ -554,7 +638,7 @@ def jacobian_spectrum(activation: str, sigma_w2: float, sigma_b2: float, depth: 
     ``1/sigma_w2`` for orthogonal weights; the law of ``D^2 = phi'(sqrt(q) z)^2`` is exact for
     linear, relu, leaky_relu and hardtanh (atoms) and a quadrature discretisation for smooth
     activations. ``q`` defaults to q* (the forward pass sits at its fixed point). ``x`` are the
-    evaluation points (> 0); by default ``n_points`` points on (0, 1.02 edge]."""
+    evaluation points (> 0, at most 10^6); by default ``n_points`` points on (0, 1.02 edge]."""
     name, slope = _act(activation, slope)
     w = float(_sigma_w2(check_real(sigma_w2, "sigma_w2")))
     b = float(_sigma_b2(check_real(sigma_b2, "sigma_b2")))
@@ -562,12 +646,14 @@ def jacobian_spectrum(activation: str, sigma_w2: float, sigma_b2: float, depth: 
     weights = check_choice(weights, WEIGHTS, "weights")
     qv = _spectrum_q(name, slope, w, b, q)
     if x is None:
-        n_points = check_int(n_points, "n_points", low=1, high=10**7)
+        n_points = check_int(n_points, "n_points", low=1, high=10**6)
         xs = np.zeros(0)
     else:
         xs = as_float_array(x, "x")
         if xs.ndim != 1 or xs.size < 1:
             raise ValueError("x must be a non-empty 1-D array of points")
+        if xs.size > 10**6:
+            raise ValueError("x: at most 10^6 evaluation points")
         if np.any(xs <= 0):
             raise ValueError("x must be > 0 (the atom at zero is reported separately)")
         n_points = xs.size
@@ -580,11 +666,17 @@ def jacobian_spectrum(activation: str, sigma_w2: float, sigma_b2: float, depth: 
     top_mass = 0.0
     if weights == "orthogonal" and name in ("linear", "relu", "leaky_relu", "hardtanh"):
         top_mass = max(0.0, 1.0 - depth * (1.0 - float(prob[value == dmax].sum())))
+    with np.errstate(over="ignore", divide="ignore"):
+        top = float(np.exp(depth * np.log(w * dmax))) if dmax > 0 else 0.0
+    if not np.isfinite(top) and top_mass == 0.0:
+        top = float("nan")
+    if d["overflow"] or (top_mass > 0 and not np.isfinite(top)):
+        status = "diverged"
+    else:
+        status = "ok" if d["failed"] == 0 else "inaccurate"
     return JacobianSpectrum(np.asarray(d["x"]), np.asarray(d["density"]), float(d["mean"]), float(d["variance"]),
-                            float(d["atom_at_zero"]), float((w * dmax) ** depth), top_mass, float(d["edge"]), x1,
-                            qv, depth, weights,
-                            "ok" if d["failed"] == 0 else "partial")
-
+                            float(d["atom_at_zero"]), top, top_mass, float(d["edge"]), x1,
+                            qv, depth, weights, status, float(d["log_mean"]), float(d["log_variance"]))
 
 # ---------------------------------------------------------------------------------------------
 # microscopic simulation

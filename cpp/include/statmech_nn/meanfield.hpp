@@ -76,6 +76,23 @@ CStar c_star(const Params& p, double q, double guess = -2.0, double q_next = -1.
 // Limit of chi1 as q -> inf (for activations whose q* diverges: linear, relu, ...).
 double chi1_limit(const Params& p);
 
+// ---- batched evaluations (one call per grid of points, parallel, GIL-free in the bindings) ----------
+void layer_moments_batch(const Activation& g, const double* q, std::int64_t n, int num_threads, double* phi2,
+                         double* dphi2, double* slope);
+void pair_moments_batch(const Activation& g, const double* q11, const double* q12, const double* q22, std::int64_t n,
+                        int num_threads, double* phiphi, double* dphidphi);
+void q_star_batch(const Activation& g, const double* sigma_w2, const double* sigma_b2, std::int64_t n, double q_init,
+                  int num_threads, double* q, double* q_map_derivative, int* status);
+void c_star_batch(const Activation& g, const double* sigma_w2, const double* sigma_b2, const double* q, std::int64_t n,
+                  int num_threads, double* c, double* chi_c, int* status);
+// Iterates [q, map(q), ..., map^depth(q)] of the length map for n points: out is (depth+1) x n. A
+// point whose iterate overflows keeps inf from there on (use deep::forward_pair for a status).
+void q_map_iterates(const Activation& g, const double* sigma_w2, const double* sigma_b2, const double* q0,
+                    std::int64_t n, int depth, int num_threads, double* out);
+// Iterates of the correlation map at the fixed length q for n starting correlations: (depth+1) x n.
+void c_map_iterates(const Params& p, double q, const double* c0, std::int64_t n, int depth, int num_threads,
+                    double* out);
+
 // ---- phase diagram ----------------------------------------------------------------------------------
 struct PhaseDiagram {
     int n_w = 0, n_b = 0;               // arrays are n_w x n_b, row-major (sigma_w2 major)
@@ -104,6 +121,8 @@ void derivative_law(const Activation& g, double q, std::vector<double>& value, s
 struct SpectrumResult {
     std::vector<double> x, density;
     double mean = 0.0, variance = 0.0, atom_at_zero = 0.0, edge = 0.0;
+    double log_mean = 0.0, log_variance = 0.0;  // natural logs (finite where mean / variance overflow)
+    bool overflow = false;  // mean, variance or edge not representable: no density (nan)
     int failed = 0;      // points where the root solve did not converge (density set to nan)
 };
 // Spectral density of J J^T, J = prod_l D W^l (depth layers, D^2 with law `value/prob`), by free

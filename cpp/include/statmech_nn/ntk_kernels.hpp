@@ -1,17 +1,25 @@
-// Infinite-width NNGP and NTK kernels of deep fully-connected networks (Jacot et al. 2018,
-// Lee et al. 2019), layer by layer through the Gaussian averages I2 = <phi phi>, J2 = <phi' phi'>
-// of gaussian.hpp (closed forms for linear/erf/relu, quadrature for every other activation).
+// Infinite-width NNGP and NTK kernels of deep fully-connected networks (Lee et al. 2018, Jacot et
+// al. 2018), on the layer recursion of deep_recursion.hpp and the Gaussian layer's pair moments:
 //
 //   Sigma^1 = sw2 x.x'/d + sb2
-//   Sigma^l = sw2 I2(Lambda^{l-1}) + sb2,  dSigma^l = sw2 J2(Lambda^{l-1})
-//   ntk parameterisation:      Theta^1 = Sigma^1,  Theta^l = Sigma^l + dSigma^l Theta^{l-1}
-//   standard parameterisation: Theta^1 = x.x' + 1, Theta^l = width I2(Lambda^{l-1}) + 1 + dSigma^l Theta^{l-1}
-// Lambda^{l-1} is the 2x2 covariance [[Sigma(x,x), Sigma(x,x')], [Sigma(x,x'), Sigma(x',x')]].
+//   Sigma^{l+1} = sw2 E[phi phi](Lambda^l) + sb2,  dSigma^{l+1} = sw2 E[phi' phi'](Lambda^l)
+//   ntk parameterisation:      Theta^1 = Sigma^1,  Theta^{l+1} = Sigma^{l+1} + dSigma^{l+1} Theta^l
+//   standard parameterisation: Theta^1 = x.x' + 1,
+//                              Theta^{l+1} = M_l E[phi phi](Lambda^l) + 1 + dSigma^{l+1} Theta^l
+// Lambda^l is the 2x2 covariance [[Sigma^l(x,x), Sigma^l(x,x')], [Sigma^l(x,x'), Sigma^l(x',x')]],
+// l = 1..depth (hidden layers); layer depth+1 is the linear read-out.
+//
+// The first layer is one Gram matrix (Eigen GEMM); the diagonal of every input is propagated once;
+// each pair then runs through the layers on its own (no per-pair allocation), with the Mehler
+// series of the Gaussian layer for pairs of equal variance (built once per distinct variance and
+// layer) and the 2-D rule otherwise.
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "statmech_nn/activation.hpp"
+#include "statmech_nn/deep_recursion.hpp"
 
 namespace statmech_nn {
 
@@ -21,14 +29,23 @@ struct NtkKernelSpec {
     double sigma_b2 = 0.0;
     bool standard = false;    // standard parameterisation (needs width)
     double width = 0.0;       // hidden width for the standard parameterisation
+    // Optional width ratios of the hidden layers (depth entries, M_l = width * ratio_l); empty = 1.
+    std::vector<double> width_ratios;
+    bool store_layers = true; // write every layer (depth+1 blocks) or only the read-out
+    double divergence_bound = deep::kDefaultDivergenceBound;  // relative to each input's Sigma^1
+};
+
+struct NtkKernelInfo {
+    deep::RunStatus status = deep::RunStatus::Ok;
+    int stop_layer = 0;       // first layer (1..depth+1) where an input's Sigma diverged; 0 if none
 };
 
 // x1: n1 x d, x2: n2 x d (row-major). x2 == nullptr means x2 = x1 (then only the upper triangle
-// is averaged and each input's own entry uses the diagonal recursion exactly).
-// Outputs (row-major, caller-allocated): nngp_layers and ntk_layers, each (depth+1) x n1 x n2.
+// is computed and each input's own entry is the diagonal recursion exactly).
+// Outputs (row-major, caller-allocated): nngp and ntk, each (depth+1) x n1 x n2 when
+// spec.store_layers, else n1 x n2 (the read-out). Layers from stop_layer on are NaN.
 // Deterministic whatever the thread count.
-void ntk_kernels(const Activation& g, const double* x1, std::int64_t n1, const double* x2, std::int64_t n2,
-                 std::int64_t d, const NtkKernelSpec& spec, int num_threads, double* nngp_layers,
-                 double* ntk_layers);
+NtkKernelInfo ntk_kernels(const Activation& g, const double* x1, std::int64_t n1, const double* x2, std::int64_t n2,
+                          std::int64_t d, const NtkKernelSpec& spec, int num_threads, double* nngp, double* ntk);
 
 }  // namespace statmech_nn

@@ -32,7 +32,7 @@ def eigen_stats_data(fast: bool) -> dict:
     T = 30
     seeds = [0, 1] if fast else [0, 1, 2, 3]
     M_line = np.geomspace(80, Ms[-1] * 1.25, 60)
-    th = F.eigen_stats(ACT, DEPTH, SW, SB, M=M_line, T=T)
+    th = F.eigen_stats(ACT, DEPTH, SW, SB, width=M_line, n_samples=T)
     sim = {k: [] for k in ("mean", "second_moment", "lambda_max")}
     sd = {k: [] for k in sim}
     for M in Ms:
@@ -41,7 +41,7 @@ def eigen_stats_data(fast: bool) -> dict:
             v = getattr(e, k)
             sim[k].append(v.mean())
             sd[k].append(v.std())
-    th_pts = F.eigen_stats(ACT, DEPTH, SW, SB, M=Ms.astype(float), T=T)
+    th_pts = F.eigen_stats(ACT, DEPTH, SW, SB, width=Ms.astype(float), n_samples=T)
     return dict(M_line=M_line, th=th, Ms=Ms, sim=sim, sd=sd, th_pts=th_pts, T=T)
 
 
@@ -54,8 +54,9 @@ def scaling_data(fast: bool) -> dict:
         out["plain_sim"].append(F.empirical(ACT, DEPTH, SW, SB, M=int(M), T=T, seeds=seeds).lambda_max.mean())
         out["bn_sim"].append(F.empirical(ACT, DEPTH, SW, SB, M=int(M), T=T, seeds=seeds,
                                          batchnorm_last=True).lambda_max.mean())
-    out["plain_th"] = F.eigen_stats(ACT, DEPTH, SW, SB, M=Ms.astype(float), T=Ms / 4).lambda_max
-    out["bn_th"] = F.eigen_stats(ACT, DEPTH, SW, SB, M=Ms.astype(float), T=Ms / 4, batchnorm_last=True).lambda_max
+    out["plain_th"] = F.eigen_stats(ACT, DEPTH, SW, SB, width=Ms.astype(float), n_samples=Ms / 4).lambda_max
+    out["bn_th"] = F.eigen_stats(ACT, DEPTH, SW, SB, width=Ms.astype(float), n_samples=Ms / 4,
+                                 batchnorm="last").lambda_max
     return out
 
 
