@@ -96,8 +96,13 @@ class meanfield:
     def phase_diagram(activation: str, slope: float | int, sigma_w2: numpy.typing.ArrayLike, sigma_b2: numpy.typing.ArrayLike, q_init: float | int, with_correlation: bool, num_threads: int = 0) -> dict: ...
     @staticmethod
     def q_star(activation: str, slope: float | int, sigma_w2: numpy.typing.ArrayLike, sigma_b2: numpy.typing.ArrayLike, q_init: float | int, num_threads: int = 0) -> tuple[numpy.typing.ArrayLike, numpy.typing.ArrayLike, numpy.typing.NDArray[numpy.int32]]: ...
+
+
+class network:
+    """the sampled-network engine (one simulator of deep networks)"""
+
     @staticmethod
-    def simulate(activation: str, slope: float | int, sigma_w2: float | int, sigma_b2: float | int, width: int, depth: int, q_in: float | int, c_in: float | int, weights: str, samples: int, seed: int, gradients: bool, jacobian: bool, num_threads: int = 0) -> dict: ...
+    def run(widths: collections.abc.Sequence[int], batch: int, activation: str, slope: float | int, alpha_relu: bool, alpha: float | int, sigma_w2: float | int, sigma_b2: float | int, weights: str, parameterization: str, batchnorm: str, linear_readout: bool, input: str, x: numpy.typing.ArrayLike | None, cov_factor: numpy.typing.ArrayLike | None, q_in: float | int, c_in: float | int, preactivation: bool, backward: str, gram: bool, gram_bias: bool, outputs: bool, jacobian: bool, seeds: collections.abc.Sequence[int], num_threads: int, memory_cap: float | int, width_name: str, batch_name: str, depth_name: str) -> dict: ...
 
 
 class ntk:
