@@ -90,6 +90,37 @@ void register_network(py::module_& m) {
         py::arg("q_in"), py::arg("c_in"), py::arg("preactivation"), py::arg("backward"), py::arg("gram"),
         py::arg("gram_bias"), py::arg("outputs"), py::arg("jacobian"), py::arg("seeds"), py::arg("num_threads"),
         py::arg("memory_cap"), py::arg("width_name"), py::arg("batch_name"), py::arg("depth_name"));
+
+    // Test hook: the inputs, weights and biases the engine draws for one seed (Gaussian inputs).
+    testing_module(m).def(
+        "network_sample",
+        [](const std::vector<int>& widths, int batch, double sigma_w2, double sigma_b2, const std::string& weights,
+           std::uint64_t seed) {
+            nw::Spec spec;
+            spec.widths = widths;
+            spec.batch = batch;
+            spec.sigma_w2 = sigma_w2;
+            spec.sigma_b2 = sigma_b2;
+            spec.weights = nw::weights_from_name(weights);
+            spec.input.kind = nw::InputKind::Gaussian;
+            if (widths.size() < 2) throw std::invalid_argument("widths: need at least two");
+            const Eigen::MatrixXd X = nw::draw_input(spec, seed);
+            py::list Ws, bs;
+            for (std::size_t l = 1; l < widths.size(); ++l) {
+                nw::RowMatrix W;
+                Eigen::VectorXd b;
+                nw::draw_layer(spec, static_cast<int>(l), seed, 1, W, b);
+                std::vector<double> w(W.data(), W.data() + W.size()), bv(b.data(), b.data() + b.size());
+                Ws.append(to_array(w, {static_cast<py::ssize_t>(W.rows()), static_cast<py::ssize_t>(W.cols())}));
+                bs.append(to_array(bv));
+            }
+            const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> Xr = X;
+            std::vector<double> xv(Xr.data(), Xr.data() + Xr.size());
+            return py::make_tuple(to_array(xv, {static_cast<py::ssize_t>(X.rows()), static_cast<py::ssize_t>(X.cols())}),
+                                  Ws, bs);
+        },
+        py::arg("widths"), py::arg("batch"), py::arg("sigma_w2"), py::arg("sigma_b2"), py::arg("weights"),
+        py::arg("seed"));
 }
 
 }  // namespace statmech_nn::bindings

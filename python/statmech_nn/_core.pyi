@@ -18,6 +18,8 @@ class _testing:
 
     @staticmethod
     def batchnorm_v_monte_carlo(activation: str, slope: float | int, alpha: float | int, Sigma: numpy.typing.ArrayLike, n_samples: int, seed: int, num_threads: int) -> tuple[numpy.typing.ArrayLike, numpy.typing.ArrayLike]: ...
+    @staticmethod
+    def network_sample(widths: collections.abc.Sequence[int], batch: int, sigma_w2: float | int, sigma_b2: float | int, weights: str, seed: int) -> tuple[numpy.typing.ArrayLike, list, list]: ...
 
 
 class batchnorm:

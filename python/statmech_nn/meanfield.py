@@ -682,7 +682,7 @@ def simulate(activation: str, sigma_w2: float, sigma_b2: float, depth: int, widt
                      num_threads=check_threads(num_threads), batch_name="seeds")
     pre = d["pre_cov"][:, 1:]
     q_a, q_b = pre[..., 0, 0].copy(), pre[..., 1, 1].copy()
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         den = np.sqrt(q_a * q_b)
         c = np.where(den > 0, pre[..., 0, 1] / np.where(den > 0, den, 1.0), 1.0)
     c[~np.isfinite(q_a)] = np.nan
