@@ -19,8 +19,7 @@ import time
 
 import numpy as np
 
-from statmech_nn import fisher, ntk
-from statmech_nn.ntk import _forward_backward, _sample_net
+from statmech_nn import _core, fisher, gaussian, ntk
 
 QUICK = "--quick" in sys.argv
 
@@ -34,11 +33,30 @@ def best_of(f, repeat=3):
     return best, out
 
 
+def _forward_backward(net, x, activation, slope):
+    """hs = h^0..h^{L-1} (T, M_l); deltas = d f_k / d u^l (T, C, M_l), l = 1..L."""
+    Ws, bs = net
+    L = len(Ws)
+    hs, us, h = [x], [], x
+    for l in range(L - 1):
+        u = h @ Ws[l].T + bs[l]
+        us.append(u)
+        h = gaussian.activation(activation, u, 0, slope)
+        hs.append(h)
+    T, C = x.shape[0], Ws[-1].shape[0]
+    d = np.ascontiguousarray(np.broadcast_to(np.eye(C), (T, C, C)))
+    deltas = [None] * L
+    deltas[L - 1] = d
+    for l in range(L - 2, -1, -1):
+        d = (d.reshape(T * C, -1) @ Ws[l + 1]).reshape(T, C, -1) * gaussian.activation(activation, us[l], 1, slope)[:, None, :]
+        deltas[l] = d
+    return hs, us, deltas
+
+
 def jacobian_spectrum(M, T, C, seed, full_F=False):
     """NumPy alternative: explicit Jacobian rows (weights and biases of every layer)."""
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((T, M))
-    net = _sample_net(rng, [M, M, M, C], 2.0, 0.1)
+    x, Ws, bs = _core._testing.network_sample([M, M, M, C], T, 2.0, 0.1, "gaussian", seed)  # the engine's network
+    x, net = x.T, (Ws, bs)
     hs, _, deltas = _forward_backward(net, x, "relu", 0.01)
     blocks = []
     for l in range(len(deltas)):
@@ -59,7 +77,7 @@ def main():
     print("1. empirical FIM spectrum, relu, 2 hidden layers, C = 2 (best of 3)")
     print(f"{'M':>6} {'T':>4} {'P':>10} {'gram [s]':>10} {'J J^T [s]':>10} {'ratio':>7} {'F PxP [s]':>10} {'ratio':>7}")
     for M, T, small in cases:
-        tg, em = best_of(lambda: fisher.empirical("relu", 2, 2.0, 0.1, M=M, T=T, C=C, seeds=[3]))
+        tg, em = best_of(lambda: fisher.empirical("relu", 2, 2.0, 0.1, width=M, n_samples=T, n_outputs=C, seeds=[3]))
         tj, ev = best_of(lambda: jacobian_spectrum(M, T, C, 3))
         assert np.allclose(ev, em.eigenvalues[0], rtol=1e-8, atol=1e-10 * ev[0])
         line = f"{M:>6} {T:>4} {em.num_params:>10} {tg:>10.4f} {tj:>10.4f} {tj / tg:>7.1f}"

@@ -97,7 +97,7 @@ def test_quadrature_converges_other_activations(activation):
         m = bn.sphere_moments(activation, B)
         assert m["method"] == "quadrature" and m["error"] < 1e-9
         fp = bn.fixed_point(activation, B, 1.7, 0.05)
-        assert fp.status == "converged"
+        assert fp.status == "ok" and fp.ok
 
 
 def test_arccos_kernel_general_alpha_vs_integer_closed_forms_and_mc():
@@ -122,7 +122,7 @@ def test_laplace_covariance_map_vs_monte_carlo(activation):
         A = rng.normal(size=(B, B + 1))
         S = A @ A.T / (B + 1) + 0.3
         V = bn.covariance_map(activation, S, 1.0, 0.0, slope=0.1)
-        Vmc, err = _core.batchnorm.v_monte_carlo(activation, 0.1, 1.0, S, 300_000, 7, 0)
+        Vmc, err = _core._testing.batchnorm_v_monte_carlo(activation, 0.1, 1.0, S, 300_000, 7, 0)
         assert np.max(np.abs(V - Vmc) / err) < 5
 
 
@@ -220,7 +220,7 @@ def test_simulation_matches_fixed_point_and_gradient_rate(activation, B):
     sw2, sb2 = 2.0, 0.1
     fp = bn.fixed_point(activation, B, sw2, sb2)
     sim = bn.simulate(activation, B, 30, 800, sw2, sb2, seeds=[1, 2, 3], Sigma0=np.diag(np.linspace(0.5, 2, B)))
-    assert sim.status == "completed"
+    assert sim.status == "ok" and list(sim.seed_status) == ["ok"] * 3
     assert sim.Sigma.shape == (3, 31, B, B)
     assert abs(sim.q[:, 10:].mean() / fp.q_star - 1) < 0.03
     assert abs(sim.c[:, 10:].mean() - fp.c_star) < 0.01
@@ -281,15 +281,15 @@ def test_threads_do_not_change_results():
 # ---- bad input ------------------------------------------------------------------------------------
 
 def test_bad_input():
-    with pytest.raises(ValueError, match="B"):
+    with pytest.raises(ValueError, match="batch_size"):
         bn.fixed_point("relu", 1)
-    with pytest.raises(TypeError, match="B"):
+    with pytest.raises(TypeError, match="batch_size"):
         bn.fixed_point("relu", 4.5)
-    with pytest.raises(ValueError, match="B"):
+    with pytest.raises(ValueError, match="batch_size"):
         bn.gradient_explosion_rate("relu", 3)
-    with pytest.raises(ValueError, match="B"):
+    with pytest.raises(ValueError, match="batch_size"):
         bn.gradient_explosion_rate("tanh", 2)
-    with pytest.raises(ValueError, match="B"):
+    with pytest.raises(ValueError, match="batch_size"):
         bn.gradient_explosion_rate("relu", np.array([5, 3]))
     with pytest.raises(ValueError, match="sigma_w2"):
         bn.fixed_point("relu", 4, 0.0)
@@ -323,3 +323,60 @@ def test_bad_input():
         bn.simulate("relu", 4, 3, 10, seeds=[-1])
     with pytest.raises(ValueError, match="num_threads"):
         bn.simulate("relu", 4, 3, 10, num_threads=0)
+
+
+# ---- validation, vocabulary and the result protocol ------------------------------------------------
+
+def test_bsb1_validates_every_argument():
+    with pytest.raises(ValueError, match="q"):
+        bn.bsb1(3, math.nan, 0.5)
+    with pytest.raises(ValueError, match="c"):
+        bn.bsb1(3, 1.0, math.nan)
+    with pytest.raises(ValueError, match="c"):
+        bn.bsb1(3, 1.0, -0.6)  # below -1/(B-1): not positive semidefinite
+    with pytest.raises(ValueError, match="batch_size"):
+        bn.bsb1(1, 1.0, 0.0)
+    assert np.linalg.eigvalsh(bn.bsb1(3, 2.0, -0.5))[0] == pytest.approx(0.0, abs=1e-14)
+
+
+def test_fixed_point_never_reports_nan_as_success():
+    # alpha = 200: E max(x, 0)^400 overflows float64 -> a non-ok status, never a NaN marked "ok"
+    fp = bn.fixed_point("alpha_relu", 4, alpha=200.0)
+    assert not fp.ok and fp.status == "diverged"
+    for a in (1.0, 2.0, 50.0):
+        fp = bn.fixed_point("alpha_relu", 4, alpha=a)
+        assert fp.ok and np.isfinite(fp.q_star) and np.isfinite(fp.c_star)
+
+
+def test_sizes_are_refused():
+    with pytest.raises(ValueError, match="depth"):
+        bn.covariance_trajectory("relu", np.eye(3), 10**9)
+    with pytest.raises(ValueError, match="width"):
+        bn.simulate("relu", 4, 2, 100_000)  # a 100000 x 100000 weight matrix is 80 GB
+
+
+def test_batch_size_vocabulary_and_deprecated_B():
+    with pytest.warns(DeprecationWarning, match="batch_size"):
+        fp = bn.fixed_point("relu", B=4)
+    assert fp.batch_size == 4
+    with pytest.warns(DeprecationWarning):
+        assert fp.B == 4
+    with pytest.warns(DeprecationWarning, match="batch_size"):
+        sim = bn.simulate("relu", B=4, depth=2, width=20)
+    assert sim.batch_size == 4 and sim.Sigma.shape == (1, 3, 4, 4)
+    assert bn.sphere_moments("relu", 4)["phi2"] == bn.sphere_moments("relu", batch_size=4).phi2
+
+
+def test_results_save_and_load(tmp_path):
+    import statmech_nn as sn
+
+    for res in (bn.fixed_point("tanh", 5, 1.5, 0.1), bn.sphere_moments("tanh", 5),
+                bn.simulate("tanh", 4, 3, 30, 1.5, 0.1, seeds=[1, 2])):
+        assert res.status in sn.STATUSES and res.ok and len(repr(res)) < 2000
+        back = sn.load(res.save(tmp_path / type(res).__name__))
+        assert type(back) is type(res) and back.status == res.status
+        for k, v in res.to_dict().items():
+            if isinstance(v, np.ndarray):
+                np.testing.assert_array_equal(getattr(back, k), v)
+    sim = bn.simulate("tanh", 4, 3, 30, 1.5, 0.1, seeds=[1, 2])
+    assert list(sim.seeds) == [1, 2] and list(sim.seed_status) == ["ok", "ok"] and list(sim.stop_layer) == [3, 3]

@@ -143,19 +143,19 @@ def test_predict_gd_mse_matches_exact_linear_dynamics():
 def test_predict_gd_mse_matches_gradient_descent_of_a_wide_network():
     """Gradient descent of a real width-2048 one-hidden-layer net in the NTK parameterisation vs
     the linearised prediction with its empirical NTK at initialisation (error O(1/sqrt(M)))."""
-    from statmech_nn.ntk import _sample_net
+    from statmech_nn import _core
 
     d, n, M, sw, sb, seed = 5, 6, 2048, 2.0, 0.1, 7
     rng0 = np.random.default_rng(1)
     x = rng0.standard_normal((n + 2, d))
     y = rng0.standard_normal(n)
     emp = ntk.empirical(x[:n], x, "erf", 1, sw, sb, width=M, seeds=[seed])
-    net = _sample_net(np.random.default_rng(seed), [d, M, 1], sw, sb)
+    _, Ws, bs = _core._testing.network_sample([d, M, 1], 1, sw, sb, "gaussian", seed)  # the engine's network
     # NTK parameters: omega = W sqrt(fan_in)/sigma_w, beta = b / sigma_b.
-    w1 = net.weights[0] * np.sqrt(d / sw)
-    b1 = net.biases[0] / np.sqrt(sb)
-    w2 = net.weights[1][0] * np.sqrt(M / sw)
-    b2 = net.biases[1][0] / np.sqrt(sb)
+    w1 = Ws[0] * np.sqrt(d / sw)
+    b1 = bs[0] / np.sqrt(sb)
+    w2 = Ws[1][0] * np.sqrt(M / sw)
+    b2 = bs[1][0] / np.sqrt(sb)
     from scipy.special import erf
 
     def fwd(xx):

@@ -57,5 +57,6 @@ void register_meanfield(py::module_& m);
 void register_batchnorm(py::module_& m);
 void register_fisher(py::module_& m);
 void register_ntk(py::module_& m);
+void register_network(py::module_& m);
 
 }  // namespace statmech_nn::bindings

@@ -54,4 +54,5 @@ PYBIND11_MODULE(_core, m) {
     b::register_batchnorm(m);
     b::register_fisher(m);
     b::register_ntk(m);
+    b::register_network(m);
 }

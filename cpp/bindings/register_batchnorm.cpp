@@ -1,4 +1,6 @@
-// Thin bindings of the batch-norm mean field (argument conversion, GIL release).
+// Thin bindings of the batch-norm mean field (argument conversion, GIL release; maths in
+// cpp/src/batchnorm_*.cpp, validation and defaults in python/statmech_nn/batchnorm.py). Deep BN
+// networks are simulated by the sampled-network engine (register_network.cpp).
 #include <stdexcept>
 
 #include "bindings.hpp"
@@ -8,7 +10,7 @@ namespace statmech_nn::bindings {
 
 namespace {
 
-Eigen::MatrixXd to_matrix(const array_f64& a, const char* name) {
+Eigen::MatrixXd square_matrix(const array_f64& a, const char* name) {
     if (a.ndim() != 2 || a.shape(0) != a.shape(1))
         throw std::invalid_argument(std::string(name) + ": must be a square matrix");
     const auto n = a.shape(0);
@@ -19,12 +21,10 @@ Eigen::MatrixXd to_matrix(const array_f64& a, const char* name) {
     return M;
 }
 
-py::array_t<double> from_matrix(const Eigen::MatrixXd& M) {
-    py::array_t<double> out({M.rows(), M.cols()});
-    auto w = out.mutable_unchecked<2>();
-    for (Eigen::Index i = 0; i < M.rows(); ++i)
-        for (Eigen::Index j = 0; j < M.cols(); ++j) w(i, j) = M(i, j);
-    return out;
+py::array_t<double> matrix_out(const Eigen::MatrixXd& M) {
+    std::vector<double> v(static_cast<std::size_t>(M.size()));
+    Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(v.data(), M.rows(), M.cols()) = M;
+    return to_array(v, {static_cast<py::ssize_t>(M.rows()), static_cast<py::ssize_t>(M.cols())});
 }
 
 py::dict moments_dict(const batchnorm::SphereMoments& m) {
@@ -96,57 +96,38 @@ void register_batchnorm(py::module_& m) {
         [](const std::string& act, double slope, double alpha, const array_f64& Sigma, double sw2, double sb2,
            std::int64_t n_samples, std::uint64_t seed, int num_threads) {
             const bn::Phi phi = bn::Phi::from_name(act, slope, alpha);
-            const Eigen::MatrixXd S = to_matrix(Sigma, "Sigma");
+            const Eigen::MatrixXd S = square_matrix(Sigma, "Sigma");
             Eigen::MatrixXd out, err;
             std::string method;
             {
                 py::gil_scoped_release release;
                 out = bn::covariance_map(phi, S, sw2, sb2, n_samples, seed, num_threads, &err, &method);
             }
-            return py::make_tuple(from_matrix(out), from_matrix(err), method);
+            py::dict d;
+            d["Sigma"] = matrix_out(out);
+            d["std_error"] = matrix_out(err);
+            d["method"] = method;
+            return d;
         },
         py::arg("activation"), py::arg("slope"), py::arg("alpha"), py::arg("Sigma"), py::arg("sigma_w2"),
         py::arg("sigma_b2"), py::arg("n_samples"), py::arg("seed"), py::arg("num_threads"));
 
-    s.def(
-        "v_monte_carlo",
+    // Test hook: the Monte Carlo estimate of V(Sigma) that covariance_map falls back on.
+    testing_module(m).def(
+        "batchnorm_v_monte_carlo",
         [](const std::string& act, double slope, double alpha, const array_f64& Sigma, std::int64_t n_samples,
            std::uint64_t seed, int num_threads) {
             const bn::Phi phi = bn::Phi::from_name(act, slope, alpha);
-            const Eigen::MatrixXd S = to_matrix(Sigma, "Sigma");
+            const Eigen::MatrixXd S = square_matrix(Sigma, "Sigma");
             Eigen::MatrixXd out, err;
             {
                 py::gil_scoped_release release;
                 out = bn::v_monte_carlo(phi, S, n_samples, seed, num_threads, &err);
             }
-            return py::make_tuple(from_matrix(out), from_matrix(err));
+            return py::make_tuple(matrix_out(out), matrix_out(err));
         },
         py::arg("activation"), py::arg("slope"), py::arg("alpha"), py::arg("Sigma"), py::arg("n_samples"),
         py::arg("seed"), py::arg("num_threads"));
-
-    s.def(
-        "simulate",
-        [](const std::string& act, double slope, double alpha, int B, int depth, int width, double sw2, double sb2,
-           const array_f64& Sigma0, const std::vector<std::uint64_t>& seeds, int num_threads) {
-            const bn::Phi phi = bn::Phi::from_name(act, slope, alpha);
-            const Eigen::MatrixXd S0 = to_matrix(Sigma0, "Sigma0");
-            bn::SimulationResult r;
-            {
-                py::gil_scoped_release release;
-                r = bn::simulate(phi, B, depth, width, sw2, sb2, S0, seeds, num_threads);
-            }
-            const py::ssize_t ns = static_cast<py::ssize_t>(seeds.size());
-            py::array_t<double> Sig({ns, static_cast<py::ssize_t>(depth + 1), static_cast<py::ssize_t>(B),
-                                     static_cast<py::ssize_t>(B)});
-            std::copy(r.Sigma.begin(), r.Sigma.end(), Sig.mutable_data());
-            py::array_t<double> lg({ns, static_cast<py::ssize_t>(depth + 1)});
-            std::copy(r.log_grad_norm2.begin(), r.log_grad_norm2.end(), lg.mutable_data());
-            py::array_t<std::int64_t> deg(ns);
-            for (py::ssize_t i = 0; i < ns; ++i) deg.mutable_data()[i] = r.degenerate[i];
-            return py::make_tuple(Sig, lg, deg);
-        },
-        py::arg("activation"), py::arg("slope"), py::arg("alpha"), py::arg("B"), py::arg("depth"), py::arg("width"),
-        py::arg("sigma_w2"), py::arg("sigma_b2"), py::arg("Sigma0"), py::arg("seeds"), py::arg("num_threads"));
 }
 
 }  // namespace statmech_nn::bindings

@@ -246,37 +246,6 @@ void register_meanfield(py::module_& m) {
         },
         py::arg("value"), py::arg("prob"), py::arg("sigma_w2"), py::arg("depth"), py::arg("weights"), py::arg("x"),
         py::arg("n_points"), py::arg("num_threads") = 0);
-
-    sub.def(
-        "simulate",
-        [](const std::string& name, double slope, double sw2, double sb2, int width, int depth, double q_in,
-           double c_in, const std::string& weights, int samples, std::uint64_t seed, bool gradients, bool jacobian,
-           int num_threads) {
-            mf::SimulationOptions o;
-            o.act = Activation::from_name(name, slope);
-            o.sigma_w2 = sw2; o.sigma_b2 = sb2; o.width = width; o.depth = depth;
-            o.q_in = q_in; o.c_in = c_in; o.weights = mf::weight_kind_from_name(weights);
-            o.samples = samples; o.seed = seed; o.gradients = gradients; o.jacobian = jacobian;
-            o.num_threads = num_threads;
-            mf::SimulationResult r;
-            {
-                py::gil_scoped_release release;
-                r = mf::simulate(o);
-            }
-            py::dict d;
-            d["q_a"] = mat_out(r.q_a, samples, depth);
-            d["q_b"] = mat_out(r.q_b, samples, depth);
-            d["c"] = mat_out(r.c, samples, depth);
-            if (gradients) {
-                d["q_grad"] = mat_out(r.q_grad, samples, depth);
-                d["weight_grad"] = mat_out(r.weight_grad, samples, depth);
-            }
-            if (jacobian) d["jacobian_eigenvalues"] = mat_out(r.jacobian_eigenvalues, samples, width);
-            return d;
-        },
-        py::arg("activation"), py::arg("slope"), py::arg("sigma_w2"), py::arg("sigma_b2"), py::arg("width"),
-        py::arg("depth"), py::arg("q_in"), py::arg("c_in"), py::arg("weights"), py::arg("samples"), py::arg("seed"),
-        py::arg("gradients"), py::arg("jacobian"), py::arg("num_threads") = 0);
 }
 
 }  // namespace statmech_nn::bindings

@@ -295,7 +295,13 @@ FixedPoint fixed_point(const Phi& phi, int B, double sigma_w2, double sigma_b2, 
     fp.moments = sphere_moments(phi, B, method, nodes);
     fp.q_star = sigma_w2 * fp.moments.phi2 + sigma_b2;
     fp.c_star = fp.q_star > 0 ? (sigma_w2 * fp.moments.phi12 + sigma_b2) / fp.q_star : 1.0;
-    fp.status = fp.moments.error <= 1e-9 * std::max(1.0, std::abs(fp.moments.phi2)) ? "converged" : "inaccurate";
+    if (!std::isfinite(fp.q_star) || !std::isfinite(fp.c_star) || !std::isfinite(fp.moments.phi2) ||
+        !std::isfinite(fp.moments.phi12)) {
+        fp.status = "diverged";  // E phi^2 overflows float64 (never reported as a value)
+        fp.q_star = fp.c_star = std::numeric_limits<double>::quiet_NaN();
+    } else {
+        fp.status = fp.moments.error <= 1e-9 * std::max(1.0, std::abs(fp.moments.phi2)) ? "ok" : "inaccurate";
+    }
     return fp;
 }
 

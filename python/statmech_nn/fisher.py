@@ -59,10 +59,11 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _core
+from . import gaussian as _gauss
 from ._deprecation import renamed_arguments
-from ._result import Result, resultclass
-from ._validation import as_float_array, check_activation, check_int, check_real, check_seeds, check_threads
-from .ntk import _forward_backward, _layer_grams, _sample_net
+from ._result import Result, combine_status, resultclass
+from ._validation import (as_float_array, check_activation, check_choice, check_int, check_real, check_seeds,
+                          check_threads)
 
 # Divergence bound of the order-parameter recursion, relative to q^1 (as statmech_nn.meanfield).
 _DIVERGENCE_BOUND = 1e8
@@ -231,20 +232,28 @@ def eigen_stats(activation: str = "relu", depth: int = 2, sigma_w2: float = 2.0,
                       status=op.status)
 
 
-@dataclass
-class EmpiricalFisher:
-    """FIM of sampled finite networks (one row per seed).
+@resultclass
+class EmpiricalFisher(Result):
+    """FIM of sampled finite networks (one row per seed; the microscopic twin of
+    :func:`order_parameters` and :func:`eigen_stats`).
 
-    ``mean``, ``second_moment`` = (1/P) tr F, (1/P) tr F^2 with P = ``num_params`` (exact count,
-    biases included when ``include_bias``), ``lambda_max``, ``eigenvalues`` (n_seeds, C T): the
-    nonzero spectrum of F (= spectrum of G/T, descending), ``gram`` (n_seeds, C T, C T) when asked,
-    measured order parameters ``q_hat``, ``q_hat_st`` (layers 0..L-1), ``q_tilde``, ``q_tilde_st``
-    (layers 1..L; averaged over inputs, input pairs s != t and outputs; the st quantities are NaN
-    when T = 1, there being no pair), ``kappa1``, ``kappa2``
-    computed from them with the nominal alphas, ``widths`` (M_0..M_L)."""
+    Attributes
+    ----------
+    m_lambda, s_lambda : (n_seeds,) (1/P) tr F and (1/P) tr F^2, P = ``num_params`` (exact count,
+        biases included when ``include_bias``); deprecated aliases ``mean``, ``second_moment``.
+    lambda_max : (n_seeds,) largest eigenvalue of F.
+    eigenvalues : (n_seeds, C T) the nonzero spectrum of F (= spectrum of G/T, descending).
+    q_hat, q_hat_st : (n_seeds, L) measured forward order parameters, layers 0..L-1.
+    q_tilde, q_tilde_st : (n_seeds, L) measured backward order parameters, layers 1..L (averaged over
+        inputs, input pairs s != t and outputs; the st quantities are NaN when T = 1).
+    kappa1, kappa2 : (n_seeds,) computed from them with the nominal alphas.
+    num_params : int; widths : (L+1,) M_0..M_L; gram : (n_seeds, C T, C T) or None.
+    n_samples, n_outputs : T and C; batchnorm : "none" or "last".
+    seeds, seed_status, status : the seeds, a word per seed ("ok" or "diverged") and the worst word.
+    """
 
-    mean: np.ndarray
-    second_moment: np.ndarray
+    m_lambda: np.ndarray
+    s_lambda: np.ndarray
     lambda_max: np.ndarray
     eigenvalues: np.ndarray
     q_hat: np.ndarray
@@ -256,70 +265,84 @@ class EmpiricalFisher:
     num_params: int
     widths: np.ndarray
     gram: Optional[np.ndarray]
-    status: str = "completed"
+    n_samples: int
+    n_outputs: int
+    batchnorm: str
+    seeds: np.ndarray
+    seed_status: np.ndarray
+    status: str
+    _aliases = {"mean": "m_lambda", "second_moment": "s_lambda"}
 
 
+@renamed_arguments(M="width", T="n_samples", C="n_outputs", batchnorm_last="batchnorm")
 def empirical(activation: str = "relu", depth: int = 2, sigma_w2: float = 2.0, sigma_b2: float = 0.0,
-              M: int = 500, T: int = 50, C: int = 1, alphas: Any = None, seeds: Any = 0,
-              batchnorm_last: bool = False, include_bias: bool = True, return_gram: bool = False,
-              slope: float = 0.01) -> EmpiricalFisher:
+              width: int = 500, n_samples: int = 50, n_outputs: int = 1, alphas: Any = None, seeds: Any = 0,
+              batchnorm: Any = "none", include_bias: bool = True, return_gram: bool = False,
+              slope: float = 0.01, num_threads: Optional[int] = None) -> EmpiricalFisher:
     """Empirical FIM of sampled random networks through the CT x CT Gram (exact, no Jacobian).
 
-    Widths M_l = round(alpha_l M) (l = 0..L-1), M_L = C; inputs x_t ~ N(0, I_{M_0}), t = 1..T;
-    one network and one input batch per seed (NumPy PCG64 stream ``default_rng(seed)``).
+    Parameters
+    ----------
+    width : int
+        Width scale M (deprecated alias ``M``): widths M_l = round(alpha_l M) (l = 0..L-1), M_L = C.
+    n_samples : int
+        Number of inputs T (deprecated alias ``T``); x_t ~ N(0, I_{M_0}).
+    n_outputs : int
+        Number of linear outputs C (deprecated alias ``C``).
+    batchnorm : {"none", "last"} or bool
+        "last": the outputs are mean-subtracted over the batch (Karakida, Akaho & Amari 2019);
+        deprecated alias ``batchnorm_last`` (True means "last").
+    seeds : int or sequence of ints
+        One network and one input batch per seed.
+    num_threads : int, optional
+        Threads; results do not depend on it.
+
+    The networks come from the sampled-network engine (``Rng(seed, layer * 2**32 + block)`` streams).
+    Runs needing more than 4 GiB are refused with a ValueError naming the parameter.
     """
+    from . import _network
+
     depth, sigma_w2, sigma_b2, a = _common(activation, depth, sigma_w2, sigma_b2, alphas)
-    M = check_int(M, "M", low=1, high=10**6)
-    T = check_int(T, "T", low=1, high=10**5)
-    C = check_int(C, "C", low=1, high=10**4)
+    M = check_int(width, "width", low=1)
+    T = check_int(n_samples, "n_samples", low=1)
+    C = check_int(n_outputs, "n_outputs", low=1)
     seeds = check_seeds(seeds)
     slope = check_real(slope, "slope")
-    for name, v in (("batchnorm_last", batchnorm_last), ("include_bias", include_bias), ("return_gram", return_gram)):
+    if isinstance(batchnorm, (bool, np.bool_)):
+        batchnorm = "last" if batchnorm else "none"
+    batchnorm = check_choice(batchnorm, ("none", "last"), "batchnorm")
+    for name, v in (("include_bias", include_bias), ("return_gram", return_gram)):
         if not isinstance(v, (bool, np.bool_)):
             raise TypeError(f"{name} must be a bool")
-    if batchnorm_last and T < 2:
-        raise ValueError("T must be >= 2 with batchnorm_last (mean subtraction over the batch)")
+    if batchnorm == "last" and T < 2:
+        raise ValueError("n_samples must be >= 2 with batchnorm='last' (mean subtraction over the batch)")
     L = depth + 1
     widths = [max(1, int(round(ai * M))) for ai in a] + [C]
     P = sum(widths[l] * widths[l - 1] for l in range(1, L + 1)) + (sum(widths[1:]) if include_bias else 0)
-    off = ~np.eye(T, dtype=bool)
-    res = {k: [] for k in ("mean", "s2", "lmax", "ev", "qh", "qhs", "qt", "qts", "gram")}
-    for s in seeds:
-        rng = np.random.default_rng(int(s))
-        x = rng.standard_normal((T, widths[0]))
-        net = _sample_net(rng, widths, sigma_w2, sigma_b2)
-        hs, _, deltas = _forward_backward(net, x, activation, slope)
-        sl = slice(0, T)
-        H, D = _layer_grams(hs, deltas, sl, sl)
-        G = 0.0
-        qh, qhs, qt, qts = [], [], [], []
-        for l in range(L):
-            G = G + D[l] * (H[l] + (1.0 if include_bias else 0.0))[:, None, :, None]
-            qh.append(np.mean(np.diag(H[l])) / widths[l])
-            qhs.append(np.mean(H[l][off]) / widths[l] if T > 1 else np.nan)
-            dd = np.einsum("sktk->stk", D[l])   # same-output delta overlaps
-            qt.append(np.mean(np.einsum("ttk->tk", dd)))
-            qts.append(np.mean(dd[off]) if T > 1 else np.nan)
-        G = G.reshape(T * C, T * C)
-        if batchnorm_last:
-            Pc = np.kron(np.eye(T) - 1.0 / T, np.eye(C))
-            G = Pc @ G @ Pc
-        G = 0.5 * (G + G.T)
-        ev = np.linalg.eigvalsh(G / T)[::-1]
-        res["mean"].append(np.trace(G) / T / P)
-        res["s2"].append(np.sum(G * G) / T ** 2 / P)
-        res["lmax"].append(ev[0])
-        res["ev"].append(ev)
-        for key, val in (("qh", qh), ("qhs", qhs), ("qt", qt), ("qts", qts)):
-            res[key].append(val)
-        if return_gram:
-            res["gram"].append(G)
-    qh, qhs, qt, qts = (np.asarray(res[k]) for k in ("qh", "qhs", "qt", "qts"))
+    d = _network.run(widths, T, activation, slope=slope, sigma_w2=sigma_w2, sigma_b2=sigma_b2, seeds=seeds,
+                     batchnorm=batchnorm, input="gaussian", backward="outputs", gram=True,
+                     gram_bias=bool(include_bias), num_threads=check_threads(num_threads), batch_name="n_samples")
+    S = len(seeds)
+    G = d["gram"]
+    with np.errstate(invalid="ignore", over="ignore"):
+        ev = np.linalg.eigvalsh(np.nan_to_num(G) / T)[:, ::-1]
+        ev[~np.all(np.isfinite(G), axis=(1, 2))] = np.nan
+        m_lambda = np.trace(G, axis1=1, axis2=2) / T / P
+        s_lambda = np.sum(G * G, axis=(1, 2)) / T ** 2 / P
+        off = ~np.eye(T, dtype=bool)
+        post = d["post_cov"]                                   # (S, L, T, T), layers 0..L-1
+        qh = np.einsum("nltt->nlt", post).mean(axis=2)
+        qhs = post[:, :, off].mean(axis=2) if T > 1 else np.full((S, L), np.nan)
+        D = np.exp(d["grad_log_norm2"][:, 1:])[:, :, None, None] * d["grad_cov"][:, 1:]   # layers 1..L
+        dd = np.einsum("nlakbk->nlabk", D.reshape(S, L, T, C, T, C))   # same-output overlaps
+        qt = np.einsum("nlaak->nlak", dd).mean(axis=(2, 3))
+        qts = dd[:, :, off].mean(axis=(2, 3)) if T > 1 else np.full((S, L), np.nan)
     alpha = float(np.sum(a[1:] * a[:-1]))
     k1 = np.sum(a * qt * qh, axis=1) / alpha
     k2 = np.sum(a * qts * qhs, axis=1) / alpha
-    return EmpiricalFisher(mean=np.asarray(res["mean"]), second_moment=np.asarray(res["s2"]),
-                           lambda_max=np.asarray(res["lmax"]), eigenvalues=np.asarray(res["ev"]),
+    seed_status = d["seed_status"]
+    return EmpiricalFisher(m_lambda=m_lambda, s_lambda=s_lambda, lambda_max=ev[:, 0].copy(), eigenvalues=ev.copy(),
                            q_hat=qh, q_hat_st=qhs, q_tilde=qt, q_tilde_st=qts, kappa1=k1, kappa2=k2,
-                           num_params=int(P), widths=np.asarray(widths),
-                           gram=np.asarray(res["gram"]) if return_gram else None)
+                           num_params=int(P), widths=np.asarray(widths), gram=G if return_gram else None,
+                           n_samples=T, n_outputs=C, batchnorm=batchnorm, seeds=_network.seeds_array(seeds),
+                           seed_status=seed_status, status=combine_status(seed_status))

@@ -682,14 +682,26 @@ def jacobian_spectrum(activation: str, sigma_w2: float, sigma_b2: float, depth: 
 # microscopic simulation
 # ---------------------------------------------------------------------------------------------
 
-@dataclass
-class Simulation:
-    """Measurements on sampled networks; per-layer arrays have shape (samples, depth), layer l = 1..L.
+@resultclass
+class Simulation(Result):
+    """Measurements on sampled networks (the microscopic twin of :func:`forward` and
+    :func:`backward`); per-layer arrays have shape (n_seeds, depth), layer l = 1..L.
 
-    ``q_a``, ``q_b``: |u^l|^2/M for the two inputs; ``c``: their cosine; ``q_grad``:
-    |dLoss/du^l|^2/M for dLoss/du^L ~ N(0, I) backpropagated through the network at input a;
-    ``weight_grad``: |dLoss/dW^l|^2/M^2; ``jacobian_eigenvalues`` (samples, width): eigenvalues
-    of J J^T (ascending) at input a, or None."""
+    Attributes
+    ----------
+    layer : (depth,) layer numbers 1..L.
+    q_a, q_b : |u^l|^2 / M for the two inputs (the theory's ``Forward.q_a``, ``q_b``).
+    c : cosine of the two inputs' pre-activations (``Forward.c``).
+    q_grad : |dLoss/du^l|^2 / M for dLoss/du^L ~ N(0, I) backpropagated at input a
+        (``Backward.q_grad``, which is normalised to 1 at layer L), or None.
+    weight_grad : |dLoss/dW^l|^2 / M^2 = q_grad^l |h^{l-1}|^2 / M (``Backward.weight_grad``), or None.
+    jacobian_eigenvalues : (n_seeds, width) eigenvalues of J J^T (ascending) at input a, or None.
+    width : int; weights : "gaussian" or "orthogonal".
+    seeds : (n_seeds,) the seed of each network.
+    seed_status : (n_seeds,) "ok" or "diverged" (activations overflowed: later layers are NaN).
+    stop_layer : (n_seeds,) last layer with finite activations (depth when not diverged).
+    status : the most severe word of ``seed_status``.
+    """
 
     layer: np.ndarray
     q_a: np.ndarray
@@ -700,34 +712,78 @@ class Simulation:
     jacobian_eigenvalues: Optional[np.ndarray]
     width: int
     weights: str
+    seeds: np.ndarray
+    seed_status: np.ndarray
+    stop_layer: np.ndarray
     status: str
+    _dims = {"q_a": ("seed", "layer"), "q_b": ("seed", "layer"), "c": ("seed", "layer"),
+             "q_grad": ("seed", "layer"), "weight_grad": ("seed", "layer")}
 
 
 def simulate(activation: str, sigma_w2: float, sigma_b2: float, depth: int, width: int, *, q_in: float = 1.0,
-             c_in: float = 0.5, weights: str = "gaussian", samples: int = 4, seed: int = 0, gradients: bool = True,
-             jacobian: bool = False, slope: float = 0.01, num_threads: Optional[int] = None) -> Simulation:
-    """Sample ``samples`` real networks of width M = ``width`` and depth L and measure q^l, c^l for an
-    input pair (|x|^2/M = q_in exactly, cosine c_in exactly), backpropagated gradient norms and,
-    with ``jacobian=True``, the eigenvalues of J J^T (cost O(L M^3) per sample).
+             c_in: float = 0.5, weights: str = "gaussian", seeds: Any = None, gradients: bool = True,
+             jacobian: bool = False, slope: float = 0.01, num_threads: Optional[int] = None,
+             samples: Optional[int] = None, seed: Optional[int] = None) -> Simulation:
+    """Sample real networks of width M = ``width`` and depth L and measure q^l, c^l for an input pair
+    (|x|^2/M = q_in exactly, cosine c_in exactly), backpropagated gradient norms and, with
+    ``jacobian=True``, the eigenvalues of J J^T (cost O(L M^3) per network).
 
-    Sample s uses the random stream (seed, s), so results do not depend on ``num_threads``."""
+    Parameters
+    ----------
+    seeds : int or sequence of ints, optional
+        One network per seed (an int is one network); default ``range(4)``.
+    samples, seed : deprecated
+        The old ``samples=S, seed=s`` mean ``seeds=range(s, s + S)``.
+    num_threads : int, optional
+        Threads (default: OpenMP's). Results do not depend on it (the sampled-network engine draws
+        every layer from ``Rng(seed, layer * 2**32 + block)``).
+
+    Returns
+    -------
+    Simulation
+    """
+    import warnings
+
+    from . import _network
+    from ._validation import check_seeds
+
+    if samples is not None or seed is not None:
+        if seeds is not None:
+            raise TypeError("simulate() got both seeds and the deprecated samples/seed")
+        warnings.warn("simulate(): samples=S, seed=s are deprecated; use seeds=range(s, s + S)",
+                      DeprecationWarning, stacklevel=2)
+        s0 = 0 if seed is None else check_int(seed, "seed", low=0, high=2**63 - 1)
+        S = 4 if samples is None else check_int(samples, "samples", low=1, high=10**6)
+        seeds = range(s0, s0 + S)
     name, slope = _act(activation, slope)
     w = float(_sigma_w2(check_real(sigma_w2, "sigma_w2")))
     b = float(_sigma_b2(check_real(sigma_b2, "sigma_b2")))
     depth = _check_depth(depth)
-    width = check_int(width, "width", low=2, high=20000)
+    width = check_int(width, "width", low=2)
     q_in = check_real(q_in, "q_in", positive=True)
     c_in = check_real(c_in, "c_in", low=-1.0, high=1.0)
     weights = check_choice(weights, WEIGHTS, "weights")
-    samples = check_int(samples, "samples", low=1, high=10**6)
-    seed = check_int(seed, "seed", low=0, high=2**64 - 1)
+    seeds = check_seeds(range(4) if seeds is None else seeds)
     for flag, pname in ((gradients, "gradients"), (jacobian, "jacobian")):
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"{pname} must be a bool")
-    d = _mf.simulate(name, slope, w, b, width, depth, q_in, c_in, weights, samples, seed, bool(gradients),
-                     bool(jacobian), check_threads(num_threads))
-    status = "ok"
-    if not (np.all(np.isfinite(d["q_a"])) and np.all(np.isfinite(d["q_b"]))):
-        status = "diverged"
-    return Simulation(np.arange(1, depth + 1), d["q_a"], d["q_b"], d["c"], d.get("q_grad"), d.get("weight_grad"),
-                      d.get("jacobian_eigenvalues"), width, weights, status)
+    d = _network.run([width] * (depth + 1), 2, name, slope=slope, sigma_w2=w, sigma_b2=b, seeds=seeds,
+                     weights=weights, linear_readout=False, input="pair", q_in=q_in, c_in=c_in,
+                     backward="random" if gradients else "none", jacobian=bool(jacobian),
+                     num_threads=check_threads(num_threads), batch_name="seeds")
+    pre = d["pre_cov"][:, 1:]
+    q_a, q_b = pre[..., 0, 0].copy(), pre[..., 1, 1].copy()
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        den = np.sqrt(q_a * q_b)
+        c = np.where(den > 0, pre[..., 0, 1] / np.where(den > 0, den, 1.0), 1.0)
+    c[~np.isfinite(q_a)] = np.nan
+    q_grad = weight_grad = None
+    if gradients:
+        with np.errstate(over="ignore", invalid="ignore"):
+            q_grad = np.exp(d["grad_log_norm2"][:, 1:]) * d["grad_cov"][:, 1:, 0, 0] / width
+            weight_grad = q_grad * d["post_cov"][:, :, 0, 0]
+    seed_status = d["seed_status"]
+    return Simulation(layer=np.arange(1, depth + 1), q_a=q_a, q_b=q_b, c=c, q_grad=q_grad, weight_grad=weight_grad,
+                      jacobian_eigenvalues=d.get("jacobian_eigenvalues"), width=width, weights=weights,
+                      seeds=_network.seeds_array(seeds), seed_status=seed_status,
+                      stop_layer=np.asarray(d["stop_layer"], dtype=np.int64), status=combine_status(seed_status))

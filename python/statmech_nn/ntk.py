@@ -44,11 +44,12 @@ Tangents' ``gradient_descent_mse`` uses ``1/2 mean``: its time ``t_NT`` equals o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, List, Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 
 from . import _core
+from ._result import Result, combine_status, resultclass
 from . import gaussian as _gauss
 from ._result import Result, resultclass
 from ._validation import (as_float_array, check_activation, check_choice, check_int, check_real,
@@ -272,130 +273,81 @@ def predict_gd_mse(ntk_train_train: Any, y_train: Any, t: Any, eta: float = 1.0,
 
 # ---- sampled finite networks -------------------------------------------------------------------
 
-@dataclass
-class _Net:
-    weights: List[np.ndarray]   # W^l, shape (M_l, M_{l-1}), l = 1..L (as used in the forward pass)
-    biases: List[np.ndarray]
+@resultclass
+class EmpiricalNTK(Result):
+    """Empirical NTK of sampled networks (the microscopic twin of :func:`kernels`).
 
-
-def _sample_net(rng: np.random.Generator, widths: Sequence[int], sigma_w2: float, sigma_b2: float) -> _Net:
-    """W^l ~ N(0, sigma_w2 / M_{l-1}), b^l ~ N(0, sigma_b2); widths = (M_0, ..., M_L)."""
-    Ws, bs = [], []
-    sw, sb = np.sqrt(sigma_w2), np.sqrt(sigma_b2)
-    for l in range(1, len(widths)):
-        Ws.append(rng.standard_normal((widths[l], widths[l - 1])) * (sw / np.sqrt(widths[l - 1])))
-        bs.append(rng.standard_normal(widths[l]) * sb)
-    return _Net(Ws, bs)
-
-
-def _forward_backward(net: _Net, x: np.ndarray, activation: str, slope: float):
-    """Forward and backward passes of a batch x (T, M_0).
-
-    Returns ``hs`` (list, h^0..h^{L-1}, each (T, M_l)), ``us`` (pre-activations u^1..u^{L-1}) and
-    ``deltas`` (list, delta^1..delta^L, each (T, C, M_l)) with delta^l_k(t) = d f_k(x_t)/d u^l."""
-    L = len(net.weights)
-    hs, us = [x], []
-    h = x
-    for l in range(L - 1):
-        u = h @ net.weights[l].T + net.biases[l]
-        us.append(u)
-        h = _gauss.activation(activation, u, 0, slope)
-        hs.append(h)
-    T = x.shape[0]
-    C = net.weights[-1].shape[0]
-    deltas = [None] * L
-    d = np.ascontiguousarray(np.broadcast_to(np.eye(C), (T, C, C)))
-    deltas[L - 1] = d
-    for l in range(L - 2, -1, -1):
-        dphi = _gauss.activation(activation, us[l], 1, slope)   # (T, M_l)
-        # One 2-D GEMM (T*C, M_{l+1}) x (M_{l+1}, M_l), then the elementwise phi' factor.
-        back = (d.reshape(T * C, -1) @ net.weights[l + 1]).reshape(T, C, -1)
-        d = back * dphi[:, None, :]
-        deltas[l] = d
-    return hs, us, deltas
-
-
-def _layer_grams(hs, deltas, rows: slice, cols: slice):
-    """Per-layer Grams between the input sets ``rows`` and ``cols`` of one pass.
-
-    Returns (H, D): H[l] = h^{l-1}(s).h^{l-1}(t) (n_r, n_c), D[l] = delta^l_k(s).delta^l_k'(t)
-    (n_r, C, n_c, C)."""
-    H, D = [], []
-    for l in range(len(deltas)):
-        h = hs[l]
-        H.append(h[rows] @ h[cols].T)
-        dr, dc = deltas[l][rows], deltas[l][cols]
-        nr, C, m = dr.shape
-        nc = dc.shape[0]
-        D.append((dr.reshape(nr * C, m) @ dc.reshape(nc * C, m).T).reshape(nr, C, nc, C))
-    return H, D
-
-
-@dataclass
-class EmpiricalNTK:
-    """Empirical NTK of sampled networks.
-
-    ``ntk`` (n_seeds, n1, n2) for one output (the k = k' diagonal block averaged over outputs),
-    ``ntk_full`` (n_seeds, n1, C, n2, C), ``nngp`` (n_seeds, n1, n2) = f(x).f(x')/C (one network's
-    outputs), ``f1``/``f2`` outputs at x1 and x2 (n_seeds, n, C), ``status``."""
+    Attributes
+    ----------
+    ntk : (n_seeds, n1, n2) for one output (the k = k' diagonal block averaged over outputs).
+    ntk_full : (n_seeds, n1, C, n2, C) every output pair.
+    nngp : (n_seeds, n1, n2) = f(x).f(x')/C (one network's outputs).
+    f1, f2 : outputs at x1 and x2 (n_seeds, n, C).
+    parameterization : "ntk" or "standard".
+    seeds, seed_status, status : the seeds, a word per seed ("ok" or "diverged") and the worst word.
+    """
 
     ntk: np.ndarray
     ntk_full: np.ndarray
     nngp: np.ndarray
     f1: np.ndarray
     f2: np.ndarray
-    status: str = "completed"
+    parameterization: str
+    seeds: np.ndarray
+    seed_status: np.ndarray
+    status: str
 
 
 def empirical(x1: Any, x2: Any = None, activation: str = "relu", depth: int = 1, sigma_w2: float = 2.0,
-              sigma_b2: float = 0.0, width: int = 512, parameterization: str = "ntk", n_outputs: int = 1,
-              seeds: Any = 0, slope: float = 0.01) -> EmpiricalNTK:
+              sigma_b2: float = 0.0, parameterization: str = "ntk", width: int = 512, n_outputs: int = 1,
+              seeds: Any = 0, slope: float = 0.01, num_threads: Optional[int] = None) -> EmpiricalNTK:
     """Empirical NTK ``sum_theta df(x)/dtheta df(x')/dtheta`` of sampled finite networks.
 
-    Same network and parameterisations as :func:`kernels` (hidden widths all ``width``). Exact
-    (no Jacobian is formed): per layer, (delta.delta')(h.h') plus the bias term. For "ntk" it
-    converges to :func:`kernels`' ``ntk`` as width -> infinity, fluctuations O(1/sqrt(width)).
+    Same network, parameterisations and positional order as :func:`kernels` (hidden widths all
+    ``width``). Exact (no Jacobian is formed): per layer, (delta.delta')(h.h') plus the bias term.
+    For "ntk" it converges to :func:`kernels`' ``ntk`` as width -> infinity, fluctuations
+    O(1/sqrt(width)).
 
-    ``seeds``: an int or a sequence of ints (one network per seed; NumPy PCG64 streams).
+    ``seeds``: an int or a sequence of ints (one network per seed). The networks come from the
+    sampled-network engine (``Rng(seed, layer * 2**32 + block)`` streams): results do not depend on
+    ``num_threads``. Runs needing more than 4 GiB are refused with a ValueError naming the parameter.
     """
+    import warnings
+
+    from . import _network
     from ._validation import check_seeds
 
+    if isinstance(parameterization, (int, np.integer)) and not isinstance(parameterization, bool) \
+            and isinstance(width, str):
+        # the pre-1.0 positional order (..., sigma_b2, width, parameterization)
+        warnings.warn("ntk.empirical(): pass width after parameterization (the order of ntk.kernels) or by "
+                      "keyword", DeprecationWarning, stacklevel=2)
+        parameterization, width = width, parameterization
     check_activation(activation)
     x1, x2 = _check_inputs(x1, x2)
-    depth = check_int(depth, "depth", low=0, high=1000)
+    depth = check_int(depth, "depth", low=0, high=10000)
     sigma_w2 = check_real(sigma_w2, "sigma_w2", positive=True)
     sigma_b2 = check_real(sigma_b2, "sigma_b2", nonnegative=True)
-    width = check_int(width, "width", low=1, high=10**6)
+    width = check_int(width, "width", low=1)
     parameterization = check_choice(parameterization, PARAMETERIZATIONS, "parameterization")
-    C = check_int(n_outputs, "n_outputs", low=1, high=10**5)
+    C = check_int(n_outputs, "n_outputs", low=1)
     slope = check_real(slope, "slope")
     seeds = check_seeds(seeds)
     same = x2 is None
     x = x1 if same else np.concatenate([x1, x2], axis=0)
-    n1 = x1.shape[0]
-    rows = slice(0, n1)
-    cols = rows if same else slice(n1, x.shape[0])
-    d = x.shape[1]
-    widths = [d] + [width] * depth + [C]
-    out_full, out_f1, out_f2 = [], [], []
-    for s in seeds:
-        rng = np.random.default_rng(int(s))
-        net = _sample_net(rng, widths, sigma_w2, sigma_b2)
-        hs, us, deltas = _forward_backward(net, x, activation, slope)
-        f = hs[-1] @ net.weights[-1].T + net.biases[-1]
-        H, D = _layer_grams(hs, deltas, rows, cols)
-        G = 0.0
-        for l in range(len(D)):
-            if parameterization == "ntk":
-                wfac, bfac = sigma_w2 / widths[l], sigma_b2
-            else:
-                wfac, bfac = 1.0, 1.0
-            G = G + D[l] * (wfac * H[l] + bfac)[:, None, :, None]
-        out_full.append(G)
-        out_f1.append(f[rows])
-        out_f2.append(f[cols])
-    full = np.stack(out_full)
+    n, n1 = x.shape[0], x1.shape[0]
+    cols = slice(0, n1) if same else slice(n1, n)
+    widths = [x.shape[1]] + [width] * depth + [C]
+    d = _network.run(widths, n, activation, slope=slope, sigma_w2=sigma_w2, sigma_b2=sigma_b2, seeds=seeds,
+                     parameterization=parameterization, input="given", x=x.T, backward="outputs", gram=True,
+                     outputs=True, num_threads=check_threads(num_threads), batch_name="x1")
+    S = len(seeds)
+    full = d["gram"].reshape(S, n, C, n, C)[:, :n1, :, cols, :]
     diag = np.einsum("sakbk->sab", full) / C   # output-diagonal blocks, averaged over k
-    f1, f2 = np.stack(out_f1), np.stack(out_f2)
+    f = d["outputs"]
+    f1, f2 = f[:, :n1], f[:, cols]
     nngp = np.einsum("snk,smk->snm", f1, f2) / C
-    return EmpiricalNTK(ntk=diag, ntk_full=full, nngp=nngp, f1=f1, f2=f2)
+    seed_status = d["seed_status"]
+    return EmpiricalNTK(ntk=diag, ntk_full=np.ascontiguousarray(full), nngp=nngp, f1=f1.copy(), f2=f2.copy(),
+                        parameterization=parameterization, seeds=_network.seeds_array(seeds),
+                        seed_status=seed_status, status=combine_status(seed_status))

@@ -1,4 +1,5 @@
-// Batch-norm mean field (Yang, Pennington, Rao, Sohl-Dickstein, Schoenholz, ICLR 2019; SPEC §3b).
+// Batch-norm mean field (Yang, Pennington, Rao, Sohl-Dickstein & Schoenholz, "A mean field theory of batch
+// normalization", ICLR 2019).
 //
 // Model: a batch of B inputs; layer l has pre-activations h^l_i in R^B for neurons i = 1..M and
 //   h^l = W^l phi(BN(h^{l-1})) + b^l 1^T,   W_ij ~ N(0, sigma_w^2 / M),  b_i ~ N(0, sigma_b^2),
@@ -84,7 +85,8 @@ SphereMoments sphere_moments(const Phi& phi, int B, const std::string& method = 
 struct FixedPoint {
     double q_star = 0, c_star = 0;
     SphereMoments moments;
-    std::string status;  // "converged" (quadrature error < 1e-9 relative) | "inaccurate"
+    std::string status;  // "ok" (quadrature error < 1e-9 relative) | "inaccurate" | "diverged" (the moments
+                         // overflow float64, e.g. alpha_relu with a large alpha)
 };
 FixedPoint fixed_point(const Phi& phi, int B, double sigma_w2, double sigma_b2, const std::string& method = "auto",
                        int nodes = 24);
@@ -107,16 +109,7 @@ Eigen::MatrixXd covariance_map(const Phi& phi, const Eigen::MatrixXd& Sigma, dou
 Eigen::MatrixXd v_monte_carlo(const Phi& phi, const Eigen::MatrixXd& Sigma, std::int64_t n_samples,
                               std::uint64_t seed, int num_threads, Eigen::MatrixXd* std_error = nullptr);
 
-// Microscopic simulation of deep BN networks. Sigma0: covariance (B x B) of the input
-// pre-activations h^0_i ~ N(0, Sigma0), i.i.d. over the M neurons. For each seed: Sigma_layers
-// (depth+1) x B x B (Sigma^l = h^{lT} h^l / M) and log_grad_norm2 (depth+1) = log |dL/dh^l|^2 for a
-// random Gaussian output gradient dL/dh^depth, backpropagated exactly through BN.
-struct SimulationResult {
-    std::vector<double> Sigma;           // seeds x (depth+1) x B x B
-    std::vector<double> log_grad_norm2;  // seeds x (depth+1)
-    std::vector<int> degenerate;         // seeds: number of neurons/layers with G h = 0 (BN undefined)
-};
-SimulationResult simulate(const Phi& phi, int B, int depth, int width, double sigma_w2, double sigma_b2,
-                          const Eigen::MatrixXd& Sigma0, const std::vector<std::uint64_t>& seeds, int num_threads);
+// Deep BN networks are sampled by the sampled-network engine (network.hpp, batchnorm "all" with a
+// pre-activation input).
 
 }  // namespace statmech_nn::batchnorm

@@ -131,29 +131,7 @@ SpectrumResult jacobian_spectrum(const std::vector<double>& value, const std::ve
                                  int depth, WeightKind weights, const std::vector<double>& x, int n_points,
                                  int num_threads);
 
-// ---- microscopic simulation ----------------------------------------------------------------------------
-struct SimulationOptions {
-    Activation act;
-    double sigma_w2 = 1.0, sigma_b2 = 0.0;
-    int width = 500, depth = 10;
-    double q_in = 1.0, c_in = 0.5;      // input second moment |x|^2/M and correlation of the pair
-    WeightKind weights = WeightKind::Gaussian;
-    int samples = 4;
-    std::uint64_t seed = 0;
-    bool gradients = true;
-    bool jacobian = false;
-    int num_threads = 0;
-};
-struct SimulationResult {
-    int samples = 0, depth = 0, width = 0;
-    // samples x depth (layer l = 1..depth): pre-activation second moments of the two inputs,
-    // their correlation, gradient norms q~^l = |dL/du^l|^2 / M (q~^L = |e|^2/M with e ~ N(0, I)),
-    // and mean squared weight gradient per entry |dL/dW^l|^2 / M^2.
-    std::vector<double> q_a, q_b, c, q_grad, weight_grad;
-    // samples x width: eigenvalues of J J^T (ascending), J = d h^L / d h^0 at input a.
-    std::vector<double> jacobian_eigenvalues;
-};
-SimulationResult simulate(const SimulationOptions& o);
+// The microscopic twin (sampled networks) is the sampled-network engine, network.hpp.
 
 }  // namespace meanfield
 }  // namespace statmech_nn
