@@ -1,10 +1,44 @@
 #include "statmech_nn/committee_model.hpp"
 
 #include <cmath>
+#include <stdexcept>
 
 #include "statmech_nn/gaussian.hpp"
 
 namespace statmech_nn::committee {
+
+Normalization normalization_from_name(const std::string& name) {
+    if (name == "none") return Normalization::None;
+    if (name == "batchnorm") return Normalization::BatchNorm;
+    if (name == "batchnorm_full") return Normalization::BatchNormFull;
+    throw std::invalid_argument("normalization: unknown '" + name + "' (none, batchnorm, batchnorm_full)");
+}
+
+Model make_model(const std::string& activation, int K, int M, const Eigen::MatrixXd& v, double eta, double eta_w,
+                 double sigma, double noise, int batch_size, const std::string& normalization) {
+    if (K < 1) throw std::invalid_argument("K: must be >= 1");
+    if (M < 1) throw std::invalid_argument("M: must be >= 1");
+    if (v.rows() != M || v.cols() < 1) throw std::invalid_argument("v: must have shape (M, O) with O >= 1");
+    if (!v.allFinite()) throw std::invalid_argument("v: must be finite");
+    if (!(eta > 0.0) || !std::isfinite(eta)) throw std::invalid_argument("eta: must be a finite number > 0");
+    if (!(eta_w >= 0.0) || !std::isfinite(eta_w)) throw std::invalid_argument("eta_w: must be a finite number >= 0");
+    if (!(sigma > 0.0) || !std::isfinite(sigma)) throw std::invalid_argument("sigma: must be a finite number > 0");
+    if (!(noise >= 0.0) || !std::isfinite(noise)) throw std::invalid_argument("noise: must be a finite number >= 0");
+    if (batch_size < 1) throw std::invalid_argument("batch_size: must be >= 1");
+    Model m;
+    m.act = Activation::from_name(activation);
+    m.K = K;
+    m.M = M;
+    m.O = static_cast<int>(v.cols());
+    m.v = v;
+    m.eta = eta;
+    m.eta_w = eta_w;
+    m.sigma = sigma;
+    m.noise = noise;
+    m.batch_size = batch_size;
+    m.norm = normalization_from_name(normalization);
+    return m;
+}
 
 void field_scales(const Model& m, const Eigen::MatrixXd& Q, const Eigen::VectorXd& g, Eigen::VectorXd& c) {
     c.resize(m.K);

@@ -1,5 +1,6 @@
 #include "statmech_nn/committee_ode.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -76,6 +77,27 @@ State derivatives(const Model& m, const Eigen::MatrixXd& T, const State& s, int 
     Workspace ws;
     derivatives_into(m, T, s, num_threads, d, ws);
     return d;
+}
+
+void check_state(const Model& m, const Eigen::MatrixXd& T, const State& s) {
+    const int K = m.K, M = m.M;
+    if (T.rows() != M || T.cols() != M) throw std::invalid_argument("T: must be M x M");
+    if (s.Q.rows() != K || s.Q.cols() != K) throw std::invalid_argument("Q: must be K x K");
+    if (s.R.rows() != K || s.R.cols() != M) throw std::invalid_argument("R: must be K x M");
+    if (s.g.size() != K) throw std::invalid_argument("g: must have K entries");
+    if (s.w.rows() != K || s.w.cols() != m.O) throw std::invalid_argument("w: must be K x O");
+}
+
+RhsReport derivatives_report(const Model& m, const Eigen::MatrixXd& T, const State& s, int num_threads) {
+    check_state(m, T, s);
+    RhsReport out;
+    Workspace ws;
+    derivatives_into(m, T, s, num_threads, out.d, ws);
+    out.S = ws.S;
+    out.P = ws.P;
+    out.c = ws.c;
+    out.eg = generalisation_error(m, ws.C, s.w);
+    return out;
 }
 
 void derivatives_into(const Model& m, const Eigen::MatrixXd& T, const State& s, int num_threads, State& d,
@@ -179,28 +201,125 @@ void derivatives_into(const Model& m, const Eigen::MatrixXd& T, const State& s, 
     }
 }
 
+namespace {
+
+// Scales of the divergence and domain checks of solve().
+struct DomainScale {
+    double field = 1.0;     // largest field variance at the start (students, teachers) or 1
+    double w2 = 1.0;        // largest |w_i|^2, |v_n|^2 at the start or 1
+    double zero_tol = 0.0;  // rounding level of the norms J_i . J_i
+};
+
+DomainScale domain_scale(const Model& m, const Eigen::MatrixXd& T, const State& initial, double atol) {
+    DomainScale sc;
+    const double s2 = m.sigma * m.sigma;
+    double field = 1.0, norm = 0.0, w2 = 1.0;
+    for (int i = 0; i < m.K; ++i) {
+        const double c = m.has_gains() ? initial.g[i] * initial.g[i] : s2 * initial.Q(i, i);
+        field = std::max(field, c);
+        norm = std::max(norm, initial.Q(i, i));
+        w2 = std::max(w2, initial.w.row(i).squaredNorm());
+    }
+    for (int n = 0; n < m.M; ++n) {
+        field = std::max(field, s2 * T(n, n));
+        norm = std::max(norm, T(n, n));
+        w2 = std::max(w2, m.v.row(n).squaredNorm());
+    }
+    sc.field = field;
+    sc.w2 = w2;
+    // Rounding (and integration-error) level of the overlaps: a norm J_i . J_i within this of zero
+    // is a unit at the boundary J_i = 0, not outside the domain.
+    sc.zero_tol = 256.0 * std::numeric_limits<double>::epsilon() * std::max(1.0, norm) + 10.0 * atol;
+    return sc;
+}
+
+bool outside_domain(const Model& m, const Eigen::MatrixXd& T, const State& s, const DomainScale& sc,
+                    double bound) {
+    const double s2 = m.sigma * m.sigma;
+    for (int i = 0; i < m.K; ++i) {
+        const double q = s.Q(i, i);
+        if (!std::isfinite(q)) return true;
+        if (q < -sc.zero_tol) return true;                                     // |J_i|^2 < 0
+        if (m.has_gains() && !(q > sc.zero_tol)) return true;                  // BN of a zero field
+        const double field = m.has_gains() ? s.g[i] * s.g[i] : s2 * q;      // Var(xhat_i)
+        if (field > bound * sc.field) return true;
+        if (m.trains_w() && s.w.row(i).squaredNorm() > bound * sc.w2) return true;
+        // Cauchy–Schwarz (the Gram matrix stays positive semidefinite), with room for the
+        // integration error of nearly parallel vectors.
+        const double qp = std::max(q, 0.0);
+        for (int n = 0; n < m.M; ++n) {
+            const double r = s.R(i, n);
+            if (r * r > qp * T(n, n) * (1.0 + 1e-6) + sc.zero_tol * (qp + T(n, n) + sc.zero_tol)) return true;
+        }
+        for (int j = i + 1; j < m.K; ++j) {
+            const double qq = std::max(s.Q(j, j), 0.0), x = s.Q(i, j);
+            if (x * x > qp * qq * (1.0 + 1e-6) + sc.zero_tol * (qp + qq + sc.zero_tol)) return true;
+        }
+    }
+    return false;
+}
+
+void clamp_to_domain(State& s, const Eigen::MatrixXd& T, const DomainScale& sc) {
+    // A unit at the boundary J_i = 0 (its norm within rounding of 0, possibly just below): every
+    // overlap of J_i vanishes there. Overlaps that break Cauchy–Schwarz within the integration
+    // error (nearly parallel vectors, a decaying unit) are put back on the boundary.
+    const Eigen::Index K = s.Q.rows(), M = s.R.cols();
+    for (Eigen::Index i = 0; i < K; ++i) {
+        if (s.Q(i, i) <= sc.zero_tol) {
+            s.Q.row(i).setZero();
+            s.Q.col(i).setZero();
+            s.R.row(i).setZero();
+        }
+    }
+    for (Eigen::Index i = 0; i < K; ++i) {
+        for (Eigen::Index n = 0; n < M; ++n) {
+            const double b = std::sqrt(s.Q(i, i) * std::max(T(n, n), 0.0));
+            s.R(i, n) = std::clamp(s.R(i, n), -b, b);
+        }
+        for (Eigen::Index j = i + 1; j < K; ++j) {
+            const double b = std::sqrt(s.Q(i, i) * s.Q(j, j));
+            s.Q(i, j) = s.Q(j, i) = std::clamp(s.Q(i, j), -b, b);
+        }
+    }
+}
+
+}  // namespace
+
 OdeSolution solve(const Model& m, const Eigen::MatrixXd& T, const State& initial, const std::vector<double>& t_out,
                   const OdeOptions& options, int num_threads) {
+    check_state(m, T, initial);
+    const double divergence_bound = options.divergence_bound;
     const Layout lay{m.K, m.M, m.O, m.has_gains(), m.trains_w()};
     const Eigen::MatrixXd w_fixed = initial.w;
     const Eigen::VectorXd y0 = lay.pack(initial);
     const int n = lay.size();
+    const DomainScale sc = domain_scale(m, T, initial, options.atol);
 
     State s, d;
     Workspace ws;
     OdeRhs rhs = [&](double, const double* y, double* dydt) {
         lay.unpack(y, s, w_fixed);
-        // Leaving the physical domain (a norm or gain through zero) is divergence, not NaN garbage.
+        // Trial states outside the domain (a norm clearly below zero, a batch-normalised unit with
+        // a zero field) have no dynamics: NaN makes the integrator shorten the step.
         for (int i = 0; i < m.K; ++i) {
-            if (!(s.Q(i, i) > 0.0) || (m.has_gains() && !(s.g[i] != 0.0))) {
+            const double q = s.Q(i, i);
+            if (!(q >= -sc.zero_tol) || (m.has_gains() && (!(q > 0.0) || !(s.g[i] != 0.0)))) {
                 for (int k = 0; k < n; ++k) dydt[k] = std::numeric_limits<double>::quiet_NaN();
                 return;
             }
         }
+        if (!m.has_gains()) clamp_to_domain(s, T, sc);
         derivatives_into(m, T, s, num_threads, d, ws);
         lay.pack_into(d, dydt);
     };
-    OdeResult r = integrate_ode(rhs, y0, t_out, options);
+    State chk;
+    OdeDomain outside = [&](const double* y) {
+        lay.unpack(y, chk, w_fixed);
+        return outside_domain(m, T, chk, sc, divergence_bound);
+    };
+    OdeOptions opt = options;
+    opt.divergence_bound = std::numeric_limits<double>::infinity();  // the domain check replaces it
+    OdeResult r = integrate_ode(rhs, y0, t_out, opt, nullptr, outside);
 
     OdeSolution out;
     out.n_out = r.n_out;
@@ -224,8 +343,9 @@ OdeSolution solve(const Model& m, const Eigen::MatrixXd& T, const State& initial
             out.g[static_cast<size_t>(k) * K + i] = s.g[i];
             for (int o = 0; o < O; ++o) out.w[(static_cast<size_t>(k) * K + i) * O + o] = s.w(i, o);
         }
+        if (!m.has_gains()) clamp_to_domain(s, T, sc);
         bool ok = true;
-        for (int i = 0; i < K; ++i) ok = ok && s.Q(i, i) > 0.0;
+        for (int i = 0; i < K; ++i) ok = ok && (m.has_gains() ? s.Q(i, i) > 0.0 : s.Q(i, i) >= 0.0);
         if (ok) {
             const Eigen::VectorXd c = field_scales(m, s.Q, s.g);
             out.eg[k] = generalisation_error(m, field_covariance(m, s.Q, s.R, T, c), s.w);

@@ -86,7 +86,7 @@ public:
             good = step;
             while (rec < S_.record_steps.size() && S_.record_steps[rec] == step) record(rec++);
         }
-        out_.status[s_idx_] = diverged ? "diverged" : "completed";
+        out_.status[s_idx_] = diverged ? "diverged" : "ok";
         out_.stop_step[s_idx_] = good;
     }
 
@@ -322,6 +322,14 @@ SimOutput simulate(const SimSettings& S, int num_threads) {
     const Model& m = S.model;
     const int K = m.K, M = m.M, O = m.O;
     if (S.N < 1 || K < 1 || M < 1 || O < 1 || m.batch_size < 1) throw std::invalid_argument("N, K, M, O, b must be >= 1");
+    if (S.w0.rows() != K || S.w0.cols() != O) throw std::invalid_argument("w0: must be K x O");
+    if (S.g0.size() != K) throw std::invalid_argument("g0: must have K entries");
+    if (S.student_scale.size() != K) throw std::invalid_argument("student_scale: must have K entries");
+    if (S.teacher_scale.size() != M) throw std::invalid_argument("teacher_scale: must have M entries");
+    if (S.J0.size() != 0 && (S.J0.rows() != K || S.J0.cols() != S.N)) throw std::invalid_argument("J0: must be K x N");
+    if (S.B0.size() != 0 && (S.B0.rows() != M || S.B0.cols() != S.N)) throw std::invalid_argument("B0: must be M x N");
+    if (!(S.divergence_bound > 0.0)) throw std::invalid_argument("divergence_bound: must be > 0");
+    if (S.test_samples < 0) throw std::invalid_argument("test_samples: must be >= 0");
     SimOutput out;
     out.n_seeds = static_cast<int>(S.seeds.size());
     out.n_rec = static_cast<int>(S.record_steps.size());
@@ -334,7 +342,7 @@ SimOutput simulate(const SimSettings& S, int num_threads) {
     out.eg.assign(ns * nr, nan);
     out.eg_mc.assign(ns * nr, nan);
     out.T.assign(ns * M * M, nan);
-    out.status.assign(ns, "completed");
+    out.status.assign(ns, "ok");
     out.stop_step.assign(ns, 0);
     const int nt = resolve_threads(num_threads);
     if (nt == 1 || static_cast<int>(ns) >= nt) {

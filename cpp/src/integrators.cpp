@@ -10,7 +10,7 @@ namespace statmech_nn {
 
 std::string to_string(OdeStatus status) {
     switch (status) {
-        case OdeStatus::Completed: return "completed";
+        case OdeStatus::Ok: return "ok";
         case OdeStatus::Event: return "event";
         case OdeStatus::Diverged: return "diverged";
         case OdeStatus::MaxSteps: return "max_steps";
@@ -120,7 +120,7 @@ double error_norm(const Vec& err, const Vec& y0, const Vec& y1, double rtol, dou
 }  // namespace
 
 OdeResult integrate_ode(const OdeRhs& rhs, const Vec& y0_in, const std::vector<double>& t_out,
-                        const OdeOptions& opt, const OdeEvent& event) {
+                        const OdeOptions& opt, const OdeEvent& event, const OdeDomain& outside) {
     if (t_out.empty()) throw std::invalid_argument("t: needs at least one time");
     for (size_t k = 1; k < t_out.size(); ++k) {
         if (!(t_out[k] >= t_out[k - 1])) throw std::invalid_argument("t: must be non-decreasing");
@@ -162,7 +162,8 @@ OdeResult integrate_ode(const OdeRhs& rhs, const Vec& y0_in, const std::vector<d
     s.t0 = s.t1;
     s.y0 = s.y1;
     s.f0 = s.f1;
-    if (diverged(s.y1, opt.divergence_bound)) return finish(OdeStatus::Diverged, s.t1, s.y1);
+    if (diverged(s.y1, opt.divergence_bound) || (outside && outside(s.y1.data())))
+        return finish(OdeStatus::Diverged, s.t1, s.y1);
     record_until(s.t1, true);
     double ev_prev = 0.0;
     if (event) {
@@ -282,6 +283,10 @@ OdeResult integrate_ode(const OdeRhs& rhs, const Vec& y0_in, const std::vector<d
         ++res.n_steps;
 
         if (diverged(s.y1, opt.divergence_bound)) return finish(OdeStatus::Diverged, t_new, s.y1);
+        if (outside && outside(s.y1.data())) {
+            // The last valid state is the start of this step; output times inside it are not kept.
+            return finish(OdeStatus::Diverged, t_new, s.y1);
+        }
 
         if (event) {
             const double ev_new = event(t_new, s.y1.data());
@@ -318,7 +323,7 @@ OdeResult integrate_ode(const OdeRhs& rhs, const Vec& y0_in, const std::vector<d
         y = s.y1;
         f = s.f1;
     }
-    return finish(OdeStatus::Completed, t, y);
+    return finish(OdeStatus::Ok, t, y);
 }
 
 }  // namespace statmech_nn

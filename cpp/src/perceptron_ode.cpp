@@ -151,13 +151,46 @@ void time_to_error(const Activation& g, Rule rule, const double* eta, const doub
             time[i] = std::numeric_limits<double>::infinity();
             eta_eff[i] = std::numeric_limits<double>::quiet_NaN();
             switch (res.status) {
-                case OdeStatus::Completed: status[i] = 0; break;
+                case OdeStatus::Ok: status[i] = 0; break;
                 case OdeStatus::Diverged: status[i] = 2; break;
                 case OdeStatus::MaxSteps: status[i] = 3; break;
                 default: status[i] = 4; break;
             }
         }
     });
+}
+
+Setup make_setup(const std::string& activation, double slope, const std::string& rule, double eta, double l0,
+                 double R0, double z0) {
+    Setup s;
+    s.activation = Activation::from_name(activation, slope);
+    s.rule = rule_from_name(rule);
+    check_parameters(eta, l0, R0, z0, s.rule);
+    s.eta = eta;
+    s.l0 = l0;
+    s.R0 = R0;
+    s.z0 = z0;
+    return s;
+}
+
+Trajectory integrate(const Setup& setup, const std::vector<double>& t_out, const OdeOptions& options,
+                     double eg_threshold) {
+    return integrate(setup.activation, setup.rule, setup.eta, setup.l0, setup.R0, setup.z0, t_out, options,
+                     eg_threshold);
+}
+
+TimeToErrorGrid time_to_error(const Setup& setup, const std::vector<double>& eta, const std::vector<double>& l0,
+                              double threshold, double t_max, const OdeOptions& options, int num_threads) {
+    if (eta.size() != l0.size()) throw std::invalid_argument("eta, l0: must have the same length");
+    TimeToErrorGrid out;
+    const std::size_t n = eta.size();
+    out.time.resize(n);
+    out.eta_eff.resize(n);
+    out.status.resize(n);
+    time_to_error(setup.activation, setup.rule, eta.data(), l0.data(), static_cast<std::int64_t>(n), setup.R0,
+                  setup.z0, threshold, t_max, options, num_threads, out.time.data(), out.eta_eff.data(),
+                  out.status.data());
+    return out;
 }
 
 }  // namespace statmech_nn::perceptron

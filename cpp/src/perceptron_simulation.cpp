@@ -271,4 +271,10 @@ SimulationResult simulate(const Activation& g, Rule rule, double eta, double l0,
     return res;
 }
 
+SimulationResult simulate(const Setup& setup, std::int64_t N, const std::vector<std::int64_t>& record_steps,
+                          const std::vector<std::uint64_t>& seeds, int num_threads, double divergence_bound) {
+    return simulate(setup.activation, setup.rule, setup.eta, setup.l0, setup.R0, setup.z0, N, record_steps, seeds,
+                    num_threads, divergence_bound);
+}
+
 }  // namespace statmech_nn::perceptron

@@ -1,5 +1,13 @@
 """Soft committee machines, plain and with batch normalisation: order-parameter ODEs and the
-microscopic simulation they describe (Saad & Solla 1995; seed 000, Takagi, Yoshida & Okada).
+microscopic simulation they describe.
+
+References: D. Saad and S. A. Solla, "On-line learning in soft committee machines", Phys. Rev. E 52,
+4225 (1995); P. Riegler and M. Biehl, "On-line backpropagation in two-layered neural networks",
+J. Phys. A 28, L507 (1995) (trained second layer); S. Goldt, M. S. Advani, A. M. Saxe, F. Krzakala
+and L. Zdeborová, "Dynamics of stochastic gradient descent for two-layer neural networks in the
+teacher-student setup", NeurIPS 2019 (the general K, M ODEs); S. Takagi, Y. Yoshida and M. Okada,
+"Statistical mechanical formulation of learning dynamics of two-layered neural networks with batch
+normalization" (JSAI annual conference) for batch normalisation.
 
 Model and conventions
 ---------------------
@@ -9,7 +17,7 @@ Model and conventions
 * Order parameters: ``Q_ij = J_i . J_j`` (K x K), ``R_in = J_i . B_n`` (K x M),
   ``T_nm = B_n . B_m`` (M x M); ``D = w w^T``, ``E = w v^T``, ``F = v v^T``. Weights initialised
   with ``N(0, 1/N)`` components have ``Q, T ~ I``.
-* Plain SCM: ``xhat_i = x_i``. Batch norm (seed 000): ``xhat_i = g_i x_i / (sigma sqrt(Q_ii))``, the
+* Plain SCM: ``xhat_i = x_i``. Batch norm (Takagi, Yoshida & Okada): ``xhat_i = g_i x_i / (sigma sqrt(Q_ii))``, the
   batch standard deviation at its large-b value and held constant in the gradient
   (``bn_gradient="fixed_std"``), or differentiated through (``bn_gradient="full"``, which makes
   J's step orthogonal to J_i as under weight normalisation). The gains g_i learn with the same rate.
@@ -20,7 +28,8 @@ Model and conventions
   student-student, teacher-teacher and cross terms.
 * A trained second layer (``eta_w > 0``, Riegler & Biehl 1995) learns with rate ``eta_w / N``.
 
-The ODEs (derived from the microscopic update; seed 000's eqs. (6), (18) and (23) contain typos),
+The ODEs (derived here from the microscopic update; they correct misprints in Takagi et al.'s
+batch-norm equations),
 with ``delta_i = phi'(xhat_i) w_i . (t - s)``, ``c_i = xhat_i / x_i``, ``S_ib = <delta_i z_b>`` over the
 fields ``z = (xhat, y)`` and ``P_ij = <delta_i delta_j>``::
 
@@ -32,17 +41,33 @@ fields ``z = (xhat, y)`` and ``P_ij = <delta_i delta_j>``::
 (``bn_gradient="full"`` subtracts ``eta [(Q_ij/Q_ii) S_ii + (Q_ij/Q_jj) S_jj]`` from dQ_ij and
 ``eta (R_in/Q_ii) S_ii`` from dR_in; output noise adds ``noise^2 D_ij <phi'(xhat_i) phi'(xhat_j)>`` to
 P_ij). S and P are sums of the Gaussian averages I3 and I4 (closed forms for erf, linear, relu).
+
+Divergence
+----------
+For learning rates beyond the stable range the student norms grow without bound. With bounded
+activations (erf) the units then saturate: the gradient through ``phi'`` vanishes like
+``Var(x_i)^(-1/2)``, so ``Q_ii`` drifts to a fixed point at infinity algebraically (``Q ~ t^(2/3)``;
+e.g. K = M = 2, eta = 500 reaches Q ~ 8e4 by t = 100) while eps_g creeps towards the value of
+saturated (sign-like) units; unbounded activations (linear, relu) grow exponentially. :func:`ode`
+ends such a run with status ``"diverged"`` (and its ``stop_time``) when a unit's field variance
+``sigma^2 Q_ii`` (``g_i^2`` under batch norm, where Q's scale drops out) exceeds
+``divergence_bound`` (default 1e4, i.e. a field standard deviation 100 times the problem's)
+times the problem's scale (the largest of 1 and the initial student and teacher field variances),
+when ``|w_i|^2`` does so against the second layers' scale, or when the overlaps leave the set of
+Gram matrices (``Q_ii < 0`` or a Cauchy-Schwarz inequality ``R_in^2 <= Q_ii T_nn`` broken beyond
+the integration error). A unit whose norm decays to zero (an unused student unit, K > M) is at the
+boundary of that set, not outside: norms within rounding of zero count as ``J_i = 0``.
 """
 
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
 import numpy as np
 
 from . import _core
+from ._result import Result, combine_status, resultclass
 from ._validation import (
     ACTIVATIONS,
     as_float_array,
@@ -57,7 +82,8 @@ from ._validation import (
     check_times,
 )
 
-__all__ = ["OdeResult", "SimulationResult", "PlateauResult", "PlateauScan", "ode", "simulate", "derivatives",
+__all__ = ["OdeResult", "SimulationResult", "Derivatives", "PlateauResult", "PlateauScan", "ode", "simulate",
+           "derivatives",
            "generalisation_error", "plateau", "plateau_scan", "ODE_ACTIVATIONS", "BN_GRADIENTS", "SAMPLERS"]
 
 #: Activations with closed-form I2, I3, I4 (the ODEs need thousands of I4 per step).
@@ -70,8 +96,8 @@ BN_GRADIENTS = ("fixed_std", "full")
 _core_committee = _core.committee
 
 
-@dataclass
-class OdeResult:
+@resultclass
+class OdeResult(Result):
     """Solution of the order-parameter ODEs at the requested times that were reached.
 
     Attributes
@@ -89,9 +115,11 @@ class OdeResult:
     eg : (n,) array
         Generalisation error ``1/2 <|t - s|^2>``.
     status : str
-        ``"completed"``, ``"diverged"``, ``"max_steps"`` or ``"step_too_small"``.
-    t_stop : float
-        Where the integration ended (the divergence time if it diverged).
+        ``"ok"``, ``"diverged"`` (module docstring: the rows hold the values before that),
+        ``"max_steps"`` or ``"step_too_small"``.
+    stop_time : float
+        Where the integration ended (the divergence time if it diverged); ``t_stop`` is a
+        deprecated alias.
     n_rhs : int
         Right-hand-side evaluations.
     """
@@ -103,13 +131,17 @@ class OdeResult:
     w: Optional[np.ndarray]
     eg: np.ndarray
     status: str
-    t_stop: float
+    stop_time: float
     n_rhs: int
+    _dims = {"t": ("t",), "Q": ("t", "K", "K"), "R": ("t", "K", "M"), "g": ("t", "K"), "w": ("t", "K", "O"),
+             "eg": ("t",)}
+    _aliases = {"t_stop": "stop_time"}
 
 
-@dataclass
-class SimulationResult:
-    """Microscopic simulation, one row per seed.
+@resultclass
+class SimulationResult(Result):
+    """Microscopic simulation, one row per seed (the twin of :class:`OdeResult`: the same field
+    names with a leading seed axis).
 
     Attributes
     ----------
@@ -133,12 +165,12 @@ class SimulationResult:
     g0 : (K,) array or None
         Initial gains.
     seeds : (S,) uint64 array
-    seed_status : list of str
-        ``"completed"`` or ``"diverged"`` per seed.
+    seed_status : (S,) array of str
+        ``"ok"`` or ``"diverged"`` per seed.
     stop_time : (S,) array
-        Last time reached per seed.
+        Last time reached per seed (the divergence time if it diverged).
     status : str
-        ``"completed"`` if every seed completed, else ``"diverged"``.
+        ``"ok"`` if every seed completed, else ``"diverged"``.
     """
 
     t: np.ndarray
@@ -154,9 +186,14 @@ class SimulationResult:
     T: np.ndarray
     g0: Optional[np.ndarray]
     seeds: np.ndarray
-    seed_status: list
+    seed_status: np.ndarray
     stop_time: np.ndarray
     status: str
+    _dims = {"t": ("t",), "steps": ("t",), "Q": ("seed", "t", "K", "K"), "R": ("seed", "t", "K", "M"),
+             "g": ("seed", "t", "K"), "w": ("seed", "t", "K", "O"), "eg": ("seed", "t"), "eg_mc": ("seed", "t"),
+             "Q0": ("seed", "K", "K"), "R0": ("seed", "K", "M"), "T": ("seed", "M", "M"), "g0": ("K",),
+             "seeds": ("seed",), "seed_status": ("seed",), "stop_time": ("seed",)}
+    _aliases = {"t_stop": "stop_time"}
 
     def initial_state(self, seed_index: int = 0) -> Dict[str, Any]:
         """Keyword arguments ``Q0, R0, T`` (and ``g0``) for :func:`ode` from run ``seed_index``."""
@@ -165,6 +202,56 @@ class SimulationResult:
         if self.g0 is not None:
             out["g0"] = self.g0.copy()
         return out
+
+
+@resultclass
+class Derivatives(Result):
+    """The right-hand side of :func:`ode` at one state and the averages it is built from.
+
+    Fields can also be read dict-style (``res["Q"]``), as when :func:`derivatives` returned a dict.
+
+    Attributes
+    ----------
+    Q : (K, K) array
+        dQ/dt.
+    R : (K, M) array
+        dR/dt.
+    g : (K,) array
+        dg/dt (zero without batch norm).
+    w : (K, O) array
+        dw/dt (zero with ``eta_w = 0``).
+    eg : float
+        eps_g at the state.
+    S : (K, K + M) array
+        ``S[i, b] = <delta_i z_b>`` over the fields ``z = (xhat_1..xhat_K, y_1..y_M)``.
+    P : (K, K) array
+        ``P[i, j] = <delta_i delta_j>`` (including output noise).
+    c : (K,) array
+        Field scales ``xhat_i / x_i``.
+    status : str
+        ``"ok"``, or ``"diverged"`` if a value is not finite.
+    """
+
+    Q: np.ndarray
+    R: np.ndarray
+    g: np.ndarray
+    w: np.ndarray
+    eg: float
+    S: np.ndarray
+    P: np.ndarray
+    c: np.ndarray
+    status: str = "ok"
+    _dims = {"Q": ("K", "K"), "R": ("K", "M"), "g": ("K",), "w": ("K", "O"), "S": ("K", "fields"),
+             "P": ("K", "K"), "c": ("K",)}
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._field_names():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def keys(self):
+        """Field names (dict-style access)."""
+        return [n for n in self._field_names() if n != "status"]
 
 
 # ---- validation helpers ---------------------------------------------------------------------------
@@ -261,7 +348,7 @@ def ode(Q0: Any, R0: Any, T: Any, eta: float, w: Any = None, v: Any = None, *, b
         batchnorm: bool = False, g0: Any = None, sigma: float = 1.0, activation: str = "erf",
         t: Any = 100.0, bn_gradient: str = "fixed_std", eta_w: float = 0.0, noise: float = 0.0,
         method: str = "dopri5", rtol: float = 1e-8, atol: float = 1e-10, dt: Optional[float] = None,
-        max_step: float = np.inf, divergence_bound: float = 1e8,
+        max_step: float = np.inf, max_steps: int = 100_000_000, divergence_bound: float = 1e4,
         num_threads: Optional[int] = None) -> OdeResult:
     """Integrate the order-parameter ODEs of the soft committee machine (module docstring).
 
@@ -280,7 +367,7 @@ def ode(Q0: Any, R0: Any, T: Any, eta: float, w: Any = None, v: Any = None, *, b
     batch_size : int
         Mini-batch size b (the eta^2 term is divided by b).
     batchnorm : bool
-        Seed 000's batch normalisation of the hidden fields with learned gains.
+        Batch normalisation of the hidden fields with learned gains (Takagi, Yoshida & Okada).
     g0 : float or (K,) array, optional
         Initial gains (> 0; default 1); only with ``batchnorm=True``.
     sigma : float
@@ -291,14 +378,18 @@ def ode(Q0: Any, R0: Any, T: Any, eta: float, w: Any = None, v: Any = None, *, b
         Output times (``steps / N``); a scalar ``T_end`` means 201 points on ``[0, T_end]``. The
         first time is where the initial state holds.
     bn_gradient : {"fixed_std", "full"}
-        ``"fixed_std"``: seed 000 (the normalising std held constant in the gradient); ``"full"``:
-        the gradient through ``sqrt(Q_ii)`` too.
+        ``"fixed_std"``: the normalising std held constant in the gradient (Takagi et al.);
+        ``"full"``: the gradient through ``sqrt(Q_ii)`` too.
     eta_w : float
         Second-layer learning rate (in units of 1/N); 0 keeps w fixed (soft committee machine).
     noise : float
         Standard deviation of the teacher's output noise during training.
-    method, rtol, atol, dt, max_step, divergence_bound
-        Integrator settings (:mod:`statmech_nn.integrate`); ``dt`` is required for rk4/euler.
+    method, rtol, atol, dt, max_step, max_steps
+        Integrator settings (:mod:`statmech_nn.integrate`); ``dt`` defaults to 0.01 for rk4/euler.
+    divergence_bound : float
+        Relative bound of the divergence criterion (module docstring, "Divergence"): the run ends
+        with status ``"diverged"`` when a unit's field variance exceeds ``divergence_bound`` times
+        the problem's scale.
     num_threads : int, optional
         Threads for the right-hand side (used when K (K + M)^2 >= 400; results do not depend on it).
 
@@ -313,30 +404,32 @@ def ode(Q0: Any, R0: Any, T: Any, eta: float, w: Any = None, v: Any = None, *, b
     w_arr, v_arr = _layers(w, v, K, M)
     activation = check_activation(activation, ODE_ACTIVATIONS)
     times = check_times(t)
-    method, rtol, atol, dt, max_step, _, divergence_bound = check_ode_options(
-        method, rtol, atol, dt, max_step, 100_000_000, divergence_bound)
+    method, rtol, atol, dt, max_step, max_steps, divergence_bound = check_ode_options(
+        method, rtol, atol, dt, max_step, max_steps, divergence_bound)
     nt = check_threads(num_threads)
-    r = _core_committee.ode(Q0, R0, T, g, w_arr, v_arr, eta, eta_w, sigma, noise, batch_size, norm, activation,
-                            times, method, rtol, atol, dt, max_step, divergence_bound, nt)
+    model = _core_committee.Model(activation, K, M, v_arr, eta, eta_w, sigma, noise, batch_size, norm)
+    options = _core.integrators.OdeOptions(method, rtol, atol, dt, max_step, max_steps, divergence_bound)
+    r = _core_committee.ode(model, T, _core_committee.State(Q0, R0, g, w_arr), times, options, nt)
+    status = str(r["status"])
+    if status == "ok" and not all(np.all(np.isfinite(r[k])) for k in ("Q", "R", "g", "w", "eg")):
+        status = "diverged"  # never report success with non-finite numbers
     return OdeResult(t=r["t"], Q=r["Q"], R=r["R"], g=r["g"] if norm != "none" else None,
-                     w=r["w"] if eta_w > 0 else None, eg=r["eg"], status=r["status"], t_stop=float(r["t_stop"]),
+                     w=r["w"] if eta_w > 0 else None, eg=r["eg"], status=status, stop_time=float(r["stop_time"]),
                      n_rhs=int(r["n_rhs"]))
 
 
 def derivatives(Q: Any, R: Any, T: Any, eta: float, w: Any = None, v: Any = None, *, batch_size: int = 1,
                 batchnorm: bool = False, g: Any = None, sigma: float = 1.0, activation: str = "erf",
                 bn_gradient: str = "fixed_std", eta_w: float = 0.0, noise: float = 0.0,
-                num_threads: Optional[int] = None) -> Dict[str, Any]:
-    """Right-hand side of :func:`ode` at one state.
+                num_threads: Optional[int] = None) -> Derivatives:
+    """Right-hand side of :func:`ode` at one state (arguments as in :func:`ode`, at the state
+    ``Q, R, g``).
 
     Returns
     -------
-    dict
-        ``"Q"``: dQ/dt (K, K); ``"R"``: dR/dt (K, M); ``"g"``: dg/dt (K,) (zero without batch norm);
-        ``"w"``: dw/dt (K, O) (zero with ``eta_w = 0``); ``"eg"``: eps_g; and the averages the ODEs
-        are built from: ``"S"`` (K, K + M) with ``S[i, b] = <delta_i z_b>`` over the fields
-        ``z = (xhat_1..xhat_K, y_1..y_M)``, ``"P"`` (K, K) with ``P[i, j] = <delta_i delta_j>``
-        (including output noise), and ``"c"`` (K,) the field scales ``xhat_i / x_i``.
+    Derivatives
+        dQ/dt, dR/dt, dg/dt, dw/dt, eps_g and the averages S, P, c the ODEs are built from. It also
+        answers dict-style access (``res["Q"]``), as when this function returned a dict.
     """
     Q, R, T, K, M = _overlaps(Q, R, T, names=("Q", "R"))
     eta, eta_w, sigma, noise, batch_size = _common(eta, eta_w, sigma, noise, batch_size)
@@ -344,16 +437,18 @@ def derivatives(Q: Any, R: Any, T: Any, eta: float, w: Any = None, v: Any = None
     g_arr = _gains(g, K, bool(batchnorm), "g")
     w_arr, v_arr = _layers(w, v, K, M)
     activation = check_activation(activation, ODE_ACTIVATIONS)
-    r = _core_committee.derivatives(Q, R, T, g_arr, w_arr, v_arr, eta, eta_w, sigma, noise, batch_size, norm,
-                                    activation, check_threads(num_threads))
-    return {"Q": r["Q"], "R": r["R"], "g": r["g"].ravel(), "w": r["w"], "eg": float(r["eg"]), "S": r["S"],
-            "P": r["P"], "c": r["c"].ravel()}
+    model = _core_committee.Model(activation, K, M, v_arr, eta, eta_w, sigma, noise, batch_size, norm)
+    r = _core_committee.derivatives(model, T, _core_committee.State(Q, R, g_arr, w_arr), check_threads(num_threads))
+    out = {k: np.asarray(r[k]) for k in ("Q", "R", "g", "w", "S", "P", "c")}
+    out["g"], out["c"] = out["g"].ravel(), out["c"].ravel()
+    finite = all(np.all(np.isfinite(v)) for v in out.values()) and np.isfinite(r["eg"])
+    return Derivatives(eg=float(r["eg"]), status="ok" if finite else "diverged", **out)
 
 
 def generalisation_error(Q: Any, R: Any, T: Any, w: Any = None, v: Any = None, *, batchnorm: bool = False,
                          g: Any = None, sigma: float = 1.0, activation: str = "erf") -> float:
     """``eg = 1/2 <|t - s|^2>`` at the overlaps (Q, R, T), second layers w, v and gains g."""
-    return derivatives(Q, R, T, 1.0, w, v, batchnorm=batchnorm, g=g, sigma=sigma, activation=activation)["eg"]
+    return derivatives(Q, R, T, 1.0, w, v, batchnorm=batchnorm, g=g, sigma=sigma, activation=activation).eg
 
 
 # ---- simulation -----------------------------------------------------------------------------------
@@ -377,7 +472,8 @@ def simulate(N: int, K: int, M: int, eta: float, w: Any = None, v: Any = None, *
     t : float or 1-D array
         Times to record at; rounded to whole steps ``round(t N)`` (must stay distinct).
     seeds : int or sequence of int
-        One independent run per seed (initial weights, samples); runs are spread over threads.
+        An int is one run with that seed; a sequence is one independent run per seed (initial
+        weights, samples); runs are spread over threads.
     student_scale, teacher_scale : float or (K,) / (M,) array
         Initial weights ``J_i ~ N(0, scale_i^2 / N)`` componentwise (so ``Q_ii ~ scale_i^2``), unless
         ``J0`` / ``B0`` are given.
@@ -429,22 +525,38 @@ def simulate(N: int, K: int, M: int, eta: float, w: Any = None, v: Any = None, *
     divergence_bound = check_real(divergence_bound, "divergence_bound", positive=True)
     sampler = check_choice(sampler, SAMPLERS, "sampler")
     nt = check_threads(num_threads)
-    r = _core_committee.simulate(N, K, M, w_arr, v_arr, g, eta, eta_w, sigma, noise, batch_size, norm, activation,
-                                 s_scale, t_scale, J0, B0, steps.tolist(), [int(s) for s in seeds_arr], test_samples,
-                                 divergence_bound, sampler == "projected", nt)
-    status = list(r["status"])
+    settings = _core_committee.SimSettings()
+    settings.model = _core_committee.Model(activation, K, M, v_arr, eta, eta_w, sigma, noise, batch_size, norm)
+    settings.N = N
+    settings.w0 = w_arr
+    settings.g0 = g
+    settings.student_scale = s_scale
+    settings.teacher_scale = t_scale
+    if J0 is not None:
+        settings.J0 = J0
+    if B0 is not None:
+        settings.B0 = B0
+    settings.record_steps = steps
+    settings.seeds = seeds_arr
+    settings.test_samples = test_samples
+    settings.divergence_bound = divergence_bound
+    settings.projected = sampler == "projected"
+    r = _core_committee.simulate(settings, nt)
+    status = np.array(list(r["status"]), dtype=object)
+    finite = np.isfinite(r["Q"]).reshape(len(status), -1).all(axis=1)
+    status[~finite & (status == "ok")] = "diverged"
     return SimulationResult(
         t=steps / N, steps=steps, Q=r["Q"], R=r["R"], g=r["g"] if norm != "none" else None,
         w=r["w"] if eta_w > 0 else None, eg=r["eg"], eg_mc=r["eg_mc"] if test_samples > 0 else None,
         Q0=r["Q"][:, 0].copy(), R0=r["R"][:, 0].copy(), T=r["T"], g0=g.copy() if norm != "none" else None,
         seeds=seeds_arr, seed_status=status, stop_time=np.asarray(r["stop_step"], dtype=float) / N,
-        status="completed" if all(s == "completed" for s in status) else "diverged")
+        status=combine_status(status))
 
 
 # ---- plateau diagnostics --------------------------------------------------------------------------
 
-@dataclass
-class PlateauResult:
+@resultclass
+class PlateauResult(Result):
     """The symmetric plateau of an eps_g(t) curve.
 
     Attributes
@@ -462,6 +574,8 @@ class PlateauResult:
         time after it with eps_g below.
     length : float
         ``end - start``.
+    status : str
+        ``"ok"`` when a plateau was found, ``"not_reached"`` when the curve has none (yet).
     """
 
     found: bool
@@ -470,6 +584,7 @@ class PlateauResult:
     start: float
     end: float
     length: float
+    status: str = "ok"
 
 
 def plateau(t: Any, eg: Any = None, *, tolerance: float = 0.1, floor: float = 1e-8) -> PlateauResult:
@@ -497,7 +612,7 @@ def plateau(t: Any, eg: Any = None, *, tolerance: float = 0.1, floor: float = 1e
         raise ValueError("t must have at least 3 points")
     tolerance = check_real(tolerance, "tolerance", positive=True, high=0.99)
     floor = check_real(floor, "floor", positive=True)
-    none = PlateauResult(False, np.nan, np.nan, np.nan, np.nan, np.nan)
+    none = PlateauResult(False, np.nan, np.nan, np.nan, np.nan, np.nan, "not_reached")
     ok = eg > floor
     if ok.sum() < 3:
         return none
@@ -519,11 +634,11 @@ def plateau(t: Any, eg: Any = None, *, tolerance: float = 0.1, floor: float = 1e
     below = np.where(eg[k:] < (1 - tolerance) * level)[0]
     start = float(t[above[-1]]) if above.size else float(t[0])
     end = float(t[k + below[0]])
-    return PlateauResult(True, level, float(t[k]), start, end, end - start)
+    return PlateauResult(True, level, float(t[k]), start, end, end - start, "ok")
 
 
-@dataclass
-class PlateauScan:
+@resultclass
+class PlateauScan(Result):
     """Plateau level and length over a grid of learning rates and initial symmetry breakings.
 
     Attributes
@@ -535,7 +650,7 @@ class PlateauScan:
     level, length, start, end : (n_eta, n_breaking) arrays
         From :func:`plateau` (NaN where none was found before ``t_max``).
     status : (n_eta, n_breaking) array of str
-        The ODE status of each run.
+        The ODE status of each run (``"ok"``, ``"diverged"``, ...).
     """
 
     eta: np.ndarray
@@ -545,6 +660,9 @@ class PlateauScan:
     start: np.ndarray
     end: np.ndarray
     status: np.ndarray
+    _dims = {"eta": ("eta",), "breaking": ("breaking",), "level": ("eta", "breaking"),
+             "length": ("eta", "breaking"), "start": ("eta", "breaking"), "end": ("eta", "breaking"),
+             "status": ("eta", "breaking")}
 
 
 def plateau_scan(eta: Any, breaking: Any, *, K: int = 2, M: int = 2, q0: float = 0.25, r0: float = 0.0,
@@ -584,4 +702,4 @@ def plateau_scan(eta: Any, breaking: Any, *, K: int = 2, M: int = 2, q0: float =
                 p = plateau(o.t, o.eg, tolerance=tolerance)
                 out["level"][a, b], out["length"][a, b] = p.level, p.length
                 out["start"][a, b], out["end"][a, b] = p.start, p.end
-    return PlateauScan(eta=etas, breaking=eps, status=status.astype(str), **out)
+    return PlateauScan(eta=etas, breaking=eps, status=status, **out)

@@ -1,76 +1,121 @@
 """Generic access to the C++ ODE integrators (the ones every order-parameter model uses).
 
-Methods: ``"dopri5"`` (adaptive Dormand–Prince 5(4) with 4th-order dense output),
-``"rk4"`` (classical, fixed step ``dt``) and ``"euler"`` (explicit, fixed step ``dt``; what the
-field's public scripts use). Status strings, shared by every result object in the package:
+Methods: ``"dopri5"`` (adaptive Dormand–Prince 5(4) with its 4th-order dense output; J. R. Dormand
+and P. J. Prince, "A family of embedded Runge-Kutta formulae", J. Comput. Appl. Math. 6, 19, 1980),
+``"rk4"`` (classical, fixed step ``dt``) and ``"euler"`` (explicit, fixed step ``dt``). The
+on-line learning ODEs of :mod:`statmech_nn.perceptron` and :mod:`statmech_nn.committee` (Saad &
+Solla 1995; Riegler & Biehl 1995; Goldt et al. 2019) are integrated with them.
 
-* ``"completed"``: reached the last requested time;
-* ``"event"``: a stopping condition was met (e.g. eps_g fell below a threshold);
-* ``"diverged"``: the state became non-finite or exceeded the divergence bound;
+Status words (from the package's vocabulary, :data:`statmech_nn.STATUSES`):
+
+* ``"ok"``: reached the last requested time;
+* ``"event"``: the stopping condition was met (``event(t, y) <= 0``);
+* ``"diverged"``: the state became non-finite or exceeded ``divergence_bound`` in magnitude (the
+  rows hold the values before that, ``stop_time`` says when);
 * ``"max_steps"`` / ``"step_too_small"``: the integrator gave up.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import numpy as np
 
 from . import _core
+from ._result import Result, resultclass
 from ._validation import ODE_METHODS as METHODS
-from ._validation import as_float_array, check_ode_options, check_times
-STATUSES = ("completed", "event", "diverged", "max_steps", "step_too_small")
+from ._validation import as_float_array, check_int, check_ode_options, check_times
+
+#: The status words an integration can end with (a subset of :data:`statmech_nn.STATUSES`).
+STATUSES = ("ok", "event", "diverged", "max_steps", "step_too_small")
 
 __all__ = ["METHODS", "STATUSES", "OdeSolution", "solve_ode"]
 
 
-@dataclass
-class OdeSolution:
+@resultclass
+class OdeSolution(Result):
     """Solution at the requested times that were reached.
 
     Attributes
     ----------
     t : (n,) array
+        The requested times up to where the integration ended.
     y : (n, dim) array
+        The state there.
     status : str
-    t_stop : float
-        Where integration ended (last time, event time or divergence time).
+        One of :data:`STATUSES` (module docstring).
+    stop_time : float
+        Where the integration ended (last time, event time or divergence time); ``t_stop`` is a
+        deprecated alias.
     y_stop : (dim,) array
+        The state at ``stop_time``.
     event_time : float
         NaN unless ``status == "event"``.
     n_rhs, n_steps, n_rejected : int
+        Right-hand-side evaluations, accepted and rejected steps.
     """
 
     t: np.ndarray
     y: np.ndarray
     status: str
-    t_stop: float
+    stop_time: float
     y_stop: np.ndarray
     event_time: float
     n_rhs: int
     n_steps: int
     n_rejected: int
+    _dims = {"t": ("t",), "y": ("t", "dim"), "y_stop": ("dim",)}
+    _aliases = {"t_stop": "stop_time"}
 
 
 def solve_ode(fun: Callable[[float, np.ndarray], Any], y0: Any, t: Any, *, method: str = "dopri5",
               rtol: float = 1e-8, atol: float = 1e-10, dt: Optional[float] = None,
-              max_step: float = np.inf, divergence_bound: float = 1e8,
+              max_step: float = np.inf, max_steps: int = 100_000_000, divergence_bound: float = 1e8,
               event: Optional[Callable[[float, np.ndarray], float]] = None) -> OdeSolution:
     """Integrate ``dy/dt = fun(t, y)`` with a Python right-hand side (for tests and prototypes;
     the models call the C++ integrators directly).
 
-    ``event(t, y)``: the integration stops where it first becomes <= 0.
+    Parameters
+    ----------
+    fun : callable
+        ``fun(t, y)`` returns dy/dt (an array of ``len(y0)``).
+    y0 : 1-D array
+        Initial state at ``t[0]``.
+    t : 1-D array
+        Output times (non-decreasing); the first is the initial time.
+    method : {"dopri5", "rk4", "euler"}
+    rtol, atol : float
+        Tolerances of ``"dopri5"``.
+    dt : float, optional
+        Fixed step of ``"rk4"``/``"euler"`` (required there); first trial step of ``"dopri5"``.
+    max_step : float
+        Largest step.
+    max_steps : int
+        Step budget (status ``"max_steps"`` when used up).
+    divergence_bound : float
+        The run stops with status ``"diverged"`` when ``max |y|`` exceeds this or y is not finite.
+    event : callable, optional
+        ``event(t, y)``: the integration stops where it first becomes <= 0 (status ``"event"``).
+
+    Returns
+    -------
+    OdeSolution
     """
     if not callable(fun):
         raise TypeError("fun must be callable")
     if event is not None and not callable(event):
         raise TypeError("event must be callable or None")
+    max_steps = check_int(max_steps, "max_steps", low=1)
     method, rtol, atol, dt, max_step, max_steps, divergence_bound = check_ode_options(
-        method, rtol, atol, dt, max_step, 100_000_000, divergence_bound, default_dt=None)
+        method, rtol, atol, dt, max_step, max_steps, divergence_bound, default_dt=None)
     y0 = as_float_array(y0, "y0", ndim=1)
     times = check_times(t, start_nonnegative=False)
-    r = _core.integrators.solve(fun, y0, times, method, rtol, atol, dt, max_step, max_steps, divergence_bound, event)
-    return OdeSolution(t=np.asarray(r["t"]), y=np.asarray(r["y"]), status=r["status"], t_stop=float(r["t_stop"]),
+    options = _core.integrators.OdeOptions(method, rtol, atol, dt, max_step, max_steps, divergence_bound)
+    r = _core.integrators.solve(fun, y0, times, options, event)
+    y = np.asarray(r["y"])
+    status = str(r["status"])
+    if status in ("ok", "event") and not (np.all(np.isfinite(y)) and np.all(np.isfinite(r["y_stop"]))):
+        status = "diverged"  # never report success with non-finite numbers
+    return OdeSolution(t=np.asarray(r["t"]), y=y, status=status, stop_time=float(r["stop_time"]),
                        y_stop=np.asarray(r["y_stop"]), event_time=float(r["event_time"]), n_rhs=int(r["n_rhs"]),
                        n_steps=int(r["n_steps"]), n_rejected=int(r["n_rejected"]))

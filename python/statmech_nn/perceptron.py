@@ -1,4 +1,11 @@
-"""On-line learning of a perceptron, plain SGD and weight normalisation (seed 001; SPEC §2a).
+"""On-line learning of a perceptron, plain SGD and weight normalisation.
+
+The order-parameter theory of Y. Yoshida, R. Karakida, M. Okada and S. Amari, "Analysis of on-line
+learning with weight normalization in single layer perceptron using statistical mechanical
+approach" (JSAI annual conference), for the weight normalisation of T. Salimans and D. P. Kingma,
+"Weight normalization: a simple reparameterization to accelerate training of deep neural networks"
+(NeurIPS 2016), in the teacher-student setting of on-line learning (D. Saad and S. A. Solla,
+"On-line learning in soft committee machines", Phys. Rev. E 52, 4225, 1995).
 
 Model and conventions
 ---------------------
@@ -15,7 +22,7 @@ Time is ``t = (SGD steps) / N``. ``"erf"`` is ``erf(x / sqrt 2)``.
   ``d(l^2)/dt = 2 eta A1 + 2 eta^2 A2``, ``d(lR)/dt = eta A3``.
 * ``rule="wn"`` (weight normalisation, Salimans & Kingma 2016): ``J = r V/|V|`` with
   ``r = sqrt(N) l`` and ``|V| = sqrt(N) z``; gradient steps on ``r`` and ``V`` with the same ``eta``
-  (seed eq. 5)::
+  (Yoshida et al.)::
 
       r <- r + eta delta (J.x)/r,   V <- V + eta delta (r/|V| x - (J.x)/|V|^2 V),
 
@@ -36,7 +43,6 @@ through ``J = 0`` and ``r = 0``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Optional
 
 import math
@@ -44,6 +50,7 @@ import math
 import numpy as np
 
 from . import _core
+from ._result import Result, combine_status, resultclass
 from ._validation import (
     check_activation,
     check_choice,
@@ -71,23 +78,39 @@ __all__ = [
 ]
 
 RULES = ("sgd", "wn")
-_TTE_STATUS = {0: "not_reached", 1: "reached", 2: "diverged", 3: "max_steps", 4: "step_too_small"}
+_TTE_STATUS = {0: "not_reached", 1: "ok", 2: "diverged", 3: "max_steps", 4: "step_too_small"}
 
 
 # ---- results -------------------------------------------------------------------------------------
-@dataclass
-class Averages:
-    """Gaussian averages at (l, R): ``A1``, ``A2``, ``A3``, ``eg`` (= eps_g) and ``A1_over_l``."""
+@resultclass
+class Averages(Result):
+    """Gaussian averages at (l, R) (module docstring).
+
+    Attributes
+    ----------
+    A1, A2, A3 : float
+        ``<g'(lu) delta0 l u>``, ``1/2 <g'(lu)^2 delta0^2>``, ``<g'(lu) delta0 v>``.
+    eg : float
+        Generalisation error eps_g = 1/2 <delta0^2>.
+    A1_over_l : float
+        ``A1 / l`` (finite at l = 0).
+    status : str
+        ``"ok"``, or ``"diverged"`` if a value is not finite.
+    """
 
     A1: float
     A2: float
     A3: float
     eg: float
     A1_over_l: float
+    status: str = "ok"
 
 
-@dataclass
-class OdeResult:
+_ODE_DIMS = {"t": ("t",), "l": ("t",), "R": ("t",), "z": ("t",), "eg": ("t",)}
+
+
+@resultclass
+class OdeResult(Result):
     """Order parameters along the theory curve, at the requested times that were reached (after
     an ``eg_threshold`` event, the event point itself is the last row).
 
@@ -104,12 +127,16 @@ class OdeResult:
     eg : (n,) array
         Generalisation error eps_g = 1/2 <(t - s)^2>.
     status : str
-        ``"completed"``, ``"event"`` (eps_g reached ``eg_threshold``), ``"diverged"``, ``"max_steps"``
-        or ``"step_too_small"``.
-    t_stop : float
-        Where the integration ended (last time, event time or divergence time).
+        ``"ok"`` (reached the last time), ``"event"`` (eps_g reached ``eg_threshold``),
+        ``"diverged"`` (a state variable beyond ``divergence_bound`` or not finite; the rows hold the
+        values before that), ``"max_steps"`` or ``"step_too_small"``.
+    stop_time : float
+        Where the integration ended (last time, event time or divergence time); ``t_stop`` is a
+        deprecated alias.
     rule, activation : str
     eta : float
+    n_rhs : int
+        Right-hand-side evaluations.
     """
 
     t: np.ndarray
@@ -118,10 +145,13 @@ class OdeResult:
     z: Optional[np.ndarray]
     eg: np.ndarray
     status: str
-    t_stop: float
+    stop_time: float
     rule: str
     activation: str
     eta: float
+    n_rhs: int = 0
+    _dims = _ODE_DIMS
+    _aliases = {"t_stop": "stop_time"}
 
     @property
     def eta_eff(self) -> np.ndarray:
@@ -131,9 +161,10 @@ class OdeResult:
         return self.eta / self.z**2
 
 
-@dataclass
-class SimulationResult:
-    """Microscopic simulation: order parameters of the real N-dimensional network.
+@resultclass
+class SimulationResult(Result):
+    """Microscopic simulation: order parameters of the real N-dimensional network (the twin of
+    :class:`OdeResult`, with the same field names and a leading seed axis).
 
     Attributes
     ----------
@@ -146,10 +177,11 @@ class SimulationResult:
         Averages over the seeds (NaN where some run had diverged).
     seeds : (n_seeds,) array
     status : str
-        ``"completed"`` or ``"diverged"`` (any seed).
+        ``"ok"``, or ``"diverged"`` when any seed diverged.
     seed_status : (n_seeds,) array of str
-    t_stop : (n_seeds,) array
-        Time of the last recording, or of divergence.
+        ``"ok"`` or ``"diverged"`` (``l`` or ``z`` beyond ``divergence_bound`` or not finite) per seed.
+    stop_time : (n_seeds,) array
+        Time of the last recording, or of divergence; ``t_stop`` is a deprecated alias.
     N : int
     """
 
@@ -165,13 +197,17 @@ class SimulationResult:
     seeds: np.ndarray
     status: str
     seed_status: np.ndarray
-    t_stop: np.ndarray
+    stop_time: np.ndarray
     N: int
+    _dims = {"t": ("t",), "l": ("seed", "t"), "R": ("seed", "t"), "z": ("seed", "t"), "eg": ("seed", "t"),
+             "l_mean": ("t",), "R_mean": ("t",), "z_mean": ("t",), "eg_mean": ("t",), "seeds": ("seed",),
+             "seed_status": ("seed",), "stop_time": ("seed",)}
+    _aliases = {"t_stop": "stop_time"}
 
 
-@dataclass
-class Stability:
-    """Linear stability of the global solution (l, R) = (1, 1) (seed 001 §3.3, Table 1).
+@resultclass
+class Stability(Result):
+    """Linear stability of the global solution (l, R) = (1, 1) (Yoshida, Karakida, Okada & Amari).
 
     Attributes
     ----------
@@ -184,8 +220,7 @@ class Stability:
     eta_opt : float
         ``eta_c / 2``, the effective learning rate with the fastest R convergence.
     eta_eff : float
-        Effective learning rate of R: ``eta`` (SGD) or ``eta / z^2`` (WN; the seed's Table 1 prints
-        ``eta / z`` inside the bracket, a typo).
+        Effective learning rate of R: ``eta`` (SGD) or ``eta / z^2`` (WN).
     rate_R, rate_l : float
         Convergence rates (decay rates of 1 - R and l - 1):
         ``rate_R = -dA2/dR eta_eff (eta_c - eta_eff)``, ``rate_l = min(-dA1/dl eta, rate_R)``.
@@ -193,6 +228,9 @@ class Stability:
         ``-<g'^2 a^2>`` and ``-<g'^4>`` at the fixed point.
     stable : bool
         ``rate_R > 0`` (``eta_eff < eta_c``).
+    status : str
+        ``"ok"`` (the analysis itself succeeded, whether or not the point is stable; see
+        ``stable``), or ``"diverged"`` if a constant is not finite.
     """
 
     jacobian: np.ndarray
@@ -208,8 +246,8 @@ class Stability:
     status: str
 
 
-@dataclass
-class TimeToError:
+@resultclass
+class TimeToError(Result):
     """Time for eps_g to fall to ``threshold``, on the broadcast grid of (eta, l0).
 
     Attributes
@@ -220,9 +258,10 @@ class TimeToError:
         First time with eps_g <= threshold; ``inf`` where it is not reached by ``t_max`` (or the run
         diverged).
     eta_eff : array
-        ``eta / z^2`` at that time (WN, Fig. 4d of seed 001) or ``eta`` (SGD); NaN where not reached.
+        ``eta / z^2`` at that time (WN) or ``eta`` (SGD); NaN where not reached.
     status : array of str
-        ``"reached"``, ``"not_reached"`` (by t_max), ``"diverged"``, ``"max_steps"``, ``"step_too_small"``.
+        ``"ok"`` (reached), ``"not_reached"`` (by t_max), ``"diverged"``, ``"max_steps"``,
+        ``"step_too_small"``.
     threshold, t_max : float
     rule, activation : str
     """
@@ -236,6 +275,8 @@ class TimeToError:
     t_max: float
     rule: str
     activation: str
+    _dims = {"eta": ("eta", "l0"), "l0": ("eta", "l0"), "time": ("eta", "l0"), "eta_eff": ("eta", "l0"),
+             "status": ("eta", "l0")}
 
 
 # ---- validation helpers --------------------------------------------------------------------------
@@ -289,8 +330,10 @@ def averages(activation: str, l: float, R: float, *, quadrature: bool = False, s
     activation = check_activation(activation)
     l = check_real(l, "l")
     R = check_real(R, "R", low=-1.0, high=1.0)
-    d = _core.perceptron.averages(activation, check_real(slope, "slope"), l, R, bool(quadrature))
-    return Averages(A1=d["A1"], A2=d["A2"], A3=d["A3"], eg=d["eg"], A1_over_l=d["A1_over_l"])
+    a = _core.perceptron.averages(activation, check_real(slope, "slope"), l, R, bool(quadrature))
+    values = (a.A1, a.A2, a.A3, a.eg, a.A1_over_l)
+    status = "ok" if all(math.isfinite(v) for v in values) else "diverged"
+    return Averages(A1=a.A1, A2=a.A2, A3=a.A3, eg=a.eg, A1_over_l=a.A1_over_l, status=status)
 
 
 def ode(activation: str, rule: str, eta: float, l0: float, R0: float = 0.0, z0: float = 0.05,
@@ -321,8 +364,9 @@ def ode(activation: str, rule: str, eta: float, l0: float, R0: float = 0.0, z0: 
     method, rtol, atol, dt, max_step, max_steps :
         Integrator settings (``"dopri5"`` adaptive, or fixed-step ``"rk4"``/``"euler"`` with ``dt``).
     divergence_bound : float
-        The run stops with status ``"diverged"`` when a state variable (``l^2``, ``lR``; or ``l``,
-        ``zR``, ``z^2``) exceeds this in magnitude.
+        The run stops with status ``"diverged"`` (and its ``stop_time``) when a state variable
+        (``l^2``, ``lR``; or ``l``, ``zR``, ``z^2``) exceeds this in magnitude or is not finite. The
+        teacher has length 1, so this is relative to the scale of the problem.
     eg_threshold : float, optional
         Stop (status ``"event"``) when eps_g falls to this value.
     slope : float
@@ -341,17 +385,20 @@ def ode(activation: str, rule: str, eta: float, l0: float, R0: float = 0.0, z0: 
     method, rtol, atol, dt, max_step, max_steps, _ = check_ode_options(method, rtol, atol, dt, max_step, max_steps)
     divergence_bound = _real(divergence_bound, "divergence_bound", positive=True)
     thr = -1.0 if eg_threshold is None else _real(eg_threshold, "eg_threshold", positive=True)
-    d = _core.perceptron.ode(activation, slope, rule, eta, l0, R0, z0, times, method, rtol, atol, dt, max_step,
-                             max_steps, divergence_bound, thr)
-    return OdeResult(t=np.asarray(d["t"]), l=np.asarray(d["l"]), R=np.asarray(d["R"]),
-                     z=None if d["z"] is None else np.asarray(d["z"]), eg=np.asarray(d["eg"]),
-                     status=str(d["status"]), t_stop=float(d["t_stop"]), rule=rule, activation=activation,
-                     eta=eta)
+    setup = _core.perceptron.Setup(activation, slope, rule, eta, l0, R0, z0)
+    options = _core.integrators.OdeOptions(method, rtol, atol, dt, max_step, max_steps, divergence_bound)
+    d = _core.perceptron.ode(setup, times, options, thr)
+    status = str(d["status"])
+    if status in ("ok", "event") and not all(np.all(np.isfinite(d[k])) for k in ("l", "R", "eg")):
+        status = "diverged"  # never report success with non-finite numbers
+    return OdeResult(t=d["t"], l=d["l"], R=d["R"], z=d["z"], eg=d["eg"], status=status,
+                     stop_time=float(d["stop_time"]), rule=rule, activation=activation, eta=eta,
+                     n_rhs=int(d["n_rhs"]))
 
 
 def stability(activation: str, rule: str, eta: float, z: Optional[float] = None, *,
               slope: float = 0.01) -> Stability:
-    """Linear stability of the global solution (l, R) = (1, 1) (seed 001 §3.3, Table 1).
+    """Linear stability of the global solution (l, R) = (1, 1) (Yoshida, Karakida, Okada & Amari).
 
     With ``G = <g'^2>``, ``H = <g'^2 a^2>``, ``F4 = <g'^4>`` at ``a ~ N(0, 1)`` (Price's theorem gives
     ``dA1/dl = -H``, ``dA2/dR = -F4`` there), the Jacobians are upper triangular::
@@ -382,7 +429,8 @@ def stability(activation: str, rule: str, eta: float, z: Optional[float] = None,
         if z is not None:
             z = check_real(z, "z", positive=True)
         e = eta
-    G, H, F4 = _core.perceptron.fixed_point_constants(activation, slope)
+    c = _core.perceptron.fixed_point_constants(activation, slope)
+    G, H, F4 = c.G, c.H, c.F4
     eta_c = 2.0 * G / F4
     rate_R = F4 * e * (eta_c - e)
     if rule == "sgd":
@@ -392,10 +440,11 @@ def stability(activation: str, rule: str, eta: float, z: Optional[float] = None,
     eig = np.linalg.eigvals(jac).real
     rate_l = min(eta * H, rate_R)
     stable = bool(rate_R > 0)
+    finite = bool(np.all(np.isfinite(jac)) and np.isfinite(eta_c))
     return Stability(jacobian=jac, eigenvalues=np.sort(eig), eta_c=float(eta_c),
                      eta_opt=float(eta_c / 2), eta_eff=float(e),
                      rate_R=float(rate_R), rate_l=float(rate_l), dA1_dl=float(-H), dA2_dR=float(-F4),
-                     stable=stable, status="stable" if stable else "unstable")
+                     stable=stable, status="ok" if finite else "diverged")
 
 
 def time_to_error(activation: str, rule: str, eta: Any, l0: Any, threshold: float = 0.01, *,
@@ -403,7 +452,8 @@ def time_to_error(activation: str, rule: str, eta: Any, l0: Any, threshold: floa
                   rtol: float = 1e-8, atol: float = 1e-10, dt: Optional[float] = None,
                   max_step: float = np.inf, max_steps: int = 10_000_000, divergence_bound: float = 1e8,
                   num_threads: Optional[int] = None, slope: float = 0.01) -> TimeToError:
-    """Time for eps_g to fall to ``threshold`` (seed 001 Figs. 3, 4), broadcasting ``eta`` and ``l0``.
+    """Time for eps_g to fall to ``threshold``, broadcasting ``eta`` and ``l0`` (the learning-time
+    maps of Yoshida, Karakida, Okada & Amari).
 
     Each grid point integrates the ODE of :func:`ode` with a terminal event at
     eps_g = threshold; the grid runs in parallel (OpenMP) and the result does not depend on the
@@ -452,9 +502,9 @@ def time_to_error(activation: str, rule: str, eta: Any, l0: Any, threshold: floa
     shape = eta_b.shape
     e_flat = np.ascontiguousarray(eta_b.ravel())
     l_flat = np.ascontiguousarray(l0_b.ravel())
-    time, eta_eff, status = _core.perceptron.time_to_error(
-        activation, slope, rule, e_flat, l_flat, R0, z0, threshold, t_max, method, rtol, atol, dt, max_step,
-        max_steps, divergence_bound, nt)
+    setup = _core.perceptron.Setup(activation, slope, rule, 1.0, 1.0, R0, z0)
+    options = _core.integrators.OdeOptions(method, rtol, atol, dt, max_step, max_steps, divergence_bound)
+    time, eta_eff, status = _core.perceptron.time_to_error(setup, e_flat, l_flat, threshold, t_max, options, nt)
     status_str = np.array([_TTE_STATUS[int(s)] for s in np.asarray(status)], dtype=object).reshape(shape)
     return TimeToError(eta=np.array(eta_b), l0=np.array(l0_b), time=np.asarray(time).reshape(shape),
                        eta_eff=np.asarray(eta_eff).reshape(shape), status=status_str, threshold=threshold,
@@ -465,10 +515,11 @@ def time_to_error(activation: str, rule: str, eta: Any, l0: Any, threshold: floa
 def simulate(activation: str, rule: str, eta: float, l0: float, N: int, t: Any = 10.0, seeds: Any = (0, 1, 2, 3),
              *, R0: float = 0.0, z0: float = 0.05, num_threads: Optional[int] = None,
              divergence_bound: float = 1e8, slope: float = 0.01) -> SimulationResult:
-    """Simulate real N-dimensional on-line SGD or weight-normalised learning (seed 001 §4.1).
+    """Simulate real N-dimensional on-line SGD or weight-normalised learning (the microscopic twin
+    of :func:`ode`; same field names).
 
-    Every step draws a fresh ``x ~ N(0, I/N)`` and applies the update of :func:`ode`'s docstring
-    exactly (WN: seed eq. 5, r and V updated simultaneously from the old values). The teacher
+    Every step draws a fresh ``x ~ N(0, I/N)`` and applies the update of the module docstring
+    exactly (WN: r and V updated simultaneously from the old values). The teacher
     ``B ~ N(0, I)`` is rescaled to ``|B| = sqrt(N)``; the initial student is
     ``sqrt(N) l0 (R0 B/|B| + sqrt(1 - R0^2) w)`` (WN: ``V(0)`` with length ``sqrt(N) z0`` in that
     direction, ``r(0) = sqrt(N) l0``), ``w`` a random unit vector orthogonal to ``B``, so that the
@@ -485,7 +536,7 @@ def simulate(activation: str, rule: str, eta: float, l0: float, N: int, t: Any =
         Recording times (steps / N), rounded to whole steps, strictly increasing after rounding.
         A scalar T means ``linspace(0, T, 201)`` rounded to whole steps (duplicates dropped).
     seeds : int or sequence of int
-        One run per seed.
+        An int is one run with that seed; a sequence is one run per seed.
     num_threads : int, optional
     divergence_bound : float
         A run stops (status ``"diverged"``) when ``l`` or ``z`` exceeds this or turns non-finite.
@@ -514,12 +565,15 @@ def simulate(activation: str, rule: str, eta: float, l0: float, N: int, t: Any =
     seeds_a = check_seeds(seeds)
     nt = check_threads(num_threads)
     divergence_bound = check_real(divergence_bound, "divergence_bound", positive=True)
-    d = _core.perceptron.simulate(activation, slope, rule, eta, l0, R0, z0, N, steps, seeds_a, nt, divergence_bound)
-    l, R, z, eg = (np.asarray(d[k]) for k in ("l", "R", "z", "eg"))
-    seed_status = np.array(["diverged" if s == 2 else "completed" for s in np.asarray(d["status"])], dtype=object)
+    setup = _core.perceptron.Setup(activation, slope, rule, eta, l0, R0, z0)
+    d = _core.perceptron.simulate(setup, N, steps, seeds_a, nt, divergence_bound)
+    l, R, z, eg = (d[k] for k in ("l", "R", "z", "eg"))
+    codes = np.asarray(d["status"])
+    # A seed whose recorded values are not all finite diverged, whatever the core said.
+    finite = np.isfinite(l).all(axis=1) & np.isfinite(R).all(axis=1) & np.isfinite(eg).all(axis=1)
+    seed_status = np.where((codes == 2) | ~finite, "diverged", "ok").astype(object)
     z_out = z if rule == "wn" else None
     return SimulationResult(
         t=steps / float(N), l=l, R=R, z=z_out, eg=eg, l_mean=l.mean(axis=0), R_mean=R.mean(axis=0),
         z_mean=None if z_out is None else z_out.mean(axis=0), eg_mean=eg.mean(axis=0), seeds=seeds_a,
-        status="diverged" if np.any(seed_status == "diverged") else "completed", seed_status=seed_status,
-        t_stop=np.asarray(d["t_stop"]), N=N)
+        status=combine_status(seed_status), seed_status=seed_status, stop_time=np.asarray(d["stop_time"]), N=N)

@@ -1,4 +1,5 @@
-// Soft committee machine (Saad & Solla 1995) with optional batch normalisation (seed 000):
+// Soft committee machine (Saad & Solla 1995) with optional batch normalisation (Takagi, Yoshida &
+// Okada, JSAI):
 // the model description shared by the order-parameter ODEs and the microscopic simulator.
 //
 //   inputs      xi_k ~ N(0, sigma^2), k = 1..N
@@ -10,13 +11,14 @@
 //
 // Normalisation of the hidden fields xhat_i = c_i x_i:
 //   None            c_i = 1
-//   BatchNorm       c_i = g_i / (sigma sqrt(Q_ii)) (seed 000: the batch standard deviation at
+//   BatchNorm       c_i = g_i / (sigma sqrt(Q_ii)) (Takagi et al.: the batch standard deviation at
 //                   its large-b value, held constant in the gradient); gains g_i learned with eta/N
 //   BatchNormFull   the same forward map, with the gradient taken through sqrt(Q_ii) as well
 //                   (J's step is projected orthogonally to J_i, as under weight normalisation).
 #pragma once
 
 #include <Eigen/Dense>
+#include <string>
 
 #include "statmech_nn/activation.hpp"
 
@@ -38,6 +40,12 @@ struct Model {
     bool has_gains() const { return norm != Normalization::None; }
     bool trains_w() const { return eta_w != 0.0; }
 };
+
+// "none" | "batchnorm" | "batchnorm_full"; throws std::invalid_argument otherwise.
+Normalization normalization_from_name(const std::string& name);
+// A validated model (v is M x O); throws std::invalid_argument naming the parameter.
+Model make_model(const std::string& activation, int K, int M, const Eigen::MatrixXd& v, double eta, double eta_w,
+                 double sigma, double noise, int batch_size, const std::string& normalization);
 
 // c_i: xhat_i = c_i x_i (1 without normalisation; g_i/(sigma sqrt(Q_ii)) with it).
 Eigen::VectorXd field_scales(const Model& m, const Eigen::MatrixXd& Q, const Eigen::VectorXd& g);

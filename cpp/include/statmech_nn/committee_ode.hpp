@@ -43,15 +43,41 @@ struct Workspace {
 void derivatives_into(const Model& m, const Eigen::MatrixXd& T, const State& s, int num_threads, State& d,
                       Workspace& ws);
 
+// The right-hand side at one state with the averages it is built from: S (K x (K+M)),
+// S_ib = <delta_i z_b>; P (K x K), P_ij = <delta_i delta_j> (with output noise); the field scales
+// c (K); and eps_g there.
+struct RhsReport {
+    State d;
+    Eigen::MatrixXd S, P;
+    Eigen::VectorXd c;
+    double eg = 0.0;
+};
+RhsReport derivatives_report(const Model& m, const Eigen::MatrixXd& T, const State& s, int num_threads);
+
+// Checks the shapes of a state against the model (Q K x K, R K x M, g K, w K x O) and T (M x M);
+// throws std::invalid_argument naming the field.
+void check_state(const Model& m, const Eigen::MatrixXd& T, const State& s);
+
 struct OdeSolution {
     std::vector<double> t;
     std::vector<double> Q, R, g, w, eg;  // stacked over the n_out reached times (row-major)
     int n_out = 0;
-    std::string status;
+    std::string status;  // a word of the package's status vocabulary ("ok", "diverged", ...)
     double t_stop = 0.0;
     std::int64_t n_rhs = 0, n_steps = 0;
 };
 
+// Integrate from t_out[0]. The run ends as "diverged" when the state leaves the model's domain:
+//  * a unit's field variance Var(xhat_i) (sigma^2 Q_ii; g_i^2 under batch norm) exceeds
+//    options.divergence_bound times the problem's scale, the largest of 1 and the initial student
+//    and teacher field variances (for bounded activations the units are then saturated, the
+//    gradient vanishes like Var^-1/2 and Q drifts to its fixed point at infinity, Q ~ t^(2/3);
+//    unbounded ones grow exponentially); likewise |w_i|^2 against the largest initial |w|^2, |v|^2;
+//  * a norm Q_ii clearly below zero, or a Cauchy–Schwarz inequality R_in^2 <= Q_ii T_nn,
+//    Q_ij^2 <= Q_ii Q_jj broken beyond the integration error (the Gram matrix is no longer PSD);
+//  * a non-finite state.
+// A norm within rounding of zero (an unused unit decaying to J_i = 0) is the boundary of the
+// domain, not outside it: that unit's overlaps are taken as zero.
 OdeSolution solve(const Model& m, const Eigen::MatrixXd& T, const State& initial, const std::vector<double>& t_out,
                   const OdeOptions& options, int num_threads);
 

@@ -44,7 +44,7 @@ struct SimOutput {
     int n_seeds = 0, n_rec = 0;
     // Stacked (seed, record, ...) row-major; NaN after a divergence.
     std::vector<double> Q, R, g, w, eg, eg_mc, T;
-    std::vector<std::string> status;  // per seed: "completed" | "diverged"
+    std::vector<std::string> status;  // per seed: "ok" | "diverged"
     std::vector<std::int64_t> stop_step;  // per seed: last step reached (divergence step if diverged)
 };
 

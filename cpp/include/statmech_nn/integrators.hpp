@@ -6,8 +6,10 @@
 //   cubic Hermite (RK4) or linear (Euler) interpolation at the output times;
 // * a terminal event: the integration stops where event(t, y) first becomes <= 0 (located on
 //   the dense output to ~1e-12 relative); an event already <= 0 at t0 stops at t0;
-// * divergence detection: a non-finite state or max|y| > divergence_bound stops the run with
-//   status Diverged and the time it happened.
+// * divergence detection: a non-finite state, max|y| > divergence_bound or a state outside the
+//   model's domain (an optional OdeDomain check, e.g. a norm far beyond the problem's scale or a
+//   Gram matrix that is no longer positive semidefinite) stops the run with status Diverged and
+//   the time it happened.
 #pragma once
 
 #include <Eigen/Dense>
@@ -22,14 +24,14 @@ namespace statmech_nn {
 enum class OdeMethod { DormandPrince, RK4, Euler };
 
 enum class OdeStatus {
-    Completed = 0,     // reached the last output time
+    Ok = 0,            // reached the last output time
     Event = 1,         // the event function crossed zero (e.g. eps_g fell below a threshold)
-    Diverged = 2,      // non-finite state or beyond divergence_bound
+    Diverged = 2,      // non-finite state, beyond divergence_bound or outside the domain
     MaxSteps = 3,      // max_steps exhausted
     StepTooSmall = 4,  // the adaptive step collapsed below ~1e-14 |t|
 };
 
-std::string to_string(OdeStatus status);
+std::string to_string(OdeStatus status);  // the package's status words: "ok", "event", ...
 OdeMethod ode_method_from_name(const std::string& name);  // "dopri5" | "rk4" | "euler"
 
 struct OdeOptions {
@@ -43,7 +45,7 @@ struct OdeOptions {
 };
 
 struct OdeResult {
-    OdeStatus status = OdeStatus::Completed;
+    OdeStatus status = OdeStatus::Ok;
     // Rows of y for the output times that were reached (n_out <= t_out.size()).
     Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> y;
     int n_out = 0;
@@ -64,10 +66,14 @@ OdeOptions make_ode_options(const std::string& method, double rtol, double atol,
 using OdeRhs = std::function<void(double t, const double* y, double* dydt)>;
 // Terminal event: stop where event(t, y) <= 0.
 using OdeEvent = std::function<double(double t, const double* y)>;
+// Domain check of an accepted state: true when y has left the model's domain (then the run ends
+// as Diverged at that step, the state before it being the last valid one).
+using OdeDomain = std::function<bool(const double* y)>;
 
 // Integrate from t_out[0] (the initial time, y0 there) to t_out.back(), recording y at every
 // t_out (non-decreasing). Long runs poll check_interrupt().
 OdeResult integrate_ode(const OdeRhs& rhs, const Eigen::VectorXd& y0, const std::vector<double>& t_out,
-                        const OdeOptions& options, const OdeEvent& event = nullptr);
+                        const OdeOptions& options, const OdeEvent& event = nullptr,
+                        const OdeDomain& outside = nullptr);
 
 }  // namespace statmech_nn

@@ -1,5 +1,5 @@
 // On-line learning of a perceptron (teacher-student), plain SGD and weight normalisation (WN):
-// order-parameter theory (seed 001; SPEC §2a).
+// order-parameter theory (Yoshida, Karakida, Okada & Amari, JSAI; Salimans & Kingma 2016 for WN).
 //
 // Conventions. x_i ~ N(0, 1/N); teacher t = g(B.x), |B| = sqrt(N); student s = g(J.x),
 // |J| = sqrt(N) l, B.J = N l R. The fields u = J.x / l and v = B.x are N(0, [[1, R], [R, 1]]).
@@ -66,10 +66,25 @@ struct FixedPointConstants {
 };
 FixedPointConstants fixed_point_constants(const Activation& g);
 
+// ---- one learning problem ----------------------------------------------------------------------
+// The activation, rule, learning rate and initial condition shared by the ODE, the time-to-error
+// grid and the simulator.
+struct Setup {
+    Activation activation = Activation::from_name("erf");
+    Rule rule = Rule::SGD;
+    double eta = 1.0;
+    double l0 = 1.0;   // initial |J| / sqrt(N) (WN: r / sqrt(N))
+    double R0 = 0.0;   // initial direction cosine
+    double z0 = 0.05;  // initial |V| / sqrt(N) (WN only)
+};
+// Validated setup; throws std::invalid_argument naming the parameter.
+Setup make_setup(const std::string& activation, double slope, const std::string& rule, double eta, double l0,
+                 double R0, double z0);
+
 // ---- ODE ----------------------------------------------------------------------------------------
 struct Trajectory {
     std::vector<double> t, l, R, z, eg;  // rows reached (+ the event point); z empty for SGD
-    OdeStatus status = OdeStatus::Completed;
+    OdeStatus status = OdeStatus::Ok;
     double t_stop = 0.0;
     double event_time = 0.0;
     std::int64_t n_rhs = 0, n_steps = 0;
@@ -81,6 +96,9 @@ Trajectory integrate(const Activation& g, Rule rule, double eta, double l0, doub
                      const std::vector<double>& t_out, const OdeOptions& options,
                      double eg_threshold = -1.0);
 
+Trajectory integrate(const Setup& setup, const std::vector<double>& t_out, const OdeOptions& options,
+                     double eg_threshold = -1.0);
+
 // Time at which eps_g first falls to `threshold`, for n (eta, l0) pairs, in parallel over the
 // pairs. time = +inf when it is not reached by t_max (status: 1 reached, 0 not reached by t_max,
 // 2 diverged, 3 max_steps, 4 step_too_small). eta_eff = eta / z^2 at the crossing (WN) or eta (SGD),
@@ -88,5 +106,13 @@ Trajectory integrate(const Activation& g, Rule rule, double eta, double l0, doub
 void time_to_error(const Activation& g, Rule rule, const double* eta, const double* l0, std::int64_t n,
                    double R0, double z0, double threshold, double t_max, const OdeOptions& options,
                    int num_threads, double* time, double* eta_eff, std::int8_t* status);
+
+// The same over the grid of (eta[i], l0[i]); setup.eta and setup.l0 are ignored.
+struct TimeToErrorGrid {
+    std::vector<double> time, eta_eff;
+    std::vector<std::int8_t> status;  // 1 reached, 0 not reached by t_max, 2 diverged, 3 max_steps, 4 step_too_small
+};
+TimeToErrorGrid time_to_error(const Setup& setup, const std::vector<double>& eta, const std::vector<double>& l0,
+                              double threshold, double t_max, const OdeOptions& options, int num_threads);
 
 }  // namespace statmech_nn::perceptron

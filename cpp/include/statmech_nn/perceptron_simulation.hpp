@@ -1,12 +1,12 @@
 // Microscopic simulation of on-line perceptron learning: the real N-dimensional SGD and
-// weight-normalisation updates of seed 001 (SPEC §2a), several seeds in parallel.
+// weight-normalisation updates (Yoshida, Karakida, Okada & Amari), several seeds in parallel.
 //
 // Per step a fresh x with x_i ~ N(0, 1/N), teacher t = g(B.x), student s = g(J.x),
 // delta = g'(J.x)(t - s), and
 //   SGD: J <- J + eta delta x
 //   WN:  J = r V/|V|;  r <- r + eta delta (J.x)/r = r + eta delta (V.x)/|V|,
-//        V <- V + eta delta (r/|V| x - (J.x)/|V|^2 V)     (both with the old r, V; seed eq. 5).
-// Initial state (seed §4.1, with R0 imposed exactly): B ~ N(0, I) rescaled to |B| = sqrt(N);
+//        V <- V + eta delta (r/|V| x - (J.x)/|V|^2 V)     (both with the old r, V).
+// Initial state (with R0 imposed exactly): B ~ N(0, I) rescaled to |B| = sqrt(N);
 // a random unit vector w orthogonal to B; J(0) = sqrt(N) l0 (R0 B/|B| + sqrt(1-R0^2) w) for SGD,
 // and r(0) = sqrt(N) l0, V(0) = sqrt(N) z0 (R0 B/|B| + sqrt(1-R0^2) w) for WN.
 // Each seed uses the stream Rng(seed, 0) whatever thread runs it (results do not depend on the
@@ -28,7 +28,7 @@ struct SimulationResult {
     std::int64_t n_seeds = 0, n_times = 0;
     // Row-major (n_seeds, n_times); NaN after a run diverged. z stays NaN for SGD.
     std::vector<double> l, R, z, eg;
-    std::vector<std::int8_t> status;  // per seed: 0 completed, 2 diverged
+    std::vector<std::int8_t> status;  // per seed: 0 ok, 2 diverged
     std::vector<double> t_stop;       // per seed: time of the last recorded step, or of divergence
 };
 
@@ -38,5 +38,7 @@ SimulationResult simulate(const Activation& g, Rule rule, double eta, double l0,
                           std::int64_t N, const std::vector<std::int64_t>& record_steps,
                           const std::vector<std::uint64_t>& seeds, int num_threads,
                           double divergence_bound = 1e8);
+SimulationResult simulate(const Setup& setup, std::int64_t N, const std::vector<std::int64_t>& record_steps,
+                          const std::vector<std::uint64_t>& seeds, int num_threads, double divergence_bound);
 
 }  // namespace statmech_nn::perceptron

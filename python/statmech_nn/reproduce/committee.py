@@ -1,6 +1,8 @@
-"""Seed 000 (Takagi, Yoshida & Okada): soft committee machine with batch normalisation.
+"""Soft committee machine with batch normalisation: S. Takagi, Y. Yoshida and M. Okada, "Statistical
+mechanical formulation of learning dynamics of two-layered neural networks with batch
+normalization" (JSAI annual conference), in the setting of Saad & Solla (1995).
 
-* ``fig2_*``: Fig. 2 of the seed, K = M = 2, O = 1, eta = 1, N = 100, b = 100, sigma = 1, w = v = 1,
+* ``fig2_*``: Fig. 2 of Takagi et al., K = M = 2, O = 1, eta = 1, N = 100, b = 100, sigma = 1, w = v = 1,
   20000 SGD steps (t = 200): Q, R, g and eps_g from the simulation beside the ODEs started from the
   simulated initial overlaps.
 * ``plateau_*``: the symmetric plateau of the plain soft committee machine and with batch norm,
@@ -26,7 +28,7 @@ def _plt():
 
 
 def fig2_runs(fast: bool = False, seed: int = 0):
-    """Simulation and theory of seed 000 Fig. 2 (fast: 5000 steps instead of 20000)."""
+    """Simulation and theory of Takagi et al.'s Fig. 2 (fast: 5000 steps instead of 20000)."""
     from statmech_nn import committee
 
     N, b = 100, 100

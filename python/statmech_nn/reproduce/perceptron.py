@@ -1,4 +1,7 @@
-"""Reproduce seed 001 (weight normalisation in on-line perceptron learning): Figs. 2, 3, 4.
+"""Reproduce Figs. 2, 3 and 4 of Y. Yoshida, R. Karakida, M. Okada and S. Amari, "Analysis of on-line
+learning with weight normalization in single layer perceptron using statistical mechanical
+approach" (JSAI annual conference): weight normalisation (Salimans & Kingma 2016) in on-line
+perceptron learning.
 
 ``python -m statmech_nn reproduce perceptron --out DIR [--fast]`` writes into ``DIR/perceptron``:
 
