@@ -4,51 +4,76 @@
 
 namespace statmech_nn {
 
-Activation Activation::from_name(const std::string& name, double slope) {
-    Activation a;
-    a.slope = slope;
-    if (name == "linear") a.kind = ActivationKind::Linear;
-    else if (name == "erf") a.kind = ActivationKind::Erf;
-    else if (name == "relu") a.kind = ActivationKind::Relu;
-    else if (name == "tanh") a.kind = ActivationKind::Tanh;
-    else if (name == "hardtanh") a.kind = ActivationKind::HardTanh;
-    else if (name == "leaky_relu") a.kind = ActivationKind::LeakyRelu;
-    else if (name == "sigmoid") a.kind = ActivationKind::Sigmoid;
-    else if (name == "erf_sigmoid") a.kind = ActivationKind::ErfSigmoid;
-    else if (name == "gelu") a.kind = ActivationKind::Gelu;
-    else if (name == "swish" || name == "silu") a.kind = ActivationKind::Swish;
-    else throw std::invalid_argument("activation: unknown name '" + name + "'");
-    return a;
+namespace {
+constexpr double kNone = -1.0;
 }
 
-std::string Activation::name() const {
-    switch (kind) {
-        case ActivationKind::Linear: return "linear";
-        case ActivationKind::Erf: return "erf";
-        case ActivationKind::Relu: return "relu";
-        case ActivationKind::Tanh: return "tanh";
-        case ActivationKind::HardTanh: return "hardtanh";
-        case ActivationKind::LeakyRelu: return "leaky_relu";
-        case ActivationKind::Sigmoid: return "sigmoid";
-        case ActivationKind::ErfSigmoid: return "erf_sigmoid";
-        case ActivationKind::Gelu: return "gelu";
-        case ActivationKind::Swish: return "swish";
+const std::vector<ActivationTraits>& activation_table() {
+    // kind, name, parity, odd centre, homogeneity, kinks, scale, piecewise linear,
+    // closed forms (1-D, 2-D, I3/I4), uses slope, formula
+    static const std::vector<ActivationTraits> table{
+        {ActivationKind::Linear, "linear", Parity::Odd, 0.0, 1.0, 0, {0, 0}, 1.0, true, true, true, true, false, "x"},
+        {ActivationKind::Erf, "erf", Parity::Odd, 0.0, kNone, 0, {0, 0}, 1.0, false, true, true, true, false,
+         "erf(x / sqrt 2)"},
+        {ActivationKind::Relu, "relu", Parity::None, 0.0, 1.0, 1, {0, 0}, 1.0, true, true, true, true, false,
+         "max(0, x)"},
+        {ActivationKind::Tanh, "tanh", Parity::Odd, 0.0, kNone, 0, {0, 0}, 1.0, false, false, false, false, false,
+         "tanh(x)"},
+        {ActivationKind::HardTanh, "hardtanh", Parity::Odd, 0.0, kNone, 2, {-1.0, 1.0}, 1.0, true, false, false, false,
+         false, "clip(x, -1, 1)"},
+        {ActivationKind::LeakyRelu, "leaky_relu", Parity::None, 0.0, 1.0, 1, {0, 0}, 1.0, true, true, true, false, true,
+         "x (x > 0), slope x (x < 0)"},
+        {ActivationKind::Sigmoid, "sigmoid", Parity::Odd, 0.5, kNone, 0, {0, 0}, 2.0, false, false, false, false, false,
+         "1 / (1 + exp(-x))"},
+        {ActivationKind::ErfSigmoid, "erf_sigmoid", Parity::Odd, 0.5, kNone, 0, {0, 0}, 1.0, false, true, true, false,
+         false, "Phi(x) = (1 + erf(x / sqrt 2)) / 2"},
+        {ActivationKind::Gelu, "gelu", Parity::None, 0.0, kNone, 0, {0, 0}, 1.0, false, true, true, false, false,
+         "x Phi(x)"},
+        {ActivationKind::Swish, "swish", Parity::None, 0.0, kNone, 0, {0, 0}, 2.0, false, false, false, false, false,
+         "x / (1 + exp(-x))"},
+    };
+    return table;
+}
+
+const ActivationTraits& Activation::traits() const {
+    const auto& t = activation_table();
+    const auto i = static_cast<std::size_t>(kind);
+    return t[i];  // the table is in enum order (checked in from_name's first call)
+}
+
+Activation Activation::from_name(const std::string& name, double slope) {
+    const auto& t = activation_table();
+    for (std::size_t i = 0; i < t.size(); ++i) {
+        if (static_cast<std::size_t>(t[i].kind) != i) throw std::logic_error("activation_table: not in enum order");
+        if (name == t[i].name) {
+            Activation a;
+            a.kind = t[i].kind;
+            a.slope = slope;
+            return a;
+        }
     }
-    return "?";
+    if (name == "silu") return from_name("swish", slope);
+    throw std::invalid_argument("activation: unknown name '" + name + "'");
 }
 
 std::vector<double> Activation::kinks() const {
-    switch (kind) {
-        case ActivationKind::Relu:
-        case ActivationKind::LeakyRelu: return {0.0};
-        case ActivationKind::HardTanh: return {-1.0, 1.0};
-        default: return {};
-    }
+    const ActivationTraits& t = traits();
+    return std::vector<double>(t.kinks, t.kinks + t.n_kinks);
 }
 
 std::vector<double> Activation::scale_points() const {
-    if (kind == ActivationKind::Linear || piecewise()) return {};
-    return {-4.0, -1.5, 0.0, 1.5, 4.0};
+    if (traits().piecewise_linear) return {};
+    const double s = traits().scale;
+    return {-4.0 * s, -1.5 * s, 0.0, 1.5 * s, 4.0 * s};
+}
+
+bool Activation::homogeneous(double& a, double& b, double& degree) const {
+    switch (kind) {
+        case ActivationKind::Linear: a = 1.0, b = 1.0, degree = 1.0; return true;
+        case ActivationKind::Relu: a = 1.0, b = 0.0, degree = 1.0; return true;
+        case ActivationKind::LeakyRelu: a = 1.0, b = slope, degree = 1.0; return true;
+        default: return false;
+    }
 }
 
 }  // namespace statmech_nn

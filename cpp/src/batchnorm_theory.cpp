@@ -9,6 +9,7 @@
 
 #include "statmech_nn/batchnorm.hpp"
 #include "statmech_nn/gaussian.hpp"
+#include "statmech_nn/gaussian_moments.hpp"
 #include "statmech_nn/parallel.hpp"
 
 namespace statmech_nn::batchnorm {
@@ -20,52 +21,6 @@ constexpr double kPi = 3.14159265358979323846;
 void check_B(int B) {
     if (B < 2) throw std::invalid_argument("B: the batch size must be >= 2 (BN over one sample is undefined); got " +
                                            std::to_string(B));
-}
-
-// Composite Gauss–Legendre rule on [lo, hi], panels split at the sorted breakpoints inside and no
-// wider than max_width; weights multiplied by exp(logw(x) - max logw) (logw = -inf allowed).
-template <class LogW>
-void composite_rule(double lo, double hi, std::vector<double> breaks, double max_width, int nodes, LogW logw,
-                    std::vector<double>& xs, std::vector<double>& ws, bool graded = false) {
-    xs.clear();
-    ws.clear();
-    breaks.push_back(lo);
-    breaks.push_back(hi);
-    std::sort(breaks.begin(), breaks.end());
-    const QuadRule& gl = gauss_legendre_rule(nodes);
-    std::vector<double> lw;
-    double lmax = -std::numeric_limits<double>::infinity();
-    for (std::size_t p = 0; p + 1 < breaks.size(); ++p) {
-        const double a = std::max(lo, breaks[p]), b = std::min(hi, breaks[p + 1]);
-        if (!(b > a)) continue;
-        const int n_sub = std::max(1, static_cast<int>(std::ceil((b - a) / max_width)));
-        const double width = (b - a) / n_sub;
-        for (int s = 0; s < n_sub; ++s) {
-            const double a_s = a + s * width, half = 0.5 * width, mid = a_s + half;
-            for (std::size_t k = 0; k < gl.x.size(); ++k) {
-                double x = mid + half * gl.x[k], jac = half;
-                if (graded) {
-                    // x = a + width s(xi), s = xi^3 / (xi^3 + (1 - xi)^3): smooths algebraic endpoint
-                    // singularities (sqrt-type, where a kink meets the end of an inner range).
-                    const double xi = 0.5 * (gl.x[k] + 1.0);
-                    const double u = xi * xi * xi, v = (1 - xi) * (1 - xi) * (1 - xi), den = u + v;
-                    x = a_s + width * u / den;
-                    jac = 0.5 * width * 3 * xi * xi * (1 - xi) * (1 - xi) / (den * den);
-                }
-                const double l = logw(x);
-                xs.push_back(x);
-                ws.push_back(jac * gl.w[k]);
-                lw.push_back(l);
-                lmax = std::max(lmax, l);
-            }
-        }
-    }
-    double total = 0;
-    for (std::size_t k = 0; k < ws.size(); ++k) {
-        ws[k] *= std::isfinite(lw[k]) ? std::exp(lw[k] - lmax) : 0.0;
-        total += ws[k];
-    }
-    for (double& w : ws) w /= total;  // normalised weights: E[1] = 1 exactly
 }
 
 // Averages over the BSB1 sphere by quadrature with `nodes` Gauss–Legendre nodes per panel.
@@ -118,7 +73,7 @@ SphereMoments sphere_quadrature(const Phi& phi, int B, int nodes) {
         }
     }
     std::vector<double> th, wth;
-    composite_rule(kPi / 2 - half, kPi / 2 + half, tb, width, nodes,
+    weighted_composite_rule(kPi / 2 - half, kPi / 2 + half, tb, width, nodes,
                    [&](double t) { return n_theta > 0 ? n_theta * std::log(std::sin(t)) : 0.0; }, th, wth,
                    /*graded=*/B == 4);
     // gamma rule: density ~ cos^{B-4}(gamma) on [-pi/2, pi/2].
@@ -144,7 +99,7 @@ SphereMoments sphere_quadrature(const Phi& phi, int B, int nodes) {
             const double sg = (k - A) / C;
             if (std::abs(sg) < 1.0) gb.push_back(std::asin(sg));
         }
-        composite_rule(-ghalf, ghalf, gb, gwidth, nodes,
+        weighted_composite_rule(-ghalf, ghalf, gb, gwidth, nodes,
                        [&](double g) { return n_gamma > 0 ? n_gamma * std::log(std::cos(g)) : 0.0; }, ga, wga);
         for (std::size_t j = 0; j < ga.size(); ++j) accumulate_pair(x1, A + C * std::sin(ga[j]), wth[i] * wga[j]);
     }
@@ -240,30 +195,7 @@ bool Phi::homogeneous(double& a, double& b, double& degree) const {
 
 // ---- kernels -----------------------------------------------------------------------------------
 
-double arccos_kernel(double alpha, double c) {
-    c = std::clamp(c, -1.0, 1.0);
-    const double theta = std::acos(c), s = std::sqrt(std::max(0.0, 1.0 - c * c));
-    if (alpha == 0.0) return (kPi - theta) / (2 * kPi);
-    if (alpha == 1.0) return (s + (kPi - theta) * c) / (2 * kPi);
-    if (alpha == 2.0) return (3 * s * c + (kPi - theta) * (1 + 2 * c * c)) / (2 * kPi);
-    if (c == 1.0) return std::pow(2.0, alpha - 1.0) * std::tgamma(alpha + 0.5) / std::sqrt(kPi);
-    if (c == -1.0) return 0.0;
-    // 2^alpha Gamma(alpha+1)/(2 pi) int_{theta - pi/2}^{pi/2} cos^alpha(t) cos^alpha(t - theta) dt, with a
-    // sigmoidal change of variables (p = 3) that smooths the (pi/2 - t)^alpha endpoint behaviour.
-    const double lo = theta - kPi / 2, hi = kPi / 2;
-    const QuadRule& gl = gauss_legendre_rule(96);
-    double sum = 0;
-    for (std::size_t k = 0; k < gl.x.size(); ++k) {
-        const double xi = 0.5 * (gl.x[k] + 1.0);
-        const double u = xi * xi * xi, v = (1 - xi) * (1 - xi) * (1 - xi), den = u + v;
-        const double sfrac = u / den;
-        const double ds = 3 * xi * xi * (1 - xi) * (1 - xi) / (den * den);  // d s / d xi
-        const double t = lo + (hi - lo) * sfrac;
-        const double c1 = std::max(0.0, std::cos(t)), c2 = std::max(0.0, std::cos(t - theta));
-        sum += 0.5 * gl.w[k] * (hi - lo) * ds * std::pow(c1, alpha) * std::pow(c2, alpha);
-    }
-    return std::pow(2.0, alpha) * std::tgamma(alpha + 1.0) / (2 * kPi) * sum;
-}
+// arccos_kernel: the Gaussian layer's (gaussian_closed_forms.cpp).
 
 double sphere_moment_factor(int B, double alpha) {
     check_B(B);
@@ -319,7 +251,7 @@ double gradient_explosion_rate_limit(const Phi& phi) {
         // split at the kinks; ~1e-15 for the smooth activations (plain 48-node Gauss–Hermite is only
         // ~1e-6 for tanh, whose poles at +-i pi/2 are close to the real axis).
         std::vector<double> xs, ws;
-        composite_rule(-12.0, 12.0, phi.kinks(), 0.5, 24, [](double x) { return -0.5 * x * x; }, xs, ws);
+        weighted_composite_rule(-12.0, 12.0, phi.kinks(), 0.5, 24, [](double x) { return -0.5 * x * x; }, xs, ws);
         e_d2 = e_f2 = e_f = 0;
         for (std::size_t i = 0; i < xs.size(); ++i) {
             const double f = phi.value(xs[i]), d = phi.deriv(xs[i]);

@@ -22,6 +22,7 @@
 #include <stdexcept>
 
 #include "statmech_nn/gaussian.hpp"
+#include "statmech_nn/gaussian_moments.hpp"
 #include "statmech_nn/parallel.hpp"
 
 namespace statmech_nn {
@@ -127,14 +128,6 @@ double relu_I4(const Eigen::Matrix4d& C4) {
     }
     if (C(2, 3) != 0.0) total += C(2, 3) * orthant_probability(C);
     return total;
-}
-
-double erf_I2(const Eigen::Matrix2d& C) {
-    return 2.0 / kPi * std::asin(clamp1(C(0, 1) / std::sqrt((1.0 + C(0, 0)) * (1.0 + C(1, 1)))));
-}
-
-double erf_J2(const Eigen::Matrix2d& C) {
-    return 2.0 / kPi / std::sqrt((1.0 + C(0, 0)) * (1.0 + C(1, 1)) - C(0, 1) * C(0, 1));
 }
 
 double erf_I3(const Eigen::Matrix3d& C) {
@@ -243,15 +236,18 @@ double orthant_probability(const Eigen::MatrixXd& C) {
     }
 }
 
-bool has_closed_form(const Activation& g) {
-    return g.kind == ActivationKind::Linear || g.kind == ActivationKind::Erf || g.kind == ActivationKind::Relu;
+bool has_closed_form(const Activation& g) { return g.traits().closed_form_2d; }
+bool has_closed_form(const Activation& g, Average which) {
+    return which == Average::I2 || which == Average::J2 ? g.traits().closed_form_2d : g.traits().closed_form_34;
 }
 
-double I2_quadrature(const Activation& g, const Eigen::Matrix2d& C, const QuadratureSettings& qs) {
-    return product_mean({factor_value(g), factor_value(g)}, C, qs);
+// I2 and J2 are the two halves of the Gaussian layer's pair moments (closed forms or the
+// conditioned 2-D rule, see gaussian_moments.hpp).
+double I2_quadrature(const Activation& g, const Eigen::Matrix2d& C, const QuadratureSettings&) {
+    return pair_quadrature(g, C(0, 0), C(0, 1), C(1, 1)).phiphi;
 }
-double J2_quadrature(const Activation& g, const Eigen::Matrix2d& C, const QuadratureSettings& qs) {
-    return product_mean({factor_deriv(g), factor_deriv(g)}, C, qs);
+double J2_quadrature(const Activation& g, const Eigen::Matrix2d& C, const QuadratureSettings&) {
+    return pair_quadrature(g, C(0, 0), C(0, 1), C(1, 1)).dphidphi;
 }
 double I3_quadrature(const Activation& g, const Eigen::Matrix3d& C, const QuadratureSettings& qs) {
     return product_mean({factor_deriv(g), factor_identity(), factor_value(g)}, C, qs);
@@ -260,22 +256,10 @@ double I4_quadrature(const Activation& g, const Eigen::Matrix4d& C, const Quadra
     return product_mean({factor_deriv(g), factor_deriv(g), factor_value(g), factor_value(g)}, C, qs);
 }
 
-double I2(const Activation& g, const Eigen::Matrix2d& C) {
-    switch (g.kind) {
-        case ActivationKind::Linear: return C(0, 1);
-        case ActivationKind::Erf: return erf_I2(C);
-        case ActivationKind::Relu: return relu_I2(C);
-        default: return I2_quadrature(g, C);
-    }
-}
+double I2(const Activation& g, const Eigen::Matrix2d& C) { return pair_moments(g, C(0, 0), C(0, 1), C(1, 1)).phiphi; }
 
 double J2(const Activation& g, const Eigen::Matrix2d& C) {
-    switch (g.kind) {
-        case ActivationKind::Linear: return 1.0;
-        case ActivationKind::Erf: return erf_J2(C);
-        case ActivationKind::Relu: return orthant2(C(0, 0), C(1, 1), C(0, 1));
-        default: return J2_quadrature(g, C);
-    }
+    return pair_moments(g, C(0, 0), C(0, 1), C(1, 1)).dphidphi;
 }
 
 double I3(const Activation& g, const Eigen::Matrix3d& C) {
@@ -358,7 +342,7 @@ void check_covariance(const double* c, int d, std::int64_t index) {
 void average_batch(Average which, const Activation& g, const double* C, std::int64_t n, double* out, int num_threads,
                    bool force_quadrature) {
     const int d = which == Average::I4 ? 4 : (which == Average::I3 ? 3 : 2);
-    const bool quad = force_quadrature || !has_closed_form(g);
+    const bool quad = force_quadrature || !has_closed_form(g, which);
     // Closed forms are cheap: give each thread a large contiguous block.
     const std::int64_t block = quad ? 1 : 256;
     const std::int64_t nblocks = (n + block - 1) / block;

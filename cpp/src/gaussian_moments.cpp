@@ -22,17 +22,13 @@ const QuadratureSettings& panel_settings() {
 }
 
 // Length scale of the activation's structure (sigmoid and swish are tanh-like at scale 2).
-double activation_scale(const Activation& g) {
-    return (g.kind == ActivationKind::Sigmoid || g.kind == ActivationKind::Swish) ? 2.0 : 1.0;
-}
+double activation_scale(const Activation& g) { return g.traits().scale; }
 
-bool is_closed_form(const Activation& g) {
-    return g.kind == ActivationKind::Linear || g.kind == ActivationKind::Erf || g.kind == ActivationKind::Relu;
-}
+bool is_closed_form(const Activation& g) { return g.traits().closed_form_2d; }
 
 // Smooth odd activations (phi(-x) = -phi(x)): phi^2, phi'^2 and phi phi'' are even, and the Hermite
 // coefficients of phi vanish for even k, so the Gaussian rules only need the half line x >= 0.
-bool is_smooth_odd(const Activation& g) { return g.kind == ActivationKind::Tanh; }
+bool is_smooth_odd(const Activation& g) { return g.smooth_odd(); }
 
 // The x >= 0 half of the symmetric rule normal_rule(0, sd, {}, qs, ., ., features) would build
 // (composite Gauss–Legendre panels split at the feature points, z in [0, z_max]), with doubled
@@ -81,35 +77,84 @@ void half_activation_rule(const Activation& g, double sd, std::vector<double>& x
 
 using namespace gaussian_detail;
 
-void activation_rule(const Activation& g, double mean, double sd, std::vector<double>& x, std::vector<double>& w) {
+namespace {
+
+// Smooth activations: a Gaussian narrower than 0.3 x the activation's scale sees an integrand
+// analytic in a strip > 3 standard deviations wide: 64-node Gauss–Hermite.
+constexpr double kHermiteMaxSd = 0.3;
+const double kFeatures[] = {0.0, -1.0, 1.0, -2.0, 2.0, -4.0, 4.0, -8.0, 8.0, -16.0, 16.0};
+const double kGraded[] = {-8.0, -4.0, -2.0, -1.0, -0.5, 0.5, 1.0, 2.0, 4.0, 8.0};
+
+// The one rule builder: E f(x), x ~ N(mean, sd^2). `hard` edges are kinks of the integrand,
+// `soft` edges points where it changes shape; smooth_scale > 0 allows Gauss–Hermite when the
+// Gaussian is narrow at that scale and no kink lies within z_max standard deviations. Otherwise
+// composite Gauss–Legendre panels (20 nodes, <= 3 sd wide) on [-9, 9] sd split at every edge.
+void gaussian_rule(double mean, double sd, const std::vector<double>& hard, const std::vector<double>& soft,
+                   double smooth_scale, std::vector<double>& x, std::vector<double>& w) {
+    x.clear();
+    w.clear();
     if (!(sd > 0.0)) {
-        x.assign(1, mean);
-        w.assign(1, 1.0);
+        x.push_back(mean);
+        w.push_back(1.0);
         return;
     }
-    if (g.kind == ActivationKind::Linear) {
-        const QuadRule& r = gauss_hermite_rule(8);  // exact for the polynomials we integrate
-        x.resize(r.x.size());
-        w = r.w;
-        for (size_t i = 0; i < r.x.size(); ++i) x[i] = mean + sd * r.x[i];
-        return;
+    const QuadratureSettings& qs = panel_settings();
+    thread_local std::vector<double> z;
+    z.clear();
+    bool hard_inside = false;
+    for (double e : hard) {
+        const double t = (e - mean) / sd;
+        if (t > -qs.z_max && t < qs.z_max) {
+            z.push_back(t);
+            hard_inside = true;
+        }
     }
-    if (g.piecewise()) {
-        normal_rule(mean, sd, g.kinks(), panel_settings(), x, w);
-        return;
-    }
-    const double s = activation_scale(g);
-    if (sd <= 0.3 * s) {
+    if (!hard_inside && smooth_scale > 0.0 && sd <= kHermiteMaxSd * smooth_scale) {
         const QuadRule& r = gauss_hermite_rule(64);
         x.resize(r.x.size());
         w = r.w;
         for (size_t i = 0; i < r.x.size(); ++i) x[i] = mean + sd * r.x[i];
         return;
     }
-    static const std::vector<double> features{0.0, -1.0, 1.0, -2.0, 2.0, -4.0, 4.0, -8.0, 8.0, -16.0, 16.0};
-    std::vector<double> bp(features);
-    for (double& b : bp) b *= s;
-    normal_rule(mean, sd, bp, panel_settings(), x, w);
+    for (double e : soft) {
+        const double t = (e - mean) / sd;
+        if (t > -qs.z_max && t < qs.z_max) z.push_back(t);
+    }
+    z.push_back(-qs.z_max);
+    z.push_back(qs.z_max);
+    std::sort(z.begin(), z.end());
+    size_t m = 1;
+    for (size_t i = 1; i < z.size(); ++i)
+        if (z[i] - z[m - 1] > 1e-10) z[m++] = z[i];
+    z.resize(m);
+    z.back() = qs.z_max;
+    append_gauss_panels(z, mean, sd, 1.0, qs, x, w);
+}
+
+// Edges of phi itself: its kinks (hard) and, for smooth phi, its feature points (soft).
+void activation_edges(const Activation& g, std::vector<double>& hard, std::vector<double>& soft, double& scale) {
+    hard = g.kinks();
+    soft.clear();
+    scale = 0.0;
+    if (g.kind == ActivationKind::Linear || g.piecewise()) return;
+    scale = activation_scale(g);
+    for (double f : kFeatures) soft.push_back(f * scale);
+}
+
+}  // namespace
+
+void activation_rule(const Activation& g, double mean, double sd, std::vector<double>& x, std::vector<double>& w) {
+    if (g.kind == ActivationKind::Linear && sd > 0.0) {
+        const QuadRule& r = gauss_hermite_rule(8);  // exact for the polynomials we integrate
+        x.resize(r.x.size());
+        w = r.w;
+        for (size_t i = 0; i < r.x.size(); ++i) x[i] = mean + sd * r.x[i];
+        return;
+    }
+    thread_local std::vector<double> hard, soft;
+    double scale;
+    activation_edges(g, hard, soft, scale);
+    gaussian_rule(mean, sd, hard, soft, scale, x, w);
 }
 
 LayerMoments layer_moments(const Activation& g, double q) {
@@ -158,39 +203,83 @@ LayerMoments layer_moments(const Activation& g, double q) {
     return m;
 }
 
-PairMoments pair_moments(const Activation& g, double q11, double q12, double q22) {
+PairMoments pair_quadrature(const Activation& g, double q11, double q12, double q22) {
+    // Both factors are the same function: condition on the variable of larger variance, so that
+    // the inner conditional mean beta x1 has |beta| <= 1 and the outer integrand is no narrower
+    // than phi itself.
+    if (q22 > q11) std::swap(q11, q22);
     PairMoments pm;
-    if (is_closed_form(g)) {
-        Eigen::Matrix2d C;
-        C << q11, q12, q12, q22;
-        pm.phiphi = I2(g, C);
-        pm.dphidphi = J2(g, C);
+    double v0, d0;
+    if (!(q11 > 0.0)) {
+        value_deriv(g, 0.0, v0, d0);
+        pm.phiphi = v0 * v0;
+        pm.dphidphi = d0 * d0;
         return pm;
     }
-    thread_local std::vector<double> x1, w1, x2, w2;
-    const double sd1 = std::sqrt(std::max(0.0, q11));
-    const double beta = q11 > 0.0 ? q12 / q11 : 0.0;
-    const double var2 = std::max(0.0, q22 - beta * q12);
-    const double sd2 = var2 > 1e-14 * q22 ? std::sqrt(var2) : 0.0;
-    activation_rule(g, 0.0, sd1, x1, w1);
-    double a = 0.0, b = 0.0;
-    for (size_t i = 0; i < x1.size(); ++i) {
-        double v1, d1;
-        value_deriv(g, x1[i], v1, d1);
-        activation_rule(g, beta * x1[i], sd2, x2, w2);
-        double sa = 0.0, sb = 0.0;
-        for (size_t j = 0; j < x2.size(); ++j) {
-            double v2, d2;
-            value_deriv(g, x2[j], v2, d2);
-            sa += w2[j] * v2;
-            sb += w2[j] * d2;
+    const double sd1 = std::sqrt(q11);
+    double beta = 0.0, sd2 = 0.0;
+    if (q22 > 0.0) {
+        const double rho = std::max(-1.0, std::min(1.0, q12 / std::sqrt(q11 * q22)));
+        beta = rho * std::sqrt(q22 / q11);
+        sd2 = std::sqrt(q22 * std::max(0.0, (1.0 - rho) * (1.0 + rho)));
+    }
+    thread_local std::vector<double> hard, soft, outer_hard, outer_soft, x1, w1, x2, w2;
+    double scale;
+    activation_edges(g, hard, soft, scale);
+    outer_hard = hard;
+    outer_soft = soft;
+    if (beta != 0.0) {
+        // The inner average G(m) = E phi(m + sd2 z) at m = beta x1 changes shape where m crosses
+        // phi's kinks (a transition of width sd2: graded edges) and feature points (and, for a wide
+        // inner Gaussian, on the scale sd2).
+        for (double k : hard) {
+            outer_hard.push_back(k / beta);
+            if (sd2 > 0.0)
+                for (double t : kGraded) outer_soft.push_back((k + t * sd2) / beta);
         }
-        a += w1[i] * v1 * sa;
-        b += w1[i] * d1 * sb;
+        if (scale > 0.0) {
+            for (double f : kFeatures) outer_soft.push_back(f * scale / beta);
+            if (sd2 > scale)
+                for (double f : kFeatures) outer_soft.push_back(f * sd2 / beta);
+        } else if (!hard.empty() && sd2 > 0.0) {
+            for (double f : kFeatures) outer_soft.push_back(f * sd2 / beta);
+        }
+    }
+    gaussian_rule(0.0, sd1, outer_hard, outer_soft, scale, x1, w1);
+    double a = 0.0, b = 0.0;
+    if (sd2 == 0.0) {
+        for (size_t i = 0; i < x1.size(); ++i) {
+            double v1, d1, v2, d2;
+            value_deriv(g, x1[i], v1, d1);
+            value_deriv(g, beta * x1[i], v2, d2);
+            a += w1[i] * v1 * v2;
+            b += w1[i] * d1 * d2;
+        }
+    } else {
+        for (size_t i = 0; i < x1.size(); ++i) {
+            double v1, d1;
+            value_deriv(g, x1[i], v1, d1);
+            gaussian_rule(beta * x1[i], sd2, hard, soft, scale, x2, w2);
+            double sa = 0.0, sb = 0.0;
+            for (size_t j = 0; j < x2.size(); ++j) {
+                double v2, d2;
+                value_deriv(g, x2[j], v2, d2);
+                sa += w2[j] * v2;
+                sb += w2[j] * d2;
+            }
+            a += w1[i] * v1 * sa;
+            b += w1[i] * d1 * sb;
+        }
     }
     pm.phiphi = a;
     pm.dphidphi = b;
     return pm;
+}
+
+PairMoments pair_moments(const Activation& g, double q11, double q12, double q22) {
+    PairMoments pm;
+    if (pair_closed_form(g, q11, q12, q22, pm)) return pm;
+    return pair_quadrature(g, q11, q12, q22);
 }
 
 }  // namespace statmech_nn

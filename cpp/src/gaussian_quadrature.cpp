@@ -1,6 +1,7 @@
 // Quadrature rules and nested Gaussian expectations.
 #include <Eigen/Eigenvalues>
 #include <algorithm>
+#include <limits>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -151,6 +152,51 @@ void normal_rule(double mean, double sd, const std::vector<double>& breakpoints,
     std::sort(edges.begin(), edges.end());
     edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
     append_gauss_panels(edges, mean, sd, 1.0, qs, x, w);
+}
+
+
+void weighted_composite_rule(double lo, double hi, std::vector<double> breaks, double max_width, int nodes,
+                             const std::function<double(double)>& logw, std::vector<double>& xs,
+                             std::vector<double>& ws, bool graded) {
+    xs.clear();
+    ws.clear();
+    breaks.push_back(lo);
+    breaks.push_back(hi);
+    std::sort(breaks.begin(), breaks.end());
+    const QuadRule& gl = gauss_legendre_rule(nodes);
+    std::vector<double> lw;
+    double lmax = -std::numeric_limits<double>::infinity();
+    for (std::size_t p = 0; p + 1 < breaks.size(); ++p) {
+        const double a = std::max(lo, breaks[p]), b = std::min(hi, breaks[p + 1]);
+        if (!(b > a)) continue;
+        const int n_sub = std::max(1, static_cast<int>(std::ceil((b - a) / max_width)));
+        const double width = (b - a) / n_sub;
+        for (int s = 0; s < n_sub; ++s) {
+            const double a_s = a + s * width, half = 0.5 * width, mid = a_s + half;
+            for (std::size_t k = 0; k < gl.x.size(); ++k) {
+                double x = mid + half * gl.x[k], jac = half;
+                if (graded) {
+                    // x = a + width s(xi), s = xi^3 / (xi^3 + (1 - xi)^3): smooths algebraic endpoint
+                    // singularities (sqrt-type, where a kink meets the end of an inner range).
+                    const double xi = 0.5 * (gl.x[k] + 1.0);
+                    const double u = xi * xi * xi, v = (1 - xi) * (1 - xi) * (1 - xi), den = u + v;
+                    x = a_s + width * u / den;
+                    jac = 0.5 * width * 3 * xi * xi * (1 - xi) * (1 - xi) / (den * den);
+                }
+                const double l = logw(x);
+                xs.push_back(x);
+                ws.push_back(jac * gl.w[k]);
+                lw.push_back(l);
+                lmax = std::max(lmax, l);
+            }
+        }
+    }
+    double total = 0;
+    for (std::size_t k = 0; k < ws.size(); ++k) {
+        ws[k] *= std::isfinite(lw[k]) ? std::exp(lw[k] - lmax) : 0.0;
+        total += ws[k];
+    }
+    for (double& w : ws) w /= total;  // normalised weights: E[1] = 1 exactly
 }
 
 namespace {

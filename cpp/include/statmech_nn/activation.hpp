@@ -24,25 +24,57 @@ enum class ActivationKind {
     Swish,      // x * sigmoid(x) (SiLU)
 };
 
+// Symmetry of phi: odd about its value at 0 (phi(x) - phi(0) odd: linear, erf, tanh, hardtanh,
+// and the sigmoids about 1/2), even, or neither.
+enum class Parity { None, Odd, Even };
+
+// Everything the Gaussian layer (and every family above it) needs to know about an activation,
+// derived from ONE table (activation.cpp). Adding an activation = one row there plus its tests.
+struct ActivationTraits {
+    ActivationKind kind;
+    const char* name;
+    Parity parity;
+    double odd_center;        // phi(x) - odd_center is odd (Parity::Odd)
+    double homogeneity;       // degree k of positive homogeneity phi(t x) = t^k phi(x), t > 0; < 0: none
+    int n_kinks;              // points where phi or phi' is not smooth
+    double kinks[2];
+    double scale;             // length scale of phi's structure (sigmoid and swish are tanh-like at 2)
+    bool piecewise_linear;    // phi'' = 0 off the kinks: E[phi'^2] is independent of the variance q
+    bool closed_form_1d;      // E phi^2, E phi'^2 over N(0, q) in closed form
+    bool closed_form_2d;      // I2, J2 (pair moments) in closed form
+    bool closed_form_34;      // I3, I4 in closed form
+    bool uses_slope;          // parameter `slope` (leaky_relu)
+    const char* formula;      // phi(x), for documentation
+};
+
+// The table, in a fixed order (the order of the Python ACTIVATIONS list).
+const std::vector<ActivationTraits>& activation_table();
+
 struct Activation {
     ActivationKind kind = ActivationKind::Erf;
     double slope = 0.01;  // LeakyRelu only
 
-    // Parse "linear", "erf", "relu", "tanh", "hardtanh", "leaky_relu", "sigmoid",
-    // "erf_sigmoid", "gelu", "swish"/"silu". Throws std::invalid_argument on unknown names.
+    // Parse a name of activation_table() (or the alias "silu" of "swish"). Throws
+    // std::invalid_argument on unknown names.
     static Activation from_name(const std::string& name, double slope = 0.01);
-    std::string name() const;
+    const ActivationTraits& traits() const;
+    std::string name() const { return traits().name; }
 
     // True for the piecewise-linear activations (kinks where the second derivative is a delta).
-    bool piecewise() const {
-        return kind == ActivationKind::Relu || kind == ActivationKind::HardTanh ||
-               kind == ActivationKind::LeakyRelu;
-    }
+    bool piecewise() const { return traits().piecewise_linear && kind != ActivationKind::Linear; }
     // Points where phi or phi' is not smooth (quadrature is split there).
     std::vector<double> kinks() const;
-    // Where a smooth nonlinear activation changes shape (|x| <~ 4); quadrature over a Gaussian much
-    // wider than this scale splits its panels here so that accuracy does not degrade with variance.
+    // Where a smooth nonlinear activation changes shape (|x| <~ 4 scale); quadrature over a Gaussian
+    // much wider than this scale splits its panels here so that accuracy does not degrade with variance.
     std::vector<double> scale_points() const;
+    // Smooth, nonlinear and odd about 0 (erf, tanh): phi^2, phi'^2 and phi phi'' are even and the
+    // Hermite coefficients of phi vanish at even orders.
+    bool smooth_odd() const {
+        const ActivationTraits& t = traits();
+        return t.parity == Parity::Odd && t.odd_center == 0.0 && t.n_kinks == 0 && !t.piecewise_linear;
+    }
+    // phi(x) = a max(x,0)^k - b max(-x,0)^k (k = homogeneity degree); false if not homogeneous.
+    bool homogeneous(double& a, double& b, double& degree) const;
 
     inline double operator()(double x) const { return value(x); }
 

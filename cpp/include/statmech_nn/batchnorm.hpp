@@ -44,6 +44,7 @@
 #include <Eigen/Dense>
 
 #include "statmech_nn/activation.hpp"
+#include "statmech_nn/gaussian_moments.hpp"
 
 namespace statmech_nn::batchnorm {
 
@@ -62,8 +63,9 @@ struct Phi {
     bool homogeneous(double& a, double& b, double& degree) const;
 };
 
-// k_alpha(c) = E max(u,0)^alpha max(v,0)^alpha, unit variances, correlation c (alpha >= 0).
-double arccos_kernel(double alpha, double c);
+// k_alpha(c) = E max(u,0)^alpha max(v,0)^alpha, unit variances, correlation c (alpha >= 0): the
+// Gaussian layer's arc-cosine kernel (gaussian_moments.hpp).
+using statmech_nn::arccos_kernel;
 // c_B(alpha) above (B >= 2, alpha > -(B-1)/2).
 double sphere_moment_factor(int B, double alpha);
 

@@ -53,6 +53,14 @@ void normal_rule(double mean, double sd, const std::vector<double>& breakpoints,
 void append_gauss_panels(const std::vector<double>& z_edges, double mean, double sd, double weight_scale,
                          const QuadratureSettings& qs, std::vector<double>& x, std::vector<double>& w);
 
+// Composite Gauss–Legendre rule (`nodes` per panel) on [lo, hi] for a weight exp(logw(x)) known up
+// to a constant: panels split at the breakpoints inside and no wider than max_width; weights
+// normalised to sum 1 (logw = -inf allowed). graded: each panel mapped by s = xi^3/(xi^3 + (1-xi)^3),
+// which smooths algebraic endpoint singularities. (Batch-norm sphere averages use it.)
+void weighted_composite_rule(double lo, double hi, std::vector<double> breaks, double max_width, int nodes,
+                             const std::function<double(double)>& logw, std::vector<double>& xs,
+                             std::vector<double>& ws, bool graded = false);
+
 // E f(x), x ~ N(mean, sd^2).
 double normal_mean(const std::function<double(double)>& f, double mean, double sd,
                    const std::vector<double>& breakpoints = {}, const QuadratureSettings& qs = {});
@@ -78,7 +86,11 @@ double mean2(const std::function<double(double, double)>& f, double c11, double 
              const QuadratureSettings& qs = {});
 
 // ---- Saad–Solla averages ----------------------------------------------------------------------
-bool has_closed_form(const Activation& g);  // linear, erf, relu
+// I2 / J2 in closed form: the activation table's closed_form_2d (linear, erf, erf_sigmoid, gelu,
+// relu, leaky_relu); I3 / I4: closed_form_34 (linear, erf, relu).
+bool has_closed_form(const Activation& g);
+enum class Average { I2, J2, I3, I4 };
+bool has_closed_form(const Activation& g, Average which);
 
 double I2(const Activation& g, const Eigen::Matrix2d& C);
 double J2(const Activation& g, const Eigen::Matrix2d& C);
@@ -96,7 +108,6 @@ double I4_quadrature(const Activation& g, const Eigen::Matrix4d& C, const Quadra
 double orthant_probability(const Eigen::MatrixXd& C);
 
 // Vectorised over a stack of n row-major d x d matrices (C contiguous, n*d*d doubles).
-enum class Average { I2, J2, I3, I4 };
 void average_batch(Average which, const Activation& g, const double* C, std::int64_t n, double* out,
                    int num_threads, bool force_quadrature = false);
 

@@ -8,7 +8,7 @@
 //   PairSeries:                     the Mehler (Hermite) expansion of the equal-variance pair
 //                                   moments in the correlation c, built once per q.
 //
-// Closed forms for linear, erf and relu (gaussian.hpp's I2 / J2); nested 1-D rules otherwise. For
+// Closed forms for linear, erf, erf_sigmoid, gelu, relu, leaky_relu; nested 1-D rules otherwise. For
 // piecewise-linear activations the rules are composite Gauss–Legendre panels split at the kinks;
 // for smooth ones a 64-node Gauss–Hermite rule when the Gaussian is narrow compared with the
 // activation's own scale, otherwise composite Gauss–Legendre panels split at the activation's
@@ -39,6 +39,21 @@ struct PairMoments {
 };
 PairMoments pair_moments(const Activation& g, double q11, double q12, double q22);
 
+// The two routes behind pair_moments. pair_closed_form: linear, erf, erf_sigmoid, gelu, relu,
+// leaky_relu (gaussian_closed_forms.cpp; false for the others). pair_quadrature: any activation,
+// nested 1-D rules conditioned on the variable of larger variance, with the outer panels split
+// where the inner conditional mean crosses the kinks and scale points of phi (accurate to ~1e-12
+// relative up to correlations +-1 and variance ratios 1e4; exact 1-D reduction for singular C).
+bool pair_closed_form(const Activation& g, double q11, double q12, double q22, PairMoments& pm);
+PairMoments pair_quadrature(const Activation& g, double q11, double q12, double q22);
+
+// Arc-cosine kernel of degree alpha >= 0 (Cho & Saul 2009): E max(u,0)^alpha max(v,0)^alpha for unit
+// Gaussians of correlation c. Elementary for alpha = 0, 1, 2 (to rounding, also at c = +-1), a
+// smooth 96-node 1-D integral otherwise.
+double arccos_kernel(double alpha, double c);
+// Pair moments of phi(x) = a max(x,0)^k - b max(-x,0)^k (degree k > 0) through the arc-cosine kernels.
+PairMoments homogeneous_pair_moments(double a, double b, double degree, double q11, double q12, double q22);
+
 // Nodes and weights of a rule for E f(x), x ~ N(mean, sd^2), adapted to phi (see file comment).
 void activation_rule(const Activation& g, double mean, double sd, std::vector<double>& x, std::vector<double>& w);
 
@@ -46,7 +61,7 @@ namespace gaussian_detail {
 
 // Length scale of the activation's structure (sigmoid and swish are tanh-like at scale 2).
 double activation_scale(const Activation& g);
-// Pair moments in closed form (linear, erf, relu).
+// Pair moments in closed form (the activation table's closed_form_2d).
 bool is_closed_form(const Activation& g);
 // Smooth odd activations (phi(-x) = -phi(x)): phi^2, phi'^2 and phi phi'' are even, and the Hermite
 // coefficients of phi vanish for even k, so the Gaussian rules only need the half line x >= 0.
