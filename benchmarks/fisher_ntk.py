@@ -6,10 +6,15 @@
    the spectrum of J J^T / T (the smart way), and, for small M, vs the eigenvalues of the P x P
    matrix F = J^T J / T (the naive way). Both alternatives reuse the same forward/backward pass,
    so the ratio measures the Gram trick alone; eigenvalues are checked to agree.
-2. Infinite-width NTK (relu closed form and tanh quadrature) of n inputs, depth 3: time per
-   kernel entry.
+2. Infinite-width NTK (relu closed form, tanh quadrature) of n inputs, depth 3: time per kernel
+   entry and layer, with every layer stored and with the read-out only (``store_layers=False``),
+   for inputs of different norms (2-D quadrature of the Gaussian layer per pair) and of equal
+   norms (the Gaussian layer's Mehler series, built once per layer). With ``--before PATH`` (a
+   ``_core`` extension built from an earlier commit) the same kernels are timed with that core in
+   the same process and the ratios printed.
 
-Run: ``PYTHONPATH=python python benchmarks/fisher_ntk.py`` (``--quick`` for a short run).
+Run: ``PYTHONPATH=python python benchmarks/fisher_ntk.py`` (``--quick`` for a short run,
+``--kernels`` for part 2 only, ``--before PATH/_core*.so`` to compare with an older core).
 """
 
 from __future__ import annotations
@@ -71,6 +76,8 @@ def jacobian_spectrum(M, T, C, seed, full_F=False):
 
 
 def main():
+    if "--kernels" in sys.argv:
+        return kernels_part()
     C = 2
     cases = [(30, 10, True), (200, 20, False), (500, 40, False)] if QUICK else \
         [(30, 10, True), (45, 10, True), (300, 40, False), (1000, 50, False)]
@@ -87,12 +94,44 @@ def main():
             line += f" {tf:>10.3f} {tf / tg:>7.0f}"
         print(line, flush=True)
 
-    print("\n2. infinite-width kernels, depth 3, n x n inputs")
-    for act in ("relu", "tanh"):
-        n = 50 if QUICK else 100
-        x = np.random.default_rng(0).standard_normal((n, 10))
+    kernels_part()
+
+
+def kernels_part():
+    print("\n2. infinite-width kernels, depth 3, n x n inputs (best of 3)")
+    before = _load_before()
+    rng = np.random.default_rng(0)
+    for act, n, equal in (("relu", 100, False), ("relu", 400, False), ("tanh", 40 if QUICK else 100, False),
+                          ("tanh", 100, True), ("gelu", 100, True)):
+        x = rng.standard_normal((n, 10))
+        if equal:
+            # equal norms exactly: signed permutations of one vector on a 2^-10 grid (squares and
+            # their sums are exact in float64, whatever the order)
+            base = np.round(x[0] * 2 ** 10) / 2 ** 10
+            x = np.stack([rng.permutation(base) * rng.choice([-1.0, 1.0], base.size) for _ in range(n)])
         t, _ = best_of(lambda: ntk.kernels(x, None, act, 3, 2.0, 0.1))
-        print(f"  {act:5s} n = {n}: {t:.4f} s ({t / (n * n * 3) * 1e6:.2f} us per entry and layer)")
+        t2, _ = best_of(lambda: ntk.kernels(x, None, act, 3, 2.0, 0.1, store_layers=False))
+        per = t / (n * (n + 1) / 2 * 3) * 1e6
+        line = (f"  {act:5s} n = {n:3d} {'equal norms' if equal else 'any norms  '}: {t:.4f} s "
+                f"({per:.2f} us per entry and layer), read-out only {t2:.4f} s")
+        if before is not None:
+            tb, _ = best_of(lambda: before.ntk.kernels(x, None, act, 0.01, 3, 2.0, 0.1, False, 0.0, 0),
+                            repeat=1 if act != "relu" else 3)
+            line += f"; before {tb:.4f} s (ratio {tb / t:.1f})"
+        print(line, flush=True)
+
+
+def _load_before():
+    """The ``_core`` extension given by ``--before PATH`` (old ntk.kernels signature), or None."""
+    if "--before" not in sys.argv:
+        return None
+    import importlib.util
+
+    path = sys.argv[sys.argv.index("--before") + 1]
+    spec = importlib.util.spec_from_file_location("_core", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 if __name__ == "__main__":

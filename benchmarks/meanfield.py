@@ -80,11 +80,36 @@ def timed(f, repeat):
     return min(times), float(np.median(times)), out
 
 
+def before_after(path, sw2, sb2, threads, rep):
+    """The phase diagram with an earlier core (same grid, interleaved runs in this process)."""
+    import importlib.util
+
+    from statmech_nn import _core
+
+    spec = importlib.util.spec_from_file_location("_core", path)
+    old = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(old)
+    for corr in (False, True):
+        tb, ta = [], []
+        for _ in range(rep):
+            t = time.perf_counter()
+            old.meanfield.phase_diagram("tanh", 0.01, sw2, sb2, 1.0, corr, threads)
+            tb.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            _core.meanfield.phase_diagram("tanh", 0.01, sw2, sb2, 1.0, corr, threads)
+            ta.append(time.perf_counter() - t)
+        print(f"   before/after (with_correlation={corr}): {min(tb):7.3f} s / {min(ta):7.3f} s  "
+              f"ratio {min(tb) / min(ta):5.2f} (best), {np.median(tb) / np.median(ta):5.2f} (median)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--repeat", type=int, default=5, help="timed repetitions (best-of and median reported)")
+    ap.add_argument("--before", default=None,
+                    help="path of a _core extension built from an earlier commit: its phase diagram is timed "
+                         "in the same process, interleaved with ours, and the ratio printed")
     args = ap.parse_args()
     n, rep = args.n, args.repeat
     sw2 = np.linspace(0.5, 4.0, n)
@@ -106,6 +131,8 @@ def main() -> None:
     t_corr = max(float(np.median(np.array(tf_list) - np.array(tq_list))), 1e-3)
     chaotic = np.mean(pd.chi1 > 1)
     print(f"statmech_nn  q*, chi1, xi_q, critical line : {t_q:7.3f} s / {t_q_med:7.3f} s")
+    if args.before:
+        before_after(args.before, sw2, sb2, args.threads, rep)
     print(f"statmech_nn  + c*, chi_c, xi_c (full)      : {t_full:7.3f} s / {t_full_med:7.3f} s   "
           f"({chaotic:.0%} of points chaotic; target < 2 s: {'met' if t_full < 2 else 'NOT met'})")
     t = time.perf_counter()

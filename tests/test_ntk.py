@@ -224,3 +224,69 @@ def test_results_do_not_depend_on_thread_count():
 def test_single_input_and_one_row():
     k = ntk.kernels([1.0, 2.0, 3.0], None, "erf", 1, 2.0, 0.1)
     assert k.ntk.shape == (1, 1) and np.isfinite(k.ntk).all()
+
+
+def test_divergence_is_a_status_with_the_layer():
+    x = _inputs()
+    k = ntk.kernels(x, None, "relu", 1000, 4.0, 0.0)
+    # relu at sigma_w2 = 4: Sigma^l = 2^(l-1) Sigma^1, past 1e8 Sigma^1 at l = 28
+    assert k.status == "diverged" and not k.ok and k.stop_layer == 28
+    assert np.all(np.isfinite(k.nngp_layers[:27])) and np.all(np.isnan(k.nngp_layers[27:]))
+    assert np.all(np.isnan(k.nngp)) and np.all(np.isnan(k.ntk))
+    np.testing.assert_allclose(np.diagonal(k.nngp_layers[26]), 2.0 ** 26 * np.diagonal(k.nngp_layers[0]),
+                               rtol=1e-13)
+    # without a bound: float64 overflow near layer 1000 * log(2) / log(2) ~ 1020
+    k = ntk.kernels(x, None, "relu", 1100, 4.0, 0.0, divergence_bound=np.inf, store_layers=False)
+    assert k.status == "diverged" and 500 < k.stop_layer <= 1101 and k.nngp_layers is None
+    ok = ntk.kernels(x, None, "tanh", 1000, 4.0, 0.0, store_layers=False)
+    assert ok.status == "ok" and np.all(np.isfinite(ok.ntk))
+    with pytest.raises(ValueError, match="divergence_bound"):
+        ntk.kernels(x, None, "relu", 3, divergence_bound=1.0)
+
+
+def test_store_layers_false_gives_the_same_read_out():
+    x = _inputs()
+    for act in ("relu", "tanh", "gelu"):
+        a = ntk.kernels(x, None, act, 3, 1.7, 0.2)
+        b = ntk.kernels(x, None, act, 3, 1.7, 0.2, store_layers=False)
+        np.testing.assert_array_equal(a.nngp, b.nngp)
+        np.testing.assert_array_equal(a.ntk, b.ntk)
+        assert b.nngp_layers is None and b.ntk_layers is None
+
+
+def test_width_ratios_of_the_standard_parameterisation():
+    x = _inputs()
+    base = ntk.kernels(x, None, "relu", 2, 2.0, 0.1, parameterization="standard", width=100)
+    same = ntk.kernels(x, None, "relu", 2, 2.0, 0.1, parameterization="standard", width=100,
+                       width_ratios=[1.0, 1.0])
+    np.testing.assert_array_equal(base.ntk, same.ntk)
+    r = ntk.kernels(x, None, "relu", 2, 2.0, 0.1, parameterization="standard", width=100, width_ratios=[0.5, 3.0])
+    # Theta^{l+1} = M_l <phi phi>(Lambda^l) + 1 + dSigma^{l+1} Theta^l with M_1 = 50, M_2 = 300
+    S, T = base.nngp_layers, r.ntk_layers
+    i2 = [(S[l + 1] - 0.1) / 2.0 for l in range(2)]            # <phi phi> at hidden layers 1, 2
+    th = x @ x.T + 1.0
+    j2 = []
+    for l in range(2):
+        q = np.sqrt(np.diag(S[l]))
+        c = np.clip(S[l] / np.outer(q, q), -1, 1)
+        j2.append((np.pi - np.arccos(c)) / (2 * np.pi))
+    for l, m in enumerate((50.0, 300.0)):
+        th = m * i2[l] + 1.0 + 2.0 * j2[l] * th
+    np.testing.assert_allclose(T[-1], th, rtol=1e-7)
+    with pytest.raises(ValueError, match="width_ratios"):
+        ntk.kernels(x, None, "relu", 2, parameterization="standard", width=10, width_ratios=[1.0])
+    with pytest.raises(ValueError, match="width_ratios"):
+        ntk.kernels(x, None, "relu", 2, width_ratios=[1.0, 1.0])
+
+
+def test_kernel_results_follow_the_protocol(tmp_path):
+    import statmech_nn as sn
+
+    x = _inputs()
+    k = ntk.kernels(x, None, "tanh", 2, 1.5, 0.1)
+    p = ntk.predict_gd_mse(k.ntk, np.arange(6.0), [0.0, 1.0, np.inf])
+    for res in (k, p):
+        assert res.status == "ok" and res.ok and len(repr(res)) < 2000
+        back = sn.load(res.save(tmp_path / type(res).__name__))
+        assert type(back) is type(res) and back.status == "ok"
+    np.testing.assert_array_equal(sn.load(k.save(tmp_path / "k")).ntk_layers, k.ntk_layers)

@@ -127,15 +127,34 @@ def _check(name, which):
     return worst
 
 
+def _check_equal_norms(name, pairs=((0, 1), (0, 2), (1, 2))):
+    """Inputs of exactly equal norm take the Mehler-series path of the Gaussian layer."""
+    xa, _ = _pairs()
+    signs = np.array([1.0, -1.0, 1.0, 1.0, -1.0, 1.0])
+    x = np.stack([xa, xa * signs, -xa])       # same squares in the same order: equal norms exactly
+    depth, sw2, sb2 = 3, 1.6, 0.1
+    k = ntk.kernels(x, None, name, depth, sw2, sb2)
+    for i, j in pairs:
+        ref = _reference(name, x[i], x[j], depth, sw2, sb2)
+        for layer, (S, T) in enumerate(ref):
+            for got, want in ((k.nngp_layers[layer, i, j], S), (k.ntk_layers[layer, i, j], T)):
+                assert abs(mp.mpf(float(got)) - want) <= 1e-10 * abs(want), (name, i, j, layer)
+
+
 def test_tanh_kernels_match_25_digit_reference():
     # generic pair, nearly parallel (c = 1 - 1e-11) and exactly antiparallel inputs
     _check("tanh", [0, 1, 2])
+
+
+def test_tanh_kernels_of_equal_norm_inputs_match_25_digit_reference():
+    _check_equal_norms("tanh", pairs=((0, 1),))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["tanh", "erf", "gelu", "sigmoid", "swish"])
 def test_smooth_activation_kernels_match_25_digit_reference(name):
     _check(name, [0, 1, 2, 3])
+    _check_equal_norms(name)
 
 
 def test_reference_agrees_with_closed_form_erf():

@@ -2,6 +2,8 @@
 // parameters (see deep_recursion.hpp).
 #include "statmech_nn/deep_recursion.hpp"
 
+#include "statmech_nn/parallel.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -77,6 +79,7 @@ PairTrajectory forward_pair(const LayerParams& p, int depth, double q1_a, double
         }
         if (qa == qb && qab == qa) t.c[i] = 1.0;
         else if (qa > 0.0 && qb > 0.0) t.c[i] = std::clamp(qab / std::sqrt(qa * qb), -1.0, 1.0);
+        check_interrupt();  // throttled; long runs (deep tanh nets) stop on Ctrl-C
         const PairLayer m = pair_layer(p.act, qa, qab, qb);
         t.phi2_a[i] = m.phi2_a;
         t.phi2_b[i] = m.phi2_b;

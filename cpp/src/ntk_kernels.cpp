@@ -144,54 +144,98 @@ NtkKernelInfo ntk_kernels(const Activation& g, const double* x1, std::int64_t n1
     }
 
     const std::int64_t nn = n1 * n2;
-    const bool store = spec.store_layers;
-    auto at = [&](double* base, int l, std::int64_t k) -> double& { return store ? base[l * nn + k] : base[k]; };
-    parallel_for(n1, num_threads, [&](std::int64_t i) {
-        for (std::int64_t j = same ? i : 0; j < n2; ++j) {
-            const std::int64_t k = i * n2 + j;
-            double S = sw2 * G(i, j) / double(d) + sb2;
-            double T = spec.standard ? G(i, j) + 1.0 : S;
-            const bool diag = same && i == j;
-            for (int l = 0; l < L; ++l) {  // l: layer index - 1
-                if (l >= valid) {
-                    S = T = kNaN;
-                } else if (diag) {
-                    S = A.v[i * L + l];
-                    T = A.t[i * L + l];
-                } else if (l > 0) {
-                    const int m = l - 1;  // hidden layer whose moments feed layer l
-                    const double qa = A.v[i * L + m], qb = Bd.v[j * L + m];
-                    double pp, dd;
-                    if (qa == qb && S >= qa) {
-                        pp = A.phi2[i * L + m];
-                        dd = A.dphi2[i * L + m];
-                    } else {
-                        const double bound = std::sqrt(qa * qb);
-                        const double qab = std::clamp(S, -bound, bound);
-                        const int sa = A.series[i * L + m], sb = Bd.series[j * L + m];
-                        PairMoments pm;
-                        bool done = false;
-                        if (sa >= 0 && sa == sb) done = series[sa].evaluate(qab / qa, pm);
-                        if (!done) pm = pair_moments(g, qa, qab, qb);
-                        pp = pm.phiphi;
-                        dd = pm.dphidphi;
-                    }
-                    const double Sn = sw2 * pp + sb2;
-                    const double w = spec.standard ? widths[m] * pp + 1.0 : Sn;
-                    T = w + sw2 * dd * T;
-                    S = Sn;
-                }
-                if (store || l == L - 1) {
-                    at(nngp, l, k) = S;
-                    at(ntk, l, k) = T;
-                    if (same && j != i) {
-                        at(nngp, l, j * n2 + i) = S;
-                        at(ntk, l, j * n2 + i) = T;
-                    }
-                }
-            }
+    // One layer of one pair: (S, T) = (Sigma^l, Theta^l) -> layer l+1, with m = l-1 the hidden
+    // layer whose moments feed it (l = 1..depth).
+    auto step = [&](std::int64_t i, std::int64_t j, int m, double& S, double& T) {
+        const double qa = A.v[i * L + m], qb = Bd.v[j * L + m];
+        double pp, dd;
+        if (qa == qb && S >= qa) {
+            pp = A.phi2[i * L + m];  // identical inputs: the diagonal exactly
+            dd = A.dphi2[i * L + m];
+        } else {
+            const double bound = std::sqrt(qa * qb);
+            const double qab = std::clamp(S, -bound, bound);
+            const int sa = A.series[i * L + m], sb = Bd.series[j * L + m];
+            PairMoments pm;
+            bool done = false;
+            if (sa >= 0 && sa == sb) done = series[sa].evaluate(qab / qa, pm);
+            if (!done) pm = pair_moments(g, qa, qab, qb);
+            pp = pm.phiphi;
+            dd = pm.dphidphi;
         }
-    });
+        const double Sn = sw2 * pp + sb2;
+        const double w = spec.standard ? widths[m] * pp + 1.0 : Sn;
+        T = w + sw2 * dd * T;
+        S = Sn;
+    };
+    auto first = [&](std::int64_t i, std::int64_t j, double& S, double& T) {
+        S = sw2 * G(i, j) / double(d) + sb2;
+        T = spec.standard ? G(i, j) + 1.0 : S;
+    };
+    auto put = [&](double* out, std::int64_t k, std::int64_t, std::int64_t, double v) { out[k] = v; };
+    // x2 = x1: only the upper triangle is computed; the lower one is filled by blocked transposes.
+    auto mirror = [&](double* out) {
+        if (!same) return;
+        constexpr std::int64_t B = 64;
+        const std::int64_t nb = (n1 + B - 1) / B;
+        parallel_for(nb, num_threads, [&](std::int64_t bi) {
+            for (std::int64_t bj = 0; bj <= bi; ++bj)
+                for (std::int64_t i = bi * B; i < std::min(n1, (bi + 1) * B); ++i)
+                    for (std::int64_t j = bj * B; j < std::min(i, (bj + 1) * B); ++j) out[i * n2 + j] = out[j * n2 + i];
+        });
+    };
+    if (spec.store_layers) {
+        // Layer-major: each layer reads the previous one from the output (contiguous rows).
+        for (int l = 0; l < L; ++l) {
+            double* Sl = nngp + l * nn;
+            double* Tl = ntk + l * nn;
+            const double* Sp = nngp + (l - 1) * nn;
+            const double* Tp = ntk + (l - 1) * nn;
+            parallel_for(n1, num_threads, [&](std::int64_t i) {
+                for (std::int64_t j = same ? i : 0; j < n2; ++j) {
+                    const std::int64_t k = i * n2 + j;
+                    double S, T;
+                    if (l >= valid) {
+                        S = T = kNaN;
+                    } else if (same && i == j) {
+                        S = A.v[i * L + l];
+                        T = A.t[i * L + l];
+                    } else if (l == 0) {
+                        first(i, j, S, T);
+                    } else {
+                        S = Sp[k];
+                        T = Tp[k];
+                        step(i, j, l - 1, S, T);
+                    }
+                    put(Sl, k, i, j, S);
+                    put(Tl, k, i, j, T);
+                }
+            });
+            mirror(Sl);
+            mirror(Tl);
+        }
+    } else {
+        // Pair-major: each pair runs through the layers in registers; only the read-out is written.
+        parallel_for(n1, num_threads, [&](std::int64_t i) {
+            for (std::int64_t j = same ? i : 0; j < n2; ++j) {
+                const std::int64_t k = i * n2 + j;
+                double S, T;
+                if (valid < L) {
+                    S = T = kNaN;
+                } else if (same && i == j) {
+                    S = A.v[i * L + L - 1];
+                    T = A.t[i * L + L - 1];
+                } else {
+                    first(i, j, S, T);
+                    for (int l = 1; l < L; ++l) step(i, j, l - 1, S, T);
+                }
+                put(nngp, k, i, j, S);
+                put(ntk, k, i, j, T);
+            }
+        });
+        mirror(nngp);
+        mirror(ntk);
+    }
     return info;
 }
 

@@ -1,4 +1,5 @@
-// Mean-field theory of deep random fully-connected networks at initialisation (SPEC §3).
+// Mean-field theory of deep random fully-connected networks at initialisation (Poole et al. 2016;
+// Schoenholz et al. 2017; Pennington, Schoenholz & Ganguli 2017/2018).
 //
 //   u^l = W^l h^{l-1} + b^l,  h^l = phi(u^l),  W_ij ~ N(0, sigma_w2 / M),  b_i ~ N(0, sigma_b2).
 //

@@ -1,4 +1,5 @@
-"""Reproduce the Fisher information and NTK of deep random networks (Karakida, Akaho & Amari, "Universal statistics of Fisher information in deep neural networks", AISTATS 2019; Karakida, "Mathematics of deep learning: a statistical-mechanical approach", 2020).
+"""Figures of the Fisher information and the NTK of deep random networks (Karakida, Akaho & Amari 2019;
+Jacot, Gabriel & Hongler 2018).
 
 ``python -m statmech_nn reproduce fisher --out DIR [--fast]`` writes into ``DIR/fisher`` (the directory passed to ``run``):
 

@@ -1,4 +1,5 @@
-"""Figures of the mean-field theory of deep random networks (Poole et al. 2016; Schoenholz et al. 2017; Pennington, Schoenholz & Ganguli 2017, 2018; as presented in Karakida's lecture "Mathematics of deep learning: a statistical-mechanical approach", 2020).
+"""Figures of the mean-field theory of deep random networks (Poole et al. 2016; Schoenholz et al. 2017;
+Pennington, Schoenholz & Ganguli 2017/2018).
 
 ``python -m statmech_nn reproduce meanfield --out DIR [--fast]`` writes:
 
