@@ -17,7 +17,14 @@ namespace statmech_nn::network {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr double kKeepWeightsBytes = 64.0 * 1024 * 1024;  // per running seed
+// Weights are kept for the backward pass when they fit in these many bytes per running seed, else
+// redrawn from their streams: orthogonal ones (a QR per layer) up to 256 MiB; Gaussian ones only up
+// to 32 MiB, since beyond that touching fresh memory costs about as much as drawing them again
+// (measured with benchmarks/network.py).
+constexpr double kKeepWeightsBytes = 256.0 * 1024 * 1024;
+constexpr double kKeepGaussianBytes = 32.0 * 1024 * 1024;
+// Products with at most this many columns run as matrix-vector products (no GEMM packing of W).
+constexpr int kGemvColumns = 4;
 
 int readouts(const Spec& s) { return s.backward == Backward::Outputs ? s.widths.back() : 1; }
 
@@ -27,7 +34,9 @@ double weight_bytes(const Spec& s) {
     return total;
 }
 
-bool keep_weights(const Spec& s) { return weight_bytes(s) <= kKeepWeightsBytes; }
+bool keep_weights(const Spec& s) {
+    return weight_bytes(s) <= (s.weights == Weights::Orthogonal ? kKeepWeightsBytes : kKeepGaussianBytes);
+}
 
 void validate(const Spec& s, std::size_t n_seeds) {
     if (s.widths.size() < 2) throw std::invalid_argument(s.depth_name + ": the network needs at least one layer");
@@ -227,7 +236,10 @@ Result run(const Spec& spec, const std::vector<std::uint64_t>& seeds) {
             parallel_for(n_blocks, inner_threads, [&](std::int64_t k) {
                 check_interrupt();
                 const Eigen::Index r0 = k * kRowBlock, nr = std::min<Eigen::Index>(kRowBlock, M - r0);
-                Ul.middleRows(r0, nr).noalias() = W->middleRows(r0, nr) * A;
+                if (B <= kGemvColumns)
+                    for (int t = 0; t < B; ++t) Ul.col(t).segment(r0, nr).noalias() = W->middleRows(r0, nr) * A.col(t);
+                else
+                    Ul.middleRows(r0, nr).noalias() = W->middleRows(r0, nr) * A;
                 Ul.middleRows(r0, nr).colwise() += b->segment(r0, nr);
                 if (spec.jacobian) {
                     Jnext.middleRows(r0, nr).noalias() = W->middleRows(r0, nr) * J;
@@ -312,7 +324,11 @@ Result run(const Spec& spec, const std::vector<std::uint64_t>& seeds) {
             parallel_for(n_blocks, inner_threads, [&](std::int64_t k) {
                 check_interrupt();
                 const Eigen::Index r0 = k * kRowBlock, nr = std::min<Eigen::Index>(kRowBlock, M - r0);
-                G.middleRows(r0, nr).noalias() = W->middleCols(r0, nr).transpose() * D;
+                if (RB <= kGemvColumns)
+                    for (int c = 0; c < RB; ++c)
+                        G.col(c).segment(r0, nr).noalias() = W->middleCols(r0, nr).transpose() * D.col(c);
+                else
+                    G.middleRows(r0, nr).noalias() = W->middleCols(r0, nr).transpose() * D;
                 if (!deriv) return;
                 const Eigen::MatrixXd& Up = U[l - 1];
                 for (Eigen::Index i = r0; i < r0 + nr; ++i) {
