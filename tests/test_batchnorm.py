@@ -353,6 +353,8 @@ def test_sizes_are_refused():
         bn.covariance_trajectory("relu", np.eye(3), 10**9)
     with pytest.raises(ValueError, match="width"):
         bn.simulate("relu", 4, 2, 100_000)  # a 100000 x 100000 weight matrix is 80 GB
+    with pytest.raises(ValueError, match="n_samples"):
+        bn.covariance_map("tanh", np.diag([1.0, 2.0, 3.0]), n_samples=10**15)
 
 
 def test_batch_size_vocabulary_and_deprecated_B():

@@ -197,3 +197,42 @@ def test_simulator_results_follow_the_protocol(make, tmp_path):
     for k, v in res.to_dict().items():
         if isinstance(v, np.ndarray):
             np.testing.assert_array_equal(getattr(back, k), v, err_msg=k)
+
+
+# ---- Ctrl-C ----------------------------------------------------------------------------------------
+
+INTERRUPT_SCRIPT = r"""
+import sys, time
+import statmech_nn.meanfield as mf
+print("ready", flush=True)
+t0 = time.time()
+try:
+    mf.simulate("tanh", 1.5, 0.05, 3000, 2000, seeds=[0, 1, 2], num_threads=int(sys.argv[1]))  # minutes of work
+except KeyboardInterrupt:
+    print(f"interrupted {time.time() - t0:.2f}", flush=True)
+    sys.exit(0)
+sys.exit(3)
+"""
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_ctrl_c_interrupts_the_engine(threads):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    if os.name != "posix":
+        pytest.skip("needs POSIX signals")
+    proc = subprocess.Popen([sys.executable, "-c", INTERRUPT_SCRIPT, str(threads)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("the simulation did not stop on SIGINT")
+    assert proc.returncode == 0, out
+    assert "interrupted" in out

@@ -138,7 +138,14 @@ double memory_bytes(const Spec& spec, std::size_t n_seeds);
 
 Result run(const Spec& spec, const std::vector<std::uint64_t>& seeds);
 
-// ---- building blocks (network_weights.cpp, network_layers.cpp) -----------------------------------
+// ---- building blocks ---------------------------------------------------------------------------------
+// network_spec.cpp: validation (std::invalid_argument naming the parameter), the memory check, the
+// number of read-out columns R per input, and whether the weights are kept for the backward pass.
+void validate(const Spec& spec, std::size_t n_seeds);
+void check_memory(const Spec& spec, std::size_t n_seeds);
+int readouts(const Spec& spec);
+bool keep_weights(const Spec& spec);
+// network_weights.cpp, network_batchnorm.cpp:
 using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 constexpr std::int64_t kRowBlock = 128;
 inline std::uint64_t stream(int layer, std::int64_t k) {
