@@ -164,6 +164,12 @@ def test_overflowing_activations_say_diverged():
     assert 10 < stop < 60
     assert np.all(np.isfinite(sim.q_a[0, :stop])) and np.all(np.isnan(sim.q_a[0, stop:]))
     assert sim.q_grad is not None and np.all(np.isnan(sim.q_grad[0]))
+    # the same words from the Fisher and NTK simulators (sigma_w2 = 1e80: the output layer overflows)
+    em = fisher.empirical("relu", 3, 1e80, 0.0, width=20, n_samples=4, seeds=[0, 1])
+    assert em.status == "diverged" and not em.ok and list(em.stop_layer) == [3, 3]
+    assert np.all(np.isnan(em.lambda_max))
+    e = ntk.empirical(np.eye(3), None, "relu", 3, 1e80, 0.0, "standard", 20, seeds=0)
+    assert e.status == "diverged" and not e.ok
 
 
 def test_fisher_and_ntk_vocabulary():

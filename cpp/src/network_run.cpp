@@ -304,6 +304,7 @@ Result run(const Spec& spec, const std::vector<std::uint64_t>& seeds) {
             }
             Eigen::MatrixXd sym = 0.5 * (Gr + Gr.transpose());
             Gr = sym;
+            if (!Gr.allFinite()) res.status[si] = static_cast<int>(SeedStatus::Diverged);  // the Gram overflowed
         }
     };
     parallel_for(n_seeds, spec.num_threads, [&](std::int64_t si) {

@@ -306,6 +306,10 @@ def covariance_map(activation: str, Sigma: Any, sigma_w2: float = 1.0, sigma_b2:
     nt = check_threads(num_threads)
     r = _core.batchnorm.covariance_map(name, slope, alpha, S, sigma_w2, sigma_b2, n_samples, seed, nt)
     out, err, method = np.asarray(r["Sigma"]), np.asarray(r["std_error"]), str(r["method"])
+    if not np.all(np.isfinite(out)):
+        param = "alpha" if name == "alpha_relu" else "Sigma"
+        raise ValueError(f"{param}: the covariance map overflows float64 here ({method}); "
+                         + ("use a smaller alpha" if name == "alpha_relu" else "rescale Sigma"))
     return (out, err, method) if return_error else out
 
 
