@@ -139,6 +139,8 @@ def test_memory_cap_raises_value_error_naming_the_parameter():
         meanfield.simulate("tanh", 1.0, 0.0, 2, 10**5, seeds=0)
     with pytest.raises(ValueError, match="width"):
         ntk.empirical(np.ones((2, 3)), width=10**6, depth=2)
+    with pytest.raises(ValueError, match="n_outputs"):
+        ntk.empirical(np.ones((2, 3)), width=10, n_outputs=10**5)
 
 
 # ---- vocabulary, statuses and the result protocol ------------------------------------------------------

@@ -133,7 +133,7 @@ void check_memory(const Spec& spec, std::size_t n_seeds) {
         const double RB = static_cast<double>(readouts(spec)) * spec.batch;
         const double grams = 8.0 * n_seeds * (L + 2) * (RB * RB + 2.0 * spec.batch * spec.batch);
         std::string name = spec.width_name;
-        if (grams > max_w && grams >= 0.5 * need) name = spec.batch_name;
+        if (grams > max_w && grams >= 0.5 * need) name = readouts(spec) > spec.batch ? spec.readout_name : spec.batch_name;
         else if (max_w < 0.1 * need) name = spec.depth_name;
         std::ostringstream msg;
         msg.precision(3);

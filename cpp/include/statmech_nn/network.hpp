@@ -115,7 +115,7 @@ struct Spec {
     int num_threads = 0;
     double memory_cap = 4.0 * 1024 * 1024 * 1024;  // bytes; larger runs are refused (ValueError)
     // Parameter names used in error messages (the caller's vocabulary).
-    std::string width_name = "width", batch_name = "batch_size", depth_name = "depth";
+    std::string width_name = "width", batch_name = "batch_size", depth_name = "depth", readout_name = "n_outputs";
 };
 
 struct Result {
