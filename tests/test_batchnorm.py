@@ -343,6 +343,10 @@ def test_fixed_point_never_reports_nan_as_success():
     # alpha = 200: E max(x, 0)^400 overflows float64 -> a non-ok status, never a NaN marked "ok"
     fp = bn.fixed_point("alpha_relu", 4, alpha=200.0)
     assert not fp.ok and fp.status == "diverged"
+    with pytest.raises(ValueError, match="alpha"):
+        bn.gradient_explosion_rate("alpha_relu", 5, alpha=200.0)
+    with pytest.raises(ValueError, match="alpha"):
+        bn.covariance_map("alpha_relu", np.diag([1.0, 2.0, 3.0]), alpha=60.0)  # no silent NaN either
     for a in (1.0, 2.0, 50.0):
         fp = bn.fixed_point("alpha_relu", 4, alpha=a)
         assert fp.ok and np.isfinite(fp.q_star) and np.isfinite(fp.c_star)
@@ -353,6 +357,8 @@ def test_sizes_are_refused():
         bn.covariance_trajectory("relu", np.eye(3), 10**9)
     with pytest.raises(ValueError, match="width"):
         bn.simulate("relu", 4, 2, 100_000)  # a 100000 x 100000 weight matrix is 80 GB
+    with pytest.raises(ValueError, match="n_samples"):
+        bn.covariance_map("tanh", np.diag([1.0, 2.0, 3.0]), n_samples=10**15)
 
 
 def test_batch_size_vocabulary_and_deprecated_B():

@@ -37,7 +37,7 @@ def test_forward_q_and_c_through_depth_match_simulation(name, sw2, sb2, phase):
     x1 = mf.chi1(name, sw2, sb2)
     assert (x1 > 1) == (phase == "chaotic")
     th = mf.forward(name, sw2, sb2, L, q_in=0.8, c_in=0.4)
-    sim = mf.simulate(name, sw2, sb2, L, M, q_in=0.8, c_in=0.4, samples=S, seed=11, gradients=False)
+    sim = mf.simulate(name, sw2, sb2, L, M, q_in=0.8, c_in=0.4, seeds=range(11, 11 + S), gradients=False)
     se_q = np.sqrt(2.0 / (M * S))
     rel = sim.q_a.mean(0) / th.q_a - 1
     # relu chaotic: q grows by ~sigma_w2/2 per layer and the relative errors add up along depth
@@ -60,7 +60,7 @@ def test_chi1_matches_measured_gradient_growth(name, sw2, sb2):
     M, S, L = 1000, 4, 12
     fp = mf.q_star(name, sw2, sb2)
     q_in = 0.5 if not np.isfinite(fp.q_star) else max((fp.q_star - sb2) / sw2, 1e-3)
-    sim = mf.simulate(name, sw2, sb2, L, M, q_in=q_in, c_in=0.3, samples=S, seed=5)
+    sim = mf.simulate(name, sw2, sb2, L, M, q_in=q_in, c_in=0.3, seeds=range(5, 5 + S))
     th = mf.backward(name, sw2, sb2, L, q_in=q_in)
     # per-layer log growth of |delta|^2 towards the input vs ln chi1(q^l)
     log_ratio = np.log(sim.q_grad[:, :-1] / sim.q_grad[:, 1:])
@@ -86,7 +86,7 @@ def test_jacobian_moments_match_sampled_networks(name, sw2, sb2, weights):
     fp = mf.q_star(name, sw2, sb2)
     q = 1.0 if name == "relu" else fp.q_star
     q_in = 1.0 if name == "relu" else (q - sb2) / sw2
-    sim = mf.simulate(name, sw2, sb2, L, M, q_in=q_in, weights=weights, samples=S, seed=3, gradients=False,
+    sim = mf.simulate(name, sw2, sb2, L, M, q_in=q_in, weights=weights, seeds=range(3, 3 + S), gradients=False,
                       jacobian=True)
     ev = sim.jacobian_eigenvalues
     mean, var = mf.jacobian_moments(name, sw2, sb2, L, weights, q=q if name != "relu" else None)
@@ -114,7 +114,7 @@ def test_jacobian_spectral_density_matches_sampled_networks(name, sw2, sb2, weig
     fp = mf.q_star(name, sw2, sb2)
     q = 1.0 if name == "relu" else fp.q_star
     q_in = 1.0 if name == "relu" else (q - sb2) / sw2
-    sim = mf.simulate(name, sw2, sb2, L, M, q_in=q_in, weights=weights, samples=S, seed=7, gradients=False,
+    sim = mf.simulate(name, sw2, sb2, L, M, q_in=q_in, weights=weights, seeds=range(7, 7 + S), gradients=False,
                       jacobian=True)
     r = mf.jacobian_spectrum(name, sw2, sb2, L, weights, x=[1.0], q=q if name != "relu" else None)
     # Each sample's overall gain fluctuates by O(sqrt(L/M)) (see the moments test): compare the
@@ -141,19 +141,19 @@ def test_jacobian_spectral_density_matches_sampled_networks(name, sw2, sb2, weig
 
 
 def test_simulation_is_thread_independent_and_seeded():
-    a = mf.simulate("tanh", 1.5, 0.05, 5, 200, samples=3, seed=9, jacobian=True, num_threads=1)
-    b = mf.simulate("tanh", 1.5, 0.05, 5, 200, samples=3, seed=9, jacobian=True, num_threads=2)
+    a = mf.simulate("tanh", 1.5, 0.05, 5, 200, seeds=range(9, 9 + 3), jacobian=True, num_threads=1)
+    b = mf.simulate("tanh", 1.5, 0.05, 5, 200, seeds=range(9, 9 + 3), jacobian=True, num_threads=2)
     for f in ("q_a", "q_b", "c", "q_grad", "weight_grad", "jacobian_eigenvalues"):
         np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
-    c = mf.simulate("tanh", 1.5, 0.05, 5, 200, samples=3, seed=10, num_threads=2)
+    c = mf.simulate("tanh", 1.5, 0.05, 5, 200, seeds=range(20, 23), num_threads=2)
     assert not np.array_equal(a.q_a, c.q_a)
-    o = mf.simulate("tanh", 1.5, 0.05, 3, 100, samples=2, seed=9, weights="orthogonal", num_threads=2)
-    o1 = mf.simulate("tanh", 1.5, 0.05, 3, 100, samples=2, seed=9, weights="orthogonal", num_threads=1)
+    o = mf.simulate("tanh", 1.5, 0.05, 3, 100, seeds=range(9, 9 + 2), weights="orthogonal", num_threads=2)
+    o1 = mf.simulate("tanh", 1.5, 0.05, 3, 100, seeds=range(9, 9 + 2), weights="orthogonal", num_threads=1)
     np.testing.assert_array_equal(o.q_a, o1.q_a)
 
 
 def test_simulated_input_pair_has_the_requested_geometry():
-    sim = mf.simulate("linear", 1.0, 0.0, 1, 500, q_in=2.0, c_in=-0.3, samples=2, seed=1, gradients=False)
+    sim = mf.simulate("linear", 1.0, 0.0, 1, 500, q_in=2.0, c_in=-0.3, seeds=range(1, 1 + 2), gradients=False)
     # layer 1 of a linear net: q^1 = sigma_w2 q_in within sqrt(2/M), c^1 = c_in within 1/sqrt(M)
     assert sim.q_a[:, 0] == pytest.approx(2.0, rel=5 * np.sqrt(2 / 500))
     assert sim.c[:, 0] == pytest.approx(-0.3, abs=5 / np.sqrt(500))
@@ -167,7 +167,7 @@ def test_orthogonal_hardtanh_top_atom_matches_sampled_networks():
     q = mf.q_star("hardtanh", w, b).q_star
     r = mf.jacobian_spectrum("hardtanh", w, b, L, "orthogonal", x=[1.0])
     assert r.atom_at_edge == pytest.approx(w ** L)
-    sim = mf.simulate("hardtanh", w, b, L, M, q_in=(q - b) / w, weights="orthogonal", samples=S, seed=1,
+    sim = mf.simulate("hardtanh", w, b, L, M, q_in=(q - b) / w, weights="orthogonal", seeds=range(1, 1 + S),
                       gradients=False, jacobian=True)
     frac = np.mean(np.abs(sim.jacobian_eigenvalues / r.atom_at_edge - 1) < 1e-8)
     p = 1 - r.atom_at_zero

@@ -139,6 +139,8 @@ def test_memory_cap_raises_value_error_naming_the_parameter():
         meanfield.simulate("tanh", 1.0, 0.0, 2, 10**5, seeds=0)
     with pytest.raises(ValueError, match="width"):
         ntk.empirical(np.ones((2, 3)), width=10**6, depth=2)
+    with pytest.raises(ValueError, match="n_outputs"):
+        ntk.empirical(np.ones((2, 3)), width=10, n_outputs=10**5)
 
 
 # ---- vocabulary, statuses and the result protocol ------------------------------------------------------
@@ -164,6 +166,12 @@ def test_overflowing_activations_say_diverged():
     assert 10 < stop < 60
     assert np.all(np.isfinite(sim.q_a[0, :stop])) and np.all(np.isnan(sim.q_a[0, stop:]))
     assert sim.q_grad is not None and np.all(np.isnan(sim.q_grad[0]))
+    # the same words from the Fisher and NTK simulators (sigma_w2 = 1e80: the output layer overflows)
+    em = fisher.empirical("relu", 3, 1e80, 0.0, width=20, n_samples=4, seeds=[0, 1])
+    assert em.status == "diverged" and not em.ok and list(em.stop_layer) == [3, 3]
+    assert np.all(np.isnan(em.lambda_max))
+    e = ntk.empirical(np.eye(3), None, "relu", 3, 1e80, 0.0, "standard", 20, seeds=0)
+    assert e.status == "diverged" and not e.ok
 
 
 def test_fisher_and_ntk_vocabulary():
@@ -197,3 +205,42 @@ def test_simulator_results_follow_the_protocol(make, tmp_path):
     for k, v in res.to_dict().items():
         if isinstance(v, np.ndarray):
             np.testing.assert_array_equal(getattr(back, k), v, err_msg=k)
+
+
+# ---- Ctrl-C ----------------------------------------------------------------------------------------
+
+INTERRUPT_SCRIPT = r"""
+import sys, time
+import statmech_nn.meanfield as mf
+print("ready", flush=True)
+t0 = time.time()
+try:
+    mf.simulate("tanh", 1.5, 0.05, 3000, 2000, seeds=[0, 1, 2], num_threads=int(sys.argv[1]))  # minutes of work
+except KeyboardInterrupt:
+    print(f"interrupted {time.time() - t0:.2f}", flush=True)
+    sys.exit(0)
+sys.exit(3)
+"""
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_ctrl_c_interrupts_the_engine(threads):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    if os.name != "posix":
+        pytest.skip("needs POSIX signals")
+    proc = subprocess.Popen([sys.executable, "-c", INTERRUPT_SCRIPT, str(threads)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("the simulation did not stop on SIGINT")
+    assert proc.returncode == 0, out
+    assert "interrupted" in out

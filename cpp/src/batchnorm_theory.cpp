@@ -271,6 +271,10 @@ double gradient_explosion_rate(const Phi& phi, int B, const std::string& method,
             "diverges; for B = 2 the BN output is +-(1,-1) and its Jacobian vanishes); got " +
             std::to_string(B));
     const SphereMoments m = sphere_moments(phi, B, method, nodes);
+    if (!std::isfinite(m.phi2) || !std::isfinite(m.phi12) || !std::isfinite(m.dphi2) || !std::isfinite(m.dphi12) ||
+        !std::isfinite(m.dphix2) || !std::isfinite(m.dphix12))
+        throw std::invalid_argument("alpha: the moments E phi(x)^2, E phi'(x)^2 over the BN sphere overflow float64 "
+                                    "for this activation and batch size (alpha too large)");
     const double Bd = B;
     // mu (B-1) = E tr[P D G D P], P = G - y y^T, D = diag phi'(x), reduced to the sphere marginals.
     const double trace = (1.0 - 2.0 / Bd) * Bd * m.dphi2 + (Bd * m.dphi2 + Bd * (Bd - 1) * m.dphi12) / (Bd * Bd) -

@@ -2,6 +2,7 @@
 // GEMMs over fixed row blocks, backward pass of an output error or of every read-out, per-layer
 // statistics, the exact parameter-Jacobian Gram and the input–output Jacobian. See network.hpp.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -17,99 +18,14 @@ namespace statmech_nn::network {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr double kKeepWeightsBytes = 64.0 * 1024 * 1024;  // per running seed
-
-int readouts(const Spec& s) { return s.backward == Backward::Outputs ? s.widths.back() : 1; }
-
-double weight_bytes(const Spec& s) {
-    double total = 0;
-    for (std::size_t l = 1; l < s.widths.size(); ++l) total += 8.0 * s.widths[l] * s.widths[l - 1];
-    return total;
-}
-
-bool keep_weights(const Spec& s) { return weight_bytes(s) <= kKeepWeightsBytes; }
-
-void validate(const Spec& s, std::size_t n_seeds) {
-    if (s.widths.size() < 2) throw std::invalid_argument(s.depth_name + ": the network needs at least one layer");
-    for (int w : s.widths)
-        if (w < 1) throw std::invalid_argument(s.width_name + ": every width must be >= 1");
-    if (s.batch < 1) throw std::invalid_argument(s.batch_name + ": must be >= 1");
-    if (n_seeds < 1) throw std::invalid_argument("seeds: need at least one seed");
-    if (!(s.sigma_w2 > 0.0) || !std::isfinite(s.sigma_w2)) throw std::invalid_argument("sigma_w2: must be > 0 and finite");
-    if (!(s.sigma_b2 >= 0.0) || !std::isfinite(s.sigma_b2)) throw std::invalid_argument("sigma_b2: must be >= 0 and finite");
-    const int L = static_cast<int>(s.widths.size()) - 1;
-    if (s.weights == Weights::Orthogonal)
-        for (int l = 1; l <= L; ++l)
-            if (s.widths[l] != s.widths[l - 1])
-                throw std::invalid_argument("weights: orthogonal weights need equal widths in every layer");
-    if (s.batchnorm != BatchNorm::None && s.batch < 2)
-        throw std::invalid_argument(s.batch_name + ": batch norm needs a batch of at least 2");
-    if (s.batchnorm == BatchNorm::All && s.backward == Backward::Outputs)
-        throw std::invalid_argument("batchnorm: per-output gradients are not defined with batch norm in every layer "
-                                    "(the batch couples the inputs); use a random output error");
-    if (s.batchnorm == BatchNorm::All && s.jacobian)
-        throw std::invalid_argument("jacobian: the input-output Jacobian of one input is not defined with batch norm "
-                                    "in every layer");
-    if (s.gram && s.backward != Backward::Outputs) throw std::logic_error("gram needs Backward::Outputs");
-    const InputSpec& in = s.input;
-    if (in.kind == InputKind::Given && (in.x.rows() != s.widths[0] || in.x.cols() != s.batch))
-        throw std::invalid_argument("x: the inputs must be M_0 x B");
-    if (in.kind == InputKind::Gaussian && in.cov_factor.size() != 0 &&
-        (in.cov_factor.rows() != s.batch || in.cov_factor.cols() != s.batch))
-        throw std::invalid_argument("Sigma0: the input covariance must be B x B");
-    if (in.kind == InputKind::Pair) {
-        if (s.batch != 2) throw std::logic_error("a Pair input has B = 2");
-        if (!(in.q_in > 0) || !std::isfinite(in.q_in)) throw std::invalid_argument("q_in: must be > 0 and finite");
-        if (!(in.c_in >= -1.0 && in.c_in <= 1.0)) throw std::invalid_argument("c_in: must be in [-1, 1]");
-    }
-}
+// Products with at most this many columns run as matrix-vector products (no GEMM packing of W).
+constexpr int kGemvColumns = 4;
 
 }  // namespace
 
-double memory_bytes(const Spec& s, std::size_t n_seeds) {
-    const int L = static_cast<int>(s.widths.size()) - 1;
-    const double B = s.batch, RB = static_cast<double>(readouts(s)) * s.batch;
-    double max_w = 0, max_m = 0, sum_m = 0;
-    for (int l = 0; l <= L; ++l) {
-        max_m = std::max(max_m, static_cast<double>(s.widths[l]));
-        sum_m += s.widths[l];
-        if (l) max_w = std::max(max_w, 8.0 * s.widths[l] * s.widths[l - 1]);
-    }
-    double weights = keep_weights(s) ? weight_bytes(s) : max_w;
-    if (s.weights == Weights::Orthogonal) weights += 2 * max_w;  // the QR factors
-    double acts = 8.0 * B * (sum_m * (s.batchnorm == BatchNorm::All ? 2 : 1) + 2 * max_m);
-    if (s.backward != Backward::None) acts += 8.0 * 2 * max_m * RB;
-    double jac = s.jacobian ? 8.0 * (3.0 * max_m * max_m) : 0.0;
-    double per_seed = 8.0 * ((L + 1) * 2 * B * B + (s.backward != Backward::None ? (L + 1) * (RB * RB + 1) : 0) +
-                             (s.gram ? 2 * RB * RB : 0) + (s.outputs ? B * s.widths[L] : 0) +
-                             (s.jacobian ? s.widths[L] : 0));
-    const double running = std::min<double>(static_cast<double>(n_seeds), resolve_threads(s.num_threads));
-    return running * (weights + acts + jac) + static_cast<double>(n_seeds) * per_seed;
-}
-
 Result run(const Spec& spec, const std::vector<std::uint64_t>& seeds) {
     validate(spec, seeds.size());
-    {
-        const double need = memory_bytes(spec, seeds.size());
-        if (need > spec.memory_cap) {
-            // Name the parameter that dominates: the weight matrices (width), the stored
-            // activations over depth, or the per-seed Grams (batch).
-            const int L = static_cast<int>(spec.widths.size()) - 1;
-            double max_w = 0;
-            for (int l = 1; l <= L; ++l) max_w = std::max(max_w, 8.0 * spec.widths[l] * spec.widths[l - 1]);
-            const double RB = static_cast<double>(readouts(spec)) * spec.batch;
-            const double grams = 8.0 * seeds.size() * (L + 2) * (RB * RB + 2.0 * spec.batch * spec.batch);
-            std::string name = spec.width_name;
-            if (grams > max_w && grams >= 0.5 * need) name = spec.batch_name;
-            else if (max_w < 0.1 * need) name = spec.depth_name;
-            std::ostringstream msg;
-            msg.precision(3);
-            msg << name << ": the simulation needs about " << need / (1024.0 * 1024 * 1024) << " GiB (cap "
-                << spec.memory_cap / (1024.0 * 1024 * 1024) << " GiB); reduce " << spec.width_name << ", "
-                << spec.depth_name << ", " << spec.batch_name << ", the number of seeds or num_threads";
-            throw std::invalid_argument(msg.str());
-        }
-    }
+    check_memory(spec, seeds.size());
     const int L = static_cast<int>(spec.widths.size()) - 1;
     const int B = spec.batch, R = readouts(spec), RB = R * B, ML = spec.widths[L];
     const std::int64_t n_seeds = static_cast<std::int64_t>(seeds.size());
@@ -141,7 +57,20 @@ Result run(const Spec& spec, const std::vector<std::uint64_t>& seeds) {
     // Parallel over seeds; a seed alone (fewer seeds than threads) is split over row blocks.
     const int inner_threads = n_seeds >= resolve_threads(spec.num_threads) ? 1 : spec.num_threads;
 
-    parallel_for(n_seeds, spec.num_threads, [&](std::int64_t si) {
+    // Every thread polls: the master asks Python (check_interrupt), and once it has seen Ctrl-C the
+    // other threads stop at their next poll instead of finishing their seeds.
+    std::atomic<bool> abort{false};
+    auto poll = [&abort]() {
+        if (abort.load(std::memory_order_relaxed)) throw Interrupted();
+        try {
+            check_interrupt();
+        } catch (...) {
+            abort.store(true, std::memory_order_relaxed);
+            throw;
+        }
+    };
+
+    auto run_seed = [&](std::int64_t si) {
         const std::uint64_t seed = seeds[si];
         double* pre = res.pre_cov.data() + si * (L + 1) * BB;
         double* post = res.post_cov.data() + si * L * BB;
@@ -164,7 +93,7 @@ Result run(const Spec& spec, const std::vector<std::uint64_t>& seeds) {
             const std::int64_t n_blocks = (M + kRowBlock - 1) / kRowBlock;
             degenerate_rows.assign(n_blocks, 0);
             parallel_for(n_blocks, inner_threads, [&](std::int64_t k) {
-                check_interrupt();
+                poll();
                 const std::int64_t r0 = k * kRowBlock, r1 = std::min<std::int64_t>(M, r0 + kRowBlock);
                 for (std::int64_t i = r0; i < r1; ++i) {
                     if (bn_all) {
@@ -214,7 +143,7 @@ Result run(const Spec& spec, const std::vector<std::uint64_t>& seeds) {
         }
         int stop = L;
         for (int l = 1; l <= L; ++l) {
-            check_interrupt();
+            poll();
             RowMatrix* W;
             Eigen::VectorXd* b;
             layer(l, W, b, true);
@@ -225,9 +154,12 @@ Result run(const Spec& spec, const std::vector<std::uint64_t>& seeds) {
             const bool jac_deriv = l < L || !spec.linear_readout;
             if (spec.jacobian) Jnext.resize(M, J.cols());
             parallel_for(n_blocks, inner_threads, [&](std::int64_t k) {
-                check_interrupt();
+                poll();
                 const Eigen::Index r0 = k * kRowBlock, nr = std::min<Eigen::Index>(kRowBlock, M - r0);
-                Ul.middleRows(r0, nr).noalias() = W->middleRows(r0, nr) * A;
+                if (B <= kGemvColumns)
+                    for (int t = 0; t < B; ++t) Ul.col(t).segment(r0, nr).noalias() = W->middleRows(r0, nr) * A.col(t);
+                else
+                    Ul.middleRows(r0, nr).noalias() = W->middleRows(r0, nr) * A;
                 Ul.middleRows(r0, nr).colwise() += b->segment(r0, nr);
                 if (spec.jacobian) {
                     Jnext.middleRows(r0, nr).noalias() = W->middleRows(r0, nr) * J;
@@ -301,7 +233,7 @@ Result run(const Spec& spec, const std::vector<std::uint64_t>& seeds) {
         record(L);
         Eigen::VectorXd v(B);
         for (int l = L; l >= 1; --l) {
-            check_interrupt();
+            poll();
             RowMatrix* W;
             Eigen::VectorXd* b;
             layer(l, W, b, false);
@@ -310,9 +242,13 @@ Result run(const Spec& spec, const std::vector<std::uint64_t>& seeds) {
             const bool deriv = l >= 2 || spec.input.preactivation;
             const std::int64_t n_blocks = (M + kRowBlock - 1) / kRowBlock;
             parallel_for(n_blocks, inner_threads, [&](std::int64_t k) {
-                check_interrupt();
+                poll();
                 const Eigen::Index r0 = k * kRowBlock, nr = std::min<Eigen::Index>(kRowBlock, M - r0);
-                G.middleRows(r0, nr).noalias() = W->middleCols(r0, nr).transpose() * D;
+                if (RB <= kGemvColumns)
+                    for (int c = 0; c < RB; ++c)
+                        G.col(c).segment(r0, nr).noalias() = W->middleCols(r0, nr).transpose() * D.col(c);
+                else
+                    G.middleRows(r0, nr).noalias() = W->middleCols(r0, nr).transpose() * D;
                 if (!deriv) return;
                 const Eigen::MatrixXd& Up = U[l - 1];
                 for (Eigen::Index i = r0; i < r0 + nr; ++i) {
@@ -368,6 +304,15 @@ Result run(const Spec& spec, const std::vector<std::uint64_t>& seeds) {
             }
             Eigen::MatrixXd sym = 0.5 * (Gr + Gr.transpose());
             Gr = sym;
+            if (!Gr.allFinite()) res.status[si] = static_cast<int>(SeedStatus::Diverged);  // the Gram overflowed
+        }
+    };
+    parallel_for(n_seeds, spec.num_threads, [&](std::int64_t si) {
+        try {
+            run_seed(si);
+        } catch (...) {
+            abort.store(true, std::memory_order_relaxed);  // the other seeds stop at their next poll
+            throw;
         }
     });
     return res;

@@ -11,39 +11,6 @@
 
 namespace statmech_nn::network {
 
-Weights weights_from_name(const std::string& name) {
-    if (name == "gaussian") return Weights::Gaussian;
-    if (name == "orthogonal") return Weights::Orthogonal;
-    throw std::invalid_argument("weights: must be 'gaussian' or 'orthogonal'; got '" + name + "'");
-}
-
-Parameterization parameterization_from_name(const std::string& name) {
-    if (name == "standard") return Parameterization::Standard;
-    if (name == "ntk") return Parameterization::NTK;
-    throw std::invalid_argument("parameterization: must be 'standard' or 'ntk'; got '" + name + "'");
-}
-
-BatchNorm batchnorm_from_name(const std::string& name) {
-    if (name == "none") return BatchNorm::None;
-    if (name == "last") return BatchNorm::Last;
-    if (name == "all") return BatchNorm::All;
-    throw std::invalid_argument("batchnorm: must be 'none', 'last' or 'all'; got '" + name + "'");
-}
-
-InputKind input_kind_from_name(const std::string& name) {
-    if (name == "given") return InputKind::Given;
-    if (name == "gaussian") return InputKind::Gaussian;
-    if (name == "pair") return InputKind::Pair;
-    throw std::invalid_argument("input: must be 'given', 'gaussian' or 'pair'; got '" + name + "'");
-}
-
-Backward backward_from_name(const std::string& name) {
-    if (name == "none") return Backward::None;
-    if (name == "random") return Backward::RandomError;
-    if (name == "outputs") return Backward::Outputs;
-    throw std::invalid_argument("backward: must be 'none', 'random' or 'outputs'; got '" + name + "'");
-}
-
 void draw_layer(const Spec& spec, int l, std::uint64_t seed, int inner_threads, RowMatrix& W, Eigen::VectorXd& b) {
     const std::int64_t rows = spec.widths[l], cols = spec.widths[l - 1];
     W.resize(rows, cols);

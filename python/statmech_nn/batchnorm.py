@@ -299,10 +299,17 @@ def covariance_map(activation: str, Sigma: Any, sigma_w2: float = 1.0, sigma_b2:
     sigma_w2 = check_real(sigma_w2, "sigma_w2", positive=True)
     sigma_b2 = check_real(sigma_b2, "sigma_b2", nonnegative=True)
     n_samples = check_int(n_samples, "n_samples", low=2)
+    if 16.0 * S.size * (n_samples / 4096 + 1) > _network.MEMORY_CAP:  # two B x B sums per chunk of 4096 draws
+        raise ValueError(f"n_samples: {n_samples} Monte Carlo draws of a {S.shape[0]} x {S.shape[0]} map need more "
+                         f"than {_network.MEMORY_CAP / 2**30:.0f} GiB of partial sums")
     seed = int(check_seeds(seed, "seed")[0])
     nt = check_threads(num_threads)
     r = _core.batchnorm.covariance_map(name, slope, alpha, S, sigma_w2, sigma_b2, n_samples, seed, nt)
     out, err, method = np.asarray(r["Sigma"]), np.asarray(r["std_error"]), str(r["method"])
+    if not np.all(np.isfinite(out)):
+        param = "alpha" if name == "alpha_relu" else "Sigma"
+        raise ValueError(f"{param}: the covariance map overflows float64 here ({method}); "
+                         + ("use a smaller alpha" if name == "alpha_relu" else "rescale Sigma"))
     return (out, err, method) if return_error else out
 
 

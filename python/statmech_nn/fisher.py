@@ -249,7 +249,9 @@ class EmpiricalFisher(Result):
     kappa1, kappa2 : (n_seeds,) computed from them with the nominal alphas.
     num_params : int; widths : (L+1,) M_0..M_L; gram : (n_seeds, C T, C T) or None.
     n_samples, n_outputs : T and C; batchnorm : "none" or "last".
-    seeds, seed_status, status : the seeds, a word per seed ("ok" or "diverged") and the worst word.
+    seeds, seed_status, status : the seeds, a word per seed ("ok" or "diverged": activations overflowed,
+        the seed's numbers are NaN) and the worst word.
+    stop_layer : (n_seeds,) last weight layer with finite activations (L when not diverged).
     """
 
     m_lambda: np.ndarray
@@ -270,6 +272,7 @@ class EmpiricalFisher(Result):
     batchnorm: str
     seeds: np.ndarray
     seed_status: np.ndarray
+    stop_layer: np.ndarray
     status: str
     _aliases = {"mean": "m_lambda", "second_moment": "s_lambda"}
 
@@ -345,4 +348,5 @@ def empirical(activation: str = "relu", depth: int = 2, sigma_w2: float = 2.0, s
                            q_hat=qh, q_hat_st=qhs, q_tilde=qt, q_tilde_st=qts, kappa1=k1, kappa2=k2,
                            num_params=int(P), widths=np.asarray(widths), gram=G if return_gram else None,
                            n_samples=T, n_outputs=C, batchnorm=batchnorm, seeds=_network.seeds_array(seeds),
-                           seed_status=seed_status, status=combine_status(seed_status))
+                           seed_status=seed_status, stop_layer=np.asarray(d["stop_layer"], dtype=np.int64),
+                        status=combine_status(seed_status))

@@ -284,7 +284,9 @@ class EmpiricalNTK(Result):
     nngp : (n_seeds, n1, n2) = f(x).f(x')/C (one network's outputs).
     f1, f2 : outputs at x1 and x2 (n_seeds, n, C).
     parameterization : "ntk" or "standard".
-    seeds, seed_status, status : the seeds, a word per seed ("ok" or "diverged") and the worst word.
+    seeds, seed_status, status : the seeds, a word per seed ("ok" or "diverged": activations overflowed,
+        the seed's numbers are NaN) and the worst word.
+    stop_layer : (n_seeds,) last weight layer with finite activations (L when not diverged).
     """
 
     ntk: np.ndarray
@@ -295,6 +297,7 @@ class EmpiricalNTK(Result):
     parameterization: str
     seeds: np.ndarray
     seed_status: np.ndarray
+    stop_layer: np.ndarray
     status: str
 
 
@@ -350,4 +353,5 @@ def empirical(x1: Any, x2: Any = None, activation: str = "relu", depth: int = 1,
     seed_status = d["seed_status"]
     return EmpiricalNTK(ntk=diag, ntk_full=np.ascontiguousarray(full), nngp=nngp, f1=f1.copy(), f2=f2.copy(),
                         parameterization=parameterization, seeds=_network.seeds_array(seeds),
-                        seed_status=seed_status, status=combine_status(seed_status))
+                        seed_status=seed_status, stop_layer=np.asarray(d["stop_layer"], dtype=np.int64),
+                        status=combine_status(seed_status))

@@ -115,7 +115,7 @@ struct Spec {
     int num_threads = 0;
     double memory_cap = 4.0 * 1024 * 1024 * 1024;  // bytes; larger runs are refused (ValueError)
     // Parameter names used in error messages (the caller's vocabulary).
-    std::string width_name = "width", batch_name = "batch_size", depth_name = "depth";
+    std::string width_name = "width", batch_name = "batch_size", depth_name = "depth", readout_name = "n_outputs";
 };
 
 struct Result {
@@ -138,7 +138,14 @@ double memory_bytes(const Spec& spec, std::size_t n_seeds);
 
 Result run(const Spec& spec, const std::vector<std::uint64_t>& seeds);
 
-// ---- building blocks (network_weights.cpp, network_layers.cpp) -----------------------------------
+// ---- building blocks ---------------------------------------------------------------------------------
+// network_spec.cpp: validation (std::invalid_argument naming the parameter), the memory check, the
+// number of read-out columns R per input, and whether the weights are kept for the backward pass.
+void validate(const Spec& spec, std::size_t n_seeds);
+void check_memory(const Spec& spec, std::size_t n_seeds);
+int readouts(const Spec& spec);
+bool keep_weights(const Spec& spec);
+// network_weights.cpp, network_batchnorm.cpp:
 using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 constexpr std::int64_t kRowBlock = 128;
 inline std::uint64_t stream(int layer, std::int64_t k) {
