@@ -236,3 +236,15 @@ def test_committee_simulation_uses_the_ode_criterion():
     assert committee.simulate(200, 2, 2, 1.0, t=np.linspace(0, 5, 6), seeds=0).status == "ok"
     bn = committee.simulate(200, 2, 2, 500.0, batchnorm=True, t=np.linspace(0, 5, 6), seeds=0, student_scale=0.5)
     assert bn.status == "ok" and np.all(np.isfinite(bn.Q))
+
+
+@pytest.mark.parametrize("kw", [dict(method="euler", dt=0.01), dict(method="euler", dt=0.5), dict(method="rk4", dt=0.5),
+                                dict(rtol=1e-8), dict(rtol=1e-4, atol=1e-6)])
+def test_committee_perfect_learning_on_the_gram_boundary_is_not_a_divergence(kw):
+    # At perfect learning R_in^2 = Q_ii T_nn: the run ends on the boundary of the Gram domain, and
+    # the integration error there must not read as leaving it.
+    rng = np.random.default_rng(0)
+    J = 0.5 * rng.standard_normal((2, 5000)) / np.sqrt(5000)
+    B = rng.standard_normal((2, 5000)) / np.sqrt(5000)
+    o = committee.ode(J @ J.T, J @ B.T, B @ B.T, 1.0, t=np.linspace(0, 1000, 101), **kw)
+    assert o.status == "ok" and o.eg[-1] < 1e-6
