@@ -9,10 +9,13 @@
    and the floor set by drawing the N b normals per step.
 
 Run: ``PYTHONPATH=python python benchmarks/committee.py`` (add ``--quick`` for a short run).
+``--baseline DIR`` (another build's ``python/statmech_nn``) first times the ODEs before/after in one
+process (K = M = 2 and K = M = 10, erf, t in [0, 1000], 1 and 2 threads).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -23,6 +26,7 @@ from statmech_nn import _core, committee
 from statmech_nn import gaussian as G
 
 QUICK = "--quick" in sys.argv
+BASELINE = sys.argv[sys.argv.index("--baseline") + 1] if "--baseline" in sys.argv else None
 
 
 # ---- NumPy implementation of the plain SCM ODEs (erf, w = v = 1, b = 1, sigma = 1) ---------------
@@ -182,7 +186,30 @@ def bench_simulate():
     print(f"  NumPy normals only:   {samples / np_normals:12.3e} samples/s")
 
 
+def bench_baseline(path):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _baseline import compare, load_baseline
+
+    old = load_baseline(path)
+    t_end = 100.0 if QUICK else 1000.0
+    print(f"== 0. before/after in one process (baseline {path}), erf, t in [0, {t_end:g}]")
+    Q0, R0, T = initial_overlaps(2, 2)
+    t_eval = np.linspace(0, t_end, 1001)
+    compare("K = M = 2 , 1 thread ", lambda: committee.ode(Q0, R0, T, 1.0, t=t_eval, num_threads=1),
+            lambda: old.committee.ode(Q0, R0, T, 1.0, t=t_eval, num_threads=1), 5)
+    Q0, R0, T = initial_overlaps(10, 10)
+    for nt in (1, 2):
+        new_o = committee.ode(Q0, R0, T, 1.0, t=[0, t_end], num_threads=nt)
+        old_o = old.committee.ode(Q0, R0, T, 1.0, t=[0, t_end], num_threads=nt)
+        assert new_o.n_rhs == old_o.n_rhs and np.allclose(new_o.Q, old_o.Q, rtol=1e-6, atol=1e-9)
+        compare(f"K = M = 10, {nt} thread{'s' if nt > 1 else ' '}",
+                lambda: committee.ode(Q0, R0, T, 1.0, t=[0, t_end], num_threads=nt),
+                lambda: old.committee.ode(Q0, R0, T, 1.0, t=[0, t_end], num_threads=nt), 2)
+
+
 if __name__ == "__main__":
+    if BASELINE:
+        bench_baseline(BASELINE)
     bench_ode()
     bench_euler()
     bench_large()

@@ -7,12 +7,17 @@
 2. time_to_error on a 100 x 100 (eta, l0) grid, both rules, g(x) = x.        target < 2 s (2 cores)
 3. simulate at N = 10^4: input components (N x steps) per second per core, and the ratio
    against a NumPy per-step loop (several seeds on 2 threads).             target >= 2e8 /s/core, >= 5x
+
+``--baseline DIR`` (another build's ``python/statmech_nn``) first times ``ode`` and
+``time_to_error`` before/after in one process.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
+import sys
 import time
 
 import numpy as np
@@ -147,12 +152,34 @@ def bench_simulate(T, threads):
           f"{threads * ours_cpu / numpy_cpu:.1f}x")
 
 
+def bench_baseline(path, repeat, threads):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _baseline import compare, load_baseline
+
+    old = load_baseline(path).perceptron
+    print(f"0. before/after in one process (baseline {path})")
+    t = np.linspace(0, 100, 201)
+    for act in ("erf", "tanh"):
+        for rule in ("sgd", "wn"):
+            compare(f"ode {act:4s} {rule:3s}", lambda: P.ode(act, rule, 0.5, 1.0, 0.0, 0.05, t=t),
+                    lambda: old.ode(act, rule, 0.5, 1.0, 0.0, 0.05, t=t), repeat if act == "erf" else 2)
+    eta = np.logspace(-2, 1, 40)
+    l0 = np.logspace(-1, 1, 40)
+    for rule in ("sgd", "wn"):
+        compare(f"time_to_error 40x40 {rule}",
+                lambda: P.time_to_error("linear", rule, eta[:, None], l0[None, :], num_threads=threads),
+                lambda: old.time_to_error("linear", rule, eta[:, None], l0[None, :], num_threads=threads), 2)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--baseline", help="another build's python/statmech_nn directory, timed before/after")
     args = ap.parse_args()
     print(f"statmech_nn {sn.__version__}, OpenMP max threads {sn.max_threads()}")
+    if args.baseline:
+        bench_baseline(args.baseline, 3 if args.quick else 10, args.threads)
     bench_ode(3 if args.quick else 10)
     bench_time_to_error(40 if args.quick else 100, args.threads)
     bench_simulate(1.0 if args.quick else 5.0, args.threads)

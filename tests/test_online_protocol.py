@@ -197,3 +197,54 @@ def test_perceptron_ode_and_integrator_never_ok_with_non_finite():
     assert o.status == "diverged" and np.all(np.isfinite(o.l)) and o.stop_time < 200
     sol = integrate.solve_ode(lambda t, y: y**2, [1.0], np.linspace(0, 2, 5))
     assert sol.status != "ok" and np.all(np.isfinite(sol.y))
+
+
+def test_perceptron_saturated_drift_is_a_divergence_but_wn_growth_is_not():
+    # erf beyond eta_c = pi sqrt(5/3): l drifts to infinity algebraically (l ~ 200 by t = 100 at
+    # eta = 500, which used to be reported as a success).
+    o = perceptron.ode("erf", "sgd", 500.0, 1.0, t=100.0)
+    assert o.status == "diverged" and o.stop_time < 100 and np.all(np.isfinite(o.l))
+    assert o.l[-1] ** 2 <= 1e4
+    below = perceptron.ode("erf", "sgd", 500.0, 1.0, t=100.0, divergence_bound=1e6)
+    assert below.status == "ok" and 100 < below.l[-1] < 1000  # the drift itself: slow, unbounded
+    # Weight normalisation at the same eta converges: z grows (eta / z^2 falls), l -> 1.
+    w = perceptron.ode("erf", "wn", 500.0, 1.0, t=100.0)
+    assert w.status == "ok" and w.z[-1] > 5 and abs(w.l[-1] - 1) < 1e-6
+    # The bound is relative to the initial length.
+    big = perceptron.ode("linear", "sgd", 0.5, 200.0, t=5.0)
+    assert big.status == "ok"
+
+
+def test_perceptron_simulation_uses_the_ode_criterion():
+    th = perceptron.ode("linear", "sgd", 3.0, 1.0, t=30.0)
+    sim = perceptron.simulate("linear", "sgd", 3.0, 1.0, 400, t=30.0, seeds=(0, 1))
+    assert th.status == "diverged" and sim.status == "diverged" and not sim.ok
+    assert list(sim.seed_status) == ["diverged", "diverged"]
+    # Exponential growth at the same rate: the stop times agree within a few time units.
+    assert np.all(np.abs(sim.stop_time - th.stop_time) < 0.35 * th.stop_time)
+    w = perceptron.simulate("erf", "wn", 50.0, 1.0, 400, t=5.0, seeds=0)
+    assert w.status == "ok" and np.all(np.isfinite(w.z))
+
+
+def test_committee_simulation_uses_the_ode_criterion():
+    # The twin stops where the theory does (eta = 500, erf: saturated drift past the bound).
+    o = committee.ode(0.25 * np.eye(2), 0.01 * np.eye(2), np.eye(2), 500.0, t=10.0)
+    s = committee.simulate(1000, 2, 2, 500.0, t=np.linspace(0, 10, 11), seeds=[0, 1, 2], student_scale=0.5)
+    assert o.status == "diverged" and s.status == "diverged" and list(s.seed_status) == ["diverged"] * 3
+    assert np.all(np.abs(s.stop_time - o.stop_time) < 0.25 * o.stop_time)
+    # Below the bound nothing is flagged, and batch norm at the same eta is not a divergence.
+    assert committee.simulate(200, 2, 2, 1.0, t=np.linspace(0, 5, 6), seeds=0).status == "ok"
+    bn = committee.simulate(200, 2, 2, 500.0, batchnorm=True, t=np.linspace(0, 5, 6), seeds=0, student_scale=0.5)
+    assert bn.status == "ok" and np.all(np.isfinite(bn.Q))
+
+
+@pytest.mark.parametrize("kw", [dict(method="euler", dt=0.01), dict(method="euler", dt=0.5), dict(method="rk4", dt=0.5),
+                                dict(rtol=1e-8), dict(rtol=1e-4, atol=1e-6)])
+def test_committee_perfect_learning_on_the_gram_boundary_is_not_a_divergence(kw):
+    # At perfect learning R_in^2 = Q_ii T_nn: the run ends on the boundary of the Gram domain, and
+    # the integration error there must not read as leaving it.
+    rng = np.random.default_rng(0)
+    J = 0.5 * rng.standard_normal((2, 5000)) / np.sqrt(5000)
+    B = rng.standard_normal((2, 5000)) / np.sqrt(5000)
+    o = committee.ode(J @ J.T, J @ B.T, B @ B.T, 1.0, t=np.linspace(0, 1000, 101), **kw)
+    assert o.status == "ok" and o.eg[-1] < 1e-6

@@ -68,6 +68,7 @@ public:
         std::size_t rec = 0;
         // A state beyond the divergence bound (or non-finite) is never recorded: the run stops
         // with status "diverged" at the last good step and later records stay NaN.
+        set_scales();
         bool diverged = !finite_state();
         std::int64_t good = 0;
         if (!diverged)
@@ -91,14 +92,34 @@ public:
     }
 
 private:
+    // The divergence criterion of the ODE's twin (committee_ode.hpp): a field variance
+    // (sigma^2 |J_i|^2; g_i^2 under batch norm, where |J_i| drops out) beyond divergence_bound
+    // times the problem's scale, |w_i|^2 likewise against the second layers, or a non-finite state.
+    void set_scales() {
+        const double s2 = S_.model.sigma * S_.model.sigma;
+        const Eigen::VectorXd q0 = J_.rowwise().squaredNorm();
+        field_scale_ = 1.0;
+        w_scale_ = 1.0;
+        for (int i = 0; i < m_.K; ++i) {
+            field_scale_ = std::max(field_scale_, m_.has_gains() ? g_[i] * g_[i] : s2 * q0[i]);
+            w_scale_ = std::max(w_scale_, w_.row(i).squaredNorm());
+        }
+        for (int n = 0; n < m_.M; ++n) {
+            field_scale_ = std::max(field_scale_, s2 * T_(n, n));
+            w_scale_ = std::max(w_scale_, m_.v.row(n).squaredNorm());
+        }
+    }
+
     bool finite_state() {
         qd_ = J_.rowwise().squaredNorm();
         const double bound = S_.divergence_bound;
+        const double s2 = S_.model.sigma * S_.model.sigma;
         for (int i = 0; i < m_.K; ++i) {
-            if (!std::isfinite(qd_[i]) || qd_[i] > bound || !(qd_[i] > 0.0)) return false;
-            if (m_.has_gains() && (!std::isfinite(g_[i]) || std::abs(g_[i]) > bound)) return false;
+            if (!std::isfinite(qd_[i]) || !(qd_[i] > 0.0)) return false;
+            const double field = m_.has_gains() ? g_[i] * g_[i] : s2 * qd_[i];
+            if (!(field <= bound * field_scale_)) return false;
+            if (m_.trains_w() && !(w_.row(i).squaredNorm() <= bound * w_scale_)) return false;
         }
-        if (m_.trains_w() && !(w_.cwiseAbs().maxCoeff() <= bound)) return false;
         return true;
     }
 
@@ -313,6 +334,7 @@ private:
     RowMat U_, Z_;
     RowMat J_, B_, JB_;
     Eigen::MatrixXd T_, w_;
+    double field_scale_ = 1.0, w_scale_ = 1.0;
     Eigen::VectorXd g_, qd_, c_;
 };
 

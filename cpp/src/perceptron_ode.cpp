@@ -75,6 +75,23 @@ void check_parameters(double eta, double l0, double R0, double z0, Rule rule) {
         throw std::invalid_argument("z0: must be a finite number > 0");
 }
 
+// The divergence criterion shared with the simulator: the field variance l^2 beyond
+// options.divergence_bound times the problem's scale max(1, l0^2) (teacher field variance 1), or a
+// non-finite state. Under WN, z growing is the mechanism itself (not bounded).
+struct Divergence {
+    OdeOptions options;
+    OdeDomain outside;
+    Divergence(Rule rule, double l0, const OdeOptions& opt) : options(opt) {
+        const double bound = opt.divergence_bound * std::max(1.0, l0 * l0);
+        options.divergence_bound = std::numeric_limits<double>::infinity();
+        if (rule == Rule::SGD) {
+            outside = [bound](const double* y) { return !(y[0] <= bound); };
+        } else {
+            outside = [bound](const double* y) { return !(y[0] * y[0] <= bound) || !std::isfinite(y[2]); };
+        }
+    }
+};
+
 }  // namespace
 
 Trajectory integrate(const Activation& g, Rule rule, double eta, double l0, double R0, double z0,
@@ -95,7 +112,8 @@ Trajectory integrate(const Activation& g, Rule rule, double eta, double l0, doub
             return avg.eg(o.l, o.R) - eg_threshold;
         };
     }
-    const OdeResult res = integrate_ode(f, initial_state(rule, l0, R0, z0), t_out, options, event);
+    const Divergence div(rule, l0, options);
+    const OdeResult res = integrate_ode(f, initial_state(rule, l0, R0, z0), t_out, div.options, event, div.outside);
     Trajectory tr;
     tr.status = res.status;
     tr.t_stop = res.t_stop;
@@ -137,7 +155,9 @@ void time_to_error(const Activation& g, Rule rule, const double* eta, const doub
             const Order o = order_from_state(rule, y);
             return avg.eg(o.l, o.R) - threshold;
         };
-        const OdeResult res = integrate_ode(f, initial_state(rule, l0[i], R0, z0), t_out, options, event);
+        const Divergence div(rule, l0[i], options);
+        const OdeResult res =
+            integrate_ode(f, initial_state(rule, l0[i], R0, z0), t_out, div.options, event, div.outside);
         if (res.status == OdeStatus::Event) {
             time[i] = res.event_time;
             if (rule == Rule::WN) {

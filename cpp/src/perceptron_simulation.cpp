@@ -196,8 +196,10 @@ void run_one(const Activation& g, Rule rule, double eta, double l0, double R0, d
             z = normW * inv_sqrtN;
             R = record ? WB / (normW * sqrtN) : 0.0;
         }
-        bool diverged = !std::isfinite(l) || !std::isfinite(R) || std::fabs(l) > bound;
-        if (rule == Rule::WN) diverged = diverged || !std::isfinite(z) || z > bound;
+        // The field variance l^2 beyond bound (relative to the problem's scale, max(1, l0^2)), or
+        // a non-finite state. Under WN, |V| growing is the mechanism itself: only finiteness.
+        bool diverged = !std::isfinite(l) || !std::isfinite(R) || l * l > bound;
+        if (rule == Rule::WN) diverged = diverged || !std::isfinite(z);
         if (diverged) {
             *out.status = 2;
             *out.t_stop = static_cast<double>(k) / static_cast<double>(N);
@@ -262,7 +264,7 @@ SimulationResult simulate(const Activation& g, Rule rule, double eta, double l0,
         const std::size_t off = static_cast<std::size_t>(s * res.n_times);
         RunOutput out{res.l.data() + off, res.R.data() + off, res.z.data() + off, res.status.data() + s,
                       res.t_stop.data() + s};
-        run_one(g, rule, eta, l0, R0, z0, N, record_steps, seeds[s], divergence_bound, out);
+        run_one(g, rule, eta, l0, R0, z0, N, record_steps, seeds[s], divergence_bound * std::max(1.0, l0 * l0), out);
         for (std::int64_t j = 0; j < res.n_times; ++j) {
             const double l = out.l[j], R = out.R[j];
             if (std::isfinite(l) && std::isfinite(R)) res.eg[off + j] = generalization_error(g, l, R);

@@ -457,7 +457,7 @@ def simulate(N: int, K: int, M: int, eta: float, w: Any = None, v: Any = None, *
              batchnorm: bool = False, g0: Any = None, sigma: float = 1.0, activation: str = "erf",
              t: Any = 10.0, seeds: Any = 0, bn_gradient: str = "fixed_std", eta_w: float = 0.0,
              noise: float = 0.0, student_scale: Any = 1.0, teacher_scale: Any = 1.0, J0: Any = None,
-             B0: Any = None, test_samples: int = 0, divergence_bound: float = 1e8, sampler: str = "direct",
+             B0: Any = None, test_samples: int = 0, divergence_bound: float = 1e4, sampler: str = "direct",
              num_threads: Optional[int] = None) -> SimulationResult:
     """Train a real soft committee machine (N inputs) by mini-batch SGD and record its overlaps.
 
@@ -482,7 +482,9 @@ def simulate(N: int, K: int, M: int, eta: float, w: Any = None, v: Any = None, *
     test_samples : int
         If > 0, also a Monte-Carlo test error on that many fresh inputs at each record.
     divergence_bound : float
-        A run whose ``|J_i|^2``, gains or w exceed this (or become non-finite) stops as diverged.
+        A run stops as ``"diverged"`` under the criterion of :func:`ode` (module docstring,
+        "Divergence"): a unit's field variance ``sigma^2 |J_i|^2`` (``g_i^2`` with batch norm) beyond
+        ``divergence_bound`` times the problem's scale, ``|w_i|^2`` likewise, or a non-finite state.
     sampler : {"direct", "projected"}
         ``"direct"``: draw the b x N inputs of each step and form the gradient by matrix products.
         ``"projected"``: draw only each sample's K + M coordinates in an orthonormal basis of

@@ -39,6 +39,19 @@ with the closed forms to < 1e-8 in the tests). Constants at the fixed point (``s
 1-D composite Gauss–Legendre panels (eta_c of tanh matches adaptive quadrature to 1e-10).
 The ODE state is ``(l^2, lR)`` for SGD and ``(l, zR, z^2)`` for WN (smooth
 through ``J = 0`` and ``r = 0``).
+
+Divergence
+----------
+Beyond the critical learning rate ``eta_c`` plain SGD does not converge: for unbounded activations
+(linear, relu) ``l`` grows exponentially; for bounded ones (erf, tanh) the student's unit
+saturates, the gradient through ``g'`` vanishes and ``l`` drifts to a fixed point at infinity
+algebraically (e.g. erf, eta = 500: l ~ 200 by t = 100) while eps_g approaches the error of a
+saturated (sign-like) student. :func:`ode`, :func:`time_to_error` and :func:`simulate` end a run
+with status ``"diverged"`` (and its ``stop_time``) when the field variance ``l^2`` exceeds
+``divergence_bound`` (default 1e4: a field standard deviation 100 times the teacher's) times
+``max(1, l0^2)``, or when the state is not finite -- the criterion of
+:func:`statmech_nn.committee.ode`. Under weight normalisation ``z`` grows without bound at large
+eta; that is the mechanism that lowers the effective learning rate ``eta / z^2``, not a divergence.
 """
 
 from __future__ import annotations
@@ -128,7 +141,7 @@ class OdeResult(Result):
         Generalisation error eps_g = 1/2 <(t - s)^2>.
     status : str
         ``"ok"`` (reached the last time), ``"event"`` (eps_g reached ``eg_threshold``),
-        ``"diverged"`` (a state variable beyond ``divergence_bound`` or not finite; the rows hold the
+        ``"diverged"`` (``l^2`` beyond the divergence bound or not finite; the rows hold the
         values before that), ``"max_steps"`` or ``"step_too_small"``.
     stop_time : float
         Where the integration ended (last time, event time or divergence time); ``t_stop`` is a
@@ -179,7 +192,7 @@ class SimulationResult(Result):
     status : str
         ``"ok"``, or ``"diverged"`` when any seed diverged.
     seed_status : (n_seeds,) array of str
-        ``"ok"`` or ``"diverged"`` (``l`` or ``z`` beyond ``divergence_bound`` or not finite) per seed.
+        ``"ok"`` or ``"diverged"`` (``l^2`` beyond the divergence bound or not finite) per seed.
     stop_time : (n_seeds,) array
         Time of the last recording, or of divergence; ``t_stop`` is a deprecated alias.
     N : int
@@ -339,7 +352,7 @@ def averages(activation: str, l: float, R: float, *, quadrature: bool = False, s
 def ode(activation: str, rule: str, eta: float, l0: float, R0: float = 0.0, z0: float = 0.05,
         t: Any = 100.0, *, method: str = "dopri5", rtol: float = 1e-8, atol: float = 1e-10,
         dt: Optional[float] = None, max_step: float = np.inf, max_steps: int = 10_000_000,
-        divergence_bound: float = 1e8, eg_threshold: Optional[float] = None,
+        divergence_bound: float = 1e4, eg_threshold: Optional[float] = None,
         slope: float = 0.01) -> OdeResult:
     """Integrate the order-parameter ODEs of on-line SGD or weight-normalised learning.
 
@@ -364,9 +377,10 @@ def ode(activation: str, rule: str, eta: float, l0: float, R0: float = 0.0, z0: 
     method, rtol, atol, dt, max_step, max_steps :
         Integrator settings (``"dopri5"`` adaptive, or fixed-step ``"rk4"``/``"euler"`` with ``dt``).
     divergence_bound : float
-        The run stops with status ``"diverged"`` (and its ``stop_time``) when a state variable
-        (``l^2``, ``lR``; or ``l``, ``zR``, ``z^2``) exceeds this in magnitude or is not finite. The
-        teacher has length 1, so this is relative to the scale of the problem.
+        The run stops with status ``"diverged"`` (and its ``stop_time``) when the student's field
+        variance ``l^2`` exceeds ``divergence_bound`` times the problem's scale ``max(1, l0^2)`` (the
+        teacher's field variance is 1), or the state is not finite (module docstring,
+        "Divergence").
     eg_threshold : float, optional
         Stop (status ``"event"``) when eps_g falls to this value.
     slope : float
@@ -450,7 +464,7 @@ def stability(activation: str, rule: str, eta: float, z: Optional[float] = None,
 def time_to_error(activation: str, rule: str, eta: Any, l0: Any, threshold: float = 0.01, *,
                   R0: float = 0.0, z0: float = 0.05, t_max: float = 1e5, method: str = "dopri5",
                   rtol: float = 1e-8, atol: float = 1e-10, dt: Optional[float] = None,
-                  max_step: float = np.inf, max_steps: int = 10_000_000, divergence_bound: float = 1e8,
+                  max_step: float = np.inf, max_steps: int = 10_000_000, divergence_bound: float = 1e4,
                   num_threads: Optional[int] = None, slope: float = 0.01) -> TimeToError:
     """Time for eps_g to fall to ``threshold``, broadcasting ``eta`` and ``l0`` (the learning-time
     maps of Yoshida, Karakida, Okada & Amari).
@@ -514,7 +528,7 @@ def time_to_error(activation: str, rule: str, eta: Any, l0: Any, threshold: floa
 # ---- simulation ----------------------------------------------------------------------------------
 def simulate(activation: str, rule: str, eta: float, l0: float, N: int, t: Any = 10.0, seeds: Any = (0, 1, 2, 3),
              *, R0: float = 0.0, z0: float = 0.05, num_threads: Optional[int] = None,
-             divergence_bound: float = 1e8, slope: float = 0.01) -> SimulationResult:
+             divergence_bound: float = 1e4, slope: float = 0.01) -> SimulationResult:
     """Simulate real N-dimensional on-line SGD or weight-normalised learning (the microscopic twin
     of :func:`ode`; same field names).
 
@@ -539,7 +553,8 @@ def simulate(activation: str, rule: str, eta: float, l0: float, N: int, t: Any =
         An int is one run with that seed; a sequence is one run per seed.
     num_threads : int, optional
     divergence_bound : float
-        A run stops (status ``"diverged"``) when ``l`` or ``z`` exceeds this or turns non-finite.
+        A run stops (status ``"diverged"``) under the criterion of :func:`ode`: ``l^2`` beyond
+        ``divergence_bound * max(1, l0^2)``, or a non-finite state.
 
     Returns
     -------

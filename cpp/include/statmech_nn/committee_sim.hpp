@@ -34,7 +34,11 @@ struct SimSettings {
     std::vector<std::int64_t> record_steps;  // non-decreasing SGD step counts to record at
     std::vector<std::uint64_t> seeds;
     int test_samples = 0;            // > 0: also a Monte-Carlo test error on this many fresh samples
-    double divergence_bound = 1e8;   // |J_i|^2, |g_i| or |w| beyond this (or non-finite): diverged
+    // Diverged (the ODE's criterion, committee_ode.hpp): a field variance sigma^2 |J_i|^2 (g_i^2
+    // with batch norm) beyond divergence_bound times the problem's scale (the largest of 1 and the
+    // initial student and teacher field variances), |w_i|^2 likewise against max(1, |w0|^2, |v|^2),
+    // or a non-finite state.
+    double divergence_bound = 1e4;
     // Projected sampler: draw only the samples' components in span(J, B) and the aggregated
     // orthogonal part of the gradient (same law, b (K + M) + K N normals per step instead of b N).
     bool projected = false;

@@ -91,7 +91,10 @@ struct Trajectory {
 };
 
 // Integrate from t_out[0] (initial state l0, R0, z0 there) to t_out.back(). A finite
-// eg_threshold adds the terminal event eps_g <= eg_threshold.
+// eg_threshold adds the terminal event eps_g <= eg_threshold. The run ends Diverged when the field
+// variance l^2 exceeds options.divergence_bound * max(1, l0^2) (the teacher's is 1) or the state is
+// not finite; for bounded activations beyond eta_c, l drifts to infinity algebraically (the units
+// saturate), for unbounded ones exponentially.
 Trajectory integrate(const Activation& g, Rule rule, double eta, double l0, double R0, double z0,
                      const std::vector<double>& t_out, const OdeOptions& options,
                      double eg_threshold = -1.0);

@@ -33,11 +33,13 @@ struct SimulationResult {
 };
 
 // record_steps: non-decreasing step counts (time t = step / N) at which l, R, z, eps_g(l, R) are
-// recorded. A run diverges when l or |V|/sqrt(N) exceeds divergence_bound or turns non-finite.
+// recorded. A run diverges (the twin of the ODE's criterion) when its field variance l^2 exceeds
+// divergence_bound * max(1, l0^2) or the state turns non-finite (under WN |V| may grow: it is the
+// mechanism that lowers the effective learning rate).
 SimulationResult simulate(const Activation& g, Rule rule, double eta, double l0, double R0, double z0,
                           std::int64_t N, const std::vector<std::int64_t>& record_steps,
                           const std::vector<std::uint64_t>& seeds, int num_threads,
-                          double divergence_bound = 1e8);
+                          double divergence_bound = 1e4);
 SimulationResult simulate(const Setup& setup, std::int64_t N, const std::vector<std::int64_t>& record_steps,
                           const std::vector<std::uint64_t>& seeds, int num_threads, double divergence_bound);
 
