@@ -258,6 +258,7 @@ class Stability(Result):
     dA2_dR: float
     stable: bool
     status: str
+    _dims = {"jacobian": ("coordinate", "coordinate"), "eigenvalues": ("mode",)}
 
 
 @resultclass
@@ -289,8 +290,12 @@ class TimeToError(Result):
     t_max: float
     rule: str
     activation: str
-    _dims = {"eta": ("eta", "l0"), "l0": ("eta", "l0"), "time": ("eta", "l0"), "eta_eff": ("eta", "l0"),
-             "status": ("eta", "l0")}
+
+    def __post_init__(self) -> None:
+        # The grid has the broadcast shape of the inputs: (eta, l0) for the usual 2-D map.
+        shape = np.shape(self.time)
+        dims = {2: ("eta", "l0"), 1: ("point",), 0: ()}.get(len(shape), tuple(f"dim_{i}" for i in range(len(shape))))
+        self._dims = {name: dims for name in ("eta", "l0", "time", "eta_eff", "status")}
 
 
 # ---- core structs (read-only, so cached: building them is most of a short ODE call's overhead) ----
