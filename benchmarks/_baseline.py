@@ -27,16 +27,23 @@ def load_baseline(path: str) -> Any:
     return module
 
 
-def compare(label: str, new: Callable[[], Any], old: Callable[[], Any], repeat: int = 3) -> float:
-    """Best-of-``repeat`` seconds of ``new`` and ``old`` (alternating); prints and returns old/new."""
+def compare(label: str, new: Callable[[], Any], old: Callable[[], Any], repeat: int = 3, block: int = 3) -> float:
+    """Best-of seconds of ``new`` and ``old``; prints and returns the speed ratio old/new.
+
+    The two run in alternating blocks of ``block`` consecutive calls (``repeat`` blocks each):
+    switching between the two builds on every call costs either one a few microseconds of cold
+    caches, which would dominate calls of a few milliseconds.
+    """
     best_new = best_old = float("inf")
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        old()
-        best_old = min(best_old, time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        new()
-        best_new = min(best_new, time.perf_counter() - t0)
+        for _ in range(block):
+            t0 = time.perf_counter()
+            old()
+            best_old = min(best_old, time.perf_counter() - t0)
+        for _ in range(block):
+            t0 = time.perf_counter()
+            new()
+            best_new = min(best_new, time.perf_counter() - t0)
     ratio = best_old / best_new
     print(f"  {label}: before {best_old * 1e3:9.2f} ms   after {best_new * 1e3:9.2f} ms   "
           f"speed ratio before/after {ratio:5.2f}")

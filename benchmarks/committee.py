@@ -204,7 +204,7 @@ def bench_baseline(path):
         assert new_o.n_rhs == old_o.n_rhs and np.allclose(new_o.Q, old_o.Q, rtol=1e-6, atol=1e-9)
         compare(f"K = M = 10, {nt} thread{'s' if nt > 1 else ' '}",
                 lambda: committee.ode(Q0, R0, T, 1.0, t=[0, t_end], num_threads=nt),
-                lambda: old.committee.ode(Q0, R0, T, 1.0, t=[0, t_end], num_threads=nt), 2)
+                lambda: old.committee.ode(Q0, R0, T, 1.0, t=[0, t_end], num_threads=nt), 2, 1)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,8 @@ py::dict trajectory_dict(const pc::Trajectory& tr, pc::Rule rule) {
 }
 
 py::dict simulation_dict(const pc::SimulationResult& res) {
-    const std::vector<py::ssize_t> shape = {static_cast<py::ssize_t>(res.n_seeds), static_cast<py::ssize_t>(res.n_times)};
+    const std::vector<py::ssize_t> shape = {static_cast<py::ssize_t>(res.n_seeds),
+                                            static_cast<py::ssize_t>(res.n_times)};
     py::dict d;
     d["l"] = to_array(res.l, shape);
     d["R"] = to_array(res.R, shape);

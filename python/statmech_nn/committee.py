@@ -46,8 +46,8 @@ Divergence
 ----------
 For learning rates beyond the stable range the student norms grow without bound. With bounded
 activations (erf) the units then saturate: the gradient through ``phi'`` vanishes like
-``Var(x_i)^(-1/2)``, so ``Q_ii`` drifts to a fixed point at infinity algebraically (``Q ~ t^(2/3)``;
-e.g. K = M = 2, eta = 500 reaches Q ~ 8e4 by t = 100) while eps_g creeps towards the value of
+``Var(x_i)^(-1/2)``, so ``Q_ii`` drifts to a fixed point at infinity algebraically (like ``t^p``,
+p ~ 0.6; e.g. K = M = 2, eta = 500 reaches Q ~ 8e4 by t = 100) while eps_g creeps towards the value of
 saturated (sign-like) units; unbounded activations (linear, relu) grow exponentially. :func:`ode`
 ends such a run with status ``"diverged"`` (and its ``stop_time``) when a unit's field variance
 ``sigma^2 Q_ii`` (``g_i^2`` under batch norm, where Q's scale drops out) exceeds

@@ -58,6 +58,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+import functools
 import math
 
 import numpy as np
@@ -257,6 +258,7 @@ class Stability(Result):
     dA2_dR: float
     stable: bool
     status: str
+    _dims = {"jacobian": ("coordinate", "coordinate"), "eigenvalues": ("mode",)}
 
 
 @resultclass
@@ -288,8 +290,24 @@ class TimeToError(Result):
     t_max: float
     rule: str
     activation: str
-    _dims = {"eta": ("eta", "l0"), "l0": ("eta", "l0"), "time": ("eta", "l0"), "eta_eff": ("eta", "l0"),
-             "status": ("eta", "l0")}
+
+    def __post_init__(self) -> None:
+        # The grid has the broadcast shape of the inputs: (eta, l0) for the usual 2-D map.
+        shape = np.shape(self.time)
+        dims = {2: ("eta", "l0"), 1: ("point",), 0: ()}.get(len(shape), tuple(f"dim_{i}" for i in range(len(shape))))
+        self._dims = {name: dims for name in ("eta", "l0", "time", "eta_eff", "status")}
+
+
+# ---- core structs (read-only, so cached: building them is most of a short ODE call's overhead) ----
+@functools.lru_cache(maxsize=256)
+def _setup(activation: str, slope: float, rule: str, eta: float, l0: float, R0: float, z0: float) -> Any:
+    return _core.perceptron.Setup(activation, slope, rule, eta, l0, R0, z0)
+
+
+@functools.lru_cache(maxsize=64)
+def _options(method: str, rtol: float, atol: float, dt: float, max_step: float, max_steps: int,
+             divergence_bound: float) -> Any:
+    return _core.integrators.OdeOptions(method, rtol, atol, dt, max_step, max_steps, divergence_bound)
 
 
 # ---- validation helpers --------------------------------------------------------------------------
@@ -399,12 +417,15 @@ def ode(activation: str, rule: str, eta: float, l0: float, R0: float = 0.0, z0: 
     method, rtol, atol, dt, max_step, max_steps, _ = check_ode_options(method, rtol, atol, dt, max_step, max_steps)
     divergence_bound = _real(divergence_bound, "divergence_bound", positive=True)
     thr = -1.0 if eg_threshold is None else _real(eg_threshold, "eg_threshold", positive=True)
-    setup = _core.perceptron.Setup(activation, slope, rule, eta, l0, R0, z0)
-    options = _core.integrators.OdeOptions(method, rtol, atol, dt, max_step, max_steps, divergence_bound)
+    setup = _setup(activation, slope, rule, eta, l0, R0, z0)
+    options = _options(method, rtol, atol, dt, max_step, max_steps, divergence_bound)
     d = _core.perceptron.ode(setup, times, options, thr)
     status = str(d["status"])
-    if status in ("ok", "event") and not all(np.all(np.isfinite(d[k])) for k in ("l", "R", "eg")):
-        status = "diverged"  # never report success with non-finite numbers
+    eg = d["eg"]
+    # Never report success with non-finite numbers (the integrator stops at the first non-finite
+    # state, so the last row tells; eg is NaN wherever l or R is).
+    if status in ("ok", "event") and eg.size and not math.isfinite(eg[-1]):
+        status = "diverged"
     return OdeResult(t=d["t"], l=d["l"], R=d["R"], z=d["z"], eg=d["eg"], status=status,
                      stop_time=float(d["stop_time"]), rule=rule, activation=activation, eta=eta,
                      n_rhs=int(d["n_rhs"]))
@@ -517,7 +538,7 @@ def time_to_error(activation: str, rule: str, eta: Any, l0: Any, threshold: floa
     e_flat = np.ascontiguousarray(eta_b.ravel())
     l_flat = np.ascontiguousarray(l0_b.ravel())
     setup = _core.perceptron.Setup(activation, slope, rule, 1.0, 1.0, R0, z0)
-    options = _core.integrators.OdeOptions(method, rtol, atol, dt, max_step, max_steps, divergence_bound)
+    options = _options(method, rtol, atol, dt, max_step, max_steps, divergence_bound)
     time, eta_eff, status = _core.perceptron.time_to_error(setup, e_flat, l_flat, threshold, t_max, options, nt)
     status_str = np.array([_TTE_STATUS[int(s)] for s in np.asarray(status)], dtype=object).reshape(shape)
     return TimeToError(eta=np.array(eta_b), l0=np.array(l0_b), time=np.asarray(time).reshape(shape),

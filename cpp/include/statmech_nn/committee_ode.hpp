@@ -71,7 +71,7 @@ struct OdeSolution {
 //  * a unit's field variance Var(xhat_i) (sigma^2 Q_ii; g_i^2 under batch norm) exceeds
 //    options.divergence_bound times the problem's scale, the largest of 1 and the initial student
 //    and teacher field variances (for bounded activations the units are then saturated, the
-//    gradient vanishes like Var^-1/2 and Q drifts to its fixed point at infinity, Q ~ t^(2/3);
+//    gradient vanishes like Var^-1/2 and Q drifts to its fixed point at infinity, Q ~ t^p, p ~ 0.6;
 //    unbounded ones grow exponentially); likewise |w_i|^2 against the largest initial |w|^2, |v|^2;
 //  * a norm Q_ii clearly below zero, or a Cauchy–Schwarz inequality R_in^2 <= Q_ii T_nn,
 //    Q_ij^2 <= Q_ii Q_jj broken beyond the integration error (the Gram matrix is no longer PSD);
