@@ -3,6 +3,7 @@
 // bindings convert arguments, release the GIL and call the core.
 #pragma once
 
+#include <pybind11/eigen.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>

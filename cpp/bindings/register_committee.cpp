@@ -1,7 +1,6 @@
 // Thin bindings of the soft committee machine: the core's Model, State and SimSettings structs
 // (Eigen matrices through pybind11's Eigen casters), one conversion per result struct, the GIL
 // released around the core.
-#include <pybind11/eigen.h>
 
 #include <stdexcept>
 
