@@ -7,6 +7,7 @@
 #include <Eigen/Dense>
 
 #include "statmech_nn/gaussian.hpp"
+#include "statmech_nn/deep_recursion.hpp"
 #include "statmech_nn/gaussian_moments.hpp"
 #include "statmech_nn/meanfield.hpp"
 #include "statmech_nn/parallel.hpp"
@@ -36,9 +37,11 @@ double q_map_slope(const Params& p, double q) { return p.sigma_w2 * layer_moment
 double chi1(const Params& p, double q) { return p.sigma_w2 * layer_moments(p.act, q).dphi2; }
 
 void cov_map(const Params& p, double q11, double q12, double q22, double& n11, double& n12, double& n22) {
-    n11 = q_map(p, q11);
-    n22 = (q22 == q11) ? n11 : q_map(p, q22);
-    n12 = p.sigma_w2 * pair_moments(p.act, q11, q12, q22).phiphi + p.sigma_b2;
+    // one layer of the deep-network recursion (identical inputs stay identical exactly)
+    const deep::PairLayer m = deep::pair_layer(p.act, q11, q12, q22);
+    n11 = p.sigma_w2 * m.phi2_a + p.sigma_b2;
+    n22 = (q22 == q11) ? n11 : p.sigma_w2 * m.phi2_b + p.sigma_b2;
+    n12 = (q12 == q11 && q22 == q11) ? n11 : p.sigma_w2 * m.phiphi + p.sigma_b2;
 }
 
 double c_map(const Params& p, double q, double c) {
