@@ -204,6 +204,12 @@ def test_order_parameters_overflow_is_a_status(tmp_path):
     assert np.all(np.isfinite(op.q)) and np.all(np.isfinite(op.q_hat))
     st = fisher.eigen_stats("erf", 10000, 4.0, 0.0)
     assert st.status == "diverged"
+    # relu at sigma_w2 = 4: q doubles per layer and passes 1e8 q^1 at layer 28
+    rl = fisher.order_parameters("relu", 40, 4.0, 0.0)
+    assert rl.status == "diverged" and rl.stop_layer == 28 and np.isnan(rl.q[28:]).all()
+    assert fisher.order_parameters("relu", 40, 4.0, 0.0, divergence_bound=np.inf).status == "ok"
+    with pytest.raises(ValueError, match="divergence_bound"):
+        fisher.order_parameters("relu", 4, divergence_bound=0.0)
     ok = fisher.order_parameters("tanh", 50, 1.5, 0.1)
     assert ok.status == "ok" and np.isfinite(ok.kappa1)
     for res in (ok, fisher.eigen_stats("relu", 2, 2.0, 0.1, width=[10.0, 100.0])):

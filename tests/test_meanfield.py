@@ -454,3 +454,15 @@ def test_long_calls_release_the_gil_and_stop_on_ctrl_c(call):
     assert words[0] == "interrupted"
     # a Python thread kept running during the call (1 ms sleeps for ~1.5 s): the GIL was released
     assert int(words[3]) > 100, out
+
+
+def test_backward_divergence_is_a_status():
+    b = mf.backward("relu", 4.0, 0.0, 100, q_in=1.0)     # forward q passes 1e8 q^1 at layer 28
+    assert b.status == "diverged" and b.stop_layer == 28 and np.all(np.isnan(b.q_grad))
+    # chaotic tanh: chi1 ~ 8 per layer, q_grad = prod chi overflows float64 ~340 layers below the top
+    g = mf.backward("tanh", 100.0, 0.0, 500, q_in=1.0)
+    assert g.status == "diverged" and 0 < g.stop_layer < 200
+    assert np.all(np.isinf(g.q_grad[: g.stop_layer])) and np.all(np.isfinite(g.q_grad[g.stop_layer:]))
+    ok = mf.backward("tanh", 1.5, 0.1, 50)
+    assert ok.status == "ok" and ok.stop_layer == 0
+    np.testing.assert_allclose(ok.q_grad, ok.chi1[0] ** np.arange(49, -1, -1), rtol=1e-12)

@@ -199,6 +199,10 @@ def test_predict_gd_mse_matches_gradient_descent_of_a_wide_network():
     (lambda: ntk.kernels([[1.0, np.nan]]), ValueError, "x1"),
     (lambda: ntk.kernels("abc"), TypeError, "x1"),
     (lambda: ntk.kernels(np.ones((2, 3)), activation="sine"), ValueError, "activation"),
+    (lambda: ntk.kernels(np.ones((2, 3)), store_layers=1), TypeError, "store_layers"),
+    (lambda: ntk.kernels(np.ones((2, 3)), divergence_bound="big"), TypeError, "divergence_bound"),
+    (lambda: ntk.kernels(np.ones((2, 3)), parameterization="standard", width=3, width_ratios=[[1.0]]),
+     ValueError, "width_ratios"),
     (lambda: ntk.predict_gd_mse(np.array([[1.0, 2.0], [2.0, 1.0]]), [1.0, 2.0], 1.0), ValueError, "ntk_train_train"),
     (lambda: ntk.predict_gd_mse(np.eye(2), [1.0, 2.0, 3.0], 1.0), ValueError, "y_train"),
     (lambda: ntk.predict_gd_mse(np.eye(2), [1.0, 2.0], -1.0), ValueError, "t"),
@@ -219,6 +223,14 @@ def test_results_do_not_depend_on_thread_count():
     b = ntk.kernels(x, None, "tanh", 2, 1.5, 0.1, num_threads=2)
     np.testing.assert_array_equal(a.ntk, b.ntk)
     np.testing.assert_array_equal(a.nngp, b.nngp)
+    # equal norms (the Mehler-series path) and the read-out-only (pair-major) loop
+    xe = np.stack([x[0] * s for s in ([1, -1, 1, 1, -1, 1, 1, -1], [-1, -1, 1, 1, 1, 1, -1, 1], [1] * 8)])
+    for store in (True, False):
+        a = ntk.kernels(xe, None, "gelu", 3, 1.5, 0.1, num_threads=1, store_layers=store)
+        b = ntk.kernels(xe, None, "gelu", 3, 1.5, 0.1, num_threads=2, store_layers=store)
+        np.testing.assert_array_equal(a.ntk, b.ntk)
+        np.testing.assert_array_equal(a.nngp, b.nngp)
+        np.testing.assert_array_equal(a.ntk, a.ntk.T)
 
 
 def test_single_input_and_one_row():

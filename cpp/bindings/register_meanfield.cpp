@@ -107,6 +107,23 @@ void register_meanfield(py::module_& m) {
         py::arg("num_threads") = 0);
 
     sub.def(
+        "chi1",
+        [](const std::string& name, double slope, array_f64 sw2, array_f64 q, int num_threads) {
+            const Activation act = Activation::from_name(name, slope);
+            check_same_size(sw2, q, "q");
+            const py::ssize_t n = sw2.size();
+            py::array_t<double> out(n);
+            const double *w = sw2.data(), *qp = q.data();
+            double* o = out.mutable_data();
+            {
+                py::gil_scoped_release release;
+                mf::chi1_batch(act, w, qp, n, num_threads, o);
+            }
+            return out;
+        },
+        py::arg("activation"), py::arg("slope"), py::arg("sigma_w2"), py::arg("q"), py::arg("num_threads") = 0);
+
+    sub.def(
         "q_map_iterates",
         [](const std::string& name, double slope, array_f64 sw2, array_f64 sb2, array_f64 q0, int depth,
            int num_threads) {

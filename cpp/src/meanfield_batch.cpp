@@ -28,12 +28,20 @@ void pair_moments_batch(const Activation& g, const double* q11, const double* q1
     });
 }
 
+void chi1_batch(const Activation& g, const double* sigma_w2, const double* q, std::int64_t n, int num_threads,
+                double* out) {
+    parallel_for(n, num_threads, [&](std::int64_t i) {
+        const Params p{g, sigma_w2[i], 0.0};
+        out[i] = std::isinf(q[i]) ? chi1_limit(p) : chi1(p, q[i]);
+    });
+}
+
 void q_star_batch(const Activation& g, const double* sigma_w2, const double* sigma_b2, std::int64_t n, double q_init,
                   int num_threads, double* q, double* q_map_derivative, int* status) {
     parallel_for(n, num_threads, [&](std::int64_t i) {
         const QStar r = q_star(Params{g, sigma_w2[i], sigma_b2[i]}, q_init);
         q[i] = r.q;
-        q_map_derivative[i] = r.slope;
+        q_map_derivative[i] = r.q_map_derivative;
         status[i] = static_cast<int>(r.status);
     });
 }

@@ -7,6 +7,7 @@
 #include <Eigen/Dense>
 
 #include "statmech_nn/gaussian.hpp"
+#include "statmech_nn/deep_recursion.hpp"
 #include "statmech_nn/gaussian_moments.hpp"
 #include "statmech_nn/meanfield.hpp"
 #include "statmech_nn/parallel.hpp"
@@ -36,9 +37,11 @@ double q_map_slope(const Params& p, double q) { return p.sigma_w2 * layer_moment
 double chi1(const Params& p, double q) { return p.sigma_w2 * layer_moments(p.act, q).dphi2; }
 
 void cov_map(const Params& p, double q11, double q12, double q22, double& n11, double& n12, double& n22) {
-    n11 = q_map(p, q11);
-    n22 = (q22 == q11) ? n11 : q_map(p, q22);
-    n12 = p.sigma_w2 * pair_moments(p.act, q11, q12, q22).phiphi + p.sigma_b2;
+    // one layer of the deep-network recursion (identical inputs stay identical exactly)
+    const deep::PairLayer m = deep::pair_layer(p.act, q11, q12, q22);
+    n11 = p.sigma_w2 * m.phi2_a + p.sigma_b2;
+    n22 = (q22 == q11) ? n11 : p.sigma_w2 * m.phi2_b + p.sigma_b2;
+    n12 = (q12 == q11 && q22 == q11) ? n11 : p.sigma_w2 * m.phiphi + p.sigma_b2;
 }
 
 double c_map(const Params& p, double q, double c) {
@@ -126,7 +129,7 @@ QStar q_star(const Params& p, double q_init, double guess) {
                 }
                 if (slope < 1.0 - 1e-6 && same_side) {
                     r.q = q;
-                    r.slope = slope;
+                    r.q_map_derivative = slope;
                     r.chi1 = e.chi1;
                     r.status = FixedPointStatus::Converged;
                     r.evaluations = evals;
@@ -152,7 +155,7 @@ QStar q_star(const Params& p, double q_init, double guess) {
             hi *= 4.0;
             if (hi > kHuge) {
                 r.q = kInf;
-                r.slope = p.sigma_w2 > 0 ? chi1_limit(p) : 0.0;
+                r.q_map_derivative = p.sigma_w2 > 0 ? chi1_limit(p) : 0.0;
                 r.status = FixedPointStatus::Diverged;
                 r.evaluations = evals;
                 return r;
@@ -177,8 +180,8 @@ QStar q_star(const Params& p, double q_init, double guess) {
         if (lo == 0.0 && el.g <= 0.0) {
             // Root at q = 0 (phi(0) = 0 and sigma_b2 = 0); approached algebraically if slope == 1.
             r.q = 0.0;
-            r.slope = el.dg + 1.0;
-            r.status = std::abs(r.slope - 1.0) < 1e-9 ? FixedPointStatus::Marginal : FixedPointStatus::Converged;
+            r.q_map_derivative = el.dg + 1.0;
+            r.status = std::abs(r.q_map_derivative - 1.0) < 1e-9 ? FixedPointStatus::Marginal : FixedPointStatus::Converged;
             r.evaluations = evals;
             return r;
         }
@@ -197,9 +200,9 @@ QStar q_star(const Params& p, double q_init, double guess) {
         if (step <= 1e-14 * std::max(q, 1e-300) || (hi - lo) <= 1e-15 * hi) break;
     }
     r.q = q;
-    r.slope = e.dg + 1.0;
+    r.q_map_derivative = e.dg + 1.0;
     r.chi1 = e.chi1;
-    r.status = std::abs(r.slope - 1.0) < 1e-6 ? FixedPointStatus::Marginal : FixedPointStatus::Converged;
+    r.status = std::abs(r.q_map_derivative - 1.0) < 1e-6 ? FixedPointStatus::Marginal : FixedPointStatus::Converged;
     r.evaluations = evals;
     return r;
 }
@@ -419,7 +422,7 @@ PhaseDiagram phase_diagram(const Activation& g, const std::vector<double>& sw2, 
             if (std::isfinite(qs.q)) {
                 q_prev = qs.q > 0 ? qs.q : -1.0;
                 pd.chi1[k] = qs.chi1 >= 0.0 ? qs.chi1 : chi1(p, qs.q);
-                pd.xi_q[k] = qs.slope < 1.0 ? -1.0 / std::log(qs.slope) : kInf;
+                pd.xi_q[k] = qs.q_map_derivative < 1.0 ? -1.0 / std::log(qs.q_map_derivative) : kInf;
                 if (with_correlation) {
                     // q* is a fixed point (q-map(q*) = q* to the solver's 1e-14) and chi1 is known
                     double c_guess = c_prev;

@@ -119,7 +119,8 @@ def _common(activation, depth, sigma_w2, sigma_b2, alphas):
 
 
 def order_parameters(activation: str = "relu", depth: int = 2, sigma_w2: float = 2.0, sigma_b2: float = 0.0,
-                     alphas: Any = None, slope: float = 0.01, num_threads: Optional[int] = None) -> OrderParameters:
+                     alphas: Any = None, slope: float = 0.01, num_threads: Optional[int] = None, *,
+                     divergence_bound: float = _DIVERGENCE_BOUND) -> OrderParameters:
     """Mean-field order parameters (q̂, q̃ and their cross-input versions) and kappa1, kappa2.
 
     Parameters
@@ -134,11 +135,18 @@ def order_parameters(activation: str = "relu", depth: int = 2, sigma_w2: float =
         Width ratios alpha_0 (input), alpha_1..alpha_{L-1}; default all 1.
     num_threads : int, optional
         Accepted for uniformity (the recursion is sequential in depth).
+    divergence_bound : float
+        The run stops with ``status="diverged"`` at the first layer whose q exceeds this factor
+        times q^1 (default 1e8, as :mod:`statmech_nn.meanfield`; ``np.inf``: float64 overflow only).
     """
     depth, sigma_w2, sigma_b2, a = _common(activation, depth, sigma_w2, sigma_b2, alphas)
     slope = check_real(slope, "slope")
     check_threads(num_threads)
-    d = _core.fisher.order_parameters(activation, slope, depth, sigma_w2, sigma_b2, a, _DIVERGENCE_BOUND)
+    if isinstance(divergence_bound, bool) or not isinstance(divergence_bound, (int, float, np.integer, np.floating)):
+        raise TypeError("divergence_bound must be a real number")
+    if not float(divergence_bound) > 1:
+        raise ValueError("divergence_bound must be > 1 (np.inf: stop only at float64 overflow)")
+    d = _core.fisher.order_parameters(activation, slope, depth, sigma_w2, sigma_b2, a, float(divergence_bound))
     return OrderParameters(q=np.asarray(d["q"]), q_st=np.asarray(d["q_st"]), q_hat=np.asarray(d["q_hat"]),
                            q_hat_st=np.asarray(d["q_hat_st"]), q_tilde=np.asarray(d["q_tilde"]),
                            q_tilde_st=np.asarray(d["q_tilde_st"]), kappa1=float(d["kappa1"]),

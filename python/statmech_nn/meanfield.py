@@ -246,15 +246,9 @@ def chi1(activation: str, sigma_w2: Any, sigma_b2: Any, *, q: Any = None, slope:
         w = np.broadcast_to(_sigma_w2(sigma_w2), qarr.shape)
     else:
         w, _, qarr = np.broadcast_arrays(_sigma_w2(sigma_w2), _sigma_b2(sigma_b2), _q_array(q))
-    flat_q = np.asarray(qarr, dtype=float).ravel()
-    flat_w = np.broadcast_to(w, np.shape(qarr)).ravel()
-    out = np.empty(flat_q.shape)
-    fin = np.isfinite(flat_q)
-    if np.any(fin):
-        _, d2, _ = _mf.layer_moments(name, slope, np.ascontiguousarray(flat_q[fin]))
-        out[fin] = flat_w[fin] * np.asarray(d2)
-    for i in np.nonzero(~fin)[0]:
-        out[i] = _mf.chi1_limit(name, slope, float(flat_w[i]))
+    flat_q = np.ascontiguousarray(np.asarray(qarr, dtype=float).ravel())
+    flat_w = np.ascontiguousarray(np.broadcast_to(w, np.shape(qarr)).ravel(), dtype=float)
+    out = np.asarray(_mf.chi1(name, slope, flat_w, flat_q))
     out = out.reshape(np.shape(qarr))
     return _out(out)
 

@@ -23,7 +23,8 @@ Parameterisations (``d`` = input dimension, ``M_{l-1}`` = fan-in of layer l):
       Theta^1 = x.x' + 1,
       Theta^l = M_{l-1} <phi phi>(Lambda^{l-1}) + 1 + dSigma^l Theta^{l-1}
 
-  with hidden widths ``M_l = width * width_ratios[l-1]`` (the same as Neural Tangents' ``parameterization="standard"``). The NNGP is unchanged.
+  with hidden widths ``M_l = width * width_ratios[l-1]`` (the same as Neural Tangents'
+  ``parameterization="standard"``). The NNGP is unchanged.
 
 The kernel recursion runs in the C++ deep-network layer (first layer as one Gram matrix, the
 diagonal of each input once, then each pair through the layers; parallel over input pairs, GIL

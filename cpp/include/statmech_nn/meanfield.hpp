@@ -53,7 +53,7 @@ std::string to_string(FixedPointStatus s);
 
 struct QStar {
     double q = 0.0;       // the fixed point the length map reaches from q_init (inf if it diverges)
-    double slope = 0.0;   // dq-map/dq at q*  (< 1 stable, == 1 marginal: algebraic convergence)
+    double q_map_derivative = 0.0;  // dq-map/dq at q* (< 1 stable, == 1 marginal: algebraic convergence)
     FixedPointStatus status = FixedPointStatus::Converged;
     int evaluations = 0;
     double chi1 = -1.0;   // sigma_w2 E[phi'^2] at q* when the last evaluation was there (else < 0)
@@ -82,6 +82,9 @@ void layer_moments_batch(const Activation& g, const double* q, std::int64_t n, i
                          double* dphi2, double* slope);
 void pair_moments_batch(const Activation& g, const double* q11, const double* q12, const double* q22, std::int64_t n,
                         int num_threads, double* phiphi, double* dphidphi);
+// chi1 = sigma_w2 E[phi'(sqrt(q) z)^2] at each q (the q -> inf limit where q is inf).
+void chi1_batch(const Activation& g, const double* sigma_w2, const double* q, std::int64_t n, int num_threads,
+                double* chi1);
 void q_star_batch(const Activation& g, const double* sigma_w2, const double* sigma_b2, std::int64_t n, double q_init,
                   int num_threads, double* q, double* q_map_derivative, int* status);
 void c_star_batch(const Activation& g, const double* sigma_w2, const double* sigma_b2, const double* q, std::int64_t n,
