@@ -41,8 +41,7 @@ density points whose root solve did not converge). Fixed-point stability is read
 ``q_map_derivative < 1``.
 
 Divergence bound: a layer-by-layer run (:func:`forward`, :func:`backward`) stops at the first
-layer whose q is not finite or exceeds ``divergence_bound`` (default 1e8, the bound the on-line
-learning ODEs use) times the first layer's scale ``max(q_a^1, q_b^1)``; it reports
+layer whose q is not finite or exceeds ``divergence_bound`` (default 1e8) times the first layer's scale ``max(q_a^1, q_b^1)``; it reports
 ``status="diverged"`` and ``stop_layer`` (that layer, 1-based). Layers before it are valid; the
 entry at stop_layer holds the offending q, later ones are NaN. Pass ``divergence_bound=np.inf``
 to follow an exploding but representable q (e.g. ReLU above criticality) up to float64 overflow.
