@@ -32,7 +32,7 @@ void register_network(py::module_& m) {
            const std::string& parameterization, const std::string& batchnorm, bool linear_readout,
            const std::string& input, std::optional<array_f64> x, std::optional<array_f64> cov_factor, double q_in,
            double c_in, bool preactivation, const std::string& backward, bool gram, bool gram_bias, bool outputs,
-           bool jacobian, const std::vector<std::uint64_t>& seeds, int num_threads, double memory_cap,
+           bool jacobian, bool post_stats, const std::vector<std::uint64_t>& seeds, int num_threads, double memory_cap,
            const std::string& width_name, const std::string& batch_name, const std::string& depth_name) {
             nw::Spec spec;
             spec.widths = widths;
@@ -57,6 +57,7 @@ void register_network(py::module_& m) {
             spec.gram_bias = gram_bias;
             spec.outputs = outputs;
             spec.jacobian = jacobian;
+            spec.post_stats = post_stats;
             spec.num_threads = num_threads;
             spec.memory_cap = memory_cap;
             spec.width_name = width_name;
@@ -88,8 +89,8 @@ void register_network(py::module_& m) {
         py::arg("alpha"), py::arg("sigma_w2"), py::arg("sigma_b2"), py::arg("weights"), py::arg("parameterization"),
         py::arg("batchnorm"), py::arg("linear_readout"), py::arg("input"), py::arg("x"), py::arg("cov_factor"),
         py::arg("q_in"), py::arg("c_in"), py::arg("preactivation"), py::arg("backward"), py::arg("gram"),
-        py::arg("gram_bias"), py::arg("outputs"), py::arg("jacobian"), py::arg("seeds"), py::arg("num_threads"),
-        py::arg("memory_cap"), py::arg("width_name"), py::arg("batch_name"), py::arg("depth_name"));
+        py::arg("gram_bias"), py::arg("outputs"), py::arg("jacobian"), py::arg("post_stats"), py::arg("seeds"),
+        py::arg("num_threads"), py::arg("memory_cap"), py::arg("width_name"), py::arg("batch_name"), py::arg("depth_name"));
 
     // Test hook: the inputs, weights and biases the engine draws for one seed (Gaussian inputs).
     testing_module(m).def(

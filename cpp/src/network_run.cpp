@@ -21,6 +21,14 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // Products with at most this many columns run as matrix-vector products (no GEMM packing of W).
 constexpr int kGemvColumns = 4;
 
+// S = X^T X through a symmetric rank update (half the flops of the full product).
+template <class Out>
+void gram_into(const Eigen::MatrixXd& X, Out& S) {
+    S.setZero();
+    S.template selfadjointView<Eigen::Lower>().rankUpdate(X.transpose());
+    S.template triangularView<Eigen::StrictlyUpper>() = S.transpose();
+}
+
 }  // namespace
 
 Result run(const Spec& spec, const std::vector<std::uint64_t>& seeds) {
@@ -76,7 +84,8 @@ Result run(const Spec& spec, const std::vector<std::uint64_t>& seeds) {
         double* post = res.post_cov.data() + si * L * BB;
         auto gram_of = [&](const Eigen::MatrixXd& X, double* out) {
             Eigen::Map<Eigen::MatrixXd> S(out, B, B);
-            S.noalias() = X.transpose() * X / static_cast<double>(X.rows());
+            gram_into(X, S);
+            S /= static_cast<double>(X.rows());
         };
         // Activation of layer l's pre-activations U (rows r0..r0+nr) into A; batch norm per row.
         std::vector<Eigen::MatrixXd> U(L + 1), XB(bn_all ? L : 0);
@@ -135,7 +144,7 @@ Result run(const Spec& spec, const std::vector<std::uint64_t>& seeds) {
             A = X;
             gram_of(X, pre);
         }
-        gram_of(A, post);
+        if (spec.post_stats) gram_of(A, post);
         if (spec.jacobian) {
             J = Eigen::MatrixXd::Identity(spec.widths[0], spec.widths[0]);
             if (spec.input.preactivation)
@@ -162,7 +171,10 @@ Result run(const Spec& spec, const std::vector<std::uint64_t>& seeds) {
                     Ul.middleRows(r0, nr).noalias() = W->middleRows(r0, nr) * A;
                 Ul.middleRows(r0, nr).colwise() += b->segment(r0, nr);
                 if (spec.jacobian) {
-                    Jnext.middleRows(r0, nr).noalias() = W->middleRows(r0, nr) * J;
+                    if (l == 1 && !spec.input.preactivation)
+                        Jnext.middleRows(r0, nr) = W->middleRows(r0, nr);  // J^0 = I
+                    else
+                        Jnext.middleRows(r0, nr).noalias() = W->middleRows(r0, nr) * J;
                     if (jac_deriv)
                         for (Eigen::Index i = r0; i < r0 + nr; ++i) Jnext.row(i) *= phi.deriv(Ul(i, 0));
                 }
@@ -179,7 +191,7 @@ Result run(const Spec& spec, const std::vector<std::uint64_t>& seeds) {
             if (l < L) {
                 activate(l, Anext);
                 A.swap(Anext);
-                gram_of(A, post + l * BB);
+                if (spec.post_stats) gram_of(A, post + l * BB);
             }
         }
         res.stop_layer[si] = stop;
@@ -219,7 +231,7 @@ Result run(const Spec& spec, const std::vector<std::uint64_t>& seeds) {
         double logn = 0;
         auto record = [&](int l) {
             Eigen::Map<Eigen::MatrixXd> S(gc + l * RBRB, RB, RB);
-            S.noalias() = D.transpose() * D;
+            gram_into(D, S);
             const double n2 = S.trace();
             logn += std::log(n2);
             lg[l] = logn;
@@ -251,10 +263,11 @@ Result run(const Spec& spec, const std::vector<std::uint64_t>& seeds) {
                     G.middleRows(r0, nr).noalias() = W->middleCols(r0, nr).transpose() * D;
                 if (!deriv) return;
                 const Eigen::MatrixXd& Up = U[l - 1];
+                Eigen::VectorXd vrow;
                 for (Eigen::Index i = r0; i < r0 + nr; ++i) {
                     if (bn_all) {
                         const Eigen::MatrixXd& x = XB[l - 1];
-                        Eigen::VectorXd vrow(B);
+                        if (vrow.size() != B) vrow.resize(B);
                         for (int t = 0; t < B; ++t) vrow[t] = phi.deriv(x(i, t)) * G(i, t);
                         batch_normalize_backward(&x(i, 0), norms[l - 1][i], vrow.data(), &G(i, 0), B, M, 1, M);
                     } else {

@@ -88,6 +88,7 @@ void validate(const Spec& s, std::size_t n_seeds) {
         throw std::invalid_argument("jacobian: the input-output Jacobian of one input is not defined with batch norm "
                                     "in every layer");
     if (s.gram && s.backward != Backward::Outputs) throw std::logic_error("gram needs Backward::Outputs");
+    if (s.gram && !s.post_stats) throw std::logic_error("gram needs post_stats");
     const InputSpec& in = s.input;
     if (in.kind == InputKind::Given && (in.x.rows() != s.widths[0] || in.x.cols() != s.batch))
         throw std::invalid_argument("x: the inputs must be M_0 x B");

@@ -126,7 +126,7 @@ class network:
     """the sampled-network engine (one simulator of deep networks)"""
 
     @staticmethod
-    def run(widths: collections.abc.Sequence[int], batch: int, activation: str, slope: float | int, alpha_relu: bool, alpha: float | int, sigma_w2: float | int, sigma_b2: float | int, weights: str, parameterization: str, batchnorm: str, linear_readout: bool, input: str, x: numpy.typing.ArrayLike | None, cov_factor: numpy.typing.ArrayLike | None, q_in: float | int, c_in: float | int, preactivation: bool, backward: str, gram: bool, gram_bias: bool, outputs: bool, jacobian: bool, seeds: collections.abc.Sequence[int], num_threads: int, memory_cap: float | int, width_name: str, batch_name: str, depth_name: str) -> dict: ...
+    def run(widths: collections.abc.Sequence[int], batch: int, activation: str, slope: float | int, alpha_relu: bool, alpha: float | int, sigma_w2: float | int, sigma_b2: float | int, weights: str, parameterization: str, batchnorm: str, linear_readout: bool, input: str, x: numpy.typing.ArrayLike | None, cov_factor: numpy.typing.ArrayLike | None, q_in: float | int, c_in: float | int, preactivation: bool, backward: str, gram: bool, gram_bias: bool, outputs: bool, jacobian: bool, post_stats: bool, seeds: collections.abc.Sequence[int], num_threads: int, memory_cap: float | int, width_name: str, batch_name: str, depth_name: str) -> dict: ...
 
 
 class ntk:

@@ -30,7 +30,8 @@ def run(widths: Sequence[int], batch: int, activation: str, *, slope: float = 0.
         parameterization: str = "standard", batchnorm: str = "none", linear_readout: bool = True,
         input: str = "gaussian", x: Any = None, cov_factor: Any = None, q_in: float = 1.0, c_in: float = 0.0,
         preactivation: bool = False, backward: str = "none", gram: bool = False, gram_bias: bool = True,
-        outputs: bool = False, jacobian: bool = False, num_threads: int = 0, memory_cap: float = MEMORY_CAP,
+        outputs: bool = False, jacobian: bool = False, post_stats: bool = True, num_threads: int = 0,
+        memory_cap: float = MEMORY_CAP,
         width_name: str = "width", batch_name: str = "batch_size", depth_name: str = "depth") -> dict:
     """Sample the networks (arguments already validated by the caller) and return the engine's
     measurements as a dict of arrays (see ``cpp/include/statmech_nn/network.hpp``) plus
@@ -41,6 +42,7 @@ def run(widths: Sequence[int], batch: int, activation: str, *, slope: float = 0.
         batchnorm, bool(linear_readout), input, None if x is None else np.ascontiguousarray(x, dtype=np.float64),
         None if cov_factor is None else np.ascontiguousarray(cov_factor, dtype=np.float64), float(q_in),
         float(c_in), bool(preactivation), backward, bool(gram), bool(gram_bias), bool(outputs), bool(jacobian),
+        bool(post_stats) or bool(gram),
         [int(s) for s in seeds], int(num_threads), float(memory_cap), width_name, batch_name, depth_name))
     d["seed_status"] = _SEED_STATUS[np.asarray(d["status"], dtype=np.int64)]
     return d

@@ -246,8 +246,8 @@ def gradient_explosion_rate(activation: str, batch_size: Any, *, slope: float = 
                             method: str = "auto", nodes: int = 24):
     """Per-layer growth factor ``lambda_G`` of the squared gradient norm at the BSB1 fixed point.
 
-    ``batch_size`` (deprecated alias ``B``) may be an int >= 4, ``math.inf`` (the limit ``E[phi'^2] / Var phi`` over z ~ N(0, 1)), or an
-    array of those (the result then has its shape). B = 2, 3 raise ValueError (lambda_G is infinite
+    ``batch_size`` (deprecated alias ``B``) may be an int >= 4, ``math.inf`` (the limit
+    ``E[phi'^2] / Var phi`` over z ~ N(0, 1)), or an array of those (the result then has its shape). B = 2, 3 raise ValueError (lambda_G is infinite
     for B = 3; the BN Jacobian vanishes for B = 2). Independent of sigma_w2 and sigma_b2.
     """
     name, slope, alpha = _act(activation, slope, alpha)
@@ -403,7 +403,7 @@ def simulate(activation: str, batch_size: int, depth: int, width: int, sigma_w2:
     d = _network.run([width] * (depth + 1), B, "relu" if name == "alpha_relu" else name, slope=slope,
                      alpha=alpha if name == "alpha_relu" else None, sigma_w2=sigma_w2, sigma_b2=sigma_b2,
                      seeds=seeds, batchnorm="all", input="gaussian", cov_factor=factor, preactivation=True,
-                     backward="random", num_threads=nt)
+                     backward="random", post_stats=False, num_threads=nt)
     Sig = d["pre_cov"]
     with np.errstate(invalid="ignore", divide="ignore"):
         diag = np.einsum("slii->sl", Sig) / B

@@ -33,7 +33,7 @@
 // Measurements per seed (layer index l):
 //   pre_cov[l]  (l = 0..L)   u^{lT} u^l / M_l (B x B): second moments of each input's
 //                            pre-activations (diagonal) and their overlaps; l = 0 is the input.
-//   post_cov[l] (l = 0..L-1) a^{lT} a^l / M_l (B x B).
+//   post_cov[l] (l = 0..L-1) a^{lT} a^l / M_l (B x B) (NaN unless post_stats or gram).
 //   grad_log_norm2[l] (l = 0..L), grad_cov[l] (R B x R B, trace 1): the backward pass.
 //     delta^l = d(loss or outputs)/du^l (M_l x R B, column t R + r for input t, read-out r);
 //     log |delta^l|^2 and delta^T delta / |delta|^2 (normalised, so deep nets neither overflow nor
@@ -112,6 +112,7 @@ struct Spec {
     bool gram_bias = true;      // include the bias terms in the Gram
     bool outputs = false;
     bool jacobian = false;
+    bool post_stats = true;     // measure post_cov (forced on by gram)
     int num_threads = 0;
     double memory_cap = 4.0 * 1024 * 1024 * 1024;  // bytes; larger runs are refused (ValueError)
     // Parameter names used in error messages (the caller's vocabulary).
