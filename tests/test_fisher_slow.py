@@ -11,13 +11,13 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize("act,sw,sb,depth", [("relu", 2.0, 0.05, 4), ("tanh", 2.0, 0.1, 4), ("erf", 1.5, 0.1, 3)])
 def test_eigen_stats_wide_deep(act, sw, sb, depth):
     M, T = 2000, 40
-    th = fisher.eigen_stats(act, depth, sw, sb, M=M, T=T, C=2)
+    th = fisher.eigen_stats(act, depth, sw, sb, width=M, n_samples=T, n_outputs=2)
     em = fisher.empirical(act, depth, sw, sb, width=M, n_samples=T, n_outputs=2, seeds=range(6))
     # Measured per-network spread of lambda_max at depth 4 (relu, critical sigma_w2 = 2, where
     # fluctuations do not decay with depth): +-7 %; 6 networks: standard error ~3 %, tolerance 9 %.
-    assert em.m_lambda.mean() == pytest.approx(th.mean, rel=0.025)
+    assert em.m_lambda.mean() == pytest.approx(th.m_lambda, rel=0.025)
     assert em.lambda_max.mean() == pytest.approx(th.lambda_max, rel=0.09)
-    assert em.s_lambda.mean() == pytest.approx(th.second_moment, rel=0.08)
+    assert em.s_lambda.mean() == pytest.approx(th.s_lambda, rel=0.08)
 
 
 def test_ntk_error_scales_like_inverse_sqrt_width():
@@ -34,10 +34,10 @@ def test_ntk_error_scales_like_inverse_sqrt_width():
 
 def test_kappa2_zero_gives_no_outlier():
     """Odd activation without bias: q̂_st = 0, so kappa2 = 0 and lambda_max is only O(M/T)."""
-    th = fisher.eigen_stats("erf", 2, 1.5, 0.0, M=1000, T=40)
+    th = fisher.eigen_stats("erf", 2, 1.5, 0.0, width=1000, n_samples=40)
     assert th.kappa2 == 0.0
     em = fisher.empirical("erf", 2, 1.5, 0.0, width=1000, n_samples=40, seeds=range(4))
-    assert em.m_lambda.mean() == pytest.approx(th.mean, rel=0.03)
+    assert em.m_lambda.mean() == pytest.approx(th.m_lambda, rel=0.03)
     # alpha kappa1 M / T is the mean nonzero eigenvalue (a lower bound); the bulk edge is above it
     # by O(sqrt(M/T)), still far below the Theta(M) outlier of a kappa2 > 0 network.
     assert th.lambda_max < em.lambda_max.mean() < 2.0 * th.lambda_max

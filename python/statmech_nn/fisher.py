@@ -158,16 +158,17 @@ def order_parameters(activation: str = "relu", depth: int = 2, sigma_w2: float =
 class EigenStats(Result):
     """Mean-field FIM eigenvalue statistics (arrays broadcast over ``width`` and ``n_samples``).
 
-    ``mean`` = m_lambda, ``second_moment`` = s_lambda = (1/P) sum lambda^2, ``lambda_max``,
+    ``m_lambda`` = (1/P) sum lambda (mean eigenvalue), ``s_lambda`` = (1/P) sum lambda^2, ``lambda_max``,
     ``eta_c`` = 2 / lambda_max (gradient-descent stability bound on the loss 1/2 sum (f-y)^2 / T),
     ``kappa1``, ``kappa2``, ``alpha``, ``num_params`` ~ alpha M^2, ``batchnorm`` ("none" or
-    "last"), ``status`` (that of :func:`order_parameters`). Old field names ``M``, ``T`` and
-    ``batchnorm_last`` still read (deprecated)."""
+    "last"), ``status`` (that of :func:`order_parameters`). The field names are those of the
+    microscopic twin :class:`EmpiricalFisher`. Old field names ``M``, ``T``, ``mean``,
+    ``second_moment`` and ``batchnorm_last`` still read (deprecated)."""
 
     width: np.ndarray
     n_samples: np.ndarray
-    mean: np.ndarray
-    second_moment: np.ndarray
+    m_lambda: np.ndarray
+    s_lambda: np.ndarray
     lambda_max: np.ndarray
     eta_c: np.ndarray
     kappa1: float
@@ -176,7 +177,7 @@ class EigenStats(Result):
     num_params: np.ndarray
     batchnorm: str
     status: str = "ok"
-    _aliases = {"M": "width", "T": "n_samples"}
+    _aliases = {"M": "width", "T": "n_samples", "mean": "m_lambda", "second_moment": "s_lambda"}
 
     @property
     def batchnorm_last(self) -> bool:
@@ -235,7 +236,7 @@ def eigen_stats(activation: str = "relu", depth: int = 2, sigma_w2: float = 2.0,
             lmax = al * dk * Mb * invT
     with np.errstate(divide="ignore", invalid="ignore"):
         eta_c = np.where(lmax > 0, 2.0 / np.where(lmax > 0, lmax, 1.0), np.inf)
-    return EigenStats(width=Mb.copy(), n_samples=Tb.copy(), mean=mean, second_moment=s2, lambda_max=lmax,
+    return EigenStats(width=Mb.copy(), n_samples=Tb.copy(), m_lambda=mean, s_lambda=s2, lambda_max=lmax,
                       eta_c=eta_c, kappa1=k1, kappa2=k2, alpha=al, num_params=al * Mb ** 2, batchnorm=bn,
                       status=op.status)
 

@@ -34,10 +34,10 @@ def eigen_stats_data(fast: bool) -> dict:
     seeds = [0, 1] if fast else [0, 1, 2, 3]
     M_line = np.geomspace(80, Ms[-1] * 1.25, 60)
     th = F.eigen_stats(ACT, DEPTH, SW, SB, width=M_line, n_samples=T)
-    sim = {k: [] for k in ("mean", "second_moment", "lambda_max")}
+    sim = {k: [] for k in ("m_lambda", "s_lambda", "lambda_max")}
     sd = {k: [] for k in sim}
     for M in Ms:
-        e = F.empirical(ACT, DEPTH, SW, SB, M=int(M), T=T, seeds=seeds)
+        e = F.empirical(ACT, DEPTH, SW, SB, width=int(M), n_samples=T, seeds=seeds)
         for k in sim:
             v = getattr(e, k)
             sim[k].append(v.mean())
@@ -52,9 +52,9 @@ def scaling_data(fast: bool) -> dict:
     out = {"M": Ms, "plain_sim": [], "bn_sim": []}
     for M in Ms:
         T = int(M) // 4
-        out["plain_sim"].append(F.empirical(ACT, DEPTH, SW, SB, M=int(M), T=T, seeds=seeds).lambda_max.mean())
-        out["bn_sim"].append(F.empirical(ACT, DEPTH, SW, SB, M=int(M), T=T, seeds=seeds,
-                                         batchnorm_last=True).lambda_max.mean())
+        out["plain_sim"].append(F.empirical(ACT, DEPTH, SW, SB, width=int(M), n_samples=T, seeds=seeds).lambda_max.mean())
+        out["bn_sim"].append(F.empirical(ACT, DEPTH, SW, SB, width=int(M), n_samples=T, seeds=seeds,
+                                         batchnorm="last").lambda_max.mean())
     out["plain_th"] = F.eigen_stats(ACT, DEPTH, SW, SB, width=Ms.astype(float), n_samples=Ms / 4).lambda_max
     out["bn_th"] = F.eigen_stats(ACT, DEPTH, SW, SB, width=Ms.astype(float), n_samples=Ms / 4,
                                  batchnorm="last").lambda_max
@@ -84,21 +84,21 @@ def run(out_dir: Path, fast: bool = False) -> List[Path]:
 
     d = eigen_stats_data(fast)
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
-    for ax, key, lab in zip(axes, ("mean", "second_moment", "lambda_max"),
+    for ax, key, lab in zip(axes, ("m_lambda", "s_lambda", "lambda_max"),
                             (r"$m_\lambda$", r"$s_\lambda$", r"$\lambda_{max}$")):
         ax.loglog(d["M_line"], getattr(d["th"], key), "-", label="theory")
         ax.errorbar(d["Ms"], d["sim"][key], yerr=d["sd"][key], fmt="o", mfc="none", label="empirical FIM")
         ax.set_xlabel("M")
         ax.set_title(lab)
     axes[0].legend()
-    fig.suptitle(f"FIM eigenvalue statistics, {ACT}, L-1={DEPTH}, sigma_w2={SW}, sigma_b2={SB}, T={d['T']}")
+    fig.suptitle(f"FIM eigenvalue statistics, {ACT}, depth={DEPTH}, sigma_w2={SW}, sigma_b2={SB}, T={d['T']}")
     fig.tight_layout()
     files.append(out / "fim_eigen_stats.png")
     fig.savefig(files[-1], dpi=110)
     plt.close(fig)
     files.append(write_columns(out / "fim_eigen_stats.csv", {
-        "M": d["Ms"], "mean_theory": d["th_pts"].mean, "mean_sim": d["sim"]["mean"],
-        "second_moment_theory": d["th_pts"].second_moment, "second_moment_sim": d["sim"]["second_moment"],
+        "M": d["Ms"], "mean_theory": d["th_pts"].m_lambda, "mean_sim": d["sim"]["m_lambda"],
+        "second_moment_theory": d["th_pts"].s_lambda, "second_moment_sim": d["sim"]["s_lambda"],
         "lambda_max_theory": d["th_pts"].lambda_max, "lambda_max_sim": d["sim"]["lambda_max"],
         "lambda_max_sim_sd": d["sd"]["lambda_max"]}))
 

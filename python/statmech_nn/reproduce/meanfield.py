@@ -66,7 +66,7 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
     fig, ax = plt.subplots(1, 2, figsize=(10, 4))
     for (w, b, label, col) in [(1.0, 0.05, "ordered", "C0"), (2.5, 0.05, "chaotic", "C3")]:
         th = mf.forward("tanh", w, b, L, q_in=1.5, c_in=0.3)
-        sim = mf.simulate("tanh", w, b, L, M, q_in=1.5, c_in=0.3, samples=S, seed=1, gradients=False)
+        sim = mf.simulate("tanh", w, b, L, M, q_in=1.5, c_in=0.3, seeds=range(1, 1 + S), gradients=False)
         ax[0].plot(th.layer, th.q_a, "-", color=col, label=f"{label} theory")
         ax[0].errorbar(th.layer, sim.q_a.mean(0), sim.q_a.std(0), fmt="o", color=col, ms=3, label=f"{label} M={M}")
         ax[1].plot(th.layer, th.c, "-", color=col)
@@ -93,7 +93,7 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
         fp = mf.q_star("tanh", w, b)
         q_in = max((fp.q_star - b) / w, 1e-3)
         th = mf.backward("tanh", w, b, L, q_in=q_in)
-        sim = mf.simulate("tanh", w, b, L, M, q_in=q_in, samples=S, seed=2)
+        sim = mf.simulate("tanh", w, b, L, M, q_in=q_in, seeds=range(2, 2 + S))
         prof = sim.q_grad.mean(0) / sim.q_grad.mean(0)[-1]
         ax.semilogy(th.layer, th.q_grad, "-", color=col, label=rf"$\sigma_w^2$={w}, $\chi_1$={np.exp(th.rate):.3f}")
         ax.semilogy(th.layer, prof, "o", color=col, ms=3)
@@ -123,7 +123,7 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
             edge = mf.jacobian_spectrum(name, w, b, Lj, weights, x=[1.0], q=q).edge
             r = mf.jacobian_spectrum(name, w, b, Lj, weights, x=np.geomspace(1e-10 * edge, edge, 400), q=q)
             q_in = 1.0 if q is None else (q - b) / w
-            sim = mf.simulate(name, w, b, Lj, Mj, q_in=q_in, weights=weights, samples=2, seed=3, gradients=False,
+            sim = mf.simulate(name, w, b, Lj, Mj, q_in=q_in, weights=weights, seeds=range(3, 5), gradients=False,
                               jacobian=True)
             ev = sim.jacobian_eigenvalues.ravel()
             ev = ev[ev > 1e-12 * r.mean]
