@@ -1,5 +1,12 @@
-"""Throughput of the vectorised I4 (erf, ReLU) against NumPy implementations of the same closed
-forms, in one process. Run: python benchmarks/gaussian.py [--n 200000] [--threads 2]
+"""Throughput of the Gaussian layer against NumPy implementations of the same closed forms, in one
+process, with interleaved repeats (min and median reported):
+
+* I2 / J2 (pair moments) over a stack of 2x2 covariances: relu, leaky_relu (arc-cosine kernels),
+  erf_sigmoid, gelu (closed forms), and tanh (conditioned 2-D rule, against SciPy's dblquad on a
+  few matrices for accuracy and time per pair);
+* I4 (erf, ReLU).
+
+Run: python benchmarks/gaussian.py [--n 200000] [--threads 2] [--repeat 5]
 
 The NumPy ReLU I4 is the same Stein/Plackett reduction as the C++ core (elementary terms plus the
 4-D orthant probability as a 1-D Gauss–Legendre integral over s = 1 - u^2), vectorised over the
@@ -82,6 +89,80 @@ def numpy_relu_I4(C):
     return tot + C[:, 2, 3] * numpy_orthant4(C)
 
 
+def random_pairs(n, rng):
+    A = rng.normal(size=(n, 2, 3))
+    return np.einsum("nij,nkj->nik", A, A) / 3
+
+
+def _pair_parts(C):
+    c11, c12, c22 = C[:, 0, 0], C[:, 0, 1], C[:, 1, 1]
+    s = np.sqrt(c11 * c22)
+    return c11, c12, c22, s, np.clip(c12 / s, -1, 1)
+
+
+def numpy_I2(name, C, slope=0.01):
+    c11, c12, c22, s, rho = _pair_parts(C)
+    k1 = lambda r: (np.sqrt(1 - r * r) + np.arccos(-r) * r) / (2 * np.pi)  # noqa: E731
+    if name == "relu":
+        return s * k1(rho)
+    if name == "leaky_relu":
+        return s * ((1 + slope**2) * k1(rho) - 2 * slope * k1(-rho))
+    D = (1 + c11) * (1 + c22) - c12**2
+    r = np.clip(c12 / np.sqrt((1 + c11) * (1 + c22)), -1, 1)
+    P = np.arccos(-r) / (2 * np.pi)
+    if name == "erf_sigmoid":
+        return P
+    if name == "gelu":
+        e1, e2 = 1 + c11, 1 + c22
+        return c12 * P + (c11 * c22 * e1 * e2 + c12**2 * (1 - c11 * c22)) / (2 * np.pi * e1 * e2 * np.sqrt(D))
+    raise ValueError(name)
+
+
+def interleaved(fns, repeat):
+    """Run each callable `repeat` times, interleaved; return {key: (min, median)} and the outputs."""
+    times = {k: [] for k in fns}
+    outs = {}
+    for _ in range(repeat):
+        for k, f in fns.items():
+            t0 = time.perf_counter()
+            outs[k] = f()
+            times[k].append(time.perf_counter() - t0)
+    return {k: (min(v), float(np.median(v))) for k, v in times.items()}, outs
+
+
+def bench_pairs(n, threads, repeat):
+    rng = np.random.default_rng(1)
+    C = random_pairs(n, rng)
+    print(f"I2 over a stack of {n} random 2x2 covariances ({threads} threads for ours); "
+          "min / median of interleaved repeats")
+    for name in ("relu", "leaky_relu", "erf_sigmoid", "gelu"):
+        t, out = interleaved({"ours": lambda: G.I2(name, C, num_threads=threads),
+                              "ours1": lambda: G.I2(name, C, num_threads=1),
+                              "numpy": lambda: numpy_I2(name, C)}, repeat)
+        err = np.max(np.abs(out["ours"] - out["numpy"]))
+        print(f"  {name:11s} ours {t['ours'][0] * 1e3:8.2f} / {t['ours'][1] * 1e3:8.2f} ms "
+              f"(1 thread {t['ours1'][0] * 1e3:8.2f} ms)  numpy {t['numpy'][0] * 1e3:8.2f} / {t['numpy'][1] * 1e3:8.2f} ms"
+              f"  max |diff| {err:.1e}")
+    # tanh: no closed form. Time per pair of the conditioned 2-D rule, and SciPy's dblquad.
+    from scipy import integrate
+
+    Ct = C[:20]
+    t, out = interleaved({"ours": lambda: G.I2("tanh", Ct, num_threads=1)}, repeat)
+
+    def scipy_I2(c):
+        L = np.linalg.cholesky(c + 1e-300 * np.eye(2))
+        f = lambda w, v: (np.tanh(L[0, 0] * v) * np.tanh(L[1, 0] * v + L[1, 1] * w)  # noqa: E731
+                          * np.exp(-(v * v + w * w) / 2) / (2 * np.pi))
+        return integrate.dblquad(f, -10, 10, -10, 10, epsabs=1e-13, epsrel=1e-12)[0]
+
+    t0 = time.perf_counter()
+    ref = np.array([scipy_I2(c) for c in Ct[:5]])
+    t_sp = (time.perf_counter() - t0) / 5
+    err = np.max(np.abs(out["ours"][:5] - ref))
+    print(f"  tanh        ours {t['ours'][0] / 20 * 1e3:8.3f} ms/pair  scipy dblquad {t_sp * 1e3:8.1f} ms/pair"
+          f"  max |diff| {err:.1e}")
+
+
 def best_of(f, repeat=3):
     best = np.inf
     for _ in range(repeat):
@@ -95,7 +176,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=200_000)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
+    bench_pairs(args.n, args.threads, args.repeat)
     rng = np.random.default_rng(0)
     C = random_stack(args.n, rng)
     print(f"I4 over a stack of {args.n} random 4x4 covariances, {args.threads} threads for ours")

@@ -222,3 +222,33 @@ def test_non_psd_4x4_detected_only_by_full_determinant():
         G.I4("erf", np.stack([np.eye(4), R]))
     # A singular but PSD matrix (repeated fields) is accepted.
     assert np.isfinite(G.I4("erf", np.ones((4, 4))))
+
+
+def test_activation_traits_table_matches_the_functions():
+    """Each trait of the one activation table is checked on the function itself."""
+    from statmech_nn import _validation
+
+    table = G.activation_traits()
+    assert tuple(t["name"] for t in table) + ("silu",) == G.ACTIVATIONS == _validation.ACTIVATIONS
+    x = np.linspace(-5.0, 5.0, 401)
+    x = x[np.abs(x) > 1e-9]
+    for t in table:
+        name = t["name"]
+        f = G.activation(name, x)
+        if t["parity"] == "odd":
+            c = t["odd_center"]
+            np.testing.assert_allclose(G.activation(name, -x) - c, -(f - c), atol=1e-15)
+        else:
+            assert not np.allclose(G.activation(name, -x), -f)
+        if t["homogeneity"] is not None:
+            np.testing.assert_allclose(G.activation(name, 2.5 * x), 2.5 ** t["homogeneity"] * f, rtol=1e-14)
+        if t["piecewise_linear"]:
+            assert np.all(G.activation(name, x, derivative=2) == 0.0)
+        else:
+            assert np.any(G.activation(name, x, derivative=2) != 0.0)
+        for k in t["kinks"]:  # the derivative jumps there
+            d = G.activation(name, np.array([k - 1e-9, k + 1e-9]), derivative=1)
+            assert abs(d[1] - d[0]) > 1e-3
+        assert t["smooth_odd"] == (t["parity"] == "odd" and t["odd_center"] == 0.0 and not t["piecewise_linear"])
+        assert G.has_closed_form(name) == t["closed_form_2d"]
+        assert G.has_closed_form(name, "I4") == t["closed_form_I3_I4"]

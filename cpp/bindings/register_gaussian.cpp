@@ -20,6 +20,31 @@ int average_dim(Average a) { return a == Average::I4 ? 4 : (a == Average::I3 ? 3
 }  // namespace
 
 void register_gaussian(py::module_& m) {
+    m.def(
+        "activations",
+        []() {
+            py::list out;
+            for (const ActivationTraits& t : activation_table()) {
+                py::dict d;
+                d["name"] = t.name;
+                d["formula"] = t.formula;
+                d["parity"] = t.parity == Parity::Odd ? "odd" : (t.parity == Parity::Even ? "even" : "none");
+                d["odd_center"] = t.odd_center;
+                d["homogeneity"] = t.homogeneity >= 0.0 ? py::object(py::float_(t.homogeneity)) : py::object(py::none());
+                d["kinks"] = std::vector<double>(t.kinks, t.kinks + t.n_kinks);
+                d["scale"] = t.scale;
+                d["piecewise_linear"] = t.piecewise_linear;
+                d["smooth_odd"] = Activation{t.kind, 0.01}.smooth_odd();
+                d["closed_form_1d"] = t.closed_form_1d;
+                d["closed_form_2d"] = t.closed_form_2d;
+                d["closed_form_I3_I4"] = t.closed_form_34;
+                d["parameters"] = t.uses_slope ? std::vector<std::string>{"slope"} : std::vector<std::string>{};
+                out.append(d);
+            }
+            return out;
+        },
+        "The activation table: one dict of traits per activation, in a fixed order.");
+
     auto g = m.def_submodule("gaussian", "Gaussian averages");
 
     g.def(
@@ -40,7 +65,12 @@ void register_gaussian(py::module_& m) {
         },
         py::arg("name"), py::arg("x"), py::arg("order") = 0, py::arg("slope") = 0.01);
 
-    g.def("has_closed_form", [](const std::string& name) { return has_closed_form(Activation::from_name(name)); });
+    g.def(
+        "has_closed_form",
+        [](const std::string& name, const std::string& which) {
+            return has_closed_form(Activation::from_name(name), average_from_name(which));
+        },
+        py::arg("name"), py::arg("which") = "I2");
 
     g.def(
         "average",

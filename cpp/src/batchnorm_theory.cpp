@@ -185,12 +185,7 @@ bool Phi::homogeneous(double& a, double& b, double& degree) const {
         a = 1.0, b = 0.0, degree = alpha;
         return true;
     }
-    switch (act.kind) {
-        case ActivationKind::Linear: a = 1.0, b = 1.0, degree = 1.0; return true;
-        case ActivationKind::Relu: a = 1.0, b = 0.0, degree = 1.0; return true;
-        case ActivationKind::LeakyRelu: a = 1.0, b = act.slope, degree = 1.0; return true;
-        default: return false;
-    }
+    return act.homogeneous(a, b, degree);  // the activation table's homogeneity
 }
 
 // ---- kernels -----------------------------------------------------------------------------------

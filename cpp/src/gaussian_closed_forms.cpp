@@ -91,10 +91,10 @@ PairMoments homogeneous_pair_moments(double a, double b, double degree, double c
     }
     const double rho = correlation(c11, c12, c22);
     const double s = std::sqrt(c11 * c22);
-    pm.phiphi = std::pow(s, degree) * (ab2 * arccos_kernel(degree, rho) - 2.0 * a * b * arccos_kernel(degree, -rho));
-    const double d1 = degree - 1.0;
-    pm.dphidphi = degree * degree * std::pow(s, d1) *
-                  (ab2 * arccos_kernel(d1, rho) + 2.0 * a * b * arccos_kernel(d1, -rho));
+    const double ab = a * b, d1 = degree - 1.0;
+    const double sk = degree == 1.0 ? s : std::pow(s, degree), sd = degree == 1.0 ? 1.0 : std::pow(s, d1);
+    pm.phiphi = sk * (ab2 * arccos_kernel(degree, rho) - (ab != 0.0 ? 2.0 * ab * arccos_kernel(degree, -rho) : 0.0));
+    pm.dphidphi = degree * degree * sd * (ab2 * arccos_kernel(d1, rho) + (ab != 0.0 ? 2.0 * ab * arccos_kernel(d1, -rho) : 0.0));
     return pm;
 }
 

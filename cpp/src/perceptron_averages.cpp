@@ -37,7 +37,8 @@ Rule rule_from_name(const std::string& name) {
 std::string to_string(Rule rule) { return rule == Rule::SGD ? "sgd" : "wn"; }
 
 bool closed_form_available(const Activation& g) {
-    return g.kind == ActivationKind::Linear || g.kind == ActivationKind::Erf || g.kind == ActivationKind::Relu;
+    // The A1, A2, A3 closed forms need I3 and I4 (Saad & Solla) in closed form.
+    return g.traits().closed_form_34;
 }
 
 Averages averages_closed(const Activation& g, double l, double R, bool with_eg) {
@@ -97,9 +98,16 @@ std::vector<double> outer_breakpoints(const Activation& g, double l) {
     const double al = std::fabs(l);
     if (al > 1.25) {
         // g'(l u) has width ~1/|l|: for |R| ~ 1 the outer integrand is that narrow, and plain
-        // Gauss-Hermite converges slowly; Gauss-Legendre panels of width 1.5/|l| resolve it.
+        // Gauss-Hermite converges slowly; Gauss-Legendre panels of width h = 1.5/|l| resolve it.
+        // At most 16 such panels on each side, then panels growing geometrically (ratio 1.5) out to
+        // |u| = 6, so the work stays bounded (~60 edges) however large |l| is.
         const double h = 1.5 / al;
-        for (double x = h; x < 6.0; x += h) {
+        double x = h;
+        for (int i = 0; i < 16 && x < 6.0; ++i, x += h) {
+            b.push_back(x);
+            b.push_back(-x);
+        }
+        for (x *= 1.5; x < 6.0; x *= 1.5) {
             b.push_back(x);
             b.push_back(-x);
         }
@@ -117,6 +125,17 @@ Averages averages_quadrature(const Activation& g, double l, double R, const Quad
     std::vector<double> ku;
     if (l != 0.0)
         for (double k : g.kinks()) ku.push_back(k / l);
+    if (std::fabs(l) > 1.25 && g.kinks().empty()) {
+        // g'(l u) is a spike of width ~1/|l| at u = 0 inside the inner (u | v) average too (and
+        // g(l u) a step): panel edges at 0 and +-h 4^j, h = max(1.5/|l|, 1e-8) (bounded work: at
+        // most ~30 edges; below 1e-8 the spike's weight is negligible at double precision).
+        const double h = std::max(1.5 / std::fabs(l), 1e-8);
+        ku.push_back(0.0);
+        for (double x = h; x < 10.0; x *= 4.0) {
+            ku.push_back(x);
+            ku.push_back(-x);
+        }
+    }
     auto delta0 = [&](double v, double u) { return g.value(v) - g.value(l * u); };
     Averages a;
     a.A1_over_l = mean2([&](double v, double u) { return g.deriv(l * u) * delta0(v, u) * u; }, 1.0, R, 1.0, kv, ku, qs);

@@ -8,19 +8,10 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-ACTIVATIONS = (
-    "linear",
-    "erf",
-    "relu",
-    "tanh",
-    "hardtanh",
-    "leaky_relu",
-    "sigmoid",
-    "erf_sigmoid",
-    "gelu",
-    "swish",
-    "silu",
-)
+from . import _core
+
+# The activation table lives in the C++ core (cpp/src/activation.cpp); "silu" is an alias of "swish".
+ACTIVATIONS = tuple(a["name"] for a in _core.activations()) + ("silu",)
 
 
 def check_activation(name: Any, allowed: Sequence[str] = ACTIVATIONS, param: str = "activation") -> str:

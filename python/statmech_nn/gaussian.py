@@ -12,13 +12,30 @@ The averages are full expectations over centred Gaussians with covariance ``C``:
 * ``I3(C) = <g'(a) b g(c)>`` (3x3),
 * ``I4(C) = <g'(a) g'(b) g(c) g(d)>`` (4x4).
 
-Closed forms are used for ``linear``, ``erf`` and ``relu``. For ReLU, I4 contains the 4-D orthant
-probability P(a, b, c, d > 0), which has no elementary form; it is evaluated as Plackett's smooth
-1-D integral to about 1e-13. Every other activation is integrated by nested 1-D quadrature along
-the Cholesky factor of C: 48-node Gauss–Hermite per dimension for smooth activations, and
-composite 24-node Gauss–Legendre panels split at the kinks (truncated at 9 standard deviations)
-for piecewise ones. Measured accuracy (tests/test_gaussian.py): erf by quadrature agrees with the
-closed forms to < 1e-12 relative; the quadrature is exact for singular C (repeated indices).
+Every module takes its Gaussian averages from this one layer (C++ core: activation table,
+rule builder, closed forms). ``I2`` and ``J2`` are the pair moments of the deep-network
+recursions. Closed forms: ``linear``; ``erf`` (Williams, "Computing with infinite networks",
+1997); ``erf_sigmoid`` (through erf); ``gelu`` (Gaussian integration by parts); ``relu`` and
+``leaky_relu`` through the arc-cosine kernels (Cho & Saul, "Kernel methods for deep learning",
+2009). The others are integrated by nested 1-D rules conditioned on the variable of larger
+variance, with composite Gauss–Legendre panels split at the activation's kinks and scale points
+and where the conditional mean crosses them (64-node Gauss–Hermite for Gaussians narrow on the
+activation's scale); exactly singular ``C`` reduces to one dimension.
+
+Accuracy (checked in tests/test_gaussian_accuracy.py against mpmath references): ``I2`` and
+``J2`` of every activation agree to 1e-10 relative (1e-12 absolute where the value is ~0) for
+correlations in [-1, 1] (including exactly +-1 and +-(1 - 1e-6)) and variances between 1e-2 and
+1e2 with ratios up to 1e4; in the tests the typical error is ~1e-15. ``quadrature=True`` reproduces
+the closed forms to the same tolerance.
+
+``I3`` and ``I4`` have closed forms for ``linear``, ``erf`` and ``relu``. For ReLU, I4 contains the
+4-D orthant probability P(a, b, c, d > 0), which has no elementary form; it is evaluated as
+Plackett's smooth 1-D integral to about 1e-13. Other activations use nested quadrature along the
+Cholesky factor of C (40-node Gauss–Hermite / 16-node Gauss–Legendre panels per dimension in 3-D
+and 4-D, ~1e-9 at unit-order variances; exact for singular C such as repeated indices).
+
+``ACTIVATIONS`` lists the names; ``activation_traits()`` gives each activation's traits (parity,
+homogeneity degree, kinks, scale, closed-form availability).
 """
 
 from __future__ import annotations
@@ -28,9 +45,25 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _core
-from ._validation import as_float_array, check_activation, check_real, check_threads
+from ._validation import ACTIVATIONS, as_float_array, check_activation, check_choice, check_real, check_threads
 
-__all__ = ["activation", "I2", "J2", "I3", "I4", "orthant_probability", "has_closed_form", "gauss_hermite"]
+
+def activation_traits(name: Optional[str] = None) -> Any:
+    """Traits of one activation (a dict) or of all (a list of dicts, in the order of ``ACTIVATIONS``).
+
+    Keys: ``name``, ``formula``, ``parity`` ("odd" about ``odd_center``, "even", "none"),
+    ``homogeneity`` (degree k of phi(t x) = t^k phi(x), t > 0; None if not homogeneous), ``kinks``,
+    ``scale`` (length scale of phi's shape), ``piecewise_linear``, ``smooth_odd``,
+    ``closed_form_1d``, ``closed_form_2d`` (I2/J2), ``closed_form_I3_I4``, ``parameters``.
+    """
+    table = list(_core.activations())
+    if name is None:
+        return table
+    name = check_activation(name)
+    name = "swish" if name == "silu" else name
+    return next(t for t in table if t["name"] == name)
+
+__all__ = ["ACTIVATIONS", "activation_traits", "activation", "I2", "J2", "I3", "I4", "orthant_probability", "has_closed_form", "gauss_hermite"]
 
 
 def activation(name: str, x: Any, derivative: int = 0, slope: float = 0.01) -> np.ndarray:
@@ -55,9 +88,12 @@ def activation(name: str, x: Any, derivative: int = 0, slope: float = 0.01) -> n
     return np.asarray(_core.gaussian.activation(name, arr, int(derivative), slope))
 
 
-def has_closed_form(name: str) -> bool:
-    """Whether I2, J2, I3, I4 of this activation use closed forms (linear, erf, relu)."""
-    return bool(_core.gaussian.has_closed_form(check_activation(name)))
+def has_closed_form(name: str, which: str = "I2") -> bool:
+    """Whether the average ``which`` ("I2", "J2", "I3", "I4") of this activation has a closed form.
+
+    I2/J2: linear, erf, erf_sigmoid, gelu, relu, leaky_relu; I3/I4: linear, erf, relu."""
+    which = check_choice(which, ("I2", "J2", "I3", "I4"), "which")
+    return bool(_core.gaussian.has_closed_form(check_activation(name), which))
 
 
 def _check_cov_stack(C: Any, d: int, param: str = "C") -> np.ndarray:

@@ -1,7 +1,7 @@
 // Activation functions and their derivatives.
 //
-// Convention (SPEC §1): "erf" is erf(x/sqrt(2)) (Saad & Solla), so g'(0) = sqrt(2/pi) and
-// <g(z)^2> = (2/pi) asin(1/2) for z ~ N(0,1). All activations are float64 and branch-free where
+// Convention: "erf" is erf(x/sqrt(2)) (Saad & Solla, "On-line learning in soft committee
+// machines", 1995), so g'(0) = sqrt(2/pi) and <g(z)^2> = (2/pi) asin(1/2) for z ~ N(0,1). All activations are float64 and branch-free where
 // possible so that they vectorise in the simulators.
 #pragma once
 

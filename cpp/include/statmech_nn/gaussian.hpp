@@ -5,11 +5,13 @@
 //   I3(C) = <g'(a) b g(c)>,     (a, b, c)    ~ N(0, C), C 3x3
 //   I4(C) = <g'(a) g'(b) g(c) g(d)>, (a,b,c,d) ~ N(0, C), C 4x4
 //   J2(C) = <g'(a) g'(b)>
-// Full expectations (no factor 1/2 anywhere). Closed forms: linear, erf (= erf(x/sqrt2)) and
-// relu (I4 through Gaussian integration by parts down to elementary terms plus the 4-D orthant
-// probability, which is a smooth 1-D Plackett integral evaluated to ~1e-13). Every other
-// activation is integrated by nested 1-D quadrature over the Cholesky factors of C (exact for
-// singular C such as repeated indices), split at the activation's kinks.
+// Full expectations (no factor 1/2 anywhere). I2 and J2 are the pair moments of
+// gaussian_moments.hpp (closed forms for linear, erf, erf_sigmoid, gelu, relu, leaky_relu; the
+// conditioned 2-D rule otherwise, ~1e-12 relative up to correlations +-1). I3 and I4: closed forms
+// for linear, erf and relu (I4 through Gaussian integration by parts down to elementary terms plus
+// the 4-D orthant probability, a smooth 1-D Plackett integral evaluated to ~1e-13); every other
+// activation by nested 1-D quadrature over the Cholesky factor of C (exact for singular C such as
+// repeated indices), split at the activation's kinks.
 #pragma once
 
 #include <Eigen/Dense>
