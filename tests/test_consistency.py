@@ -81,3 +81,33 @@ def test_meanfield_q_map_is_the_gaussian_layers(activation):
         qm = sn.meanfield.q_map(activation, 1.7, 0.2, q)
         ref = 1.7 * sn.gaussian.I2(activation, np.full((2, 2), q)) + 0.2
         assert abs(qm - ref) <= 1e-10 * max(1.0, abs(ref))
+
+
+@pytest.mark.parametrize("activation, l, R", [("tanh", 1.0, 0.5)] + [
+    pytest.param(a, l, R, marks=pytest.mark.slow) for a in ("tanh", "sigmoid", "gelu")
+    for l, R in ((0.7, -0.3), (2.0, 0.9), (1.0, 0.5)) if (a, l, R) != ("tanh", 1.0, 0.5)])
+def test_perceptron_A_against_adaptive_quadrature(activation, l, R):
+    """A1, A2, A3 of the quadrature path against SciPy's adaptive 2-D quadrature (independent code)."""
+    integrate = pytest.importorskip("scipy.integrate")
+    g = lambda x: sn.gaussian.activation(activation, x)
+    dg = lambda x: sn.gaussian.activation(activation, x, derivative=1)
+    s = np.sqrt(1.0 - R * R)
+    pdf = lambda x: np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)
+
+    def avg(f):
+        # (v, u) with u = R v + s w, v and w independent standard normals; panels split at 0.
+        total = 0.0
+        for v0, v1 in ((-12, 0), (0, 12)):
+            for w0, w1 in ((-12, 0), (0, 12)):
+                val, _ = integrate.dblquad(lambda w, v: f(v, R * v + s * w) * pdf(v) * pdf(w), v0, v1, w0, w1,
+                                           epsabs=1e-14, epsrel=1e-13)
+                total += val
+        return total
+
+    d0 = lambda v, u: float(g(v) - g(l * u))
+    a = sn.perceptron.averages(activation, l, R)
+    A1 = avg(lambda v, u: float(dg(l * u)) * d0(v, u) * l * u)
+    A2 = avg(lambda v, u: 0.5 * (float(dg(l * u)) * d0(v, u)) ** 2)
+    A3 = avg(lambda v, u: float(dg(l * u)) * d0(v, u) * v)
+    for ours, ref in ((a.A1, A1), (a.A2, A2), (a.A3, A3)):
+        assert abs(ours - ref) <= 1e-10 * max(1e-2, abs(ref)), (ours, ref)

@@ -36,8 +36,8 @@ Closed forms of A1, A2, A3 and eps_g are used for ``linear``, ``erf`` and ``relu
 the 2-D Gaussian quadrature over (v, u) of the Gaussian layer: 16-node Gauss–Legendre panels split
 at the kinks and scale points of g(v) and of g(l u) (at u = point / l), with graded panels of width
 1.5/|l| in v and around u = 0 for |l| > 1.25, where g'(l u) gets narrow. eps_g agrees with the
-Gaussian layer's I2 to 1e-11 relative (1e-15 typically; tested), A1-A3 with 48-node reference rules to
-1e-14. Constants at the fixed point (``stability``) use
+Gaussian layer's I2 to 1e-11 relative (1e-15 typically), A1-A3 SciPy's adaptive 2-D quadrature to
+1e-10 (both tested). Constants at the fixed point (``stability``) use
 1-D composite Gauss–Legendre panels (eta_c of tanh matches adaptive quadrature to 1e-10).
 The ODE state is ``(l^2, lR)`` for SGD and ``(l, zR, z^2)`` for WN (smooth
 through ``J = 0`` and ``r = 0``).
