@@ -85,50 +85,17 @@ constexpr double kHermiteMaxSd = 0.3;
 const double kFeatures[] = {0.0, -1.0, 1.0, -2.0, 2.0, -4.0, 4.0, -8.0, 8.0, -16.0, 16.0};
 const double kGraded[] = {-8.0, -4.0, -2.0, -1.0, -0.5, 0.5, 1.0, 2.0, 4.0, 8.0};
 
-// The one rule builder: E f(x), x ~ N(mean, sd^2). `hard` edges are kinks of the integrand,
-// `soft` edges points where it changes shape; smooth_scale > 0 allows Gauss–Hermite when the
-// Gaussian is narrow at that scale and no kink lies within z_max standard deviations. Otherwise
-// composite Gauss–Legendre panels (20 nodes, <= 3 sd wide) on [-9, 9] sd split at every edge.
+// E f(x), x ~ N(mean, sd^2) for the activation's integrands, on the one rule builder
+// (gaussian.hpp's normal_rule): `hard` edges are kinks of the integrand, `soft` edges points where it
+// changes shape; with smooth_scale > 0, 64-node Gauss–Hermite when the Gaussian is narrower than
+// 0.3 x smooth_scale and no kink lies within z_max sd; otherwise composite Gauss–Legendre panels
+// (20 nodes, <= 3 sd wide) on [-9, 9] sd split at every edge.
 void gaussian_rule(double mean, double sd, const std::vector<double>& hard, const std::vector<double>& soft,
                    double smooth_scale, std::vector<double>& x, std::vector<double>& w) {
-    x.clear();
-    w.clear();
-    if (!(sd > 0.0)) {
-        x.push_back(mean);
-        w.push_back(1.0);
-        return;
-    }
-    const QuadratureSettings& qs = panel_settings();
-    thread_local std::vector<double> z;
-    z.clear();
-    bool hard_inside = false;
-    for (double e : hard) {
-        const double t = (e - mean) / sd;
-        if (t > -qs.z_max && t < qs.z_max) {
-            z.push_back(t);
-            hard_inside = true;
-        }
-    }
-    if (!hard_inside && smooth_scale > 0.0 && sd <= kHermiteMaxSd * smooth_scale) {
-        const QuadRule& r = gauss_hermite_rule(64);
-        x.resize(r.x.size());
-        w = r.w;
-        for (size_t i = 0; i < r.x.size(); ++i) x[i] = mean + sd * r.x[i];
-        return;
-    }
-    for (double e : soft) {
-        const double t = (e - mean) / sd;
-        if (t > -qs.z_max && t < qs.z_max) z.push_back(t);
-    }
-    z.push_back(-qs.z_max);
-    z.push_back(qs.z_max);
-    std::sort(z.begin(), z.end());
-    size_t m = 1;
-    for (size_t i = 1; i < z.size(); ++i)
-        if (z[i] - z[m - 1] > 1e-10) z[m++] = z[i];
-    z.resize(m);
-    z.back() = qs.z_max;
-    append_gauss_panels(z, mean, sd, 1.0, qs, x, w);
+    QuadratureSettings qs = panel_settings();
+    qs.hermite_nodes = 64;
+    qs.hermite_max_sd = smooth_scale > 0.0 ? kHermiteMaxSd * smooth_scale : -1.0;
+    normal_rule(mean, sd, hard, qs, x, w, &soft);
 }
 
 // Edges of phi itself: its kinks (hard) and, for smooth phi, its feature points (soft).

@@ -132,26 +132,35 @@ void normal_rule(double mean, double sd, const std::vector<double>& breakpoints,
         w.push_back(1.0);
         return;
     }
-    const bool use_scale = scale_points && !scale_points->empty() && sd > qs.hermite_max_sd;
-    if (breakpoints.empty() && !use_scale) {
+    thread_local std::vector<double> z;
+    z.clear();
+    for (double e : breakpoints) {
+        const double t = (e - mean) / sd;
+        if (t > -qs.z_max && t < qs.z_max) z.push_back(t);
+    }
+    const bool have_scale = scale_points && !scale_points->empty();
+    if (z.empty() && (!have_scale || sd <= qs.hermite_max_sd)) {
+        // No kink within z_max sd and a Gaussian narrow at the integrand's scale: Gauss–Hermite.
         const QuadRule& r = gauss_hermite_rule(qs.hermite_nodes);
         x.resize(r.x.size());
         w = r.w;
         for (size_t i = 0; i < r.x.size(); ++i) x[i] = mean + sd * r.x[i];
         return;
     }
-    std::vector<double> edges{-qs.z_max, qs.z_max};
-    auto add_edges = [&](const std::vector<double>& pts) {
-        for (double b : pts) {
-            const double z = (b - mean) / sd;
-            if (z > -qs.z_max && z < qs.z_max) edges.push_back(z);
+    if (have_scale)
+        for (double e : *scale_points) {
+            const double t = (e - mean) / sd;
+            if (t > -qs.z_max && t < qs.z_max) z.push_back(t);
         }
-    };
-    add_edges(breakpoints);
-    if (use_scale) add_edges(*scale_points);
-    std::sort(edges.begin(), edges.end());
-    edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
-    append_gauss_panels(edges, mean, sd, 1.0, qs, x, w);
+    z.push_back(-qs.z_max);
+    z.push_back(qs.z_max);
+    std::sort(z.begin(), z.end());
+    size_t m = 1;
+    for (size_t i = 1; i < z.size(); ++i)
+        if (z[i] - z[m - 1] > 1e-10) z[m++] = z[i];
+    z.resize(m);
+    z.back() = qs.z_max;
+    append_gauss_panels(z, mean, sd, 1.0, qs, x, w);
 }
 
 

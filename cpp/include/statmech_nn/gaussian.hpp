@@ -40,11 +40,12 @@ struct QuadratureSettings {
     double hermite_max_sd = 1.0;  // smooth integrands over wider Gaussians use panels split at scale points
 };
 
-// A rule for E f(x), x ~ N(mean, sd^2): x-nodes and weights (sum w = 1). With no breakpoints the
-// Gauss–Hermite rule; otherwise composite Gauss–Legendre panels split at the breakpoints (kinks
-// of f, given in x) so that each panel integrates a smooth function. When sd > qs.hermite_max_sd,
-// the optional scale points (where a smooth f changes shape) are panel edges too, so that accuracy
-// does not degrade for Gaussians much wider than the activation's features.
+// The one rule builder of the package: nodes and weights (sum w = 1) for E f(x), x ~ N(mean, sd^2).
+// Gauss–Hermite (qs.hermite_nodes) when no breakpoint (kink of f, given in x) lies within qs.z_max
+// standard deviations and either there are no scale points or sd <= qs.hermite_max_sd; otherwise
+// composite Gauss–Legendre panels on [-z_max, z_max] sd split at the breakpoints and at the optional
+// scale points (where a smooth f changes shape), so that each panel integrates a smooth function and
+// accuracy does not degrade for Gaussians much wider than the activation's features.
 void normal_rule(double mean, double sd, const std::vector<double>& breakpoints, const QuadratureSettings& qs,
                  std::vector<double>& x, std::vector<double>& w, const std::vector<double>* scale_points = nullptr);
 
