@@ -93,6 +93,15 @@ def test_sweep_seed_derives_seeds_from_point_index():
         sn.sweep(perceptron.ode, {"eta": [0.5]}, seed=7, activation="erf", rule="sgd", l0=1.0, progress=False)
 
 
+def test_committee_matrix_dims():
+    ds = sn.sweep(sn.committee.ode, {"eta": [0.5, 1.0]}, Q0=0.1 * np.eye(2), R0=np.zeros((2, 2)), T=np.eye(2),
+                  t=np.linspace(0.0, 2.0, 3), progress=False)
+    assert ds["Q"].dims == ("eta", "t", "K", "K2")   # a square (K, K) field: second axis K2
+    assert ds["R"].dims == ("eta", "t", "K", "M")
+    direct = sn.committee.ode(0.1 * np.eye(2), np.zeros((2, 2)), np.eye(2), 1.0, t=np.linspace(0.0, 2.0, 3))
+    assert np.array_equal(ds["Q"].values[1], direct.Q)
+
+
 def test_plain_array_function():
     q = np.array([0.5, 1.0, 2.0])
     ds = sn.sweep(meanfield.q_map, {"sigma_w2": [1.0, 2.0], "sigma_b2": [0.0, 0.1]}, activation="tanh", q=q,
@@ -114,7 +123,11 @@ def test_backends_identical():
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) \
             as cluster, distributed.Client(cluster) as client:
         dask = sn.sweep(perceptron.ode, axes, progress=False, backend="dask", client=client, **kw)
+        # a scheduler address works too (a client is opened and closed inside)
+        by_address = sn.sweep(perceptron.ode, axes, progress=False, backend="dask", client=cluster.scheduler_address,
+                              chunk_size=1, **kw)
     xr.testing.assert_identical(threads, dask)
+    xr.testing.assert_identical(threads, by_address)
     for v in threads.data_vars:
         assert np.array_equal(threads[v].values, dask[v].values, equal_nan=threads[v].dtype.kind == "f")
 

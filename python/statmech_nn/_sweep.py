@@ -38,6 +38,7 @@ import numbers
 import os
 import re
 import threading
+import warnings
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -54,7 +55,10 @@ _STORE_FORMAT = 1
 
 def _require(module: str) -> Any:
     try:
-        return __import__(module, fromlist=["_"])
+        with warnings.catch_warnings():
+            # tqdm.auto without ipywidgets falls back to the text bar; its warning is noise.
+            warnings.filterwarnings("ignore", message=".*IProgress not found.*")
+            return __import__(module, fromlist=["_"])
     except ImportError as exc:
         raise ImportError(f"{_EXTRA_HINT} (could not import {module}: {exc})") from exc
 
@@ -302,7 +306,8 @@ def _doc_descriptions(doc: Optional[str]) -> Dict[str, str]:
                 desc.append(lines[j].strip())
                 j += 1
             text = " ".join(desc)
-            sentence = re.split(r"(?<=[.;])\s", text, maxsplit=1)[0].rstrip(".;")
+            sentence = re.split(r"(?<=[.;])\s", text, maxsplit=1)[0].rstrip(".;").replace("``", "")
+            sentence = re.sub(r"\s*\((?:[<>]=?|in |!=)[^)]*\)", "", sentence).strip()
             for n in m.group(2).split(","):
                 n = n.strip()
                 if n and n not in out:
@@ -360,6 +365,15 @@ def _assemble(function: Callable[..., Any], axes: Dict[str, np.ndarray], fixed: 
             if f not in field_dims:
                 field_dims[f] = d
                 order.append(f)
+    # A 1-D field without declared dimensions that is named after a dimension of other fields
+    # ("layer" for ("layer",), "seeds" for ("seed",)) runs along that dimension.
+    declared = {x for f, d in field_dims.items() for x in d if not x.startswith(f"{f}_dim_")}
+    for f in order:
+        if field_dims[f] == (f"{f}_dim_0",):
+            for cand in (f, f[:-1] if f.endswith("s") else None):
+                if cand and cand in declared and cand not in names:
+                    field_dims[f] = (cand,)
+                    break
     # 1-D fields that label their own dimension (t for ("t",), seeds for ("seed",)) and are the same
     # at every point (up to the rows a point reached) become coordinates.
     coords: Dict[str, Any] = {p: (p, axes[p]) for p in names}
@@ -386,13 +400,19 @@ def _assemble(function: Callable[..., Any], axes: Dict[str, np.ndarray], fixed: 
         if f in names:
             # A field echoing a swept parameter (e.g. OdeResult.eta) is dropped when it equals it.
             mesh = np.meshgrid(*axes.values(), indexing="ij")[names.index(f)]
-            if arr.shape == mesh.shape and arr.dtype.kind == mesh.dtype.kind and np.array_equal(arr, mesh):
+            if arr.dtype == object or mesh.dtype.kind in "US":
+                same = arr.shape == mesh.shape and bool(np.all(arr.astype(str) == mesh.astype(str)))
+            else:
+                same = arr.shape == mesh.shape and np.array_equal(arr, mesh)
+            if same:
                 continue
         if f in all_dims:
             var = f"{f}_value"
         dims = []
         for k, dim in enumerate(d):
             size = arr.shape[len(grid_shape) + k]
+            if dim in dims:  # a square matrix (K, K): the second axis is K2
+                dim = f"{dim}2"
             if dim in names or dim in dims or (dim in dim_sizes and dim_sizes[dim] != size):
                 dim = f"{f}_{dim}"
             dim_sizes.setdefault(dim, size)
