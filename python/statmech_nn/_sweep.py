@@ -36,6 +36,7 @@ import json
 import math
 import numbers
 import os
+import pickle
 import re
 import threading
 import warnings
@@ -146,13 +147,29 @@ def _class_dims(res: Any) -> Dict[str, Tuple[str, ...]]:
     return dims
 
 
+_LAYOUT: Dict[type, Tuple[Tuple[str, Optional[Tuple[str, ...]]], ...]] = {}
+
+
 def _to_fields(res: Any, name: str, prefix: str = "") -> Dict[str, Tuple[Tuple[str, ...], Any]]:
     """A result -> {field: (dims, value)}; value is an ndarray (numeric, bool or object str)."""
     out: Dict[str, Tuple[Tuple[str, ...], Any]] = {}
     if isinstance(res, Result):
-        dims = _class_dims(res)
-        for f in res._field_names():
-            _add(out, prefix + f, getattr(res, f), dims.get(f), prefix)
+        cls = type(res)
+        layout = _LAYOUT.get(cls)
+        if layout is None:
+            dims = dict(getattr(cls, "_dims", {}) or {})
+            layout = _LAYOUT[cls] = tuple((f, dims.get(f)) for f in res._field_names())
+        inst = res.__dict__.get("_dims")
+        if isinstance(inst, dict):  # dimensions set on the instance (grid results)
+            dims = _class_dims(res)
+            layout = tuple((f, dims.get(f)) for f, _ in layout)
+        for f, d in layout:
+            v = getattr(res, f)
+            if not prefix and d is not None and type(v) is np.ndarray and v.dtype.kind in "biuf" \
+                    and v.ndim == len(d):
+                out[f] = (tuple(d), v)  # the common case, without the checks of _add
+            else:
+                _add(out, prefix + f, v, d, prefix)
         return out
     if isinstance(res, Mapping):
         for k, v in res.items():
@@ -228,6 +245,12 @@ def _run_points(function: Callable[..., Any], fixed: Dict[str, Any], names: Sequ
         if tick is not None:
             tick()
     return out
+
+
+def _run_points_packed(*args: Any) -> bytes:
+    """:func:`_run_points` with its output pickled in one piece: a chunk holds thousands of small
+    arrays, which dask would otherwise serialise one by one (several times slower)."""
+    return pickle.dumps(_run_points(*args), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 # ---- fingerprints, attributes ----------------------------------------------------------------------
@@ -329,6 +352,16 @@ def _stack(values: List[Optional[np.ndarray]], grid_shape: Tuple[int, ...]) -> n
     present = [v for v in values if v is not None]
     ndim = present[0].ndim
     shapes = {v.shape for v in present}
+    dtypes = {v.dtype for v in present}
+    if len(present) == len(values) and len(shapes) == 1 and len(dtypes) == 1:
+        # the common case: every point has this field with one shape and dtype
+        if present[0].dtype == object:
+            if ndim == 0:
+                out = np.empty(len(values), dtype=object)
+                out[:] = [v[()] for v in present]
+                return out.reshape(grid_shape)
+        else:
+            return np.stack(present).reshape(grid_shape + present[0].shape)
     maxshape = tuple(max(s[k] for s in shapes) for k in range(ndim))
     padded = len(shapes) > 1 or len(present) < len(values)
     kinds = {v.dtype.kind for v in present}
@@ -344,7 +377,10 @@ def _stack(values: List[Optional[np.ndarray]], grid_shape: Tuple[int, ...]) -> n
     for p, v in enumerate(values):
         if v is None:
             continue
-        out[(p,) + tuple(slice(0, s) for s in v.shape)] = v
+        if v.ndim == 0:
+            out[p] = v[()]
+        else:
+            out[(p,) + tuple(slice(0, s) for s in v.shape)] = v
     return out.reshape(grid_shape + maxshape)
 
 
@@ -384,7 +420,13 @@ def _assemble(function: Callable[..., Any], axes: Dict[str, np.ndarray], fixed: 
             continue
         vals = [points[i][f][1] for i in range(n) if f in points[i]]
         longest = max(vals, key=lambda v: v.size)
-        if longest.dtype.kind in "biuf" and all(_is_prefix(v, longest) for v in vals):
+        if longest.dtype.kind not in "biuf":
+            continue
+        if len({v.shape for v in vals}) == 1 and len({v.dtype for v in vals}) == 1:
+            same = bool(np.all(np.stack(vals) == longest)) or all(_is_prefix(v, longest) for v in vals)
+        else:
+            same = all(_is_prefix(v, longest) for v in vals)
+        if same:
             coords[d[0]] = (d[0], longest)
             coord_fields[f] = d[0]
     doc = _doc_descriptions(getattr(function, "__doc__", None))
@@ -701,9 +743,13 @@ def _execute(function: Callable[..., Any], fixed: Dict[str, Any], names: List[st
              num_workers: Optional[int], chunk_size: Optional[int], st: Optional[_Store],
              results: Dict[int, Dict[str, Any]], bar: Any) -> None:
     workers = num_workers or os.cpu_count() or 1
-    if backend == "dask" and chunk_size is None:
-        workers = max(workers, 4)
-    size = chunk_size or max(1, min(256, -(-len(todo) // (8 * workers))))
+    per_worker = 8
+    if backend == "dask":
+        client, own = _dask_client(client)
+        # Tasks cost about a millisecond each on a cluster: fewer, larger chunks (4 per worker thread).
+        workers = max(1, sum(client.nthreads().values()))
+        per_worker = 4
+    size = chunk_size or max(1, min(256, -(-len(todo) // (per_worker * workers))))
     chunks = [[(i, values[i]) for i in c] for c in _chunks(todo, size)]
 
     def finish(out: List[Tuple[int, Dict[str, Any]]]) -> None:
@@ -715,7 +761,11 @@ def _execute(function: Callable[..., Any], fixed: Dict[str, Any], names: List[st
             bar.update(len(out))
 
     if backend == "dask":
-        _run_dask(function, fixed, names, chunks, seed_info, result_name, client, finish)
+        try:
+            _run_dask(function, fixed, names, chunks, seed_info, result_name, client, finish)
+        finally:
+            if own:
+                client.close()
         return
     stop = threading.Event()
     if backend == "threads":
@@ -759,33 +809,36 @@ def _execute(function: Callable[..., Any], fixed: Dict[str, Any], names: List[st
 def _run_dask(function: Callable[..., Any], fixed: Dict[str, Any], names: List[str], chunks: List[Any],
               seed_info: Any, result_name: str, client: Any, finish: Callable[[Any], None]) -> None:
     distributed = _require("distributed")
-    own = False
-    if client is None:
-        try:
-            client = distributed.get_client()
-        except ValueError as exc:
-            raise ValueError('sweep: backend="dask" needs a client (a distributed.Client or a scheduler '
-                             "address) or a current client") from exc
-    elif isinstance(client, str):
-        client = distributed.Client(client)
-        own = True
     futures: List[Any] = []
     done: set = set()
     try:
-        futures = [client.submit(_run_points, function, fixed, names, c, seed_info, result_name, pure=False)
+        futures = [client.submit(_run_points_packed, function, fixed, names, c, seed_info, result_name, pure=False)
                    for c in chunks]
         for fut in distributed.as_completed(futures):
-            finish(fut.result())
+            finish(pickle.loads(fut.result()))
             done.add(fut.key)
     except BaseException:
         for fut in futures:
             if fut.key not in done and fut.done() and fut.status == "finished":
                 try:
-                    finish(fut.result())
+                    finish(pickle.loads(fut.result()))
                 except BaseException:
                     pass
         client.cancel([f for f in futures if not f.done()])
         raise
-    finally:
-        if own:
-            client.close()
+
+
+def _dask_client(client: Any) -> Tuple[Any, bool]:
+    """The distributed.Client to use, and whether it was opened here (then closed after)."""
+    distributed = _require("distributed")
+    if client is None:
+        try:
+            return distributed.get_client(), False
+        except ValueError as exc:
+            raise ValueError('sweep: backend="dask" needs a client (a distributed.Client or a scheduler '
+                             "address) or a current client") from exc
+    if isinstance(client, str):
+        return distributed.Client(client), True
+    if not hasattr(client, "submit"):
+        raise TypeError(f"sweep: client must be a distributed.Client or a scheduler address; got {type(client).__name__}")
+    return client, False
