@@ -798,8 +798,8 @@ def _execute(function: Callable[..., Any], fixed: Dict[str, Any], names: List[st
                 out = fut.result()
                 if out and out[0][0] not in results:
                     try:
-                        finish(out)
-                    except BaseException:
+                        finish(out)  # a second Ctrl-C here stops at once; the store stays consistent
+                    except Exception:
                         pass
         raise
     finally:
@@ -822,7 +822,7 @@ def _run_dask(function: Callable[..., Any], fixed: Dict[str, Any], names: List[s
             if fut.key not in done and fut.done() and fut.status == "finished":
                 try:
                     finish(pickle.loads(fut.result()))
-                except BaseException:
+                except Exception:
                     pass
         client.cancel([f for f in futures if not f.done()])
         raise
