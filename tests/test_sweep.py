@@ -225,3 +225,20 @@ def test_missing_extra_names_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "xarray", None)
     with pytest.raises(ImportError, match=r'pip install "statmech_nn\[sweep\]"'):
         sn.sweep(perceptron.ode, {"eta": [1.0]}, activation="erf", rule="sgd", l0=1.0)
+
+
+def test_error_at_a_point_keeps_finished_chunks(tmp_path):
+    store = tmp_path / "err.zarr"
+    kw = dict(activation="erf", rule="sgd", l0=1.0, t=T, progress=False, num_workers=1, chunk_size=1)
+    with pytest.raises(ValueError, match="eta"):
+        sn.sweep(perceptron.ode, {"eta": [0.5, 1.0, -1.0]}, store=store, **kw)
+    zarr = pytest.importorskip("zarr")
+    group = zarr.open_group(str(store), mode="r")
+    assert sum(bool(group["chunks"][k].attrs.get("done")) for k in group["chunks"].group_keys()) == 2
+    # a store that is not a sweep is refused, so is a client without the dask backend
+    other = zarr.open_group(str(tmp_path / "other.zarr"), mode="w")
+    other.create_group("x")
+    with pytest.raises(ValueError, match="holds no statmech_nn sweep"):
+        sn.sweep(perceptron.ode, {"eta": [0.5]}, store=tmp_path / "other.zarr", **kw)
+    with pytest.raises(ValueError, match="client"):
+        sn.sweep(perceptron.ode, {"eta": [0.5]}, client="tcp://127.0.0.1:1", **kw)
