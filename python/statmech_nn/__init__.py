@@ -20,9 +20,10 @@ from ._version import __version__
 from ._result import STATUSES, OK_STATUSES, Result, load
 from . import gaussian, integrate
 from . import perceptron, committee, meanfield, batchnorm, fisher, ntk
+from ._sweep import sweep
 
 __all__ = ["__version__", "STATUSES", "OK_STATUSES", "Result", "load", "gaussian", "integrate", "perceptron", "committee", "meanfield", "batchnorm", "fisher", "ntk",
-           "max_threads"]
+           "max_threads", "sweep"]
 
 
 def max_threads() -> int:
