@@ -373,7 +373,7 @@ class Forward(Result):
     status: str
     stop_layer: int
     divergence_bound: float
-    _dims = {"q_a": ("layer",), "q_b": ("layer",), "c": ("layer",), "q_ab": ("layer",)}
+    _dims = {"layer": ("layer",), "q_a": ("layer",), "q_b": ("layer",), "c": ("layer",), "q_ab": ("layer",)}
 
 
 def _first_layer(w: float, b: float, q_in: float, q_in_b: float, c_in: float) -> tuple[float, float, float]:
@@ -426,7 +426,7 @@ class Backward(Result):
     xi_grad: float
     status: str
     stop_layer: int
-    _dims = {"q": ("layer",), "chi1": ("layer",), "q_grad": ("layer",), "weight_grad": ("layer",)}
+    _dims = {"layer": ("layer",), "q": ("layer",), "chi1": ("layer",), "q_grad": ("layer",), "weight_grad": ("layer",)}
 
 
 def backward(activation: str, sigma_w2: float, sigma_b2: float, depth: int, *, q_in: Optional[float] = None,
@@ -494,7 +494,9 @@ class PhaseDiagram(Result):
     critical_sigma_w2: np.ndarray
     critical_q_star: np.ndarray
     critical_found: np.ndarray
-    _dims = {k: ("sigma_w2", "sigma_b2") for k in ("q_star", "c_star", "chi1", "chi_c", "xi_q", "xi_c", "status")}
+    _dims = {**{k: ("sigma_w2", "sigma_b2") for k in ("q_star", "c_star", "chi1", "chi_c", "xi_q", "xi_c", "status")},
+             "sigma_w2": ("sigma_w2",), "sigma_b2": ("sigma_b2",),
+             **{k: ("sigma_b2",) for k in ("critical_sigma_w2", "critical_q_star", "critical_found")}}
 
 
 def phase_diagram(activation: str, sigma_w2: Any, sigma_b2: Any, *, with_correlation: bool = True,
