@@ -8,6 +8,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <Eigen/Dense>
+
 #include <algorithm>
 #include <cstdint>
 #include <stdexcept>
@@ -36,6 +38,22 @@ inline py::array_t<T> to_array(const std::vector<T>& data, std::vector<py::ssize
 
 // Copy of a float64 view as a std::vector.
 inline std::vector<double> to_vector(const array_f64& a) { return std::vector<double>(a.data(), a.data() + a.size()); }
+
+// A 2-D float64 array as an Eigen matrix (ValueError naming `param` unless 2-D, or square when asked).
+inline Eigen::MatrixXd to_matrix(const array_f64& a, const char* param, bool square = false) {
+    if (a.ndim() != 2) throw std::invalid_argument(std::string(param) + ": must be a 2-D array");
+    if (square && a.shape(0) != a.shape(1)) throw std::invalid_argument(std::string(param) + ": must be a square matrix");
+    using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    return Eigen::Map<const RowMajor>(a.data(), a.shape(0), a.shape(1));
+}
+
+// An Eigen matrix as a new (rows, cols) float64 array.
+inline py::array_t<double> matrix_out(const Eigen::MatrixXd& M) {
+    py::array_t<double> a({static_cast<py::ssize_t>(M.rows()), static_cast<py::ssize_t>(M.cols())});
+    using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    Eigen::Map<RowMajor>(a.mutable_data(), M.rows(), M.cols()) = M;
+    return a;
+}
 
 // Raise ValueError (std::invalid_argument) naming `param` when the sizes differ.
 inline void check_same_size(const array_f64& a, const array_f64& b, const char* param) {

@@ -10,23 +10,6 @@ namespace statmech_nn::bindings {
 
 namespace {
 
-Eigen::MatrixXd square_matrix(const array_f64& a, const char* name) {
-    if (a.ndim() != 2 || a.shape(0) != a.shape(1))
-        throw std::invalid_argument(std::string(name) + ": must be a square matrix");
-    const auto n = a.shape(0);
-    Eigen::MatrixXd M(n, n);
-    auto r = a.unchecked<2>();
-    for (py::ssize_t i = 0; i < n; ++i)
-        for (py::ssize_t j = 0; j < n; ++j) M(i, j) = r(i, j);
-    return M;
-}
-
-py::array_t<double> matrix_out(const Eigen::MatrixXd& M) {
-    std::vector<double> v(static_cast<std::size_t>(M.size()));
-    Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(v.data(), M.rows(), M.cols()) = M;
-    return to_array(v, {static_cast<py::ssize_t>(M.rows()), static_cast<py::ssize_t>(M.cols())});
-}
-
 py::dict moments_dict(const batchnorm::SphereMoments& m) {
     py::dict d;
     d["phi2"] = m.phi2;
@@ -96,7 +79,7 @@ void register_batchnorm(py::module_& m) {
         [](const std::string& act, double slope, double alpha, const array_f64& Sigma, double sw2, double sb2,
            std::int64_t n_samples, std::uint64_t seed, int num_threads) {
             const bn::Phi phi = bn::Phi::from_name(act, slope, alpha);
-            const Eigen::MatrixXd S = square_matrix(Sigma, "Sigma");
+            const Eigen::MatrixXd S = to_matrix(Sigma, "Sigma", true);
             Eigen::MatrixXd out, err;
             std::string method;
             {
@@ -118,7 +101,7 @@ void register_batchnorm(py::module_& m) {
         [](const std::string& act, double slope, double alpha, const array_f64& Sigma, std::int64_t n_samples,
            std::uint64_t seed, int num_threads) {
             const bn::Phi phi = bn::Phi::from_name(act, slope, alpha);
-            const Eigen::MatrixXd S = square_matrix(Sigma, "Sigma");
+            const Eigen::MatrixXd S = to_matrix(Sigma, "Sigma", true);
             Eigen::MatrixXd out, err;
             {
                 py::gil_scoped_release release;

@@ -57,9 +57,7 @@ void register_gaussian(py::module_& m) {
             const py::ssize_t n = x.size();
             {
                 py::gil_scoped_release release;
-                for (py::ssize_t i = 0; i < n; ++i) {
-                    o[i] = order == 0 ? act.value(in[i]) : (order == 1 ? act.deriv(in[i]) : act.deriv2(in[i]));
-                }
+                evaluate(act, order, in, n, o);
             }
             return out;
         },
@@ -99,11 +97,7 @@ void register_gaussian(py::module_& m) {
     g.def(
         "orthant_probability",
         [](array_f64 C) {
-            if (C.ndim() != 2 || C.shape(0) != C.shape(1)) throw std::invalid_argument("C: must be square");
-            Eigen::MatrixXd M(C.shape(0), C.shape(1));
-            for (py::ssize_t i = 0; i < C.shape(0); ++i)
-                for (py::ssize_t j = 0; j < C.shape(1); ++j) M(i, j) = C.at(i, j);
-            return orthant_probability(M);
+            return orthant_probability(to_matrix(C, "C", true));
         },
         py::arg("C"));
 
@@ -121,9 +115,7 @@ void register_gaussian(py::module_& m) {
                 else if (k == "identity") fs.push_back(factor_identity());
                 else throw std::invalid_argument("kinds: 'value', 'deriv' or 'identity', not '" + k + "'");
             }
-            Eigen::MatrixXd M(d, d);
-            for (py::ssize_t i = 0; i < d; ++i)
-                for (py::ssize_t j = 0; j < d; ++j) M(i, j) = C.at(i, j);
+            const Eigen::MatrixXd M = to_matrix(C, "C", true);
             QuadratureSettings qs;
             qs.hermite_nodes = hermite_nodes;
             qs.legendre_nodes = legendre_nodes;

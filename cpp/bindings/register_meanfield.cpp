@@ -10,23 +10,6 @@ namespace statmech_nn::bindings {
 
 namespace mf = statmech_nn::meanfield;
 
-namespace {
-
-py::array_t<double> vec_out(const std::vector<double>& v) {
-    py::array_t<double> a(static_cast<py::ssize_t>(v.size()));
-    std::copy(v.begin(), v.end(), a.mutable_data());
-    return a;
-}
-
-py::array_t<double> mat_out(const std::vector<double>& v, py::ssize_t rows, py::ssize_t cols) {
-    py::array_t<double> a({rows, cols});
-    std::copy(v.begin(), v.end(), a.mutable_data());
-    return a;
-}
-
-
-}  // namespace
-
 void register_meanfield(py::module_& m) {
     auto sub = m.def_submodule("meanfield", "Mean-field theory of deep random networks (core)");
 
@@ -209,17 +192,17 @@ void register_meanfield(py::module_& m) {
             }
             py::dict d;
             const py::ssize_t nw = pd.n_w, nb = pd.n_b;
-            d["q_star"] = mat_out(pd.q_star, nw, nb);
-            d["c_star"] = mat_out(pd.c_star, nw, nb);
-            d["chi1"] = mat_out(pd.chi1, nw, nb);
-            d["chi_c"] = mat_out(pd.chi_c, nw, nb);
-            d["xi_q"] = mat_out(pd.xi_q, nw, nb);
-            d["xi_c"] = mat_out(pd.xi_c, nw, nb);
+            d["q_star"] = to_array(pd.q_star, {nw, nb});
+            d["c_star"] = to_array(pd.c_star, {nw, nb});
+            d["chi1"] = to_array(pd.chi1, {nw, nb});
+            d["chi_c"] = to_array(pd.chi_c, {nw, nb});
+            d["xi_q"] = to_array(pd.xi_q, {nw, nb});
+            d["xi_c"] = to_array(pd.xi_c, {nw, nb});
             py::array_t<int> st({nw, nb});
             std::copy(pd.status.begin(), pd.status.end(), st.mutable_data());
             d["status"] = st;
-            d["critical_sigma_w2"] = vec_out(pd.critical_sigma_w2);
-            d["critical_q_star"] = vec_out(pd.critical_q_star);
+            d["critical_sigma_w2"] = to_array(pd.critical_sigma_w2);
+            d["critical_q_star"] = to_array(pd.critical_q_star);
             py::array_t<int> cf(nb);
             std::copy(pd.critical_found.begin(), pd.critical_found.end(), cf.mutable_data());
             d["critical_found"] = cf;
@@ -233,7 +216,7 @@ void register_meanfield(py::module_& m) {
         [](const std::string& name, double slope, double q) {
             std::vector<double> v, p;
             mf::derivative_law(Activation::from_name(name, slope), q, v, p);
-            return py::make_tuple(vec_out(v), vec_out(p));
+            return py::make_tuple(to_array(v), to_array(p));
         },
         py::arg("activation"), py::arg("slope"), py::arg("q"));
 
@@ -249,8 +232,8 @@ void register_meanfield(py::module_& m) {
                 r = mf::jacobian_spectrum(v, p, sw2, depth, wk, xs, n_points, num_threads);
             }
             py::dict d;
-            d["x"] = vec_out(r.x);
-            d["density"] = vec_out(r.density);
+            d["x"] = to_array(r.x);
+            d["density"] = to_array(r.density);
             d["mean"] = r.mean;
             d["variance"] = r.variance;
             d["atom_at_zero"] = r.atom_at_zero;

@@ -8,19 +8,6 @@
 
 namespace statmech_nn::bindings {
 
-namespace {
-
-Eigen::MatrixXd to_matrix(const array_f64& a, const char* name) {
-    if (a.ndim() != 2) throw std::invalid_argument(std::string(name) + ": must be a 2-D array");
-    Eigen::MatrixXd M(a.shape(0), a.shape(1));
-    auto r = a.unchecked<2>();
-    for (py::ssize_t i = 0; i < a.shape(0); ++i)
-        for (py::ssize_t j = 0; j < a.shape(1); ++j) M(i, j) = r(i, j);
-    return M;
-}
-
-}  // namespace
-
 void register_network(py::module_& m) {
     namespace nw = statmech_nn::network;
     auto s = m.def_submodule("network", "the sampled-network engine (one simulator of deep networks)");

@@ -76,4 +76,10 @@ bool Activation::homogeneous(double& a, double& b, double& degree) const {
     }
 }
 
+void evaluate(const Activation& g, int order, const double* x, std::int64_t n, double* out) {
+    if (order < 0 || order > 2) throw std::invalid_argument("derivative: must be 0, 1 or 2");
+    for (std::int64_t i = 0; i < n; ++i)
+        out[i] = order == 0 ? g.value(x[i]) : (order == 1 ? g.deriv(x[i]) : g.deriv2(x[i]));
+}
+
 }  // namespace statmech_nn

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -141,5 +142,8 @@ struct Activation {
         return 0.0;
     }
 };
+
+// phi (order 0), phi' (1) or phi'' (2) at n points (std::invalid_argument for another order).
+void evaluate(const Activation& g, int order, const double* x, std::int64_t n, double* out);
 
 }  // namespace statmech_nn
