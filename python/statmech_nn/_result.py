@@ -200,7 +200,7 @@ class Result:
         try:
             import pandas as pd
         except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("to_dataframe() needs pandas: pip install pandas") from exc
+            raise ImportError("to_dataframe() needs pandas: pip install \"statmech_nn[dataframe]\" (or pandas)") from exc
         fields = {n: getattr(self, n) for n in self._field_names()}
         arrays = {n: v for n, v in fields.items() if _is_array(v) and v.ndim >= 1}
         if not arrays:
