@@ -111,3 +111,25 @@ def test_perceptron_A_against_adaptive_quadrature(activation, l, R):
     A3 = avg(lambda v, u: float(dg(l * u)) * d0(v, u) * v)
     for ours, ref in ((a.A1, A1), (a.A2, A2), (a.A3, A3)):
         assert abs(ours - ref) <= 1e-10 * max(1e-2, abs(ref)), (ours, ref)
+
+
+@pytest.mark.parametrize("activation", ["linear", "erf", "relu"])
+@pytest.mark.parametrize("l, R", [(1.0, 0.0), (0.7, 0.5), (2.0, 0.95), (1.3, -0.4), (0.3, 0.999)])
+def test_perceptron_closed_forms_are_the_gaussian_layers_I3_I4(activation, l, R):
+    """The perceptron's closed-form A1, A2, A3 are combinations of the Gaussian layer's I3 and I4 over
+    the fields (a, v) = (l u, v): A1 = I3(a, a, v) - I3(a, a, a), A3 = I3(a, v, v) - I3(a, v, a),
+    A2 = 1/2 [I4(a, a, v, v) - 2 I4(a, a, v, a) + I4(a, a, a, a)]."""
+    S = np.array([[l * l, l * R], [l * R, 1.0]])  # covariance of (a, v)
+
+    def cov(idx):
+        return S[np.ix_(idx, idx)]
+
+    a, v = 0, 1
+    I3 = lambda *idx: sn.gaussian.I3(activation, cov(list(idx)))
+    I4 = lambda *idx: sn.gaussian.I4(activation, cov(list(idx)))
+    A1 = I3(a, a, v) - I3(a, a, a)
+    A3 = I3(a, v, v) - I3(a, v, a)
+    A2 = 0.5 * (I4(a, a, v, v) - 2.0 * I4(a, a, v, a) + I4(a, a, a, a))
+    res = sn.perceptron.averages(activation, l, R)
+    for ours, ref in ((res.A1, A1), (res.A2, A2), (res.A3, A3)):
+        assert abs(ours - ref) <= 1e-13 * max(1.0, abs(ref)), (ours, ref)
