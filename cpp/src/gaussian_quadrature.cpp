@@ -311,10 +311,12 @@ double product_mean(const std::vector<GaussFactor>& factors, const Eigen::Matrix
     return nested.level(0);
 }
 
-double mean2(const std::function<double(double, double)>& f, double c11, double c12, double c22,
-             const std::vector<double>& kinks1, const std::vector<double>& kinks2, const QuadratureSettings& qs) {
+void mean2_vector(const std::function<void(double, double, double*)>& f, int n_out, double c11, double c12,
+                  double c22, const std::vector<double>& kinks1, const std::vector<double>& kinks2,
+                  const QuadratureSettings& qs, double* out) {
     if (c11 < 0.0 || c22 < 0.0 || c12 * c12 > c11 * c22 * (1.0 + 1e-9) + 1e-300)
         throw std::invalid_argument("C: not positive semidefinite");
+    if (n_out < 1 || n_out > 16) throw std::invalid_argument("mean2_vector: 1 to 16 components");
     std::vector<double> x1, w1, x2, w2;
     const double sd1 = std::sqrt(c11);
     const double slope = c11 > 0.0 ? c12 / c11 : 0.0;
@@ -328,14 +330,25 @@ double mean2(const std::function<double(double, double)>& f, double c11, double 
     if (slope != 0.0 && sd2 < qs.hermite_max_sd)
         for (double k : kGenericScalePoints) outer_scale.push_back(k / slope);
     normal_rule(0.0, sd1, outer_kinks, qs, x1, w1, &outer_scale);
-    double total = 0.0;
+    double total[16] = {0.0}, inner[16], val[16];
     for (size_t i = 0; i < x1.size(); ++i) {
         normal_rule(slope * x1[i], sd2, kinks2, qs, x2, w2, &kGenericScalePoints);
-        double inner = 0.0;
-        for (size_t j = 0; j < x2.size(); ++j) inner += w2[j] * f(x1[i], x2[j]);
-        total += w1[i] * inner;
+        std::fill(inner, inner + n_out, 0.0);
+        for (size_t j = 0; j < x2.size(); ++j) {
+            f(x1[i], x2[j], val);
+            for (int k = 0; k < n_out; ++k) inner[k] += w2[j] * val[k];
+        }
+        for (int k = 0; k < n_out; ++k) total[k] += w1[i] * inner[k];
     }
-    return total;
+    std::copy(total, total + n_out, out);
+}
+
+double mean2(const std::function<double(double, double)>& f, double c11, double c12, double c22,
+             const std::vector<double>& kinks1, const std::vector<double>& kinks2, const QuadratureSettings& qs) {
+    double out = 0.0;
+    mean2_vector([&](double x1, double x2, double* v) { v[0] = f(x1, x2); }, 1, c11, c12, c22, kinks1, kinks2, qs,
+                 &out);
+    return out;
 }
 
 }  // namespace statmech_nn

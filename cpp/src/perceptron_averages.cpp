@@ -157,23 +157,24 @@ Averages averages_quadrature(const Activation& g, double l, double R, const Quad
             ku.push_back(-x);
         }
     }
-    auto delta0 = [&](double v, double u) { return g.value(v) - g.value(l * u); };
+    // One pass over the nodes for all four averages (g(v), g(l u), g'(l u) evaluated once per node).
+    double m[4];
+    mean2_vector(
+        [&](double v, double u, double* out) {
+            const double d0 = g.value(v) - g.value(l * u);
+            const double gd = g.deriv(l * u) * d0;
+            out[0] = gd * u;
+            out[1] = 0.5 * gd * gd;
+            out[2] = gd * v;
+            out[3] = 0.5 * d0 * d0;
+        },
+        4, 1.0, R, 1.0, kv, ku, qs, m);
     Averages a;
-    a.A1_over_l = mean2([&](double v, double u) { return g.deriv(l * u) * delta0(v, u) * u; }, 1.0, R, 1.0, kv, ku, qs);
-    a.A1 = l * a.A1_over_l;
-    a.A2 = mean2(
-        [&](double v, double u) {
-            const double d = g.deriv(l * u) * delta0(v, u);
-            return 0.5 * d * d;
-        },
-        1.0, R, 1.0, kv, ku, qs);
-    a.A3 = mean2([&](double v, double u) { return g.deriv(l * u) * delta0(v, u) * v; }, 1.0, R, 1.0, kv, ku, qs);
-    a.eg = mean2(
-        [&](double v, double u) {
-            const double d = delta0(v, u);
-            return 0.5 * d * d;
-        },
-        1.0, R, 1.0, kv, ku, qs);
+    a.A1_over_l = m[0];
+    a.A1 = l * m[0];
+    a.A2 = m[1];
+    a.A3 = m[2];
+    a.eg = m[3];
     return a;
 }
 

@@ -84,6 +84,12 @@ double product_mean(const std::vector<GaussFactor>& factors, const Eigen::Matrix
                     const QuadratureSettings& qs = {});
 
 // E f(x1, x2), (x1, x2) ~ N(0, [[c11, c12], [c12, c22]]); kinks of f in x1 and in x2.
+// E f(x1, x2) for a vector-valued f (n_out components written by f(x1, x2, values)), all on one
+// set of nodes: out[k] = E f_k. mean2 is its scalar case.
+void mean2_vector(const std::function<void(double, double, double*)>& f, int n_out, double c11, double c12,
+                  double c22, const std::vector<double>& kinks1, const std::vector<double>& kinks2,
+                  const QuadratureSettings& qs, double* out);
+
 double mean2(const std::function<double(double, double)>& f, double c11, double c12, double c22,
              const std::vector<double>& kinks1 = {}, const std::vector<double>& kinks2 = {},
              const QuadratureSettings& qs = {});
