@@ -128,6 +128,17 @@ std::vector<double> inner_breakpoints(const Activation& g, double l) {
     for (double k : g.kinks()) ku.push_back(k / l);
     if (!g.piecewise() && std::fabs(l) <= 1.25)
         for (double k : g.scale_points()) ku.push_back(k / l);
+    if (std::fabs(l) > 1.25 && g.kinks().empty()) {
+        // g'(l u) is a spike of width ~1/|l| at u = 0 inside the inner (u | v) average too (and
+        // g(l u) a step): panel edges at 0 and +-h 4^j, h = max(1.5/|l|, 1e-8) (bounded work: at
+        // most ~30 edges; below 1e-8 the spike's weight is negligible at double precision).
+        const double h = std::max(1.5 / std::fabs(l), 1e-8);
+        ku.push_back(0.0);
+        for (double x = h; x < 10.0; x *= 4.0) {
+            ku.push_back(x);
+            ku.push_back(-x);
+        }
+    }
     return ku;
 }
 // Unit-variance fields: composite Gauss–Legendre panels (16 nodes, <= 3 sd wide) split at the scale
@@ -145,18 +156,7 @@ Averages averages_quadrature(const Activation& g, double l, double R, const Quad
     const QuadratureSettings qs = panel_settings(qs_in);
     // Coordinates (v, u) ~ N(0, [[1, R], [R, 1]]), a = l u; kinks of g in v, and at u = kink / l.
     const std::vector<double> kv = outer_breakpoints(g, l);
-    std::vector<double> ku = inner_breakpoints(g, l);
-    if (std::fabs(l) > 1.25 && g.kinks().empty()) {
-        // g'(l u) is a spike of width ~1/|l| at u = 0 inside the inner (u | v) average too (and
-        // g(l u) a step): panel edges at 0 and +-h 4^j, h = max(1.5/|l|, 1e-8) (bounded work: at
-        // most ~30 edges; below 1e-8 the spike's weight is negligible at double precision).
-        const double h = std::max(1.5 / std::fabs(l), 1e-8);
-        ku.push_back(0.0);
-        for (double x = h; x < 10.0; x *= 4.0) {
-            ku.push_back(x);
-            ku.push_back(-x);
-        }
-    }
+    const std::vector<double> ku = inner_breakpoints(g, l);
     // One pass over the nodes for all four averages (g(v), g(l u), g'(l u) evaluated once per node).
     double m[4];
     mean2_vector(
@@ -203,21 +203,12 @@ double eg_closed(const Activation& g, double l, double R) {
 double generalization_error(const Activation& g, double l, double R) {
     if (closed_form_available(g)) return eg_closed(g, l, R);
     R = clip1(R);
-    std::vector<double> ku = inner_breakpoints(g, l);
-    if (std::fabs(l) > 1.25 && g.kinks().empty()) {
-        const double h = std::max(1.5 / std::fabs(l), 1e-8);
-        ku.push_back(0.0);
-        for (double x = h; x < 10.0; x *= 4.0) {
-            ku.push_back(x);
-            ku.push_back(-x);
-        }
-    }
     return mean2(
         [&](double v, double u) {
             const double d = g.value(v) - g.value(l * u);
             return 0.5 * d * d;
         },
-        1.0, R, 1.0, outer_breakpoints(g, l), ku, panel_settings({}));
+        1.0, R, 1.0, outer_breakpoints(g, l), inner_breakpoints(g, l), panel_settings({}));
 }
 
 FixedPointConstants fixed_point_constants(const Activation& g) {
