@@ -97,3 +97,12 @@ def test_to_dataframe():
     assert len(df) == 5 * 2 * 2
     assert df.attrs["activation"] == "erf"
     np.testing.assert_allclose(df["Q"].to_numpy(), r.Q.reshape(-1))
+
+
+def test_core_status_codes_are_the_python_vocabulary():
+    from statmech_nn import _core
+    from statmech_nn._result import status_codes, status_words
+
+    assert tuple(_core.status_names()) == tuple(sn.STATUSES)
+    assert status_words(8) == "diverged" and list(status_words([0, 2])) == ["ok", "marginal"]
+    assert list(status_codes(["ok", "diverged"])) == [0, 8]

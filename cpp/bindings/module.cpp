@@ -4,6 +4,7 @@
 
 #include "bindings.hpp"
 #include "statmech_nn/parallel.hpp"
+#include "statmech_nn/status.hpp"
 
 #ifndef STATMECH_NN_VERSION
 #define STATMECH_NN_VERSION "0.0.0"
@@ -36,6 +37,15 @@ PYBIND11_MODULE(_core, m) {
 #endif
     m.def("max_threads", [] { return statmech_nn::resolve_threads(0); },
           "Number of threads the OpenMP default gives (honours OMP_NUM_THREADS).");
+    m.def(
+        "status_names",
+        [] {
+            std::vector<std::string> names;
+            for (int i = 0; i <= static_cast<int>(statmech_nn::Status::Diverged); ++i)
+                names.emplace_back(statmech_nn::status_name(static_cast<statmech_nn::Status>(i)));
+            return names;
+        },
+        "The core's status words by integer code (severity order).");
 
     statmech_nn::set_interrupt_checker(&python_interrupt_requested);
     py::register_exception_translator([](std::exception_ptr p) {

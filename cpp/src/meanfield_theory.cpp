@@ -22,14 +22,6 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 }  // namespace
 
-std::string to_string(FixedPointStatus s) {
-    switch (s) {
-        case FixedPointStatus::Converged: return "converged";
-        case FixedPointStatus::Marginal: return "marginal";
-        case FixedPointStatus::Diverged: return "diverged";
-    }
-    return "unknown";
-}
 
 
 double q_map(const Params& p, double q) { return p.sigma_w2 * layer_moments(p.act, q).phi2 + p.sigma_b2; }
@@ -131,7 +123,7 @@ QStar q_star(const Params& p, double q_init, double guess) {
                     r.q = q;
                     r.q_map_derivative = slope;
                     r.chi1 = e.chi1;
-                    r.status = FixedPointStatus::Converged;
+                    r.status = Status::Ok;
                     r.evaluations = evals;
                     return r;
                 }
@@ -156,7 +148,7 @@ QStar q_star(const Params& p, double q_init, double guess) {
             if (hi > kHuge) {
                 r.q = kInf;
                 r.q_map_derivative = p.sigma_w2 > 0 ? chi1_limit(p) : 0.0;
-                r.status = FixedPointStatus::Diverged;
+                r.status = Status::Diverged;
                 r.evaluations = evals;
                 return r;
             }
@@ -181,7 +173,7 @@ QStar q_star(const Params& p, double q_init, double guess) {
             // Root at q = 0 (phi(0) = 0 and sigma_b2 = 0); approached algebraically if slope == 1.
             r.q = 0.0;
             r.q_map_derivative = el.dg + 1.0;
-            r.status = std::abs(r.q_map_derivative - 1.0) < 1e-9 ? FixedPointStatus::Marginal : FixedPointStatus::Converged;
+            r.status = std::abs(r.q_map_derivative - 1.0) < 1e-9 ? Status::Marginal : Status::Ok;
             r.evaluations = evals;
             return r;
         }
@@ -202,7 +194,7 @@ QStar q_star(const Params& p, double q_init, double guess) {
     r.q = q;
     r.q_map_derivative = e.dg + 1.0;
     r.chi1 = e.chi1;
-    r.status = std::abs(r.q_map_derivative - 1.0) < 1e-6 ? FixedPointStatus::Marginal : FixedPointStatus::Converged;
+    r.status = std::abs(r.q_map_derivative - 1.0) < 1e-6 ? Status::Marginal : Status::Ok;
     r.evaluations = evals;
     return r;
 }
@@ -215,7 +207,7 @@ CStar c_star(const Params& p, double q, double guess, double q_next, double chi1
         // Positively homogeneous phi without bias: the correlation map does not depend on q, so
         // its fixed point is the one at any q (c* = 1, approached algebraically: "marginal").
         CStar h = c_star(p, 1.0, guess);
-        h.status = FixedPointStatus::Marginal;
+        h.status = Status::Marginal;
         return h;
     }
     if (!(q > 0.0)) {
@@ -224,7 +216,7 @@ CStar c_star(const Params& p, double q, double guess, double q_next, double chi1
         // limit of c^l depends on the inputs. No c* is defined: nan with status "marginal".
         r.c = std::numeric_limits<double>::quiet_NaN();
         r.chi_c = chi1(p, 0.0);
-        r.status = FixedPointStatus::Marginal;
+        r.status = Status::Marginal;
         return r;
     }
     if (!std::isfinite(q)) {
@@ -232,7 +224,7 @@ CStar c_star(const Params& p, double q, double guess, double q_next, double chi1
         // homogeneous activations, c^l -> 1.
         r.c = 1.0;
         r.chi_c = chi1_limit(p);
-        r.status = FixedPointStatus::Diverged;
+        r.status = Status::Diverged;
         return r;
     }
     const double qn = q_next > 0.0 ? q_next : q_map(p, q);
@@ -257,7 +249,7 @@ CStar c_star(const Params& p, double q, double guess, double q_next, double chi1
     if (x1 <= 1.0 + 1e-12) {
         r.c = 1.0;
         r.chi_c = chi1_at_q;
-        r.status = x1 > 1.0 - 1e-6 ? FixedPointStatus::Marginal : FixedPointStatus::Converged;
+        r.status = x1 > 1.0 - 1e-6 ? Status::Marginal : Status::Ok;
         r.evaluations = 0;
         return r;
     }
@@ -297,7 +289,7 @@ CStar c_star(const Params& p, double q, double guess, double q_next, double chi1
         if (!have_hi) {
             r.c = 1.0;
             r.chi_c = chi1_at_q;
-            r.status = FixedPointStatus::Marginal;
+            r.status = Status::Marginal;
             r.evaluations = evals;
             return r;
         }
@@ -315,7 +307,7 @@ CStar c_star(const Params& p, double q, double guess, double q_next, double chi1
     }
     r.c = c;
     r.chi_c = p.sigma_w2 * moments(c).dphidphi;
-    r.status = std::abs(r.chi_c - 1.0) < 1e-6 ? FixedPointStatus::Marginal : FixedPointStatus::Converged;
+    r.status = std::abs(r.chi_c - 1.0) < 1e-6 ? Status::Marginal : Status::Ok;
     r.evaluations = evals;
     return r;
 }

@@ -58,7 +58,7 @@ Result run(const Spec& spec, const std::vector<std::uint64_t>& seeds) {
     if (spec.gram) res.gram.assign(n_seeds * RBRB, kNaN);
     if (spec.outputs) res.outputs.assign(n_seeds * B * static_cast<std::size_t>(ML), kNaN);
     if (spec.jacobian) res.jacobian_eigenvalues.assign(n_seeds * static_cast<std::size_t>(ML), kNaN);
-    res.status.assign(n_seeds, static_cast<int>(SeedStatus::Ok));
+    res.status.assign(n_seeds, static_cast<int>(Status::Ok));
     res.stop_layer.assign(n_seeds, L);
     res.degenerate.assign(n_seeds, 0);
 
@@ -196,10 +196,10 @@ Result run(const Spec& spec, const std::vector<std::uint64_t>& seeds) {
         }
         res.stop_layer[si] = stop;
         if (stop < L) {
-            res.status[si] = static_cast<int>(SeedStatus::Diverged);
+            res.status[si] = static_cast<int>(Status::Diverged);
             return;
         }
-        if (res.degenerate[si] > 0) res.status[si] = static_cast<int>(SeedStatus::Degenerate);
+        if (res.degenerate[si] > 0) res.status[si] = static_cast<int>(Status::Degenerate);
         if (spec.outputs) {
             Eigen::MatrixXd F = U[L].transpose();  // B x M_L
             if (spec.batchnorm == BatchNorm::Last) F.rowwise() -= F.colwise().mean();
@@ -317,7 +317,7 @@ Result run(const Spec& spec, const std::vector<std::uint64_t>& seeds) {
             }
             Eigen::MatrixXd sym = 0.5 * (Gr + Gr.transpose());
             Gr = sym;
-            if (!Gr.allFinite()) res.status[si] = static_cast<int>(SeedStatus::Diverged);  // the Gram overflowed
+            if (!Gr.allFinite()) res.status[si] = static_cast<int>(Status::Diverged);  // the Gram overflowed
         }
     };
     parallel_for(n_seeds, spec.num_threads, [&](std::int64_t si) {

@@ -17,12 +17,12 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from . import _core
+from ._result import status_words
 
 #: Runs needing more memory than this (bytes) are refused with a ValueError naming the parameter.
 MEMORY_CAP = 4 * 1024 ** 3
 
 #: Engine seed status codes -> words of statmech_nn.STATUSES.
-_SEED_STATUS = np.array(["ok", "degenerate", "diverged"], dtype=object)
 
 
 def run(widths: Sequence[int], batch: int, activation: str, *, slope: float = 0.01, alpha: Optional[float] = None,
@@ -44,7 +44,7 @@ def run(widths: Sequence[int], batch: int, activation: str, *, slope: float = 0.
         float(c_in), bool(preactivation), backward, bool(gram), bool(gram_bias), bool(outputs), bool(jacobian),
         bool(post_stats) or bool(gram),
         [int(s) for s in seeds], int(num_threads), float(memory_cap), width_name, batch_name, depth_name))
-    d["seed_status"] = _SEED_STATUS[np.asarray(d["status"], dtype=np.int64)]
+    d["seed_status"] = np.asarray(status_words(np.atleast_1d(d["status"])), dtype=object)
     return d
 
 

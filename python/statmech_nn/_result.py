@@ -23,9 +23,10 @@ from typing import Any, ClassVar, Dict, Tuple, Union
 
 import numpy as np
 
-__all__ = ["STATUSES", "OK_STATUSES", "Result", "resultclass", "load", "combine_status"]
+__all__ = ["STATUSES", "OK_STATUSES", "Result", "resultclass", "load", "combine_status", "status_words", "status_codes"]
 
-#: The status vocabulary of every result, with what each word means.
+#: The status vocabulary of every result, with what each word means, in order of severity (the
+#: core's integer status codes index this order: cpp/include/statmech_nn/status.hpp).
 STATUSES: Dict[str, str] = {
     "ok": "finished as asked; every number is finite and within the stated accuracy",
     "event": "an ODE run stopped at the event it was asked to watch for (e.g. eps_g reached a threshold)",
@@ -33,17 +34,28 @@ STATUSES: Dict[str, str] = {
     "not_reached": "finished without reaching the asked-for target (e.g. eps_g threshold by t_max); values up to there are valid",
     "inaccurate": "finished, but the accuracy target was not met (see the result's docstring for which value)",
     "degenerate": "the model itself is ill-defined here (e.g. a batch-norm batch with zero variance)",
-    "diverged": "the state overflowed or left its domain; fields say where/when and hold the values before that",
     "max_steps": "the step budget (max_steps) was used up before the end",
     "step_too_small": "the adaptive step size fell below the rounding level of t (stiff or singular dynamics)",
+    "diverged": "the state overflowed or left its domain; fields say where/when and hold the values before that",
 }
 
 #: Status words whose numbers can be used as they are (``Result.ok``).
 OK_STATUSES: Tuple[str, ...] = ("ok", "event", "marginal", "not_reached")
 
-# Severity order used when several statuses are combined into one (worst wins).
-_SEVERITY = {name: i for i, name in enumerate(
-    ("ok", "event", "marginal", "not_reached", "inaccurate", "degenerate", "max_steps", "step_too_small", "diverged"))}
+_WORDS = tuple(STATUSES)
+_SEVERITY = {name: i for i, name in enumerate(_WORDS)}
+
+
+def status_words(codes: Any) -> Any:
+    """The words of the core's integer status codes (a str for a scalar, else an array of str)."""
+    names = np.asarray(_WORDS, dtype=object)[np.asarray(codes, dtype=np.int64)]
+    return str(names) if np.ndim(names) == 0 else names.astype(str)
+
+
+def status_codes(words: Any) -> np.ndarray:
+    """The integer codes (severity order) of status words."""
+    arr = np.asarray(words, dtype=object)
+    return np.vectorize(lambda w: _SEVERITY[str(w)], otypes=[np.int64])(arr) if arr.size else arr.astype(np.int64)
 
 
 def combine_status(statuses: Any) -> str:

@@ -62,7 +62,7 @@ import numpy as np
 
 from . import _core
 from ._result import STATUSES as _STATUSES
-from ._result import Result, combine_status, resultclass
+from ._result import Result, combine_status, resultclass, status_codes, status_words
 from ._validation import (
     as_float_array,
     check_activation,
@@ -109,7 +109,6 @@ WEIGHTS = ("gaussian", "orthogonal")
 DIVERGENCE_BOUND = 1e8
 _mf = _core.meanfield
 # words of the core's fixed-point codes (Converged, Marginal, Diverged)
-_CODE_WORDS = ("ok", "marginal", "diverged")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,9 +159,7 @@ def _out(arr: Any) -> Any:
     return float(arr) if np.ndim(arr) == 0 else arr
 
 
-def _status(codes: Any) -> Any:
-    names = np.asarray(_CODE_WORDS, dtype=object)[np.asarray(codes, dtype=int)]
-    return str(names) if np.ndim(names) == 0 else names.astype(str)
+_status = status_words
 
 
 def _check_depth(depth: Any) -> int:
@@ -291,10 +288,7 @@ class CorrelationFixedPoint(Result):
     status: Any
 
 
-def _status_codes(status: Any) -> np.ndarray:
-    lookup = {s: i for i, s in enumerate(_CODE_WORDS)}
-    arr = np.asarray(status)
-    return np.vectorize(lambda s: lookup[str(s)], otypes=[int])(arr) if arr.size else arr.astype(int)
+_status_codes = status_codes
 
 
 def c_star(activation: str, sigma_w2: Any, sigma_b2: Any, *, slope: float = 0.01,

@@ -24,6 +24,7 @@
 
 #include "statmech_nn/activation.hpp"
 #include "statmech_nn/gaussian_moments.hpp"
+#include "statmech_nn/status.hpp"
 
 namespace statmech_nn {
 namespace meanfield {
@@ -48,13 +49,11 @@ double q_map_slope(const Params& p, double q);            // its derivative in q
 void cov_map(const Params& p, double q11, double q12, double q22, double& n11, double& n12, double& n22);
 double chi1(const Params& p, double q);                   // sigma_w2 E[phi'(sqrt q z)^2]
 
-enum class FixedPointStatus { Converged = 0, Marginal = 1, Diverged = 2 };
-std::string to_string(FixedPointStatus s);
 
 struct QStar {
     double q = 0.0;       // the fixed point the length map reaches from q_init (inf if it diverges)
     double q_map_derivative = 0.0;  // dq-map/dq at q* (< 1 stable, == 1 marginal: algebraic convergence)
-    FixedPointStatus status = FixedPointStatus::Converged;
+    Status status = Status::Ok;
     int evaluations = 0;
     double chi1 = -1.0;   // sigma_w2 E[phi'^2] at q* when the last evaluation was there (else < 0)
 };
@@ -66,7 +65,7 @@ QStar q_star(const Params& p, double q_init = 1.0, double guess = -1.0);
 struct CStar {
     double c = 1.0;       // stable fixed point of the correlation map at q* (1 in the ordered phase)
     double chi_c = 0.0;   // sigma_w2 E[phi'(u1) phi'(u2)] at c*
-    FixedPointStatus status = FixedPointStatus::Converged;
+    Status status = Status::Ok;
     int evaluations = 0;
 };
 // Correlation map c -> (sigma_w2 E[phi(u1)phi(u2)] + sigma_b2) / q_map(q) at equal lengths q.
@@ -101,7 +100,7 @@ void c_map_iterates(const Params& p, double q, const double* c0, std::int64_t n,
 struct PhaseDiagram {
     int n_w = 0, n_b = 0;               // arrays are n_w x n_b, row-major (sigma_w2 major)
     std::vector<double> q_star, c_star, chi1, chi_c, xi_q, xi_c;
-    std::vector<int> status;            // FixedPointStatus of q*
+    std::vector<int> status;            // Status code of q*
     std::vector<double> critical_sigma_w2, critical_q_star;  // per sigma_b2 (nan: no crossing found)
     std::vector<int> critical_found;    // 1 if the crossing chi1 = 1 was located
 };

@@ -48,6 +48,8 @@
 // stop_layer = the last finite layer, later measurements NaN, no backward pass.
 #pragma once
 
+#include "statmech_nn/status.hpp"
+
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -65,7 +67,6 @@ enum class Parameterization { Standard = 0, NTK = 1 };
 enum class BatchNorm { None = 0, Last = 1, All = 2 };
 enum class InputKind { Given = 0, Gaussian = 1, Pair = 2 };
 enum class Backward { None = 0, RandomError = 1, Outputs = 2 };
-enum class SeedStatus { Ok = 0, Degenerate = 1, Diverged = 2 };
 
 Weights weights_from_name(const std::string& name);
 Parameterization parameterization_from_name(const std::string& name);
@@ -128,7 +129,7 @@ struct Result {
     std::vector<double> gram;            // seeds x RB x RB               (gram)
     std::vector<double> outputs;         // seeds x B x M_L               (outputs)
     std::vector<double> jacobian_eigenvalues;  // seeds x M_L            (jacobian)
-    std::vector<int> status;             // SeedStatus per seed
+    std::vector<int> status;             // Status code per seed (Ok, Degenerate or Diverged)
     std::vector<int> stop_layer;         // last layer with finite activations (L when not diverged)
     std::vector<std::int64_t> degenerate;  // neurons x layers with G u = 0 (BN undefined)
 };
