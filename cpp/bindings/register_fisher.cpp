@@ -1,4 +1,4 @@
-// Thin bindings of the Fisher information order parameters (maths in cpp/src/deep_recursion.cpp).
+// Thin bindings of the Fisher information order parameters (maths in cpp/src/deep/deep_recursion.cpp).
 #include "bindings.hpp"
 #include "statmech_nn/deep_recursion.hpp"
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _core
 
-# The activation table lives in the C++ core (cpp/src/activation.cpp); "silu" is an alias of "swish".
+# The activation table lives in the C++ core (cpp/src/activations/activation.cpp); "silu" is an alias of "swish".
 ACTIVATIONS = tuple(a["name"] for a in _core.activations()) + ("silu",)
 
 
