@@ -28,23 +28,25 @@ def load_baseline(path: str) -> Any:
 
 
 def compare(label: str, new: Callable[[], Any], old: Callable[[], Any], repeat: int = 3, block: int = 3) -> float:
-    """Best-of seconds of ``new`` and ``old``; prints and returns the speed ratio old/new.
+    """Best-of and median seconds of ``new`` and ``old``; prints both, returns the best-of ratio old/new.
 
     The two run in alternating blocks of ``block`` consecutive calls (``repeat`` blocks each):
     switching between the two builds on every call costs either one a few microseconds of cold
     caches, which would dominate calls of a few milliseconds.
     """
-    best_new = best_old = float("inf")
+    times_new, times_old = [], []
     for _ in range(repeat):
         for _ in range(block):
             t0 = time.perf_counter()
             old()
-            best_old = min(best_old, time.perf_counter() - t0)
+            times_old.append(time.perf_counter() - t0)
         for _ in range(block):
             t0 = time.perf_counter()
             new()
-            best_new = min(best_new, time.perf_counter() - t0)
+            times_new.append(time.perf_counter() - t0)
+    best_old, best_new = min(times_old), min(times_new)
+    med_old, med_new = sorted(times_old)[len(times_old) // 2], sorted(times_new)[len(times_new) // 2]
     ratio = best_old / best_new
-    print(f"  {label}: before {best_old * 1e3:9.2f} ms   after {best_new * 1e3:9.2f} ms   "
-          f"speed ratio before/after {ratio:5.2f}")
+    print(f"  {label}: before {best_old * 1e3:9.2f} ms (median {med_old * 1e3:9.2f})   after {best_new * 1e3:9.2f} ms "
+          f"(median {med_new * 1e3:9.2f})   speed ratio before/after {ratio:5.2f} (medians {med_old / med_new:5.2f})")
     return ratio
