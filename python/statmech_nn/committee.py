@@ -77,6 +77,7 @@ from ._validation import (
     check_real,
     check_seeds,
     check_symmetric_psd,
+    check_memory,
     check_threads,
     check_ode_options,
     check_times,
@@ -307,11 +308,16 @@ def _gains(g0: Any, K: int, batchnorm: bool, param: str = "g0") -> np.ndarray:
     return _per_unit(g0, K, param)
 
 
+#: Largest eta, eta_w, sigma and noise accepted: beyond it squares and products of the model's
+#: scales overflow float64 before any dynamics happens.
+MAX_SCALE = 1e100
+
+
 def _common(eta, eta_w, sigma, noise, batch_size):
-    eta = check_real(eta, "eta", positive=True)
-    eta_w = check_real(eta_w, "eta_w", nonnegative=True)
-    sigma = check_real(sigma, "sigma", positive=True)
-    noise = check_real(noise, "noise", nonnegative=True)
+    eta = check_real(eta, "eta", positive=True, high=MAX_SCALE)
+    eta_w = check_real(eta_w, "eta_w", nonnegative=True, high=MAX_SCALE)
+    sigma = check_real(sigma, "sigma", positive=True, high=MAX_SCALE)
+    noise = check_real(noise, "noise", nonnegative=True, high=MAX_SCALE)
     batch_size = check_int(batch_size, "batch_size", low=1)
     return eta, eta_w, sigma, noise, batch_size
 
@@ -527,6 +533,13 @@ def simulate(N: int, K: int, M: int, eta: float, w: Any = None, v: Any = None, *
     divergence_bound = check_real(divergence_bound, "divergence_bound", positive=True)
     sampler = check_choice(sampler, SAMPLERS, "sampler")
     nt = check_threads(num_threads)
+    # Memory up front: per concurrent run the weights (J, B and their batch-norm/gradient copies)
+    # and one batch of inputs, N floats each; the records K^2 + K M per record and seed.
+    concurrent = min(seeds_arr.size, nt if nt > 0 else _core.max_threads())
+    per_run = 8.0 * N * (4 * K + 2 * M + 2 * (batch_size if sampler == "direct" else K + M))
+    records = 8.0 * seeds_arr.size * steps.size * (2 * K * K + K * M + M * M + 4 * K + 4)
+    check_memory(concurrent * per_run + 8.0 * N * (K + M) * (J0 is not None or B0 is not None) + records,
+                 "N", N)
     settings = _core_committee.SimSettings()
     settings.model = _core_committee.Model(activation, K, M, v_arr, eta, eta_w, sigma, noise, batch_size, norm)
     settings.N = N
@@ -667,6 +680,10 @@ class PlateauScan(Result):
              "status": ("eta", "breaking")}
 
 
+#: Most output times plateau_scan accepts per run (n_points).
+MAX_POINTS = 10**7
+
+
 def plateau_scan(eta: Any, breaking: Any, *, K: int = 2, M: int = 2, q0: float = 0.25, r0: float = 0.0,
                  batchnorm: bool = False, batch_size: int = 1, activation: str = "erf", t_max: float = 2000.0,
                  n_points: int = 4001, tolerance: float = 0.1, **ode_kwargs: Any) -> PlateauScan:
@@ -674,7 +691,8 @@ def plateau_scan(eta: Any, breaking: Any, *, K: int = 2, M: int = 2, q0: float =
 
     Each run starts from ``Q0 = q0 I_K``, ``R0 = r0 + breaking * I_{K x M}`` (ones where i = n),
     ``T = I_M`` and integrates :func:`ode` to ``t_max`` on ``n_points`` times; extra keyword
-    arguments go to :func:`ode` (e.g. ``w``, ``v``, ``sigma``, ``g0``).
+    arguments go to :func:`ode` (e.g. ``w``, ``v``, ``sigma``, ``g0``). ``n_points`` is at most
+    :data:`MAX_POINTS` (10^7).
     """
     etas = as_float_array(eta, "eta")
     etas = etas.reshape(-1)
@@ -688,7 +706,8 @@ def plateau_scan(eta: Any, breaking: Any, *, K: int = 2, M: int = 2, q0: float =
     q0 = check_real(q0, "q0", positive=True)
     r0 = check_real(r0, "r0")
     t_max = check_real(t_max, "t_max", positive=True)
-    n_points = check_int(n_points, "n_points", low=3)
+    n_points = check_int(n_points, "n_points", low=3, high=MAX_POINTS)
+    check_memory(8.0 * n_points * (2 * K * K + K * M + K + 8), "n_points", n_points)
     times = np.linspace(0.0, t_max, n_points)
     shape = (etas.size, eps.size)
     out = {k: np.full(shape, np.nan) for k in ("level", "length", "start", "end")}

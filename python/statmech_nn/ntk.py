@@ -222,6 +222,8 @@ def predict_gd_mse(ntk_train_train: Any, y_train: Any, t: Any, eta: float = 1.0,
     K = as_float_array(ntk_train_train, "ntk_train_train", ndim=2)
     K = check_symmetric_psd(K, "ntk_train_train", tol=1e-8)
     n = K.shape[0]
+    if n < 1:
+        raise ValueError("ntk_train_train must have at least one training point; got shape (0, 0)")
     y = as_float_array(y_train, "y_train")
     vec = y.ndim == 1
     if vec:

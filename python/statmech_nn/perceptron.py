@@ -311,10 +311,14 @@ def _options(method: str, rtol: float, atol: float, dt: float, max_step: float, 
 
 
 # ---- validation helpers --------------------------------------------------------------------------
+_INT_FAST = 2**1000  # plain ints below this convert to float without OverflowError
+
+
 def _real(value: Any, param: str, positive: bool = False) -> float:
     """check_real with a fast path for plain Python floats/ints (the common case)."""
     tp = type(value)
-    if (tp is float or tp is int) and -math.inf < value < math.inf and (not positive or value > 0):
+    if (tp is float or (tp is int and -_INT_FAST < value < _INT_FAST)) and -math.inf < value < math.inf \
+            and (not positive or value > 0):
         return float(value)
     return check_real(value, param, positive=positive)
 
@@ -431,6 +435,10 @@ def ode(activation: str, rule: str, eta: float, l0: float, R0: float = 0.0, z0: 
                      n_rhs=int(d["n_rhs"]))
 
 
+_STABILITY_MIN = 1e-50
+_STABILITY_MAX = 1e50  # eta <= 1e50 and 1e-50 <= z <= 1e50 (see stability's docstring)
+
+
 def stability(activation: str, rule: str, eta: float, z: Optional[float] = None, *,
               slope: float = 0.01) -> Stability:
     """Linear stability of the global solution (l, R) = (1, 1) (Yoshida, Karakida, Okada & Amari).
@@ -449,20 +457,22 @@ def stability(activation: str, rule: str, eta: float, z: Optional[float] = None,
     activation : str
     rule : {"sgd", "wn"}
     eta : float
-        Learning rate (> 0).
+        Learning rate (0 < eta <= 1e50).
     z : float, optional
-        ``|V| / sqrt(N)`` at convergence (``z_inf``); required for ``rule="wn"``.
+        ``|V| / sqrt(N)`` at convergence (``z_inf``, in [1e-50, 1e50]); required for ``rule="wn"``.
+        These ranges keep every entry of the Jacobian finite.
     """
     activation, rule, slope = _common(activation, rule, slope)
-    eta = check_real(eta, "eta", positive=True)
+    # Domain: every entry of the Jacobian (up to eta^2 / z^3 and e^2 = eta^2 / z^4) stays finite.
+    eta = check_real(eta, "eta", positive=True, high=_STABILITY_MAX)
     if rule == "wn":
         if z is None:
             raise ValueError("z is required for rule='wn' (the norm |V|/sqrt(N) at the fixed point)")
-        z = check_real(z, "z", positive=True)
+        z = check_real(z, "z", low=_STABILITY_MIN, high=_STABILITY_MAX)
         e = eta / z**2
     else:
         if z is not None:
-            z = check_real(z, "z", positive=True)
+            z = check_real(z, "z", low=_STABILITY_MIN, high=_STABILITY_MAX)
         e = eta
     c = _core.perceptron.fixed_point_constants(activation, slope)
     G, H, F4 = c.G, c.H, c.F4
