@@ -131,10 +131,22 @@ def test_rejected_steps_count_toward_max_steps():
 
 @pytest.mark.parametrize("dt", [1e-310, 5e-324])
 def test_subnormal_fixed_step_stagnates_with_a_status(dt):
-    # t + dt == t at t = 1: no progress is possible.
-    sol = solve_ode(lambda t, y: -y, [1.0], [1.0, 2.0], method="rk4", dt=dt)
+    # Without an event, a step that cannot reach t[-1] within max_steps is refused up front.
+    with pytest.raises(ValueError, match="dt"):
+        solve_ode(lambda t, y: -y, [1.0], [1.0, 2.0], method="rk4", dt=dt)
+    # With one (the run might stop early), t + dt == t at t = 1: no progress is possible.
+    sol = solve_ode(lambda t, y: -y, [1.0], [1.0, 2.0], method="rk4", dt=dt, event=lambda t, y: 1.0)
     assert sol.status == "step_too_small"
     assert sol.stop_time == 1.0
+
+
+def test_tiny_max_step_is_refused_up_front():
+    # 1e300 steps of 1e-300 would grind through the whole step budget.
+    with pytest.raises(ValueError, match="max_step"):
+        solve_ode(lambda t, y: -y, [1.0], [0.0, 1.0], max_step=1e-300)
+    with pytest.raises(ValueError, match="dt"):
+        solve_ode(lambda t, y: -y, [1.0], [0.0, 1.0], method="euler", dt=0.1, max_steps=5)
+    assert solve_ode(lambda t, y: -y, [1.0], [0.0, 1.0], method="euler", dt=0.1, max_steps=10).status == "ok"
 
 
 def test_subnormal_first_trial_step_grows():
@@ -155,7 +167,8 @@ def test_zero_atol_with_a_component_at_zero():
 
 def test_stagnation_near_the_time_limit():
     # At t ~ 1e15 the spacing of doubles is 0.125: a step of 1e-3 cannot advance t.
-    sol = solve_ode(lambda t, y: -y, [1.0], [1e15 - 1.0, 1e15], method="euler", dt=1e-3)
+    sol = solve_ode(lambda t, y: -y, [1.0], [1e15 - 1.0, 1e15], method="euler", dt=1e-3,
+                    event=lambda t, y: 1.0)
     assert sol.status == "step_too_small"
 
 

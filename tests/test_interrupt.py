@@ -98,3 +98,15 @@ def test_ctrl_c_stops_every_thread(name):
     latency = interrupt_latency(name)
     # Target 0.5 s (measured ~0.01-0.05 s on an idle machine); 1 s keeps a loaded CI machine green.
     assert latency <= 1.0, f"{name}: {latency:.2f} s from SIGINT to KeyboardInterrupt"
+
+
+def test_cli_ctrl_c_anywhere_is_one_line(monkeypatch, capsys):
+    import statmech_nn.__main__ as cli
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_parser", interrupted)  # Ctrl-C before any command runs
+    assert cli.main(["reproduce", "perceptron"]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("interrupted after") and "Traceback" not in err

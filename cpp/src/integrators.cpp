@@ -138,6 +138,19 @@ OdeResult integrate_ode(const OdeRhs& rhs, const Vec& y0_in, const std::vector<d
     if (!(opt.rtol > 0.0) || !(opt.atol >= 0.0)) throw std::invalid_argument("rtol/atol: must be positive");
     if (opt.max_steps < 1) throw std::invalid_argument("max_steps: must be >= 1");
 
+    // A run that cannot reach the last time within its step budget whatever happens (no event to
+    // stop it earlier) is refused up front instead of grinding through max_steps tiny steps.
+    const double span = t_out.back() - t_out.front();
+    const double budget = static_cast<double>(opt.max_steps) * (1.0 + 1e-9) + 1.0;
+    if (!event && span > 0.0) {
+        if (opt.method == OdeMethod::DormandPrince && std::isfinite(opt.max_step) && span / opt.max_step > budget)
+            throw std::invalid_argument("max_step: reaching t[-1] with steps <= max_step needs more than max_steps = " +
+                                        std::to_string(opt.max_steps) + " steps");
+        if (opt.method != OdeMethod::DormandPrince && span / opt.dt > budget)
+            throw std::invalid_argument("dt: reaching t[-1] with this fixed step needs more than max_steps = " +
+                                        std::to_string(opt.max_steps) + " steps");
+    }
+
     const Eigen::Index n = y0_in.size();
     const size_t n_times = t_out.size();
     OdeResult res;

@@ -261,7 +261,7 @@ def _second_layer(value: Any, rows: int, param: str, rows_name: str) -> np.ndarr
     if value is None:
         return np.ones((rows, 1))
     if isinstance(value, (numbers.Real, np.floating, np.integer)) and not isinstance(value, bool):
-        return np.full((rows, 1), float(value))
+        return np.full((rows, 1), check_real(value, param))
     arr = as_float_array(value, param)
     if arr.ndim == 1:
         arr = arr.reshape(-1, 1)
@@ -307,6 +307,9 @@ def _gains(g0: Any, K: int, batchnorm: bool, param: str = "g0") -> np.ndarray:
         raise ValueError(f"{param} is only used with batchnorm=True")
     return _per_unit(g0, K, param)
 
+
+#: Most hidden units (K, M) :func:`simulate` accepts.
+MAX_UNITS = 10_000
 
 #: Largest eta, eta_w, sigma and noise accepted: beyond it squares and products of the model's
 #: scales overflow float64 before any dynamics happens.
@@ -354,7 +357,7 @@ def ode(Q0: Any, R0: Any, T: Any, eta: float, w: Any = None, v: Any = None, *, b
         batchnorm: bool = False, g0: Any = None, sigma: float = 1.0, activation: str = "erf",
         t: Any = 100.0, bn_gradient: str = "fixed_std", eta_w: float = 0.0, noise: float = 0.0,
         method: str = "dopri5", rtol: float = 1e-8, atol: float = 1e-10, dt: Optional[float] = None,
-        max_step: float = np.inf, max_steps: int = 100_000_000, divergence_bound: float = 1e4,
+        max_step: float = np.inf, max_steps: int = 10_000_000, divergence_bound: float = 1e4,
         num_threads: Optional[int] = None) -> OdeResult:
     """Integrate the order-parameter ODEs of the soft committee machine (module docstring).
 
@@ -470,7 +473,9 @@ def simulate(N: int, K: int, M: int, eta: float, w: Any = None, v: Any = None, *
     Parameters
     ----------
     N, K, M : int
-        Input dimension and numbers of student and teacher hidden units (>= 1).
+        Input dimension and numbers of student and teacher hidden units (1 <= K, M <=
+        :data:`MAX_UNITS`); the memory a call needs is estimated up front and a call beyond what
+        the machine has is a ValueError naming N.
     eta, w, v, batch_size, batchnorm, g0, sigma, bn_gradient, eta_w, noise
         As in :func:`ode`; the step is ``J_i += eta/(N b) sum_u dL/dJ_i`` over b fresh samples.
     activation : str
@@ -507,8 +512,8 @@ def simulate(N: int, K: int, M: int, eta: float, w: Any = None, v: Any = None, *
         Includes the initial ``Q0, R0, T`` of every run for :func:`ode`.
     """
     N = check_int(N, "N", low=1)
-    K = check_int(K, "K", low=1)
-    M = check_int(M, "M", low=1)
+    K = check_int(K, "K", low=1, high=MAX_UNITS)
+    M = check_int(M, "M", low=1, high=MAX_UNITS)
     eta, eta_w, sigma, noise, batch_size = _common(eta, eta_w, sigma, noise, batch_size)
     norm = _normalization(batchnorm, bn_gradient)
     g = _gains(g0, K, bool(batchnorm))
@@ -665,7 +670,8 @@ class PlateauScan(Result):
     level, length, start, end : (n_eta, n_breaking) arrays
         From :func:`plateau` (NaN where none was found before ``t_max``).
     status : (n_eta, n_breaking) array of str
-        The ODE status of each run (``"ok"``, ``"diverged"``, ...).
+        The ODE status of each run (``"ok"``, ``"diverged"``, ...); ``"not_reached"`` where the
+        ODE ran to ``t_max`` but no plateau was found (its fields are NaN there).
     """
 
     eta: np.ndarray
@@ -721,6 +727,8 @@ def plateau_scan(eta: Any, breaking: Any, *, K: int = 2, M: int = 2, q0: float =
             status[a, b] = o.status
             if o.t.size >= 3:
                 p = plateau(o.t, o.eg, tolerance=tolerance)
+                if o.status == "ok" and not np.isfinite(p.level):
+                    status[a, b] = "not_reached"  # no plateau before t_max: NaN fields, not success
                 out["level"][a, b], out["length"][a, b] = p.level, p.length
                 out["start"][a, b], out["end"][a, b] = p.start, p.end
     return PlateauScan(eta=etas, breaking=eps, status=status, **out)

@@ -12,7 +12,14 @@ Status words (from the package's vocabulary, :data:`statmech_nn.STATUSES`):
 * ``"event"``: the stopping condition was met (``event(t, y) <= 0``);
 * ``"diverged"``: the state became non-finite or exceeded ``divergence_bound`` in magnitude (the
   rows hold the values before that, ``stop_time`` says when);
-* ``"max_steps"`` / ``"step_too_small"``: the integrator gave up.
+* ``"max_steps"``: the step budget (accepted plus rejected steps) is used up;
+* ``"step_too_small"``: the step no longer advances t (a zero, NaN or subnormal step, steps below
+  ~1e-14 |t| after rejections, or t so large that t + h == t).
+
+A right-hand side that is non-finite at the initial state ends as ``"diverged"`` at ``t[0]``;
+later non-finite trial steps are retried with smaller steps and end as ``"diverged"`` or
+``"step_too_small"``. Empty or non-finite initial states and non-finite times, or times beyond
+1e15 in magnitude (where the spacing of doubles exceeds 0.1), are a ValueError.
 """
 
 from __future__ import annotations
@@ -80,9 +87,10 @@ def solve_ode(fun: Callable[[float, np.ndarray], Any], y0: Any, t: Any, *, metho
     fun : callable
         ``fun(t, y)`` returns dy/dt (an array of ``len(y0)``).
     y0 : 1-D array
-        Initial state at ``t[0]``.
+        Initial state at ``t[0]`` (non-empty, finite).
     t : 1-D array
-        Output times (non-decreasing); the first is the initial time.
+        Output times (strictly increasing, finite, at most 1e15 in magnitude); the first is the
+        initial time.
     method : {"dopri5", "rk4", "euler"}
     rtol, atol : float
         Tolerances of ``"dopri5"``.
@@ -91,11 +99,13 @@ def solve_ode(fun: Callable[[float, np.ndarray], Any], y0: Any, t: Any, *, metho
     max_step : float
         Largest step.
     max_steps : int
-        Step budget (status ``"max_steps"`` when used up).
+        Budget of attempted (accepted and rejected) steps (status ``"max_steps"`` when used up);
+        at most 2**63 - 1.
     divergence_bound : float
         The run stops with status ``"diverged"`` when ``max |y|`` exceeds this or y is not finite.
     event : callable, optional
-        ``event(t, y)``: the integration stops where it first becomes <= 0 (status ``"event"``).
+        ``event(t, y)`` returns a real number; the integration stops where it first becomes <= 0
+        (status ``"event"``). Any other return value is a TypeError.
 
     Returns
     -------

@@ -311,6 +311,10 @@ def _options(method: str, rtol: float, atol: float, dt: float, max_step: float, 
 
 
 # ---- validation helpers --------------------------------------------------------------------------
+#: Largest student length |l| (and l0) the theory functions accept: the cost of the averages of
+#: tanh-like activations grows with |l| (about 0.7 s at l = 1e3, a minute at 1e5).
+MAX_LENGTH = 1e4
+
 _INT_FAST = 2**1000  # plain ints below this convert to float without OverflowError
 
 
@@ -354,7 +358,7 @@ def averages(activation: str, l: float, R: float, *, quadrature: bool = False, s
     activation : str
         Activation name (see :mod:`statmech_nn.gaussian`).
     l : float
-        Student length (may be negative: ``a = l u``).
+        Student length (may be negative: ``a = l u``; |l| <= :data:`MAX_LENGTH` = 1e4).
     R : float
         Direction cosine in [-1, 1].
     quadrature : bool
@@ -363,7 +367,7 @@ def averages(activation: str, l: float, R: float, *, quadrature: bool = False, s
         Negative-side slope of ``leaky_relu``.
     """
     activation = check_activation(activation)
-    l = check_real(l, "l")
+    l = check_real(l, "l", low=-MAX_LENGTH, high=MAX_LENGTH)
     R = check_real(R, "R", low=-1.0, high=1.0)
     a = _core.perceptron.averages(activation, check_real(slope, "slope"), l, R, bool(quadrature))
     values = (a.A1, a.A2, a.A3, a.eg, a.A1_over_l)
@@ -388,7 +392,7 @@ def ode(activation: str, rule: str, eta: float, l0: float, R0: float = 0.0, z0: 
     eta : float
         Learning rate (> 0); the same for r and V under WN.
     l0 : float
-        Initial student length ``|J(0)| / sqrt(N)`` (> 0).
+        Initial student length ``|J(0)| / sqrt(N)`` (0 < l0 <= :data:`MAX_LENGTH` = 1e4).
     R0 : float
         Initial direction cosine in [-1, 1] (0 for a random initialisation as N -> infinity).
     z0 : float
@@ -415,6 +419,8 @@ def ode(activation: str, rule: str, eta: float, l0: float, R0: float = 0.0, z0: 
     activation, rule, slope = _common(activation, rule, slope)
     eta = _real(eta, "eta", positive=True)
     l0 = _real(l0, "l0", positive=True)
+    if l0 > MAX_LENGTH:
+        raise ValueError(f"l0 must be <= {MAX_LENGTH:g} (the Gaussian averages' cost grows with l); got {l0:g}")
     R0 = _check_R0(R0)
     z0 = _real(z0, "z0", positive=True)
     times = _times(t)
@@ -531,6 +537,8 @@ def time_to_error(activation: str, rule: str, eta: Any, l0: Any, threshold: floa
     l0_a = as_float_array(l0, "l0").reshape(np.shape(l0))
     if np.any(eta_a <= 0):
         raise ValueError("eta must be > 0 everywhere")
+    if np.any(l0_a > MAX_LENGTH):
+        raise ValueError(f"l0 must be <= {MAX_LENGTH:g} everywhere (the Gaussian averages' cost grows with l)")
     if np.any(l0_a <= 0):
         raise ValueError("l0 must be > 0 everywhere")
     try:

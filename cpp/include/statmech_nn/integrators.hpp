@@ -77,6 +77,8 @@ using OdeDomain = std::function<bool(const double* y)>;
 // t_out (non-decreasing, finite, |t| <= kMaxOdeTime). y0 must be non-empty and finite
 // (std::invalid_argument otherwise). A non-finite right-hand side at t_out[0] ends as Diverged
 // there; later non-finite trial steps are retried smaller and end as Diverged or StepTooSmall.
+// Without an event, a max_step (Dormand–Prince) or dt (RK4/Euler) that cannot reach t_out.back()
+// within max_steps steps is an invalid_argument naming it.
 // Long runs poll check_interrupt().
 OdeResult integrate_ode(const OdeRhs& rhs, const Eigen::VectorXd& y0, const std::vector<double>& t_out,
                         const OdeOptions& options, const OdeEvent& event = nullptr,
