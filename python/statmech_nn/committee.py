@@ -261,8 +261,10 @@ def _second_layer(value: Any, rows: int, param: str, rows_name: str) -> np.ndarr
     if value is None:
         return np.ones((rows, 1))
     if isinstance(value, (numbers.Real, np.floating, np.integer)) and not isinstance(value, bool):
-        return np.full((rows, 1), check_real(value, param))
+        return np.full((rows, 1), check_real(value, param, low=-MAX_SCALE, high=MAX_SCALE))
     arr = as_float_array(value, param)
+    if arr.size and float(np.max(np.abs(arr))) > MAX_SCALE:
+        raise ValueError(f"{param}: entries must be at most {MAX_SCALE:g} in magnitude")
     if arr.ndim == 1:
         arr = arr.reshape(-1, 1)
     if arr.ndim != 2 or arr.shape[0] != rows:

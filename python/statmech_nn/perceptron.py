@@ -537,6 +537,8 @@ def time_to_error(activation: str, rule: str, eta: Any, l0: Any, threshold: floa
     l0_a = as_float_array(l0, "l0").reshape(np.shape(l0))
     if np.any(eta_a <= 0):
         raise ValueError("eta must be > 0 everywhere")
+    if eta_a.size == 0 or l0_a.size == 0:
+        raise ValueError("eta and l0 must not be empty")
     if np.any(l0_a > MAX_LENGTH):
         raise ValueError(f"l0 must be <= {MAX_LENGTH:g} everywhere (the Gaussian averages' cost grows with l)")
     if np.any(l0_a <= 0):

@@ -116,9 +116,14 @@ void parallel_for(std::int64_t n, int num_threads, Body&& body) {
             done.fetch_add(1, std::memory_order_acq_rel);
         }
         if (thread_id() == 0) {
-            // Out of iterations: keep answering Ctrl-C while the other threads finish theirs.
+            // Out of iterations: keep answering Ctrl-C while the other threads finish theirs
+            // (yielding for the first ms, so that short loops are not slowed down, then sleeping).
+            const auto wait_start = std::chrono::steady_clock::now();
             while (!stop.load(std::memory_order_relaxed) && done.load(std::memory_order_acquire) < n) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                if (std::chrono::steady_clock::now() - wait_start < std::chrono::milliseconds(1))
+                    std::this_thread::yield();
+                else
+                    std::this_thread::sleep_for(std::chrono::microseconds(500));
                 try {
                     check_interrupt();
                 } catch (...) {
