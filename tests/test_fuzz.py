@@ -65,7 +65,7 @@ def test_fuzz_fast():
 
 @pytest.mark.slow
 def test_fuzz_slow():
-    records, failures, report = run_fuzz(10_000, seed=1, timeout=30.0)
+    records, failures, report = run_fuzz(12_000, seed=1, timeout=30.0)
     print(report)
     assert len(records) >= 10_000
     assert not failures, report

@@ -77,7 +77,7 @@ class OdeSolution(Result):
 
 def solve_ode(fun: Callable[[float, np.ndarray], Any], y0: Any, t: Any, *, method: str = "dopri5",
               rtol: float = 1e-8, atol: float = 1e-10, dt: Optional[float] = None,
-              max_step: float = np.inf, max_steps: int = 100_000_000, divergence_bound: float = 1e8,
+              max_step: float = np.inf, max_steps: int = 1_000_000, divergence_bound: float = 1e8,
               event: Optional[Callable[[float, np.ndarray], float]] = None) -> OdeSolution:
     """Integrate ``dy/dt = fun(t, y)`` with a Python right-hand side (for tests and prototypes;
     the models call the C++ integrators directly).
@@ -100,7 +100,8 @@ def solve_ode(fun: Callable[[float, np.ndarray], Any], y0: Any, t: Any, *, metho
         Largest step.
     max_steps : int
         Budget of attempted (accepted and rejected) steps (status ``"max_steps"`` when used up);
-        at most 2**63 - 1.
+        at most 2**63 - 1. The default, 10^6, bounds a call with a Python right-hand side to
+        seconds (an explicit method needs ~1/|lambda| per step even after a decay has died out).
     divergence_bound : float
         The run stops with status ``"diverged"`` when ``max |y|`` exceeds this or y is not finite.
     event : callable, optional
