@@ -45,16 +45,20 @@ def test_ctrl_c_interrupts_long_loop():
 LATENCY_SCRIPT = r"""
 import sys, time, numpy as np
 import statmech_nn as sn
+NT = int(sys.argv[2]) if len(sys.argv) > 2 else 2
 call = {
     "perceptron.simulate": lambda: sn.perceptron.simulate("erf", "sgd", 0.5, 1.0, 1000, t=1e6,
-                                                          seeds=[0, 1, 2, 3], num_threads=2),
+                                                          seeds=[0, 1, 2, 3], num_threads=NT),
     "committee.simulate": lambda: sn.committee.simulate(1000, 2, 2, 1.0, t=1e5, seeds=[0, 1, 2, 3],
-                                                        num_threads=2),
+                                                        num_threads=NT),
     "perceptron.time_to_error": lambda: sn.perceptron.time_to_error(
         "erf", "sgd", [1e-6, 2e-6, 3e-6, 4e-6], 1.0, threshold=1e-300, t_max=1e9, method="euler", dt=1e-3,
-        max_steps=10**15, num_threads=2),
+        max_steps=10**15, num_threads=NT),
     "meanfield.phase_diagram": lambda: sn.meanfield.phase_diagram(
-        "tanh", np.linspace(0.5, 4.0, 20000), np.linspace(0.01, 1.0, 200), num_threads=2),
+        "tanh", np.linspace(0.5, 4.0, 20000), np.linspace(0.01, 1.0, 200), num_threads=NT),
+    "meanfield.simulate": lambda: sn.meanfield.simulate("tanh", 1.5, 0.05, depth=2000, width=2000,
+                                                        seeds=[0, 1, 2, 3], num_threads=NT),
+    "batchnorm.simulate": lambda: sn.batchnorm.simulate("relu", 8, 2000, 2000, seeds=[0, 1, 2, 3], num_threads=NT),
 }[sys.argv[1]]
 print("ready", flush=True)
 try:
@@ -65,14 +69,15 @@ except KeyboardInterrupt:
 sys.exit(3)
 """
 
-LONG_CALLS = ["perceptron.simulate", "committee.simulate", "perceptron.time_to_error", "meanfield.phase_diagram"]
+LONG_CALLS = ["perceptron.simulate", "committee.simulate", "perceptron.time_to_error", "meanfield.phase_diagram",
+              "meanfield.simulate", "batchnorm.simulate"]
 
 
-def interrupt_latency(name: str, wait: float = 1.0) -> float:
+def interrupt_latency(name: str, wait: float = 1.0, num_threads: int = 2) -> float:
     """Seconds from SIGINT to the KeyboardInterrupt of ``name`` (run in a child process)."""
-    env = dict(os.environ, OMP_NUM_THREADS="2")
-    proc = subprocess.Popen([sys.executable, "-c", LATENCY_SCRIPT, name], stdout=subprocess.PIPE, text=True,
-                            env=env)
+    env = dict(os.environ, OMP_NUM_THREADS=str(num_threads))
+    proc = subprocess.Popen([sys.executable, "-c", LATENCY_SCRIPT, name, str(num_threads)], stdout=subprocess.PIPE,
+                            text=True, env=env)
     try:
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(wait)
