@@ -369,6 +369,8 @@ def averages(activation: str, l: float, R: float, *, quadrature: bool = False, s
     activation = check_activation(activation)
     l = check_real(l, "l", low=-MAX_LENGTH, high=MAX_LENGTH)
     R = check_real(R, "R", low=-1.0, high=1.0)
+    if not isinstance(quadrature, (bool, np.bool_)):
+        raise TypeError(f"quadrature must be a bool; got {type(quadrature).__name__}")
     a = _core.perceptron.averages(activation, check_real(slope, "slope"), l, R, bool(quadrature))
     values = (a.A1, a.A2, a.A3, a.eg, a.A1_over_l)
     status = "ok" if all(math.isfinite(v) for v in values) else "diverged"
