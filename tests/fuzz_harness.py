@@ -207,6 +207,13 @@ def parameters(function: str) -> List[str]:
 
 
 # ---- hypothesis strategies -------------------------------------------------------------------------
+def _scaled(base):
+    def scale(s):
+        with np.errstate(all="ignore"):
+            return base * s
+    return scale
+
+
 def strategies():
     """(cases strategy factory) built lazily so that workers do not import hypothesis."""
     from hypothesis import strategies as st
@@ -232,7 +239,7 @@ def strategies():
             st.sampled_from([base * 0, -base, base * 1e300, base * 1e-300, base + np.nan, base + np.inf,
                              base.T.copy() if base.ndim == 2 else base[::-1].copy(), base[..., :0],
                              np.zeros((0,) * max(base.ndim, 1)), base.reshape(-1), base[None], np.array(1.0)]),
-            st.builds(lambda s: base * s, reals.filter(lambda v: not isinstance(v, int) or abs(v) < 10**300)))
+            st.builds(_scaled(base), reals.filter(lambda v: not isinstance(v, int) or abs(v) < 10**300)))
 
     names = st.sampled_from(["erf", "tanh", "relu", "linear", "sigmoid", "alpha_relu", "leaky_relu", "gelu",
                              "hardtanh", "unknown", "", "ERF"])
@@ -419,12 +426,21 @@ class FuzzPool:
             if self.proc.poll() is None:
                 self.proc.kill()
             self.proc.wait()
+            self._close_pipes()
             self.proc = None
             self.restarts += 1
 
+    def _close_pipes(self) -> None:
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except Exception:  # noqa: BLE001 - a dead worker's pipe
+                pass
+
     def run(self, function: str, kwargs: Dict[str, Any]) -> Tuple[str, str, float]:
         if self.proc is None or self.proc.poll() is not None:
-            self.proc = None
+            if self.proc is not None:
+                self._kill()
             self._start()
         t0 = time.monotonic()
         try:
@@ -453,6 +469,7 @@ class FuzzPool:
             except Exception:  # noqa: BLE001
                 self.proc.kill()
                 self.proc.wait()
+            self._close_pipes()
             self.proc = None
 
 

@@ -30,14 +30,14 @@ def test_baselines_are_valid_calls(function):
     assert outcome == "ok", (function, outcome, detail)
 
 
-def run_fuzz(n_cases: int, seed: int, timeout: float):
+def run_fuzz(n_cases: int, timeout: float):
     records = []
     pool = fh.FuzzPool(timeout=timeout)
     cases = fh.strategies()
 
-    @hypothesis.seed(seed)  # reproducible case lists
-    @settings(max_examples=n_cases, deadline=None, database=None, phases=[hypothesis.Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    # Reproducible case lists: derandomize (a fixed seed of its own) and no example database.
+    @settings(max_examples=n_cases, derandomize=True, deadline=None, database=None,
+              phases=[hypothesis.Phase.generate], suppress_health_check=list(HealthCheck))
     @given(case=cases())
     def run(case):
         function, kwargs = case
@@ -55,7 +55,7 @@ def run_fuzz(n_cases: int, seed: int, timeout: float):
 
 
 def test_fuzz_fast():
-    records, failures, report = run_fuzz(800, seed=0, timeout=10.0)
+    records, failures, report = run_fuzz(800, timeout=10.0)
     print(report)
     assert len(records) >= 700
     # Findings in other modules, reported to their owners, are listed in fh.KNOWN_FINDINGS.
@@ -65,7 +65,7 @@ def test_fuzz_fast():
 
 @pytest.mark.slow
 def test_fuzz_slow():
-    records, failures, report = run_fuzz(12_000, seed=1, timeout=30.0)
+    records, failures, report = run_fuzz(12_000, timeout=30.0)
     print(report)
     assert len(records) >= 10_000
     assert not failures, report

@@ -690,6 +690,9 @@ class PlateauScan(Result):
 
 #: Most output times plateau_scan accepts per run (n_points).
 MAX_POINTS = 10**7
+#: Longest t_max plateau_scan accepts (plateaus last O(10^2 - 10^5); beyond this each run of the
+#: grid would grind through its whole step budget).
+MAX_PLATEAU_TIME = 1e7
 
 
 def plateau_scan(eta: Any, breaking: Any, *, K: int = 2, M: int = 2, q0: float = 0.25, r0: float = 0.0,
@@ -700,7 +703,7 @@ def plateau_scan(eta: Any, breaking: Any, *, K: int = 2, M: int = 2, q0: float =
     Each run starts from ``Q0 = q0 I_K``, ``R0 = r0 + breaking * I_{K x M}`` (ones where i = n),
     ``T = I_M`` and integrates :func:`ode` to ``t_max`` on ``n_points`` times; extra keyword
     arguments go to :func:`ode` (e.g. ``w``, ``v``, ``sigma``, ``g0``). ``n_points`` is at most
-    :data:`MAX_POINTS` (10^7).
+    :data:`MAX_POINTS` (10^7), ``t_max`` at most :data:`MAX_PLATEAU_TIME` (10^7).
     """
     etas = as_float_array(eta, "eta")
     etas = etas.reshape(-1)
@@ -713,7 +716,7 @@ def plateau_scan(eta: Any, breaking: Any, *, K: int = 2, M: int = 2, q0: float =
     M = check_int(M, "M", low=1)
     q0 = check_real(q0, "q0", positive=True)
     r0 = check_real(r0, "r0")
-    t_max = check_real(t_max, "t_max", positive=True)
+    t_max = check_real(t_max, "t_max", positive=True, high=MAX_PLATEAU_TIME)
     n_points = check_int(n_points, "n_points", low=3, high=MAX_POINTS)
     check_memory(8.0 * n_points * (2 * K * K + K * M + K + 8), "n_points", n_points)
     times = np.linspace(0.0, t_max, n_points)
