@@ -201,3 +201,19 @@ def test_projected_sampler_statistics_match_direct():
 def test_projected_sampler_thread_independent():
     kw = dict(N=300, K=2, M=3, eta=1.0, batch_size=20, t=[0.0, 0.5], sampler="projected", seeds=[1, 2, 3])
     np.testing.assert_array_equal(committee.simulate(**kw, num_threads=1).Q, committee.simulate(**kw, num_threads=2).Q)
+
+
+# ---- reliability under bad and extreme input -----------------------------------------------------
+def test_sizes_and_scales_are_refused_up_front():
+    import statmech_nn.committee as C
+
+    with pytest.raises(ValueError, match=r"N=1000000000 needs about .* GiB"):
+        C.simulate(10**9, 2, 2, 1.0)
+    with pytest.raises(ValueError, match="sigma"):
+        C.simulate(100, 2, 2, 1.0, sigma=1e300)
+    with pytest.raises(ValueError, match="sigma"):
+        C.ode(0.25 * np.eye(2), np.zeros((2, 2)), np.eye(2), 1.0, sigma=1e150)
+    with pytest.raises(ValueError, match="n_points"):
+        C.plateau_scan(1.0, 0.1, n_points=10**9)
+    with pytest.raises(ValueError, match="eta"):
+        C.ode(0.25 * np.eye(2), np.zeros((2, 2)), np.eye(2), 10**400)

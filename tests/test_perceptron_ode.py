@@ -172,3 +172,38 @@ def test_other_bad_input():
         P.stability("linear", "bn", 0.1)
     with pytest.raises(ValueError, match="num_threads"):
         P.time_to_error("linear", "sgd", 0.1, 1.0, num_threads=0)
+
+
+# ---- reliability under bad and extreme input -----------------------------------------------------
+def test_zero_atol_does_not_hang():
+    # R0 = 0 and atol = 0: the error norm divided 0 by 0 and the step control looped forever.
+    import statmech_nn.perceptron as P
+
+    r = P.ode("erf", "sgd", 1.0, 1.0, t=1.0, atol=0.0)
+    ref = P.ode("erf", "sgd", 1.0, 1.0, t=1.0)
+    assert r.status == "ok"
+    np.testing.assert_allclose(r.R, ref.R, rtol=1e-6, atol=1e-9)
+    tte = P.time_to_error("erf", "sgd", 1.0, 1.0, atol=0.0)
+    assert tte.status == "ok" and np.isfinite(tte.time)
+
+
+@pytest.mark.parametrize("kwargs,param", [({"l0": 10**400}, "l0"), ({"eta": -10**400}, "eta"),
+                                          ({"max_steps": 2**63}, "max_steps"), ({"t": [0.0, 1e300]}, "t")])
+def test_huge_numbers_are_value_errors(kwargs, param):
+    import statmech_nn.perceptron as P
+
+    args = dict(activation="erf", rule="sgd", eta=1.0, l0=1.0)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=param):
+        P.ode(**args)
+
+
+@pytest.mark.parametrize("eta,z", [(1e200, None), (1.0, 1e-160), (1.0, 1e160), (10**400, None)])
+def test_stability_domain(eta, z):
+    import statmech_nn.perceptron as P
+
+    with pytest.raises(ValueError, match="eta|z"):
+        P.stability("erf", "wn" if z is not None else "sgd", eta, z=z)
+    # At the edges of the domain every number is finite.
+    s = P.stability("erf", "wn", 1e50, z=1e-50)
+    assert s.status == "ok" and np.all(np.isfinite(s.jacobian))

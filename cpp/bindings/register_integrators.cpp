@@ -28,7 +28,17 @@ void register_integrators(py::module_& m) {
             const std::vector<double> y0v = to_vector(y0), times = to_vector(t);
             const Eigen::VectorXd y = Eigen::Map<const Eigen::VectorXd>(y0v.data(), n);
             OdeRhs rhs = [&](double tt, const double* yy, double* out) {
-                const array_f64 r = fun(tt, py::array_t<double>(n, yy));
+                const py::object o = fun(tt, py::array_t<double>(n, yy));
+                if (py::isinstance<py::str>(o) || py::isinstance<py::bytes>(o) || o.is_none())
+                    throw py::type_error("fun: must return an array of len(y0) real numbers");
+                array_f64 r;
+                try {
+                    r = py::cast<array_f64>(o);
+                } catch (const py::error_already_set&) {
+                    throw py::type_error("fun: must return an array of len(y0) real numbers");
+                } catch (const py::cast_error&) {
+                    throw py::type_error("fun: must return an array of len(y0) real numbers");
+                }
                 if (r.size() != n) throw std::invalid_argument("fun: must return an array of len(y0)");
                 std::copy(r.data(), r.data() + n, out);
             };
@@ -36,7 +46,13 @@ void register_integrators(py::module_& m) {
             if (!event.is_none()) {
                 py::function evf = event;
                 ev = [evf, n](double tt, const double* yy) {
-                    return evf(tt, py::array_t<double>(n, yy)).cast<double>();
+                    const py::object o = evf(tt, py::array_t<double>(n, yy));
+                    // A real number (Python or NumPy scalar, 0-d array); not str/None/complex/bool-like
+                    // containers.
+                    if (!(py::isinstance<py::float_>(o) || py::isinstance<py::int_>(o) ||
+                          py::isinstance(o, py::module_::import("numbers").attr("Real"))))
+                        throw py::type_error("event: must return a real number");
+                    return o.cast<double>();
                 };
             }
             const OdeResult r = integrate_ode(rhs, y, times, options, ev);

@@ -49,6 +49,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """The ``statmech-nn`` command; Ctrl-C anywhere ends it with one line (exit status 130)."""
+    start = time.perf_counter()
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted after {time.perf_counter() - start:.1f} s", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Optional[List[str]] = None) -> int:
     from . import reproduce
 
     parser = _parser()

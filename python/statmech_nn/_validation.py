@@ -14,6 +14,12 @@ from . import _core
 ACTIVATIONS = tuple(a["name"] for a in _core.activations()) + ("silu",)
 
 
+_INT64_MAX = 2**63 - 1
+_INT_AS_FLOAT_MAX = 2**1023  # ints up to here convert to float without OverflowError
+#: Largest |t| an ODE integration accepts (the core's kMaxOdeTime).
+MAX_TIME = 1e15
+
+
 def check_activation(name: Any, allowed: Sequence[str] = ACTIVATIONS, param: str = "activation") -> str:
     if not isinstance(name, str):
         raise TypeError(f"{param} must be a string, one of {', '.join(allowed)}; got {type(name).__name__}")
@@ -41,7 +47,7 @@ def check_real(
 ) -> float:
     """A finite real scalar (bool is rejected), optionally constrained."""
     tp = type(value)
-    if tp is float or tp is int:  # fast path for the common case
+    if tp is float or (tp is int and -_INT_AS_FLOAT_MAX <= value <= _INT_AS_FLOAT_MAX):  # fast path
         v = float(value)
         if math.isfinite(v) and (not positive or v > 0) and (not nonnegative or v >= 0) \
                 and (low is None or v >= low) and (high is None or v <= high):
@@ -51,7 +57,11 @@ def check_real(
             value = value.item()
         else:
             raise TypeError(f"{param} must be a real number; got {type(value).__name__}")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # an int beyond the float range (e.g. 10**400)
+        raise ValueError(f"{param} must be finite; got an integer with {len(str(abs(int(value))))} digits") \
+            from None
     if not math.isfinite(v):
         raise ValueError(f"{param} must be finite; got {v}")
     if positive and not v > 0:
@@ -66,9 +76,15 @@ def check_real(
 
 
 def check_int(value: Any, param: str, *, low: Optional[int] = None, high: Optional[int] = None) -> int:
+    """An int (bool rejected). Whatever the bounds, it must fit a signed 64-bit integer (what the
+    core receives), so huge ints are a ValueError naming the parameter, never an OverflowError."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
         raise TypeError(f"{param} must be an integer; got {type(value).__name__}")
     v = int(value)
+    if not -_INT64_MAX - 1 <= v <= _INT64_MAX:
+        raise ValueError(f"{param} is out of range (it must fit a signed 64-bit integer); got {v:.3g}"
+                         if abs(v) < 10**300 else f"{param} is out of range (an integer with "
+                         f"{len(str(abs(v)))} digits)")
     if low is not None and v < low:
         raise ValueError(f"{param} must be >= {low}; got {v}")
     if high is not None and v > high:
@@ -100,8 +116,13 @@ def as_float_array(value: Any, param: str, *, ndim: Optional[int] = None, shape:
 
 
 def check_times(t: Any, param: str = "t", *, start_nonnegative: bool = True) -> np.ndarray:
-    """Output times: a 1-D, finite, strictly increasing float64 array (a scalar T means [0, T])."""
+    """Output times: a 1-D, finite, strictly increasing float64 array (a scalar T means [0, T]),
+    at most :data:`MAX_TIME` in magnitude (beyond it the spacing of doubles exceeds 0.1 and an
+    integration would stagnate)."""
     arr = as_float_array(t, param)
+    if arr.size and float(np.max(np.abs(arr))) > MAX_TIME:
+        raise ValueError(f"{param}: times beyond {MAX_TIME:g} in magnitude are not supported; got "
+                         f"{float(np.max(np.abs(arr))):.3g}")
     if arr.ndim == 0:
         if not arr > 0:
             raise ValueError(f"{param}: a scalar end time must be > 0; got {float(arr)}")
@@ -187,3 +208,29 @@ def check_ode_options(method: Any, rtol: Any, atol: Any, dt: Any, max_step: Any 
     max_steps = check_int(max_steps, "max_steps", low=1)
     divergence_bound = check_real(divergence_bound, "divergence_bound", positive=True)
     return method, rtol, atol, dt, max_step, max_steps, divergence_bound
+
+
+def available_memory() -> int:
+    """Bytes of memory the machine can still give (MemAvailable; physical memory as a fallback)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import os
+
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 1 << 40
+
+
+def check_memory(bytes_needed: float, param: str, value: Any) -> None:
+    """Refuse a call whose estimated memory exceeds what the machine can give (ValueError naming
+    the parameter that drives it and the bytes needed)."""
+    avail = available_memory()
+    if bytes_needed > avail:
+        raise ValueError(f"{param}={value!r} needs about {bytes_needed / 2**30:.3g} GiB of memory "
+                         f"({bytes_needed:.3g} bytes); only {avail / 2**30:.3g} GiB are available")

@@ -77,6 +77,7 @@ from ._validation import (
     check_real,
     check_seeds,
     check_symmetric_psd,
+    check_memory,
     check_threads,
     check_ode_options,
     check_times,
@@ -260,8 +261,10 @@ def _second_layer(value: Any, rows: int, param: str, rows_name: str) -> np.ndarr
     if value is None:
         return np.ones((rows, 1))
     if isinstance(value, (numbers.Real, np.floating, np.integer)) and not isinstance(value, bool):
-        return np.full((rows, 1), float(value))
+        return np.full((rows, 1), check_real(value, param, low=-MAX_SCALE, high=MAX_SCALE))
     arr = as_float_array(value, param)
+    if arr.size and float(np.max(np.abs(arr))) > MAX_SCALE:
+        raise ValueError(f"{param}: entries must be at most {MAX_SCALE:g} in magnitude")
     if arr.ndim == 1:
         arr = arr.reshape(-1, 1)
     if arr.ndim != 2 or arr.shape[0] != rows:
@@ -307,11 +310,19 @@ def _gains(g0: Any, K: int, batchnorm: bool, param: str = "g0") -> np.ndarray:
     return _per_unit(g0, K, param)
 
 
+#: Most hidden units (K, M) :func:`simulate` accepts.
+MAX_UNITS = 10_000
+
+#: Largest eta, eta_w, sigma and noise accepted: beyond it squares and products of the model's
+#: scales overflow float64 before any dynamics happens.
+MAX_SCALE = 1e100
+
+
 def _common(eta, eta_w, sigma, noise, batch_size):
-    eta = check_real(eta, "eta", positive=True)
-    eta_w = check_real(eta_w, "eta_w", nonnegative=True)
-    sigma = check_real(sigma, "sigma", positive=True)
-    noise = check_real(noise, "noise", nonnegative=True)
+    eta = check_real(eta, "eta", positive=True, high=MAX_SCALE)
+    eta_w = check_real(eta_w, "eta_w", nonnegative=True, high=MAX_SCALE)
+    sigma = check_real(sigma, "sigma", positive=True, high=MAX_SCALE)
+    noise = check_real(noise, "noise", nonnegative=True, high=MAX_SCALE)
     batch_size = check_int(batch_size, "batch_size", low=1)
     return eta, eta_w, sigma, noise, batch_size
 
@@ -348,7 +359,7 @@ def ode(Q0: Any, R0: Any, T: Any, eta: float, w: Any = None, v: Any = None, *, b
         batchnorm: bool = False, g0: Any = None, sigma: float = 1.0, activation: str = "erf",
         t: Any = 100.0, bn_gradient: str = "fixed_std", eta_w: float = 0.0, noise: float = 0.0,
         method: str = "dopri5", rtol: float = 1e-8, atol: float = 1e-10, dt: Optional[float] = None,
-        max_step: float = np.inf, max_steps: int = 100_000_000, divergence_bound: float = 1e4,
+        max_step: float = np.inf, max_steps: int = 10_000_000, divergence_bound: float = 1e4,
         num_threads: Optional[int] = None) -> OdeResult:
     """Integrate the order-parameter ODEs of the soft committee machine (module docstring).
 
@@ -464,7 +475,9 @@ def simulate(N: int, K: int, M: int, eta: float, w: Any = None, v: Any = None, *
     Parameters
     ----------
     N, K, M : int
-        Input dimension and numbers of student and teacher hidden units (>= 1).
+        Input dimension and numbers of student and teacher hidden units (1 <= K, M <=
+        :data:`MAX_UNITS`); the memory a call needs is estimated up front and a call beyond what
+        the machine has is a ValueError naming N.
     eta, w, v, batch_size, batchnorm, g0, sigma, bn_gradient, eta_w, noise
         As in :func:`ode`; the step is ``J_i += eta/(N b) sum_u dL/dJ_i`` over b fresh samples.
     activation : str
@@ -501,8 +514,8 @@ def simulate(N: int, K: int, M: int, eta: float, w: Any = None, v: Any = None, *
         Includes the initial ``Q0, R0, T`` of every run for :func:`ode`.
     """
     N = check_int(N, "N", low=1)
-    K = check_int(K, "K", low=1)
-    M = check_int(M, "M", low=1)
+    K = check_int(K, "K", low=1, high=MAX_UNITS)
+    M = check_int(M, "M", low=1, high=MAX_UNITS)
     eta, eta_w, sigma, noise, batch_size = _common(eta, eta_w, sigma, noise, batch_size)
     norm = _normalization(batchnorm, bn_gradient)
     g = _gains(g0, K, bool(batchnorm))
@@ -527,6 +540,13 @@ def simulate(N: int, K: int, M: int, eta: float, w: Any = None, v: Any = None, *
     divergence_bound = check_real(divergence_bound, "divergence_bound", positive=True)
     sampler = check_choice(sampler, SAMPLERS, "sampler")
     nt = check_threads(num_threads)
+    # Memory up front: per concurrent run the weights (J, B and their batch-norm/gradient copies)
+    # and one batch of inputs, N floats each; the records K^2 + K M per record and seed.
+    concurrent = min(seeds_arr.size, nt if nt > 0 else _core.max_threads())
+    per_run = 8.0 * N * (4 * K + 2 * M + 2 * (batch_size if sampler == "direct" else K + M))
+    records = 8.0 * seeds_arr.size * steps.size * (2 * K * K + K * M + M * M + 4 * K + 4)
+    check_memory(concurrent * per_run + 8.0 * N * (K + M) * (J0 is not None or B0 is not None) + records,
+                 "N", N)
     settings = _core_committee.SimSettings()
     settings.model = _core_committee.Model(activation, K, M, v_arr, eta, eta_w, sigma, noise, batch_size, norm)
     settings.N = N
@@ -652,7 +672,8 @@ class PlateauScan(Result):
     level, length, start, end : (n_eta, n_breaking) arrays
         From :func:`plateau` (NaN where none was found before ``t_max``).
     status : (n_eta, n_breaking) array of str
-        The ODE status of each run (``"ok"``, ``"diverged"``, ...).
+        The ODE status of each run (``"ok"``, ``"diverged"``, ...); ``"not_reached"`` where the
+        ODE ran to ``t_max`` but no plateau was found (its fields are NaN there).
     """
 
     eta: np.ndarray
@@ -667,6 +688,13 @@ class PlateauScan(Result):
              "status": ("eta", "breaking")}
 
 
+#: Most output times plateau_scan accepts per run (n_points).
+MAX_POINTS = 10**7
+#: Longest t_max plateau_scan accepts (plateaus last O(10^2 - 10^5); beyond this each run of the
+#: grid would grind through its whole step budget).
+MAX_PLATEAU_TIME = 1e7
+
+
 def plateau_scan(eta: Any, breaking: Any, *, K: int = 2, M: int = 2, q0: float = 0.25, r0: float = 0.0,
                  batchnorm: bool = False, batch_size: int = 1, activation: str = "erf", t_max: float = 2000.0,
                  n_points: int = 4001, tolerance: float = 0.1, **ode_kwargs: Any) -> PlateauScan:
@@ -674,7 +702,8 @@ def plateau_scan(eta: Any, breaking: Any, *, K: int = 2, M: int = 2, q0: float =
 
     Each run starts from ``Q0 = q0 I_K``, ``R0 = r0 + breaking * I_{K x M}`` (ones where i = n),
     ``T = I_M`` and integrates :func:`ode` to ``t_max`` on ``n_points`` times; extra keyword
-    arguments go to :func:`ode` (e.g. ``w``, ``v``, ``sigma``, ``g0``).
+    arguments go to :func:`ode` (e.g. ``w``, ``v``, ``sigma``, ``g0``). ``n_points`` is at most
+    :data:`MAX_POINTS` (10^7), ``t_max`` at most :data:`MAX_PLATEAU_TIME` (10^7).
     """
     etas = as_float_array(eta, "eta")
     etas = etas.reshape(-1)
@@ -687,8 +716,9 @@ def plateau_scan(eta: Any, breaking: Any, *, K: int = 2, M: int = 2, q0: float =
     M = check_int(M, "M", low=1)
     q0 = check_real(q0, "q0", positive=True)
     r0 = check_real(r0, "r0")
-    t_max = check_real(t_max, "t_max", positive=True)
-    n_points = check_int(n_points, "n_points", low=3)
+    t_max = check_real(t_max, "t_max", positive=True, high=MAX_PLATEAU_TIME)
+    n_points = check_int(n_points, "n_points", low=3, high=MAX_POINTS)
+    check_memory(8.0 * n_points * (2 * K * K + K * M + K + 8), "n_points", n_points)
     times = np.linspace(0.0, t_max, n_points)
     shape = (etas.size, eps.size)
     out = {k: np.full(shape, np.nan) for k in ("level", "length", "start", "end")}
@@ -702,6 +732,8 @@ def plateau_scan(eta: Any, breaking: Any, *, K: int = 2, M: int = 2, q0: float =
             status[a, b] = o.status
             if o.t.size >= 3:
                 p = plateau(o.t, o.eg, tolerance=tolerance)
+                if o.status == "ok" and not np.isfinite(p.level):
+                    status[a, b] = "not_reached"  # no plateau before t_max: NaN fields, not success
                 out["level"][a, b], out["length"][a, b] = p.level, p.length
                 out["start"][a, b], out["end"][a, b] = p.start, p.end
     return PlateauScan(eta=etas, breaking=eps, status=status, **out)

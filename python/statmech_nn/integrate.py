@@ -12,7 +12,14 @@ Status words (from the package's vocabulary, :data:`statmech_nn.STATUSES`):
 * ``"event"``: the stopping condition was met (``event(t, y) <= 0``);
 * ``"diverged"``: the state became non-finite or exceeded ``divergence_bound`` in magnitude (the
   rows hold the values before that, ``stop_time`` says when);
-* ``"max_steps"`` / ``"step_too_small"``: the integrator gave up.
+* ``"max_steps"``: the step budget (accepted plus rejected steps) is used up;
+* ``"step_too_small"``: the step no longer advances t (a zero, NaN or subnormal step, steps below
+  ~1e-14 |t| after rejections, or t so large that t + h == t).
+
+A right-hand side that is non-finite at the initial state ends as ``"diverged"`` at ``t[0]``;
+later non-finite trial steps are retried with smaller steps and end as ``"diverged"`` or
+``"step_too_small"``. Empty or non-finite initial states and non-finite times, or times beyond
+1e15 in magnitude (where the spacing of doubles exceeds 0.1), are a ValueError.
 """
 
 from __future__ import annotations
@@ -70,7 +77,7 @@ class OdeSolution(Result):
 
 def solve_ode(fun: Callable[[float, np.ndarray], Any], y0: Any, t: Any, *, method: str = "dopri5",
               rtol: float = 1e-8, atol: float = 1e-10, dt: Optional[float] = None,
-              max_step: float = np.inf, max_steps: int = 100_000_000, divergence_bound: float = 1e8,
+              max_step: float = np.inf, max_steps: int = 1_000_000, divergence_bound: float = 1e8,
               event: Optional[Callable[[float, np.ndarray], float]] = None) -> OdeSolution:
     """Integrate ``dy/dt = fun(t, y)`` with a Python right-hand side (for tests and prototypes;
     the models call the C++ integrators directly).
@@ -80,9 +87,10 @@ def solve_ode(fun: Callable[[float, np.ndarray], Any], y0: Any, t: Any, *, metho
     fun : callable
         ``fun(t, y)`` returns dy/dt (an array of ``len(y0)``).
     y0 : 1-D array
-        Initial state at ``t[0]``.
+        Initial state at ``t[0]`` (non-empty, finite).
     t : 1-D array
-        Output times (non-decreasing); the first is the initial time.
+        Output times (strictly increasing, finite, at most 1e15 in magnitude); the first is the
+        initial time.
     method : {"dopri5", "rk4", "euler"}
     rtol, atol : float
         Tolerances of ``"dopri5"``.
@@ -91,11 +99,14 @@ def solve_ode(fun: Callable[[float, np.ndarray], Any], y0: Any, t: Any, *, metho
     max_step : float
         Largest step.
     max_steps : int
-        Step budget (status ``"max_steps"`` when used up).
+        Budget of attempted (accepted and rejected) steps (status ``"max_steps"`` when used up);
+        at most 2**63 - 1. The default, 10^6, bounds a call with a Python right-hand side to
+        seconds (an explicit method needs ~1/|lambda| per step even after a decay has died out).
     divergence_bound : float
         The run stops with status ``"diverged"`` when ``max |y|`` exceeds this or y is not finite.
     event : callable, optional
-        ``event(t, y)``: the integration stops where it first becomes <= 0 (status ``"event"``).
+        ``event(t, y)`` returns a real number; the integration stops where it first becomes <= 0
+        (status ``"event"``). Any other return value is a TypeError.
 
     Returns
     -------

@@ -193,6 +193,9 @@ class GDPrediction(Result):
     status: str = "ok"
 
 
+_GD_MAX_ENTRY = 1e100  # largest |entry| predict_gd_mse accepts (its products and squares stay finite)
+
+
 def predict_gd_mse(ntk_train_train: Any, y_train: Any, t: Any, eta: float = 1.0,
                    ntk_test_train: Any = None, f0_train: Any = None, f0_test: Any = None) -> GDPrediction:
     """Gradient-flow predictions of a linearised network (kernel regime) trained on MSE.
@@ -216,32 +219,47 @@ def predict_gd_mse(ntk_train_train: Any, y_train: Any, t: Any, eta: float = 1.0,
     eta : float, learning rate (> 0)
     ntk_test_train : (n_test, n) array, optional
     f0_train, f0_test : arrays shaped like the outputs, optional (initial outputs; default 0)
+
+    Every entry of the kernels, targets and initial outputs must be at most 1e100 in magnitude
+    (ValueError otherwise), so that the loss and the predictions stay finite.
     """
     from ._validation import check_symmetric_psd
 
     K = as_float_array(ntk_train_train, "ntk_train_train", ndim=2)
     K = check_symmetric_psd(K, "ntk_train_train", tol=1e-8)
     n = K.shape[0]
+    if n < 1:
+        raise ValueError("ntk_train_train must have at least one training point; got shape (0, 0)")
+
+    def _bounded(arr, param):
+        # Squares and products of entries (the loss, Theta(x*, X) Theta^{-1} ...) must stay finite.
+        if arr.size and float(np.max(np.abs(arr))) > _GD_MAX_ENTRY:
+            raise ValueError(f"{param}: entries must be at most {_GD_MAX_ENTRY:g} in magnitude")
+        return arr
+
+    _bounded(K, "ntk_train_train")
     y = as_float_array(y_train, "y_train")
     vec = y.ndim == 1
     if vec:
         y = y[:, None]
     if y.ndim != 2 or y.shape[0] != n:
         raise ValueError(f"y_train must have shape ({n},) or ({n}, k); got {np.shape(y_train)}")
+    _bounded(y, "y_train")
     eta = check_real(eta, "eta", positive=True)
     tt = as_float_array(t, "t", finite=False)
     scalar_t = tt.ndim == 0
     tt = np.atleast_1d(tt)
     if tt.ndim != 1 or np.any(np.isnan(tt)) or np.any(tt < 0):
         raise ValueError("t must be a non-negative scalar or 1-D array of times (np.inf allowed)")
-    f0 = np.zeros_like(y) if f0_train is None else as_float_array(f0_train, "f0_train").reshape(y.shape)
+    f0 = np.zeros_like(y) if f0_train is None else _bounded(as_float_array(f0_train, "f0_train").reshape(y.shape),
+                                                           "f0_train")
     Kx = None
     if ntk_test_train is not None:
-        Kx = as_float_array(ntk_test_train, "ntk_test_train", ndim=2)
+        Kx = _bounded(as_float_array(ntk_test_train, "ntk_test_train", ndim=2), "ntk_test_train")
         if Kx.shape[1] != n:
             raise ValueError(f"ntk_test_train must have {n} columns (training points); got shape {Kx.shape}")
         g0 = (np.zeros((Kx.shape[0], y.shape[1])) if f0_test is None
-              else as_float_array(f0_test, "f0_test").reshape(Kx.shape[0], y.shape[1]))
+              else _bounded(as_float_array(f0_test, "f0_test").reshape(Kx.shape[0], y.shape[1]), "f0_test"))
     lam, V = np.linalg.eigh(K)
     lam = np.maximum(lam, 0.0)
     r = V.T @ (y - f0)  # residual in the eigenbasis

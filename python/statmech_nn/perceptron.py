@@ -313,10 +313,18 @@ def _options(method: str, rtol: float, atol: float, dt: float, max_step: float, 
 
 
 # ---- validation helpers --------------------------------------------------------------------------
+#: Largest student length |l| (and l0) the theory functions accept, so that the ODE state l^2 and
+#: the averages stay finite (their cost is bounded: ~20 ms for tanh at any |l| >= 1e3).
+MAX_LENGTH = 1e100
+
+_INT_FAST = 2**1000  # plain ints below this convert to float without OverflowError
+
+
 def _real(value: Any, param: str, positive: bool = False) -> float:
     """check_real with a fast path for plain Python floats/ints (the common case)."""
     tp = type(value)
-    if (tp is float or tp is int) and -math.inf < value < math.inf and (not positive or value > 0):
+    if (tp is float or (tp is int and -_INT_FAST < value < _INT_FAST)) and -math.inf < value < math.inf \
+            and (not positive or value > 0):
         return float(value)
     return check_real(value, param, positive=positive)
 
@@ -352,7 +360,7 @@ def averages(activation: str, l: float, R: float, *, quadrature: bool = False, s
     activation : str
         Activation name (see :mod:`statmech_nn.gaussian`).
     l : float
-        Student length (may be negative: ``a = l u``).
+        Student length (may be negative: ``a = l u``; |l| <= :data:`MAX_LENGTH` = 1e100).
     R : float
         Direction cosine in [-1, 1].
     quadrature : bool
@@ -361,8 +369,10 @@ def averages(activation: str, l: float, R: float, *, quadrature: bool = False, s
         Negative-side slope of ``leaky_relu``.
     """
     activation = check_activation(activation)
-    l = check_real(l, "l")
+    l = check_real(l, "l", low=-MAX_LENGTH, high=MAX_LENGTH)
     R = check_real(R, "R", low=-1.0, high=1.0)
+    if not isinstance(quadrature, (bool, np.bool_)):
+        raise TypeError(f"quadrature must be a bool; got {type(quadrature).__name__}")
     a = _core.perceptron.averages(activation, check_real(slope, "slope"), l, R, bool(quadrature))
     values = (a.A1, a.A2, a.A3, a.eg, a.A1_over_l)
     status = "ok" if all(math.isfinite(v) for v in values) else "diverged"
@@ -386,7 +396,7 @@ def ode(activation: str, rule: str, eta: float, l0: float, R0: float = 0.0, z0: 
     eta : float
         Learning rate (> 0); the same for r and V under WN.
     l0 : float
-        Initial student length ``|J(0)| / sqrt(N)`` (> 0).
+        Initial student length ``|J(0)| / sqrt(N)`` (0 < l0 <= :data:`MAX_LENGTH` = 1e100).
     R0 : float
         Initial direction cosine in [-1, 1] (0 for a random initialisation as N -> infinity).
     z0 : float
@@ -413,6 +423,8 @@ def ode(activation: str, rule: str, eta: float, l0: float, R0: float = 0.0, z0: 
     activation, rule, slope = _common(activation, rule, slope)
     eta = _real(eta, "eta", positive=True)
     l0 = _real(l0, "l0", positive=True)
+    if l0 > MAX_LENGTH:
+        raise ValueError(f"l0 must be <= {MAX_LENGTH:g} (l^2 must stay finite); got {l0:g}")
     R0 = _check_R0(R0)
     z0 = _real(z0, "z0", positive=True)
     times = _times(t)
@@ -433,6 +445,10 @@ def ode(activation: str, rule: str, eta: float, l0: float, R0: float = 0.0, z0: 
                      n_rhs=int(d["n_rhs"]))
 
 
+_STABILITY_MIN = 1e-50
+_STABILITY_MAX = 1e50  # eta <= 1e50 and 1e-50 <= z <= 1e50 (see stability's docstring)
+
+
 def stability(activation: str, rule: str, eta: float, z: Optional[float] = None, *,
               slope: float = 0.01) -> Stability:
     """Linear stability of the global solution (l, R) = (1, 1) (Yoshida, Karakida, Okada & Amari).
@@ -451,20 +467,22 @@ def stability(activation: str, rule: str, eta: float, z: Optional[float] = None,
     activation : str
     rule : {"sgd", "wn"}
     eta : float
-        Learning rate (> 0).
+        Learning rate (0 < eta <= 1e50).
     z : float, optional
-        ``|V| / sqrt(N)`` at convergence (``z_inf``); required for ``rule="wn"``.
+        ``|V| / sqrt(N)`` at convergence (``z_inf``, in [1e-50, 1e50]); required for ``rule="wn"``.
+        These ranges keep every entry of the Jacobian finite.
     """
     activation, rule, slope = _common(activation, rule, slope)
-    eta = check_real(eta, "eta", positive=True)
+    # Domain: every entry of the Jacobian (up to eta^2 / z^3 and e^2 = eta^2 / z^4) stays finite.
+    eta = check_real(eta, "eta", positive=True, high=_STABILITY_MAX)
     if rule == "wn":
         if z is None:
             raise ValueError("z is required for rule='wn' (the norm |V|/sqrt(N) at the fixed point)")
-        z = check_real(z, "z", positive=True)
+        z = check_real(z, "z", low=_STABILITY_MIN, high=_STABILITY_MAX)
         e = eta / z**2
     else:
         if z is not None:
-            z = check_real(z, "z", positive=True)
+            z = check_real(z, "z", low=_STABILITY_MIN, high=_STABILITY_MAX)
         e = eta
     c = _core.perceptron.fixed_point_constants(activation, slope)
     G, H, F4 = c.G, c.H, c.F4
@@ -523,6 +541,10 @@ def time_to_error(activation: str, rule: str, eta: Any, l0: Any, threshold: floa
     l0_a = as_float_array(l0, "l0").reshape(np.shape(l0))
     if np.any(eta_a <= 0):
         raise ValueError("eta must be > 0 everywhere")
+    if eta_a.size == 0 or l0_a.size == 0:
+        raise ValueError("eta and l0 must not be empty")
+    if np.any(l0_a > MAX_LENGTH):
+        raise ValueError(f"l0 must be <= {MAX_LENGTH:g} everywhere (l^2 must stay finite)")
     if np.any(l0_a <= 0):
         raise ValueError("l0 must be > 0 everywhere")
     try:

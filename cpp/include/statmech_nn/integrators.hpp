@@ -21,14 +21,17 @@
 
 namespace statmech_nn {
 
+// Largest |t| an integration accepts: beyond it the spacing of doubles exceeds 0.1.
+constexpr double kMaxOdeTime = 1e15;
+
 enum class OdeMethod { DormandPrince, RK4, Euler };
 
 enum class OdeStatus {
     Ok = 0,            // reached the last output time
     Event = 1,         // the event function crossed zero (e.g. eps_g fell below a threshold)
     Diverged = 2,      // non-finite state, beyond divergence_bound or outside the domain
-    MaxSteps = 3,      // max_steps exhausted
-    StepTooSmall = 4,  // the adaptive step collapsed below ~1e-14 |t|
+    MaxSteps = 3,      // max_steps attempted steps (accepted + rejected) exhausted
+    StepTooSmall = 4,  // the adaptive step collapsed below ~1e-14 |t| or no longer advances t
 };
 
 std::string to_string(OdeStatus status);  // the package's status words: "ok", "event", ...
@@ -71,7 +74,12 @@ using OdeEvent = std::function<double(double t, const double* y)>;
 using OdeDomain = std::function<bool(const double* y)>;
 
 // Integrate from t_out[0] (the initial time, y0 there) to t_out.back(), recording y at every
-// t_out (non-decreasing). Long runs poll check_interrupt().
+// t_out (non-decreasing, finite, |t| <= kMaxOdeTime). y0 must be non-empty and finite
+// (std::invalid_argument otherwise). A non-finite right-hand side at t_out[0] ends as Diverged
+// there; later non-finite trial steps are retried smaller and end as Diverged or StepTooSmall.
+// Without an event, a max_step (Dormand–Prince) or dt (RK4/Euler) that cannot reach t_out.back()
+// within max_steps steps is an invalid_argument naming it.
+// Long runs poll check_interrupt().
 OdeResult integrate_ode(const OdeRhs& rhs, const Eigen::VectorXd& y0, const std::vector<double>& t_out,
                         const OdeOptions& options, const OdeEvent& event = nullptr,
                         const OdeDomain& outside = nullptr);

@@ -3,16 +3,21 @@
 // * parallel_for() runs body(i) for i in [0, n) on an OpenMP team; the first exception thrown by
 //   any iteration is captured and rethrown on the calling thread after the region (exceptions never
 //   escape an OpenMP region), and the remaining iterations are skipped.
-// * The bindings install an interrupt checker (it takes the GIL and asks Python whether SIGINT
-//   arrived); long loops call check_interrupt(), which throws Interrupted. Inside parallel_for
-//   only the master thread polls, throttled to about every 20 ms.
+// * Interrupts: the bindings install a checker (it takes the GIL and asks Python whether SIGINT
+//   arrived). Only the calling ("master") thread ever calls it, throttled to about every 10 ms;
+//   when it reports Ctrl-C the master raises a shared stop flag. Every other thread's
+//   check_interrupt() reads that flag (a relaxed atomic load, cheap in a hot loop), so all
+//   threads stop within one poll interval instead of finishing their iterations. A master that has
+//   run out of iterations keeps polling while the other threads finish theirs.
 // * Results never depend on the thread count: every iteration owns its data and its random stream.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <stdexcept>
+#include <thread>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -27,7 +32,25 @@ struct Interrupted : std::runtime_error {
 using InterruptChecker = bool (*)();
 void set_interrupt_checker(InterruptChecker checker);
 
-// Polls the installed checker at most every ~20 ms (cheap to call in a hot loop).
+// True on the thread that called into the core (every enclosing OpenMP region has it as thread 0).
+inline bool is_master_thread() {
+#ifdef _OPENMP
+    const int level = omp_get_level();
+    for (int l = 1; l <= level; ++l) {
+        if (omp_get_ancestor_thread_num(l) != 0) return false;
+    }
+#endif
+    return true;
+}
+
+namespace detail {
+// The shared stop flag: raised by the master when the checker reports an interrupt, read by the
+// other threads; cleared when a top-level parallel_for starts.
+std::atomic<bool>& stop_flag();
+}  // namespace detail
+
+// Master: polls the installed checker at most every ~10 ms (raising the stop flag when it fires).
+// Other threads: read the stop flag. Cheap to call in a hot loop.
 bool interrupt_requested();
 inline void check_interrupt() {
     if (interrupt_requested()) throw Interrupted();
@@ -55,20 +78,58 @@ template <class Body>
 void parallel_for(std::int64_t n, int num_threads, Body&& body) {
     if (n <= 0) return;
     const int nt = resolve_threads(num_threads);
+#ifdef _OPENMP
+    const bool nested = omp_get_level() > 0;
+#else
+    const bool nested = true;
+#endif
+    if (nt <= 1 || n == 1 || nested) {
+        for (std::int64_t i = 0; i < n; ++i) {
+            check_interrupt();
+            body(i);
+        }
+        return;
+    }
+    detail::stop_flag().store(false, std::memory_order_relaxed);
     std::exception_ptr error = nullptr;
     std::atomic<bool> stop{false};
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1 && n > 1)
-    for (std::int64_t i = 0; i < n; ++i) {
-        if (stop.load(std::memory_order_relaxed)) continue;
-        try {
-            if (thread_id() == 0) check_interrupt();
-            body(i);
-        } catch (...) {
+    std::atomic<std::int64_t> next{0}, done{0};
+    auto fail = [&]() {
 #pragma omp critical(statmech_nn_parallel_error)
-            {
-                if (!error) error = std::current_exception();
+        {
+            if (!error) error = std::current_exception();
+        }
+        stop.store(true, std::memory_order_relaxed);
+    };
+#pragma omp parallel num_threads(nt)
+    {
+        for (;;) {
+            if (stop.load(std::memory_order_relaxed)) break;
+            const std::int64_t i = next.fetch_add(1, std::memory_order_relaxed);
+            if (i >= n) break;
+            try {
+                check_interrupt();
+                body(i);
+            } catch (...) {
+                fail();
             }
-            stop.store(true, std::memory_order_relaxed);
+            done.fetch_add(1, std::memory_order_acq_rel);
+        }
+        if (thread_id() == 0) {
+            // Out of iterations: keep answering Ctrl-C while the other threads finish theirs
+            // (yielding for the first ms, so that short loops are not slowed down, then sleeping).
+            const auto wait_start = std::chrono::steady_clock::now();
+            while (!stop.load(std::memory_order_relaxed) && done.load(std::memory_order_acquire) < n) {
+                if (std::chrono::steady_clock::now() - wait_start < std::chrono::milliseconds(1))
+                    std::this_thread::yield();
+                else
+                    std::this_thread::sleep_for(std::chrono::microseconds(500));
+                try {
+                    check_interrupt();
+                } catch (...) {
+                    fail();
+                }
+            }
         }
     }
     if (error) std::rethrow_exception(error);

@@ -74,7 +74,7 @@ public:
         if (!diverged)
             while (rec < S_.record_steps.size() && S_.record_steps[rec] == 0) record(rec++);
         for (std::int64_t step = 1; step <= last && !diverged; ++step) {
-            if (thread_id() == 0) check_interrupt();
+            check_interrupt();  // every thread: the master asks Python, the others read the stop flag
             c_ = field_scales(m_, qd_.asDiagonal().toDenseMatrix(), g_);  // qd_ from finite_state()
             if (S_.projected)
                 sgd_step_projected(step);

@@ -171,7 +171,6 @@ void run_one(const Activation& g, Rule rule, double eta, double l0, double R0, d
     double r = sqrtN * l0;  // WN radial parameter
     double add = 0.0;       // coefficient of the previous normals in the pending update
     double scale = 1.0;     // WN: factor on V in the pending update
-    const int tid = thread_id();
 
     for (std::int64_t k = 0; k <= last; ++k) {
         const bool record = (next_rec < n_rec && record_steps[next_rec] == k) || k == last;
@@ -227,7 +226,7 @@ void run_one(const Activation& g, Rule rule, double eta, double l0, double R0, d
             scale = 1.0 - eta * delta * h / WW;
             r += eta * delta * vx;
         }
-        if (tid == 0 && (k & 63) == 0) check_interrupt();
+        if ((k & 63) == 0) check_interrupt();  // every thread (master: Python; others: the stop flag)
     }
     *out.status = 0;
     *out.t_stop = static_cast<double>(last) / static_cast<double>(N);

@@ -110,7 +110,10 @@ bool diverged(const Vec& y, double bound) {
 double error_norm(const Vec& err, const Vec& y0, const Vec& y1, double rtol, double atol) {
     double acc = 0.0;
     for (Eigen::Index i = 0; i < err.size(); ++i) {
-        const double sc = atol + rtol * std::max(std::abs(y0[i]), std::abs(y1[i]));
+        // Floor: a component that sits at 0 with atol = 0 is measured against the smallest normal
+        // double instead of dividing by zero (0/0 would make every trial step non-finite).
+        const double sc = std::max(atol + rtol * std::max(std::abs(y0[i]), std::abs(y1[i])),
+                                   std::numeric_limits<double>::min());
         const double r = err[i] / sc;
         acc += r * r;
     }
@@ -122,11 +125,31 @@ double error_norm(const Vec& err, const Vec& y0, const Vec& y1, double rtol, dou
 OdeResult integrate_ode(const OdeRhs& rhs, const Vec& y0_in, const std::vector<double>& t_out,
                         const OdeOptions& opt, const OdeEvent& event, const OdeDomain& outside) {
     if (t_out.empty()) throw std::invalid_argument("t: needs at least one time");
-    for (size_t k = 1; k < t_out.size(); ++k) {
-        if (!(t_out[k] >= t_out[k - 1])) throw std::invalid_argument("t: must be non-decreasing");
+    for (size_t k = 0; k < t_out.size(); ++k) {
+        if (!std::isfinite(t_out[k])) throw std::invalid_argument("t: times must be finite");
+        if (std::abs(t_out[k]) > kMaxOdeTime)
+            throw std::invalid_argument("t: times beyond 1e15 in magnitude are not supported (the spacing of "
+                                        "doubles there exceeds 0.1, so steps would stagnate)");
+        if (k > 0 && !(t_out[k] >= t_out[k - 1])) throw std::invalid_argument("t: must be non-decreasing");
     }
+    if (y0_in.size() == 0) throw std::invalid_argument("y0: the state must not be empty");
+    if (!y0_in.allFinite()) throw std::invalid_argument("y0: the initial state must be finite");
     if (opt.method != OdeMethod::DormandPrince && !(opt.dt > 0.0)) throw std::invalid_argument("dt: must be > 0");
     if (!(opt.rtol > 0.0) || !(opt.atol >= 0.0)) throw std::invalid_argument("rtol/atol: must be positive");
+    if (opt.max_steps < 1) throw std::invalid_argument("max_steps: must be >= 1");
+
+    // A run that cannot reach the last time within its step budget whatever happens (no event to
+    // stop it earlier) is refused up front instead of grinding through max_steps tiny steps.
+    const double span = t_out.back() - t_out.front();
+    const double budget = static_cast<double>(opt.max_steps) * (1.0 + 1e-9) + 1.0;
+    if (!event && span > 0.0) {
+        if (opt.method == OdeMethod::DormandPrince && std::isfinite(opt.max_step) && span / opt.max_step > budget)
+            throw std::invalid_argument("max_step: reaching t[-1] with steps <= max_step needs more than max_steps = " +
+                                        std::to_string(opt.max_steps) + " steps");
+        if (opt.method != OdeMethod::DormandPrince && span / opt.dt > budget)
+            throw std::invalid_argument("dt: reaching t[-1] with this fixed step needs more than max_steps = " +
+                                        std::to_string(opt.max_steps) + " steps");
+    }
 
     const Eigen::Index n = y0_in.size();
     const size_t n_times = t_out.size();
@@ -162,7 +185,7 @@ OdeResult integrate_ode(const OdeRhs& rhs, const Vec& y0_in, const std::vector<d
     s.t0 = s.t1;
     s.y0 = s.y1;
     s.f0 = s.f1;
-    if (diverged(s.y1, opt.divergence_bound) || (outside && outside(s.y1.data())))
+    if (diverged(s.y1, opt.divergence_bound) || (outside && outside(s.y1.data())) || !s.f1.allFinite())
         return finish(OdeStatus::Diverged, s.t1, s.y1);
     record_until(s.t1, true);
     double ev_prev = 0.0;
@@ -186,7 +209,7 @@ OdeResult integrate_ode(const OdeRhs& rhs, const Vec& y0_in, const std::vector<d
             h = opt.dt;
         } else {
             // Hairer's initial step.
-            Vec sc = (opt.atol + opt.rtol * y.array().abs()).matrix();
+            Vec sc = (opt.atol + opt.rtol * y.array().abs()).max(std::numeric_limits<double>::min()).matrix();
             const double dn0 = std::sqrt((y.array() / sc.array()).square().mean());
             const double dn1 = std::sqrt((f.array() / sc.array()).square().mean());
             double h0 = (dn0 < 1e-5 || dn1 < 1e-5) ? 1e-6 : 0.01 * dn0 / dn1;
@@ -198,6 +221,9 @@ OdeResult integrate_ode(const OdeRhs& rhs, const Vec& y0_in, const std::vector<d
             const double m = std::max(dn1, dn2);
             const double h1 = m <= 1e-15 ? std::max(1e-6, h0 * 1e-3) : std::pow(0.01 / m, 1.0 / 5.0);
             h = std::min(100.0 * h0, h1);
+            // Overflowing or degenerate estimates (a huge right-hand side, 0/0): start small and let
+            // the step control grow it; a step that cannot advance t ends as step_too_small below.
+            if (!std::isfinite(h) || !(h > 0.0)) h = std::isfinite(h0) && h0 > 0.0 ? h0 : 1e-6;
         }
     } else {
         h = opt.dt;
@@ -207,11 +233,15 @@ OdeResult integrate_ode(const OdeRhs& rhs, const Vec& y0_in, const std::vector<d
     bool last_rejected = false;
     while (t < t_end) {
         check_interrupt();
-        if (res.n_steps >= opt.max_steps) return finish(OdeStatus::MaxSteps, t, y);
+        // Every attempted step (accepted or rejected) counts toward the budget.
+        if (res.n_steps + res.n_rejected >= opt.max_steps) return finish(OdeStatus::MaxSteps, t, y);
         double hs = std::min(h, t_end - t);
         if (opt.method != OdeMethod::DormandPrince && t_end - t < h * (1.0 + 1e-9)) hs = t_end - t;
         const double t_new = (hs == t_end - t) ? t_end : t + hs;
         hs = t_new - t;
+        // Stagnation: the step no longer advances t (NaN, zero, subnormal or below the spacing of
+        // doubles at t).
+        if (!(hs > 0.0) || !(t_new > t)) return finish(OdeStatus::StepTooSmall, t, y);
 
         if (opt.method == OdeMethod::DormandPrince) {
             ytmp = y + hs * a21 * f;
@@ -237,13 +267,15 @@ OdeResult integrate_ode(const OdeRhs& rhs, const Vec& y0_in, const std::vector<d
                 h = 0.1 * hs;
                 ++res.n_rejected;
                 last_rejected = true;
+                if (!(t + h > t)) return finish(OdeStatus::StepTooSmall, t, y);
                 continue;
             }
             if (en > 1.0) {
                 h = hs * std::max(0.2, 0.9 * std::pow(en, -0.2));
                 ++res.n_rejected;
                 last_rejected = true;
-                if (h < 1e-14 * std::max(1.0, std::abs(t))) return finish(OdeStatus::StepTooSmall, t, y);
+                if (!(h >= 1e-14 * std::max(1.0, std::abs(t))) || !(t + h > t))
+                    return finish(OdeStatus::StepTooSmall, t, y);
                 continue;
             }
             double fac = en == 0.0 ? 10.0 : std::min(10.0, std::max(0.2, 0.9 * std::pow(en, -0.2)));

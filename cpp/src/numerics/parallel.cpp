@@ -8,20 +8,27 @@ namespace {
 std::atomic<InterruptChecker> g_checker{nullptr};
 }
 
+namespace detail {
+std::atomic<bool>& stop_flag() {
+    static std::atomic<bool> flag{false};
+    return flag;
+}
+}  // namespace detail
+
 void set_interrupt_checker(InterruptChecker checker) { g_checker.store(checker); }
 
 bool interrupt_requested() {
+    if (!is_master_thread()) return detail::stop_flag().load(std::memory_order_relaxed);
     InterruptChecker checker = g_checker.load(std::memory_order_relaxed);
     if (!checker) return false;
-    // Only the master thread of a team (the Python caller) polls; workers stop through
-    // parallel_for's flag once the master has thrown.
-    if (thread_id() != 0) return false;
     using clock = std::chrono::steady_clock;
     thread_local clock::time_point last = clock::now();
     const auto now = clock::now();
-    if (now - last < std::chrono::milliseconds(20)) return false;
+    if (now - last < std::chrono::milliseconds(10)) return false;
     last = now;
-    return checker();
+    if (!checker()) return false;
+    detail::stop_flag().store(true, std::memory_order_relaxed);
+    return true;
 }
 
 }  // namespace statmech_nn
