@@ -148,34 +148,25 @@ NONFINITE_ALLOWED = {
 NONFINITE_ALLOWED_IN = {
     ("meanfield.critical_line", "q_star"),  # "q* may be inf on it for unbounded activations"
     ("ntk.predict_gd_mse", "t"),  # "np.inf gives the converged kernel regression"
+    ("meanfield.jacobian_moments", "log_variance"),  # "-inf where the variance is exactly 0"
+    ("meanfield.jacobian_spectrum", "log_variance"),
+    ("meanfield.phase_diagram", "c_star"),  # "nan where q* = 0" / with_correlation=False
+    ("meanfield.phase_diagram", "chi_c"),
+    ("meanfield.phase_diagram", "xi_c"),
+    ("meanfield.phase_diagram", "xi_q"),  # "nan where q* diverges"
+    ("meanfield.phase_diagram", "critical_sigma_w2"),  # "nan where no crossing was found"
+    ("meanfield.phase_diagram", "critical_q_star"),
+    ("fisher.eigen_stats", "eta_c"),  # "inf where lambda_max underflows to 0"
+    ("fisher.empirical", "q_hat_st"),  # "the st quantities are NaN when T = 1"
+    ("fisher.empirical", "q_tilde_st"),
+    ("fisher.empirical", "kappa2"),
+    ("batchnorm.simulate", "log_grad_norm2"),  # "-inf where the gradient vanishes exactly"
 }
 
 # Findings in modules this suite's author does not own, reported to their owners (issue 11): the
 # fast run tolerates these (function, outcome) pairs so that the normal suite stays green; the slow
 # run does not. Remove an entry when its cause is fixed.
-KNOWN_FINDINGS = {
-    ("batchnorm.arccos_kernel", "nonfinite_ok"),  # arccos_kernel(alpha=1023, c=0.5) -> non-finite
-    ("batchnorm.simulate", "nonfinite_ok"),  # simulate("relu", 2, 2, 2): log_grad_norm2 = -inf under "ok"
-    ("batchnorm.simulate", "exception"),  # simulate("relu", 4, 10**9, 16): MemoryError
-    ("gaussian.activation", "nonfinite_ok"),  # activation("erf", [nan]) -> nan (non-finite x accepted)
-    ("meanfield.q_map", "nonfinite_ok"),  # q_map("tanh", 1.8e308, 1.8e308, 1.0) -> inf
-    ("meanfield.depth_scales", "bad_status"),  # depth_scales("tanh", [], 0.05): empty status array
-    ("meanfield.q_star", "bad_status"),  # q_star("tanh", [], 0.05): empty status array
-    ("meanfield.c_star", "bad_status"),  # c_star("tanh", [], 0.05): empty status array
-    ("meanfield.jacobian_moments", "nonfinite_ok"),  # jacobian_moments("tanh", 1.5, 0.05, 3, q=0.0): log_variance -inf
-    ("meanfield.phase_diagram", "nonfinite_ok"),  # phase_diagram("tanh", [1e-300, 2e-300], [0.0]): c_star NaN
-    ("fisher.eigen_stats", "nonfinite_ok"),  # eigen_stats(sigma_w2=5e-324): eta_c = inf under "ok"
-    ("fisher.empirical", "nonfinite_ok"),  # empirical(depth=2, width=8, n_samples=1): q_hat_st NaN under "ok"
-    ("ntk.kernels", "exception"),  # kernels(x, width=10**400): OverflowError
-    ("batchnorm.bsb1", "exception"),  # bsb1(batch_size=10**9, q=1.0, c=0.5): MemoryError (B x B matrix)
-    ("fisher.order_parameters", "exception"),  # order_parameters(divergence_bound=10**400): OverflowError
-    ("meanfield.forward", "nonfinite_ok"),  # forward("tanh", 5e-324, 0.0, 5): c NaN under "ok"
-    # I2("leaky_relu", diag(1.8e308, 1.8e308)) -> inf (no bound on C); the same class for I3/I4/J2.
-    ("gaussian.I2", "nonfinite_ok"),
-    ("gaussian.I3", "nonfinite_ok"),
-    ("gaussian.I4", "nonfinite_ok"),
-    ("gaussian.J2", "nonfinite_ok"),
-}
+KNOWN_FINDINGS: set = set()  # none left; add ("module.function", "outcome") with a reproducer
 
 
 def public_callables() -> List[str]:

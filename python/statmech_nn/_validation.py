@@ -92,6 +92,18 @@ def check_int(value: Any, param: str, *, low: Optional[int] = None, high: Option
     return v
 
 
+def check_divergence_bound(value: Any, param: str = "divergence_bound") -> float:
+    """A divergence bound: a real number > 1, or inf (stop only at float64 overflow)."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        raise TypeError(f"{param} must be a real number; got {type(value).__name__}")
+    if isinstance(value, (int, np.integer)) and abs(int(value)) > 10**300:
+        raise ValueError(f"{param} is out of range; use np.inf to stop only at float64 overflow")
+    v = float(value)
+    if not v > 1:
+        raise ValueError(f"{param} must be > 1 (np.inf: stop only at float64 overflow); got {v}")
+    return v
+
+
 def as_float_array(value: Any, param: str, *, ndim: Optional[int] = None, shape: Optional[tuple] = None,
                    finite: bool = True) -> np.ndarray:
     """A C-contiguous float64 array (no copy when it already is one)."""

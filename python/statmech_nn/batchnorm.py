@@ -83,8 +83,13 @@ def _act(activation: Any, slope: Any, alpha: Any):
     return name, slope, alpha
 
 
+#: Largest batch size accepted (the theory works with B x B matrices and B-dimensional sphere
+#: integrals; batch norm is used with batches of tens to thousands).
+MAX_BATCH_SIZE = 100_000
+
+
 def _batch(B: Any, low: int = 2) -> int:
-    B = check_int(B, "batch_size")
+    B = check_int(B, "batch_size", high=MAX_BATCH_SIZE)
     if B < low:
         raise ValueError(f"batch_size: the batch size must be >= {low}; got {B}")
     return B
@@ -106,6 +111,8 @@ def arccos_kernel(alpha: float, c: Any) -> Any:
     if np.any(np.abs(arr) > 1):
         raise ValueError("c: correlations must lie in [-1, 1]")
     out = np.array([_core.batchnorm.arccos_kernel(alpha, float(x)) for x in arr.ravel()]).reshape(arr.shape)
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"alpha: the kernel of degree {alpha:g} overflows float64 (it grows like Gamma(alpha))")
     return float(out) if out.ndim == 0 else out
 
 
@@ -341,7 +348,8 @@ class Simulation(Result):
     q : (n_seeds, depth+1) mean diagonal of Sigma (the theory's ``q_star`` once converged).
     c : (n_seeds, depth+1) mean off-diagonal divided by mean diagonal (``c_star``).
     log_grad_norm2 : (n_seeds, depth+1) ``log |dL/dh^l|^2`` for a random Gaussian ``dL/dh^depth``,
-        backpropagated exactly through BN (batch statistics included).
+        backpropagated exactly through BN (batch statistics included); ``-inf`` where the gradient
+        vanishes exactly (batch_size = 2: BN maps every batch to (1, -1) or (-1, 1)).
     degenerate : (n_seeds,) count of neurons with ``G h = 0`` (BN undefined; their gradient set to 0).
     batch_size : the batch size B (deprecated alias ``B``).
     seeds : (n_seeds,) the seed of each network.
@@ -389,7 +397,7 @@ def simulate(activation: str, batch_size: int, depth: int, width: int, sigma_w2:
     """
     name, slope, alpha = _act(activation, slope, alpha)
     B = _batch(batch_size)
-    depth = check_int(depth, "depth", low=1)
+    depth = check_int(depth, "depth", low=1, high=100_000)
     width = check_int(width, "width", low=1)
     sigma_w2 = check_real(sigma_w2, "sigma_w2", positive=True)
     sigma_b2 = check_real(sigma_b2, "sigma_b2", nonnegative=True)

@@ -62,7 +62,7 @@ from . import _core
 from . import gaussian as _gauss
 from ._deprecation import renamed_arguments
 from ._result import Result, combine_status, resultclass
-from ._validation import (as_float_array, check_activation, check_choice, check_int, check_real, check_seeds,
+from ._validation import (as_float_array, check_activation, check_choice, check_divergence_bound, check_int, check_real, check_seeds,
                           check_threads)
 
 # Divergence bound of the order-parameter recursion, relative to q^1 (as statmech_nn.meanfield).
@@ -142,11 +142,8 @@ def order_parameters(activation: str = "relu", depth: int = 2, sigma_w2: float =
     depth, sigma_w2, sigma_b2, a = _common(activation, depth, sigma_w2, sigma_b2, alphas)
     slope = check_real(slope, "slope")
     check_threads(num_threads)
-    if isinstance(divergence_bound, bool) or not isinstance(divergence_bound, (int, float, np.integer, np.floating)):
-        raise TypeError("divergence_bound must be a real number")
-    if not float(divergence_bound) > 1:
-        raise ValueError("divergence_bound must be > 1 (np.inf: stop only at float64 overflow)")
-    d = _core.fisher.order_parameters(activation, slope, depth, sigma_w2, sigma_b2, a, float(divergence_bound))
+    divergence_bound = check_divergence_bound(divergence_bound)
+    d = _core.fisher.order_parameters(activation, slope, depth, sigma_w2, sigma_b2, a, divergence_bound)
     return OrderParameters(q=np.asarray(d["q"]), q_st=np.asarray(d["q_st"]), q_hat=np.asarray(d["q_hat"]),
                            q_hat_st=np.asarray(d["q_hat_st"]), q_tilde=np.asarray(d["q_tilde"]),
                            q_tilde_st=np.asarray(d["q_tilde_st"]), kappa1=float(d["kappa1"]),
@@ -159,7 +156,8 @@ class EigenStats(Result):
     """Mean-field FIM eigenvalue statistics (arrays broadcast over ``width`` and ``n_samples``).
 
     ``m_lambda`` = (1/P) sum lambda (mean eigenvalue), ``s_lambda`` = (1/P) sum lambda^2, ``lambda_max``,
-    ``eta_c`` = 2 / lambda_max (gradient-descent stability bound on the loss 1/2 sum (f-y)^2 / T),
+    ``eta_c`` = 2 / lambda_max (gradient-descent stability bound on the loss 1/2 sum (f-y)^2 / T;
+    inf where lambda_max underflows to 0),
     ``kappa1``, ``kappa2``, ``alpha``, ``num_params`` ~ alpha M^2, ``batchnorm`` ("none" or
     "last"), ``status`` (that of :func:`order_parameters`). The field names are those of the
     microscopic twin :class:`EmpiricalFisher`. Old field names ``M``, ``T``, ``mean``,
@@ -255,7 +253,7 @@ class EmpiricalFisher(Result):
     q_hat, q_hat_st : (n_seeds, L) measured forward order parameters, layers 0..L-1.
     q_tilde, q_tilde_st : (n_seeds, L) measured backward order parameters, layers 1..L (averaged over
         inputs, input pairs s != t and outputs; the st quantities are NaN when T = 1).
-    kappa1, kappa2 : (n_seeds,) computed from them with the nominal alphas.
+    kappa1, kappa2 : (n_seeds,) computed from them with the nominal alphas (kappa2 NaN when T = 1).
     num_params : int; widths : (L+1,) M_0..M_L; gram : (n_seeds, C T, C T) or None.
     n_samples, n_outputs : T and C; batchnorm : "none" or "last".
     seeds, seed_status, status : the seeds, a word per seed ("ok" or "diverged": activations overflowed,

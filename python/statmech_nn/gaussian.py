@@ -84,8 +84,11 @@ def activation(name: str, x: Any, derivative: int = 0, slope: float = 0.01) -> n
     if derivative not in (0, 1, 2) or isinstance(derivative, bool):
         raise ValueError(f"derivative must be 0, 1 or 2; got {derivative!r}")
     slope = check_real(slope, "slope")
-    arr = as_float_array(x, "x", finite=False)
-    return np.asarray(_core.gaussian.activation(name, arr, int(derivative), slope))
+    arr = as_float_array(x, "x")  # finite values only: NaN in, NaN out is never silent
+    out = np.asarray(_core.gaussian.activation(name, arr, int(derivative), slope))
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"x: {name} overflows float64 at some of these points (|x| too large)")
+    return out
 
 
 def has_closed_form(name: str, which: str = "I2") -> bool:
@@ -111,6 +114,10 @@ def _average(which: str, d: int, name: str, C: Any, slope: float, num_threads: O
     slope = check_real(slope, "slope")
     arr = _check_cov_stack(C, d)
     out = np.asarray(_core.gaussian.average(which, name, arr, slope, check_threads(num_threads), bool(quadrature)))
+    if not np.all(np.isfinite(out)):
+        bad = np.argwhere(~np.isfinite(np.atleast_1d(out)))[0]
+        raise ValueError(f"C: the {which} average overflows float64 for matrix {tuple(int(i) for i in bad)} "
+                         "(entries too large)")
     return float(out) if out.ndim == 0 else out
 
 

@@ -67,6 +67,7 @@ from ._validation import (
     as_float_array,
     check_activation,
     check_choice,
+    check_divergence_bound,
     check_int,
     check_real,
     check_threads,
@@ -117,6 +118,8 @@ _mf = _core.meanfield
 
 def _arr(v: Any, param: str) -> np.ndarray:
     arr = as_float_array(v, param)
+    if arr.size == 0:
+        raise ValueError(f"{param} must not be empty")
     return arr.reshape(np.shape(v)) if arr.size == 1 and np.ndim(v) == 0 else arr
 
 
@@ -166,13 +169,7 @@ def _check_depth(depth: Any) -> int:
     return check_int(depth, "depth", low=1, high=100000)
 
 
-def _check_bound(v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-        raise TypeError(f"divergence_bound must be a real number; got {type(v).__name__}")
-    v = float(v)
-    if not v > 1:
-        raise ValueError("divergence_bound must be > 1 (np.inf: stop only at float64 overflow)")
-    return v
+_check_bound = check_divergence_bound
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,7 +190,11 @@ def q_map(activation: str, sigma_w2: Any, sigma_b2: Any, q: Any, *, depth: Optio
     flat = [np.ascontiguousarray(a.ravel(), dtype=float) for a in (w, b, qq)]
     if depth is None:
         phi2, _, _ = _mf.layer_moments(name, slope, flat[2], nt)
-        return _out((flat[0] * np.asarray(phi2) + flat[1]).reshape(shape))
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = flat[0] * np.asarray(phi2) + flat[1]
+        if not np.all(np.isfinite(out)):
+            raise ValueError("sigma_w2, sigma_b2, q: the length map overflows float64 here")
+        return _out(out.reshape(shape))
     depth = _check_depth(depth)
     out = np.asarray(_mf.q_map_iterates(name, slope, *flat, depth, nt))
     return out.reshape((depth + 1,) + shape)
@@ -270,6 +271,9 @@ def c_map(activation: str, sigma_w2: float, sigma_b2: float, c: Any, *, q: Optio
     flat = np.ascontiguousarray(cc.ravel(), dtype=float)
     out = np.asarray(_mf.c_map_iterates(name, slope, w, b, q, flat, 1 if depth is None else _check_depth(depth),
                                         check_threads(num_threads)))
+    if not np.all(np.isfinite(out)):
+        raise ValueError("q: the correlation map is undefined here (the next layer's q underflows to 0 or "
+                         "overflows float64)")
     if depth is None:
         return _out(out[1].reshape(cc.shape))
     return out.reshape((out.shape[0],) + cc.shape)
@@ -355,7 +359,8 @@ class Forward(Result):
     """Mean-field prediction of the forward pass of an input pair, layers ``layer = 1..L``.
 
     ``q_a``, ``q_b`` (pre-activation second moments), ``q_ab`` (their covariance) and ``c`` (their
-    correlation; exactly 1 for identical inputs); ``status`` ``"ok"`` or ``"diverged"`` with
+    correlation; exactly 1 for identical inputs; NaN with status ``"degenerate"`` where a second
+    moment underflows to 0, e.g. sigma_w2 ~ 1e-320); ``status`` ``"ok"`` or ``"diverged"`` with
     ``stop_layer`` the first layer past the divergence bound (0 when none; see the module
     docstring: earlier layers are valid, later ones NaN) and the ``divergence_bound`` used."""
 
@@ -396,8 +401,13 @@ def forward(activation: str, sigma_w2: float, sigma_b2: float, depth: int, *, q_
     bound = _check_bound(divergence_bound)
     qa, q12, qb = _first_layer(w, b, q_in, q_in_b, c_in)
     d = _mf.forward(name, slope, w, b, depth, qa, q12, qb, bound)
-    return Forward(np.arange(1, depth + 1), np.asarray(d["q_a"]), np.asarray(d["q_b"]), np.asarray(d["c"]),
-                   np.asarray(d["q_ab"]), "diverged" if d["diverged"] else "ok", int(d["stop_layer"]), bound)
+    c = np.asarray(d["c"])
+    status = "diverged" if d["diverged"] else "ok"
+    valid = slice(None) if not d["diverged"] else slice(0, max(int(d["stop_layer"]) - 1, 0))
+    if status == "ok" and not np.all(np.isfinite(c[valid])):
+        status = "degenerate"  # a second moment underflowed to 0: the correlation is undefined (NaN)
+    return Forward(np.arange(1, depth + 1), np.asarray(d["q_a"]), np.asarray(d["q_b"]), c,
+                   np.asarray(d["q_ab"]), status, int(d["stop_layer"]), bound)
 
 
 @resultclass
@@ -552,8 +562,9 @@ class JacobianSpectrum(Result):
 
     ``mean = chi1^L`` (product of per-layer chi1 at q), ``variance`` (exact, from the first-order
     S-transform coefficients: ``mean^2 L (E[phi'^4]/E[phi'^2]^2 - 1 + [1 for Gaussian W])``),
-    ``log_mean``, ``log_variance`` their natural logarithms (finite also where mean or variance
-    overflow float64: then ``status="diverged"``, ``mean``/``variance`` are inf and the density
+    ``log_mean``, ``log_variance`` their natural logarithms (``log_variance = -inf`` where the
+    variance is exactly 0, e.g. at q = 0 or for linear phi with orthogonal W; finite also where mean or
+    variance overflow float64: then ``status="diverged"``, ``mean``/``variance`` are inf and the density
     NaN), ``x``/``density`` the continuous part of the spectral density, ``atom_at_zero`` the mass
     of the zero eigenvalue (P(phi' = 0), e.g. 1/2 for ReLU), ``atom_at_edge``/``atom_at_edge_mass``
     the atom orthogonal weights put at the top of the spectrum, ``(sigma_w2 max phi'^2)^L`` with

@@ -53,7 +53,7 @@ from . import _core
 from ._result import Result, combine_status, resultclass
 from . import gaussian as _gauss
 from ._result import Result, resultclass
-from ._validation import (as_float_array, check_activation, check_choice, check_int, check_real,
+from ._validation import (as_float_array, check_activation, check_choice, check_divergence_bound, check_int, check_real,
                           check_threads)
 
 __all__ = ["Kernels", "GDPrediction", "EmpiricalNTK", "kernels", "predict_gd_mse", "empirical"]
@@ -151,14 +151,11 @@ def kernels(x1: Any, x2: Any = None, activation: str = "relu", depth: int = 1, s
     nt = check_threads(num_threads)
     if not isinstance(store_layers, (bool, np.bool_)):
         raise TypeError("store_layers must be a bool")
-    if isinstance(divergence_bound, bool) or not isinstance(divergence_bound, (int, float, np.integer, np.floating)):
-        raise TypeError("divergence_bound must be a real number")
-    if not float(divergence_bound) > 1:
-        raise ValueError("divergence_bound must be > 1 (np.inf: stop only at float64 overflow)")
-    if parameterization == "standard":
-        if width is None:
-            raise ValueError("width: the standard parameterisation needs the hidden width (an int >= 1)")
+    divergence_bound = check_divergence_bound(divergence_bound)
+    if width is not None:
         width = check_int(width, "width", low=1)
+    elif parameterization == "standard":
+        raise ValueError("width: the standard parameterisation needs the hidden width (an int >= 1)")
     ratios = np.zeros(0)
     if width_ratios is not None:
         if parameterization != "standard":
