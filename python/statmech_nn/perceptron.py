@@ -66,7 +66,7 @@ import math
 import numpy as np
 
 from . import _core
-from ._result import Result, combine_status, resultclass
+from ._result import Result, combine_status, resultclass, status_words
 from ._validation import (
     check_activation,
     check_choice,
@@ -94,7 +94,6 @@ __all__ = [
 ]
 
 RULES = ("sgd", "wn")
-_TTE_STATUS = {0: "not_reached", 1: "ok", 2: "diverged", 3: "max_steps", 4: "step_too_small"}
 
 
 # ---- results -------------------------------------------------------------------------------------
@@ -564,7 +563,7 @@ def time_to_error(activation: str, rule: str, eta: Any, l0: Any, threshold: floa
     setup = _core.perceptron.Setup(activation, slope, rule, 1.0, 1.0, R0, z0)
     options = _options(method, rtol, atol, dt, max_step, max_steps, divergence_bound)
     time, eta_eff, status = _core.perceptron.time_to_error(setup, e_flat, l_flat, threshold, t_max, options, nt)
-    status_str = np.array([_TTE_STATUS[int(s)] for s in np.asarray(status)], dtype=object).reshape(shape)
+    status_str = np.asarray(status_words(np.asarray(status).ravel()), dtype=object).reshape(shape)
     return TimeToError(eta=np.array(eta_b), l0=np.array(l0_b), time=np.asarray(time).reshape(shape),
                        eta_eff=np.asarray(eta_eff).reshape(shape), status=status_str, threshold=threshold,
                        t_max=t_max, rule=rule, activation=activation)
@@ -631,7 +630,7 @@ def simulate(activation: str, rule: str, eta: float, l0: float, N: int, t: Any =
     codes = np.asarray(d["status"])
     # A seed whose recorded values are not all finite diverged, whatever the core said.
     finite = np.isfinite(l).all(axis=1) & np.isfinite(R).all(axis=1) & np.isfinite(eg).all(axis=1)
-    seed_status = np.where((codes == 2) | ~finite, "diverged", "ok").astype(object)
+    seed_status = np.where(~finite, "diverged", status_words(codes)).astype(object)
     z_out = z if rule == "wn" else None
     return SimulationResult(
         t=steps / float(N), l=l, R=R, z=z_out, eg=eg, l_mean=l.mean(axis=0), R_mean=R.mean(axis=0),

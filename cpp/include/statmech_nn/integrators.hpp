@@ -12,6 +12,8 @@
 //   the time it happened.
 #pragma once
 
+#include "statmech_nn/status.hpp"
+
 #include <Eigen/Dense>
 #include <cstdint>
 #include <functional>
@@ -26,13 +28,11 @@ constexpr double kMaxOdeTime = 1e15;
 
 enum class OdeMethod { DormandPrince, RK4, Euler };
 
-enum class OdeStatus {
-    Ok = 0,            // reached the last output time
-    Event = 1,         // the event function crossed zero (e.g. eps_g fell below a threshold)
-    Diverged = 2,      // non-finite state, beyond divergence_bound or outside the domain
-    MaxSteps = 3,      // max_steps attempted steps (accepted + rejected) exhausted
-    StepTooSmall = 4,  // the adaptive step collapsed below ~1e-14 |t| or no longer advances t
-};
+// Run statuses of the one vocabulary (status.hpp): Ok (reached the last output time), Event (the
+// event function crossed zero), Diverged (non-finite state, beyond divergence_bound or outside the
+// domain), MaxSteps (max_steps attempted steps, accepted + rejected, exhausted), StepTooSmall (the
+// adaptive step collapsed below ~1e-14 |t| or no longer advances t).
+using OdeStatus = Status;
 
 std::string to_string(OdeStatus status);  // the package's status words: "ok", "event", ...
 OdeMethod ode_method_from_name(const std::string& name);  // "dopri5" | "rk4" | "euler"

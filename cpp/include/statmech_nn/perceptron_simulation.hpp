@@ -16,6 +16,8 @@
 // x_i, accumulate J.x, B.x, |J|^2 (and J.B at recording steps); nothing else touches memory.
 #pragma once
 
+#include "statmech_nn/status.hpp"
+
 #include <cstdint>
 #include <vector>
 
@@ -28,7 +30,7 @@ struct SimulationResult {
     std::int64_t n_seeds = 0, n_times = 0;
     // Row-major (n_seeds, n_times); NaN after a run diverged. z stays NaN for SGD.
     std::vector<double> l, R, z, eg;
-    std::vector<std::int8_t> status;  // per seed: 0 ok, 2 diverged
+    std::vector<std::int8_t> status;  // per seed: a Status code (Ok or Diverged)
     std::vector<double> t_stop;       // per seed: time of the last recorded step, or of divergence
 };
 

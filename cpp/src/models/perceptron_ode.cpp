@@ -166,16 +166,12 @@ void time_to_error(const Activation& g, Rule rule, const double* eta, const doub
             } else {
                 eta_eff[i] = e;
             }
-            status[i] = 1;
+            status[i] = static_cast<int>(Status::Ok);  // the threshold was reached
         } else {
             time[i] = std::numeric_limits<double>::infinity();
             eta_eff[i] = std::numeric_limits<double>::quiet_NaN();
-            switch (res.status) {
-                case OdeStatus::Ok: status[i] = 0; break;
-                case OdeStatus::Diverged: status[i] = 2; break;
-                case OdeStatus::MaxSteps: status[i] = 3; break;
-                default: status[i] = 4; break;
-            }
+            // ran to t_max without reaching the threshold, or ended otherwise
+            status[i] = static_cast<int>(res.status == OdeStatus::Ok ? Status::NotReached : res.status);
         }
     });
 }

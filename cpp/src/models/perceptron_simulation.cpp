@@ -200,7 +200,7 @@ void run_one(const Activation& g, Rule rule, double eta, double l0, double R0, d
         bool diverged = !std::isfinite(l) || !std::isfinite(R) || l * l > bound;
         if (rule == Rule::WN) diverged = diverged || !std::isfinite(z);
         if (diverged) {
-            *out.status = 2;
+            *out.status = static_cast<std::int8_t>(Status::Diverged);
             *out.t_stop = static_cast<double>(k) / static_cast<double>(N);
             for (std::int64_t j = next_rec; j < n_rec; ++j) out.l[j] = out.R[j] = out.z[j] = kNaN;
             return;
@@ -228,7 +228,7 @@ void run_one(const Activation& g, Rule rule, double eta, double l0, double R0, d
         }
         if ((k & 63) == 0) check_interrupt();  // every thread (master: Python; others: the stop flag)
     }
-    *out.status = 0;
+    *out.status = static_cast<std::int8_t>(Status::Ok);
     *out.t_stop = static_cast<double>(last) / static_cast<double>(N);
 }
 
@@ -257,7 +257,7 @@ SimulationResult simulate(const Activation& g, Rule rule, double eta, double l0,
     res.R.assign(total, kNaN);
     res.z.assign(total, kNaN);
     res.eg.assign(total, kNaN);
-    res.status.assign(seeds.size(), 0);
+    res.status.assign(seeds.size(), static_cast<std::int8_t>(Status::Ok));
     res.t_stop.assign(seeds.size(), 0.0);
     parallel_for(res.n_seeds, num_threads, [&](std::int64_t s) {
         const std::size_t off = static_cast<std::size_t>(s * res.n_times);

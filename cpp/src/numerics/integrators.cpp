@@ -8,16 +8,7 @@
 
 namespace statmech_nn {
 
-std::string to_string(OdeStatus status) {
-    switch (status) {
-        case OdeStatus::Ok: return "ok";
-        case OdeStatus::Event: return "event";
-        case OdeStatus::Diverged: return "diverged";
-        case OdeStatus::MaxSteps: return "max_steps";
-        case OdeStatus::StepTooSmall: return "step_too_small";
-    }
-    return "?";
-}
+std::string to_string(OdeStatus status) { return status_name(status); }
 
 OdeMethod ode_method_from_name(const std::string& name) {
     if (name == "dopri5" || name == "rk45" || name == "dormand_prince") return OdeMethod::DormandPrince;
