@@ -435,21 +435,9 @@ sys.exit(3)
 @pytest.mark.skipif(__import__("os").name != "posix", reason="needs POSIX signals")
 @pytest.mark.parametrize("call", ["phase_diagram", "jacobian_spectrum", "forward", "ntk"])
 def test_long_calls_release_the_gil_and_stop_on_ctrl_c(call):
-    import signal
-    import subprocess
-    import sys
-    import time
+    from _interrupt import interrupt_child
 
-    proc = subprocess.Popen([sys.executable, "-c", INTERRUPT_SCRIPT, call], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "ready"
-    time.sleep(1.5)
-    proc.send_signal(signal.SIGINT)
-    try:
-        out, _ = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        pytest.fail(f"{call} did not stop on SIGINT")
-    assert proc.returncode == 0, out
+    out = interrupt_child(INTERRUPT_SCRIPT, call)
     words = out.split()
     assert words[0] == "interrupted"
     # a Python thread kept running during the call (1 ms sleeps for ~1.5 s): the GIL was released

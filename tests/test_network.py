@@ -226,21 +226,10 @@ sys.exit(3)
 @pytest.mark.parametrize("threads", [1, 2])
 def test_ctrl_c_interrupts_the_engine(threads):
     import os
-    import signal
-    import subprocess
-    import sys
-    import time
+
+    from _interrupt import interrupt_child
 
     if os.name != "posix":
         pytest.skip("needs POSIX signals")
-    proc = subprocess.Popen([sys.executable, "-c", INTERRUPT_SCRIPT, str(threads)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "ready"
-    time.sleep(1.5)
-    proc.send_signal(signal.SIGINT)
-    try:
-        out, _ = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        pytest.fail("the simulation did not stop on SIGINT")
-    assert proc.returncode == 0, out
+    out = interrupt_child(INTERRUPT_SCRIPT, str(threads))
     assert "interrupted" in out
