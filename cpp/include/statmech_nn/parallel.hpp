@@ -12,6 +12,7 @@
 // * Results never depend on the thread count: every iteration owns its data and its random stream.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -101,19 +102,26 @@ void parallel_for(std::int64_t n, int num_threads, Body&& body) {
         }
         stop.store(true, std::memory_order_relaxed);
     };
+    // Iterations are handed out in chunks (about 8 per thread): one atomic operation per chunk, not
+    // per iteration, so that many tiny iterations (an ODE right-hand side) do not bounce a shared
+    // cache line between cores. Which thread runs an iteration never changes its result.
+    const std::int64_t chunk = std::max<std::int64_t>(1, n / (8 * static_cast<std::int64_t>(nt)));
 #pragma omp parallel num_threads(nt)
     {
         for (;;) {
             if (stop.load(std::memory_order_relaxed)) break;
-            const std::int64_t i = next.fetch_add(1, std::memory_order_relaxed);
-            if (i >= n) break;
+            const std::int64_t begin = next.fetch_add(chunk, std::memory_order_relaxed);
+            if (begin >= n) break;
+            const std::int64_t end = std::min(n, begin + chunk);
             try {
-                check_interrupt();
-                body(i);
+                for (std::int64_t i = begin; i < end; ++i) {
+                    check_interrupt();
+                    body(i);
+                }
             } catch (...) {
                 fail();
             }
-            done.fetch_add(1, std::memory_order_acq_rel);
+            done.fetch_add(end - begin, std::memory_order_acq_rel);
         }
         if (thread_id() == 0) {
             // Out of iterations: keep answering Ctrl-C while the other threads finish theirs
