@@ -157,6 +157,7 @@ NONFINITE_ALLOWED_IN = {
     ("meanfield.phase_diagram", "critical_sigma_w2"),  # "nan where no crossing was found"
     ("meanfield.phase_diagram", "critical_q_star"),
     ("fisher.eigen_stats", "eta_c"),  # "inf where lambda_max underflows to 0"
+    ("fisher.eigen_stats", "n_samples"),  # "np.inf for the expectation over the input distribution"
     ("fisher.empirical", "q_hat_st"),  # "the st quantities are NaN when T = 1"
     ("fisher.empirical", "q_tilde_st"),
     ("fisher.empirical", "kappa2"),

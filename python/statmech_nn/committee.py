@@ -284,12 +284,14 @@ def _layers(w: Any, v: Any, K: int, M: int):
 
 def _per_unit(value: Any, n: int, param: str, *, positive: bool = True) -> np.ndarray:
     if isinstance(value, (numbers.Real, np.floating, np.integer)) and not isinstance(value, bool):
-        value = np.full(n, float(value))
+        value = np.full(n, check_real(value, param))
     arr = as_float_array(value, param)
     if arr.shape != (n,):
         raise ValueError(f"{param} must be a scalar or have shape ({n},); got {arr.shape}")
     if positive and not np.all(arr > 0):
         raise ValueError(f"{param} must be > 0")
+    if arr.size and float(np.max(np.abs(arr))) > MAX_SCALE:
+        raise ValueError(f"{param}: entries must be at most {MAX_SCALE:g} in magnitude")
     return np.ascontiguousarray(arr)
 
 
@@ -488,7 +490,8 @@ def simulate(N: int, K: int, M: int, eta: float, w: Any = None, v: Any = None, *
         An int is one run with that seed; a sequence is one independent run per seed (initial
         weights, samples); runs are spread over threads.
     student_scale, teacher_scale : float or (K,) / (M,) array
-        Initial weights ``J_i ~ N(0, scale_i^2 / N)`` componentwise (so ``Q_ii ~ scale_i^2``), unless
+        Initial weights ``J_i ~ N(0, scale_i^2 / N)`` componentwise (so ``Q_ii ~ scale_i^2``; 0 < scale
+        <= :data:`MAX_SCALE`), unless
         ``J0`` / ``B0`` are given.
     J0, B0 : (K, N), (M, N) arrays, optional
         Explicit initial weights shared by every seed (then seeds only change the samples).
