@@ -123,18 +123,22 @@ def inner(name, d, m, s):
     return _smooth_avg(name, d, m, s)
 
 
+def _conditioning(c11, c12, c22, rho=None):
+    """Condition on the larger-variance variable x1 ~ N(0, sd1^2): x2 | x1 ~ N(beta x1, s2^2) (mpmath,
+    at the working precision of the caller)."""
+    c11, c12, c22 = mp.mpf(c11), mp.mpf(c12), mp.mpf(c22)
+    if c22 > c11:
+        c11, c22 = c22, c11
+    # the intended correlation (the float C carries it only to rounding, which matters at |rho| = 1)
+    rho = max(mp.mpf(-1), min(mp.mpf(1), c12 / mp.sqrt(c11 * c22))) if rho is None else mp.mpf(rho)
+    return mp.sqrt(c11), rho * mp.sqrt(c22 / c11), mp.sqrt(c22 * (1 - rho) * (1 + rho))
+
+
 def pair(name, c11, c12, c22, rho=None):
     """(E phi phi, E phi' phi') at the covariance [[c11, c12], [c12, c22]] (mpmath numbers); `rho`,
     if given, is the exact correlation (c12 = rho sqrt(c11 c22))."""
     with mp.workdps(DPS):
-        c11, c12, c22 = mp.mpf(c11), mp.mpf(c12), mp.mpf(c22)
-        if c22 > c11:
-            c11, c22 = c22, c11
-        sd1 = mp.sqrt(c11)
-        # the intended correlation (the float C carries it only to rounding, which matters at |rho| = 1)
-        rho = max(mp.mpf(-1), min(mp.mpf(1), c12 / mp.sqrt(c11 * c22))) if rho is None else mp.mpf(rho)
-        beta = rho * mp.sqrt(c22 / c11)
-        s2 = mp.sqrt(c22 * (1 - rho) * (1 + rho))
+        sd1, beta, s2 = _conditioning(c11, c12, c22, rho)
         pts = set([mp.mpf(-12), mp.mpf(-6), mp.mpf(-3), mp.mpf(3), mp.mpf(6), mp.mpf(12)])
         kinks = _KINKS.get(name)
         feats = kinks if kinks is not None else [f * _FEAT[name] for f in (0, -1, 1, -2, 2, -4, 4, -8, 8, -16, 16)]
@@ -192,14 +196,7 @@ def pair_smooth(name, c11, c12, c22, rho=None):
     a tensor rule in mpmath arithmetic (composite Gauss–Legendre, 24 nodes per panel, panels
     <= 1.5 sd over |z| <= 12, split where the arguments cross phi's feature points)."""
     with mp.workdps(DPS):
-        c11, c12, c22 = mp.mpf(c11), mp.mpf(c12), mp.mpf(c22)
-        if c22 > c11:
-            c11, c22 = c22, c11
-        sd1 = mp.sqrt(c11)
-        # the intended correlation (the float C carries it only to rounding, which matters at |rho| = 1)
-        rho = max(mp.mpf(-1), min(mp.mpf(1), c12 / mp.sqrt(c11 * c22))) if rho is None else mp.mpf(rho)
-        beta = rho * mp.sqrt(c22 / c11)
-        s2 = mp.sqrt(c22 * (1 - rho) * (1 + rho))
+        sd1, beta, s2 = _conditioning(c11, c12, c22, rho)
         sc = _FEAT[name]
         feats = [f * sc for f in (0, -1, 1, -2, 2, -4, 4, -8, 8, -16, 16)]
         nodes = mp.calculus.quadrature.GaussLegendre(mp.mp).calc_nodes(3, mp.mp.prec)  # 24 nodes

@@ -82,7 +82,7 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
         for r in range(3):
             ax[r, col].legend(fontsize=7)
         ax[3, col].set_xlabel("t = steps / N")
-    fig.suptitle("Seed 000 Fig. 2: K = M = 2, eta = 1, N = 100, b = 100, BN")
+    fig.suptitle("Takagi, Yoshida & Okada, Fig. 2: K = M = 2, eta = 1, N = 100, b = 100, BN")
     fig.tight_layout()
     p = out_dir / "fig2_batchnorm_theory_vs_simulation.png"
     fig.savefig(p, dpi=110)
