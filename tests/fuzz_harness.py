@@ -10,9 +10,13 @@ non-finite arrays). Outcomes:
   floating-point number of the result is finite (else ``nonfinite_ok``), fields documented to hold
   NaN/inf as values excepted (``NONFINITE_ALLOWED``);
 * ``ok_error``: ValueError or TypeError (bad input is refused);
+* ``long_interruptible``: still computing at the time limit (a large but legitimate size, e.g.
+  depth 10^5), and the worker answered SIGINT with KeyboardInterrupt within ``INTERRUPT_LATENCY``
+  seconds (Ctrl-C works: what a user would do);
 * failures: ``exception`` (any other exception type, e.g. OverflowError, ZeroDivisionError,
   IndexError, MemoryError, RuntimeError), ``crash`` (the worker died: segfault, abort, killed at the
-  memory limit), ``timeout`` (a hang or an unbounded amount of work), ``bad_status``,
+  memory limit), ``timeout`` (still running at the time limit and not stopping on SIGINT within
+  ``INTERRUPT_LATENCY`` s: a hang), ``bad_status``,
   ``nonfinite_ok`` (and ``harness_error``, a bug of this harness).
 
 Workers run cases from a queue one by one and are restarted when they die or time out
@@ -25,6 +29,7 @@ import dataclasses
 import os
 import pickle
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -37,6 +42,8 @@ FAILURES = ("exception", "crash", "timeout", "bad_status", "nonfinite_ok", "harn
 # Success statuses under which every number must be finite ("not_reached"/"marginal" legitimately
 # carry inf/NaN, e.g. a time never reached).
 SUCCESS = ("ok", "event")
+#: Seconds within which a call still running at the time limit must stop on SIGINT.
+INTERRUPT_LATENCY = 0.5
 
 
 # ---- right-hand sides and events for integrate.solve_ode (picklable by name) ----------------------
@@ -207,8 +214,13 @@ def _scaled(base):
     return scale
 
 
-def strategies():
-    """(cases strategy factory) built lazily so that workers do not import hypothesis."""
+def strategies(large: bool = False):
+    """(cases strategy factory) built lazily so that workers do not import hypothesis.
+
+    ``large`` adds sizes at and around the documented caps (depth 10^5, 10^6 points, widths of
+    10^4 ...) and long grids: legitimate calls that may run past the time limit, where the harness
+    then checks that SIGINT stops them (``long_interruptible``) and that memory estimates refuse
+    what does not fit."""
     from hypothesis import strategies as st
 
     extreme_reals = st.sampled_from([0.0, -0.0, -1.0, 1e-300, 5e-324, -1e-300, 1e300, -1e300, 1.7976931348623157e308,
@@ -222,6 +234,9 @@ def strategies():
     ints = st.one_of(st.sampled_from([0, -1, 1, 2, 3, 2**31, 2**63, 2**64, 10**400, -10**400, 10**9, 10**12,
                                       np.int64(5), True, 2.5, np.nan]),
                      st.integers(min_value=-5, max_value=64))
+    if large:
+        ints = st.one_of(ints, st.sampled_from([200, 1000, 4096, 10**4, 50_000, 99_999, 100_000, 100_001,
+                                                300_000, 10**6, 10**7, 10**8]))
     wrong = st.sampled_from([None, "x", "", b"1", [], {}, [1, 2, 3], [[1.0, np.nan]], (np.nan,), object,
                              complex(1, 1), np.array([]), np.zeros((0, 0)), np.zeros((2, 3)), np.array(["a"]),
                              np.full(3, np.inf), np.full((2, 2), np.nan)])
@@ -261,7 +276,10 @@ def strategies():
                                                             "jacobian", "with_correlation", "store_layers",
                                                             "include_bias", "return_gram"):
             return st.sampled_from([True, False, 1, "yes", None, np.bool_(True)])
-        return st.one_of(reals, wrong, st.sampled_from([np.array([0.5, 2.0]), np.linspace(0, 1, 5)]))
+        grids = [np.array([0.5, 2.0]), np.linspace(0, 1, 5)]
+        if large:
+            grids += [np.linspace(0.05, 4.0, 3000), np.linspace(0.0, 1e4, 10**5), np.geomspace(1e-3, 1e3, 10**6)]
+        return st.one_of(reals, wrong, st.sampled_from(grids))
 
     @st.composite
     def cases(draw, functions=None):
@@ -331,6 +349,8 @@ def _classify(function: str, kwargs: Dict[str, Any]) -> Tuple[str, str]:
                 res = f(**kwargs)
     except (ValueError, TypeError) as exc:
         return "ok_error", f"{type(exc).__name__}: {str(exc)[:160]}"
+    except KeyboardInterrupt:
+        return "interrupted", f"KeyboardInterrupt at {time.monotonic():.6f}"
     except BaseException as exc:  # noqa: BLE001 - everything else is a finding
         return "exception", f"{type(exc).__name__}: {str(exc)[:160]}"
     if not isinstance(res, statmech_nn.Result):
@@ -395,7 +415,13 @@ def worker_main(memory_bytes: int) -> None:
             function, kwargs = _recv(inp)
         except EOFError:
             return
-        _send(out, classify(function, kwargs))
+        except KeyboardInterrupt:  # a SIGINT that arrived after the case had finished
+            continue
+        try:
+            answer = classify(function, kwargs)
+        except KeyboardInterrupt:  # SIGINT outside the call itself (e.g. while classifying)
+            answer = ("interrupted", f"KeyboardInterrupt at {time.monotonic():.6f}")
+        _send(out, answer)
 
 
 class FuzzPool:
@@ -444,8 +470,28 @@ class FuzzPool:
         fd = self.proc.stdout.fileno()
         ready, _, _ = select.select([fd], [], [], self.timeout)
         if not ready:
-            self._kill()
-            return "timeout", f"no answer within {self.timeout:g} s", time.monotonic() - t0
+            # Still computing: Ctrl-C must stop it (a long legitimate computation) or it is a hang.
+            sent = time.monotonic()
+            try:
+                self.proc.send_signal(signal.SIGINT)
+            except ProcessLookupError:
+                pass
+            ready, _, _ = select.select([fd], [], [], max(5.0, 10 * INTERRUPT_LATENCY))
+            answer = None
+            if ready:
+                try:
+                    answer = _recv(self.proc.stdout)
+                except EOFError:
+                    answer = None
+            latency = time.monotonic() - sent
+            self._kill()  # a fresh worker for the next case either way
+            if answer is not None and answer[0] == "interrupted" and latency <= INTERRUPT_LATENCY + 0.25:
+                return "long_interruptible", f"running at {self.timeout:g} s; stopped on SIGINT in {latency:.3f} s", \
+                    time.monotonic() - t0
+            if answer is not None and answer[0] != "interrupted":
+                return answer[0], answer[1], time.monotonic() - t0  # finished just after the limit
+            return "timeout", (f"no answer within {self.timeout:g} s and no KeyboardInterrupt within "
+                               f"{latency:.2f} s of SIGINT"), time.monotonic() - t0
         try:
             outcome, detail = _recv(self.proc.stdout)
         except EOFError:
@@ -468,7 +514,7 @@ class FuzzPool:
 
 def table(records: List[Tuple[str, str, str, str]]) -> str:
     """Calls x outcomes."""
-    outcomes = ["ok", "ok_error"] + list(FAILURES)
+    outcomes = ["ok", "ok_error", "long_interruptible"] + list(FAILURES)
     counts: Dict[str, Dict[str, int]] = {}
     for function, outcome, _, _ in records:
         counts.setdefault(function, dict.fromkeys(outcomes, 0))[outcome] += 1

@@ -30,10 +30,10 @@ def test_baselines_are_valid_calls(function):
     assert outcome == "ok", (function, outcome, detail)
 
 
-def run_fuzz(n_cases: int, timeout: float):
+def run_fuzz(n_cases: int, timeout: float, large: bool = False):
     records = []
     pool = fh.FuzzPool(timeout=timeout)
-    cases = fh.strategies()
+    cases = fh.strategies(large=large)
 
     # Reproducible case lists: derandomize (a fixed seed of its own) and no example database.
     @settings(max_examples=n_cases, derandomize=True, deadline=None, database=None,
@@ -65,7 +65,7 @@ def test_fuzz_fast():
 
 @pytest.mark.slow
 def test_fuzz_slow():
-    records, failures, report = run_fuzz(12_000, timeout=30.0)
+    records, failures, report = run_fuzz(12_000, timeout=10.0, large=True)
     print(report)
     assert len(records) >= 10_000
     assert not failures, report

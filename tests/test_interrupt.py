@@ -51,6 +51,16 @@ call = {
     "meanfield.simulate": lambda: sn.meanfield.simulate("tanh", 1.5, 0.05, depth=2000, width=2000,
                                                         seeds=[0, 1, 2, 3], num_threads=NT),
     "batchnorm.simulate": lambda: sn.batchnorm.simulate("relu", 8, 2000, 2000, seeds=[0, 1, 2, 3], num_threads=NT),
+    "fisher.empirical": lambda: sn.fisher.empirical("relu", 3, 2.0, 0.1, width=4000, n_samples=128, seeds=[0, 1, 2, 3],
+                                                    num_threads=NT),
+    "ntk.empirical": lambda: sn.ntk.empirical(np.ones((128, 20)) / 20**0.5, depth=3, width=6000, seeds=[0, 1, 2, 3],
+                                              num_threads=NT),
+    # Single long evaluations (one quadrature, no loop over points): they poll inside.
+    "gaussian.I4 (one matrix)": lambda: sn.gaussian.I4("tanh", np.eye(4) * 9.0, num_threads=NT),
+    "perceptron.ode (|l| = 1e8)": lambda: sn.perceptron.ode("tanh", "sgd", 1.0, 1e8, t=50.0),
+    "committee.ode (long t)": lambda: sn.committee.ode(0.25 * np.eye(10), np.full((10, 10), 1e-3), np.eye(10), 1.0,
+                                                          t=np.linspace(0, 1e6, 11), num_threads=NT),
+    "batchnorm.covariance_trajectory": lambda: sn.batchnorm.covariance_trajectory("tanh", np.eye(8) + 0.5, 100000),
 }[sys.argv[1]]
 print("ready", flush=True)
 try:
@@ -62,7 +72,9 @@ sys.exit(3)
 """
 
 LONG_CALLS = ["perceptron.simulate", "committee.simulate", "perceptron.time_to_error", "meanfield.phase_diagram",
-              "meanfield.simulate", "batchnorm.simulate"]
+              "meanfield.simulate", "batchnorm.simulate", "fisher.empirical", "ntk.empirical",
+              "gaussian.I4 (one matrix)", "perceptron.ode (|l| = 1e8)", "committee.ode (long t)",
+              "batchnorm.covariance_trajectory"]
 
 
 def interrupt_latency(name: str, wait: float = 1.0, num_threads: int = 2) -> float:

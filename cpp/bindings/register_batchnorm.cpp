@@ -71,7 +71,17 @@ void register_batchnorm(py::module_& m) {
         },
         py::arg("activation"), py::arg("slope"), py::arg("alpha"), py::arg("B"), py::arg("method"), py::arg("nodes"));
 
-    s.def("arccos_kernel", &bn::arccos_kernel, py::arg("alpha"), py::arg("c"));
+    s.def(
+        "arccos_kernel",
+        [](double alpha, const array_f64& c) {
+            py::array_t<double> out(c.size());
+            {
+                py::gil_scoped_release release;
+                statmech_nn::arccos_kernel(alpha, c.data(), static_cast<std::int64_t>(c.size()), out.mutable_data());
+            }
+            return out;
+        },
+        py::arg("alpha"), py::arg("c"));
     s.def("sphere_moment_factor", &bn::sphere_moment_factor, py::arg("B"), py::arg("alpha"));
 
     s.def(

@@ -17,10 +17,9 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from . import _core
+from ._memory import memory_limit
 from ._result import status_words
 
-#: Runs needing more memory than this (bytes) are refused with a ValueError naming the parameter.
-MEMORY_CAP = 4 * 1024 ** 3
 
 #: Engine seed status codes -> words of statmech_nn.STATUSES.
 
@@ -31,11 +30,12 @@ def run(widths: Sequence[int], batch: int, activation: str, *, slope: float = 0.
         input: str = "gaussian", x: Any = None, cov_factor: Any = None, q_in: float = 1.0, c_in: float = 0.0,
         preactivation: bool = False, backward: str = "none", gram: bool = False, gram_bias: bool = True,
         outputs: bool = False, jacobian: bool = False, post_stats: bool = True, num_threads: int = 0,
-        memory_cap: float = MEMORY_CAP,
+        memory_cap: Optional[float] = None,
         width_name: str = "width", batch_name: str = "batch_size", depth_name: str = "depth") -> dict:
     """Sample the networks (arguments already validated by the caller) and return the engine's
     measurements as a dict of arrays (see ``cpp/include/statmech_nn/network.hpp``) plus
-    ``seed_status`` (words)."""
+    ``seed_status`` (words). Runs whose estimated memory exceeds ``memory_cap`` (default
+    :func:`statmech_nn.memory_limit`) are refused with a ValueError naming the parameter."""
     d = dict(_core.network.run(
         [int(w) for w in widths], int(batch), activation, float(slope), alpha is not None,
         1.0 if alpha is None else float(alpha), float(sigma_w2), float(sigma_b2), weights, parameterization,
@@ -43,7 +43,7 @@ def run(widths: Sequence[int], batch: int, activation: str, *, slope: float = 0.
         None if cov_factor is None else np.ascontiguousarray(cov_factor, dtype=np.float64), float(q_in),
         float(c_in), bool(preactivation), backward, bool(gram), bool(gram_bias), bool(outputs), bool(jacobian),
         bool(post_stats) or bool(gram),
-        [int(s) for s in seeds], int(num_threads), float(memory_cap), width_name, batch_name, depth_name))
+        [int(s) for s in seeds], int(num_threads), float(memory_limit() if memory_cap is None else memory_cap), width_name, batch_name, depth_name))
     d["seed_status"] = np.asarray(status_words(np.atleast_1d(d["status"])), dtype=object)
     return d
 

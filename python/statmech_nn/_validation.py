@@ -9,6 +9,10 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from . import _core
+from ._memory import available_memory, check_memory, memory_limit  # noqa: F401  (re-exported)
+
+#: Most layers a deep-network recursion or simulation accepts (README "Conventions": sizes and memory).
+MAX_DEPTH = 100_000
 
 # The activation table lives in the C++ core (cpp/src/activations/activation.cpp); "silu" is an alias of "swish".
 ACTIVATIONS = tuple(a["name"] for a in _core.activations()) + ("silu",)
@@ -117,6 +121,9 @@ def as_float_array(value: Any, param: str, *, ndim: Optional[int] = None, shape:
         raise TypeError(f"{param} must be an array of real numbers; got dtype {arr.dtype}")
     if np.iscomplexobj(arr):
         raise TypeError(f"{param} must be real, not complex")
+    if arr.dtype != np.float64 or not arr.flags.c_contiguous:
+        # The float64 copy (a broadcast view of a few bytes can stand for gigabytes).
+        check_memory(8.0 * arr.size, param, f"<array of shape {arr.shape}>")
     arr = np.asarray(arr, dtype=np.float64, order="C")  # keeps 0-d arrays 0-d (ascontiguousarray does not)
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{param} must be {ndim}-dimensional; got shape {arr.shape}")
@@ -221,28 +228,3 @@ def check_ode_options(method: Any, rtol: Any, atol: Any, dt: Any, max_step: Any 
     divergence_bound = check_real(divergence_bound, "divergence_bound", positive=True)
     return method, rtol, atol, dt, max_step, max_steps, divergence_bound
 
-
-def available_memory() -> int:
-    """Bytes of memory the machine can still give (MemAvailable; physical memory as a fallback)."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        import os
-
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return 1 << 40
-
-
-def check_memory(bytes_needed: float, param: str, value: Any) -> None:
-    """Refuse a call whose estimated memory exceeds what the machine can give (ValueError naming
-    the parameter that drives it and the bytes needed)."""
-    avail = available_memory()
-    if bytes_needed > avail:
-        raise ValueError(f"{param}={value!r} needs about {bytes_needed / 2**30:.3g} GiB of memory "
-                         f"({bytes_needed:.3g} bytes); only {avail / 2**30:.3g} GiB are available")

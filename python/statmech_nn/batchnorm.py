@@ -46,7 +46,9 @@ from ._validation import (
     as_float_array,
     check_activation,
     check_choice,
+    MAX_DEPTH,
     check_int,
+    check_memory,
     check_real,
     check_seeds,
     check_symmetric_psd,
@@ -110,7 +112,7 @@ def arccos_kernel(alpha: float, c: Any) -> Any:
     arr = as_float_array(c, "c")
     if np.any(np.abs(arr) > 1):
         raise ValueError("c: correlations must lie in [-1, 1]")
-    out = np.array([_core.batchnorm.arccos_kernel(alpha, float(x)) for x in arr.ravel()]).reshape(arr.shape)
+    out = np.asarray(_core.batchnorm.arccos_kernel(alpha, np.ascontiguousarray(arr.ravel()))).reshape(arr.shape)
     if not np.all(np.isfinite(out)):
         raise ValueError(f"alpha: the kernel of degree {alpha:g} overflows float64 (it grows like Gamma(alpha))")
     return float(out) if out.ndim == 0 else out
@@ -280,7 +282,10 @@ def gradient_explosion_rate(activation: str, batch_size: Any, *, slope: float = 
     arr = np.asarray(B)
     if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
         raise TypeError("batch_size must be an int, math.inf or an array of them")
-    return np.array([one(b) for b in arr.ravel().tolist()], dtype=np.float64).reshape(arr.shape)
+    # One evaluation per distinct batch size (at most MAX_BATCH_SIZE + 1 of them: a bounded loop).
+    values, inverse = np.unique(arr.ravel(), return_inverse=True)
+    rates = np.array([one(b) for b in values.tolist()], dtype=np.float64)
+    return rates[inverse].reshape(arr.shape)
 
 
 def _sigma(Sigma: Any, param: str) -> np.ndarray:
@@ -306,9 +311,7 @@ def covariance_map(activation: str, Sigma: Any, sigma_w2: float = 1.0, sigma_b2:
     sigma_w2 = check_real(sigma_w2, "sigma_w2", positive=True)
     sigma_b2 = check_real(sigma_b2, "sigma_b2", nonnegative=True)
     n_samples = check_int(n_samples, "n_samples", low=2)
-    if 16.0 * S.size * (n_samples / 4096 + 1) > _network.MEMORY_CAP:  # two B x B sums per chunk of 4096 draws
-        raise ValueError(f"n_samples: {n_samples} Monte Carlo draws of a {S.shape[0]} x {S.shape[0]} map need more "
-                         f"than {_network.MEMORY_CAP / 2**30:.0f} GiB of partial sums")
+    check_memory(16.0 * S.size * (n_samples / 4096 + 1), "n_samples", n_samples)  # two B x B sums per 4096 draws
     seed = int(check_seeds(seed, "seed")[0])
     nt = check_threads(num_threads)
     r = _core.batchnorm.covariance_map(name, slope, alpha, S, sigma_w2, sigma_b2, n_samples, seed, nt)
@@ -324,11 +327,9 @@ def covariance_trajectory(activation: str, Sigma0: Any, depth: int, sigma_w2: fl
                           **kwargs) -> np.ndarray:
     """``Sigma^0, ..., Sigma^depth`` of the mean-field covariance map (array depth+1 x B x B).
     Keyword arguments go to :func:`covariance_map` (Monte Carlo layers use seed + l)."""
-    depth = check_int(depth, "depth", low=0)
+    depth = check_int(depth, "depth", low=0, high=MAX_DEPTH)
     S = _sigma(Sigma0, "Sigma0")
-    if 8.0 * (depth + 1) * S.size > _network.MEMORY_CAP:
-        raise ValueError(f"depth: {depth} layers of {S.shape[0]} x {S.shape[0]} matrices need more than "
-                         f"{_network.MEMORY_CAP / 2**30:.0f} GiB")
+    check_memory(8.0 * (depth + 1) * S.size, "depth", depth)
     seed = kwargs.pop("seed", 0)
     out = [S]
     for l in range(depth):
@@ -397,7 +398,7 @@ def simulate(activation: str, batch_size: int, depth: int, width: int, sigma_w2:
     """
     name, slope, alpha = _act(activation, slope, alpha)
     B = _batch(batch_size)
-    depth = check_int(depth, "depth", low=1, high=100_000)
+    depth = check_int(depth, "depth", low=1, high=MAX_DEPTH)
     width = check_int(width, "width", low=1)
     sigma_w2 = check_real(sigma_w2, "sigma_w2", positive=True)
     sigma_b2 = check_real(sigma_b2, "sigma_b2", nonnegative=True)

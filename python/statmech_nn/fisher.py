@@ -62,7 +62,7 @@ from . import _core
 from . import gaussian as _gauss
 from ._deprecation import renamed_arguments
 from ._result import Result, combine_status, resultclass
-from ._validation import (as_float_array, check_activation, check_choice, check_divergence_bound, check_int, check_real, check_seeds,
+from ._validation import (MAX_DEPTH, as_float_array, check_memory, check_activation, check_choice, check_divergence_bound, check_int, check_real, check_seeds,
                           check_threads)
 
 # Divergence bound of the order-parameter recursion, relative to q^1 (as statmech_nn.meanfield).
@@ -112,7 +112,7 @@ def _check_alphas(alphas: Any, depth: int) -> np.ndarray:
 
 def _common(activation, depth, sigma_w2, sigma_b2, alphas):
     check_activation(activation)
-    depth = check_int(depth, "depth", low=1, high=100000)
+    depth = check_int(depth, "depth", low=1, high=MAX_DEPTH)
     sigma_w2 = check_real(sigma_w2, "sigma_w2", positive=True)
     sigma_b2 = check_real(sigma_b2, "sigma_b2", nonnegative=True)
     return depth, sigma_w2, sigma_b2, _check_alphas(alphas, depth)

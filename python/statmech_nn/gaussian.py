@@ -45,7 +45,7 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _core
-from ._validation import ACTIVATIONS, as_float_array, check_activation, check_choice, check_real, check_threads
+from ._validation import ACTIVATIONS, as_float_array, check_activation, check_choice, check_memory, check_real, check_threads
 
 
 def activation_traits(name: Optional[str] = None) -> Any:
@@ -85,6 +85,7 @@ def activation(name: str, x: Any, derivative: int = 0, slope: float = 0.01) -> n
         raise ValueError(f"derivative must be 0, 1 or 2; got {derivative!r}")
     slope = check_real(slope, "slope")
     arr = as_float_array(x, "x")  # finite values only: NaN in, NaN out is never silent
+    check_memory(16.0 * arr.size, "x", f"<array of shape {arr.shape}>")  # the output and a finiteness mask
     out = np.asarray(_core.gaussian.activation(name, arr, int(derivative), slope))
     if not np.all(np.isfinite(out)):
         raise ValueError(f"x: {name} overflows float64 at some of these points (|x| too large)")

@@ -31,7 +31,7 @@ import numpy as np
 from . import _core
 from ._result import Result, resultclass
 from ._validation import ODE_METHODS as METHODS
-from ._validation import as_float_array, check_int, check_ode_options, check_times
+from ._validation import as_float_array, check_int, check_memory, check_ode_options, check_times
 
 #: The status words an integration can end with (a subset of :data:`statmech_nn.STATUSES`).
 STATUSES = ("ok", "event", "diverged", "max_steps", "step_too_small")
@@ -121,6 +121,9 @@ def solve_ode(fun: Callable[[float, np.ndarray], Any], y0: Any, t: Any, *, metho
         method, rtol, atol, dt, max_step, max_steps, divergence_bound, default_dt=None)
     y0 = as_float_array(y0, "y0", ndim=1)
     times = check_times(t, start_nonnegative=False)
+    # The dense output on the grid (and its copy into the result), plus eight stage vectors.
+    check_memory(16.0 * times.size * y0.size + 80.0 * y0.size, "t" if times.size >= y0.size else "y0",
+                 f"<{times.size} times x {y0.size} components>")
     options = _core.integrators.OdeOptions(method, rtol, atol, dt, max_step, max_steps, divergence_bound)
     r = _core.integrators.solve(fun, y0, times, options, event)
     y = np.asarray(r["y"])

@@ -64,6 +64,8 @@ from . import _core
 from ._result import STATUSES as _STATUSES
 from ._result import Result, combine_status, resultclass, status_codes, status_words
 from ._validation import (
+    MAX_DEPTH,
+    check_memory,
     as_float_array,
     check_activation,
     check_choice,
@@ -166,7 +168,7 @@ _status = status_words
 
 
 def _check_depth(depth: Any) -> int:
-    return check_int(depth, "depth", low=1, high=100000)
+    return check_int(depth, "depth", low=1, high=MAX_DEPTH)
 
 
 _check_bound = check_divergence_bound
@@ -516,6 +518,9 @@ def phase_diagram(activation: str, sigma_w2: Any, sigma_b2: Any, *, with_correla
     if not isinstance(with_correlation, (bool, np.bool_)):
         raise TypeError("with_correlation must be a bool")
     q_init = check_real(q_init, "q_init", positive=True)
+    # Seven float fields and the status words per grid point, plus four per sigma_b2 column.
+    check_memory(8.0 * (w.size * b.size * 9 + b.size * 6), "sigma_w2" if w.size >= b.size else "sigma_b2",
+                 f"<grid of {w.size} x {b.size} points>")
     d = _mf.phase_diagram(name, slope, w, b, q_init, bool(with_correlation), check_threads(num_threads))
     st = np.asarray(_status(d["status"]))
     return PhaseDiagram(w.copy(), b.copy(), d["q_star"], d["c_star"], d["chi1"], d["chi_c"], d["xi_q"], d["xi_c"],

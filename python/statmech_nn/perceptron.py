@@ -62,6 +62,7 @@ from typing import Any, Optional
 
 import functools
 import math
+import os
 
 import numpy as np
 
@@ -73,6 +74,7 @@ from ._validation import (
     check_int,
     check_real,
     check_seeds,
+    check_memory,
     check_threads,
     check_ode_options,
     check_times,
@@ -558,6 +560,8 @@ def time_to_error(activation: str, rule: str, eta: Any, l0: Any, threshold: floa
     divergence_bound = check_real(divergence_bound, "divergence_bound", positive=True)
     nt = check_threads(num_threads)
     shape = eta_b.shape
+    # Per grid point: flattened inputs, the core's outputs, result arrays and the status words.
+    check_memory(128.0 * eta_b.size, "eta" if eta_a.size >= l0_a.size else "l0", f"<grid of {eta_b.size} points>")
     e_flat = np.ascontiguousarray(eta_b.ravel())
     l_flat = np.ascontiguousarray(l0_b.ravel())
     setup = _core.perceptron.Setup(activation, slope, rule, 1.0, 1.0, R0, z0)
@@ -618,12 +622,18 @@ def simulate(activation: str, rule: str, eta: float, l0: float, N: int, t: Any =
         times = steps / float(N)
     else:
         times = _times(t)
+    if float(np.max(times, initial=0.0)) * N >= 2.0 ** 62:
+        raise ValueError(f"t: {float(np.max(times)):g} x N = {N} steps do not fit in a 64-bit step counter")
     steps = np.rint(times * N).astype(np.int64)
     if steps.size > 1 and np.any(np.diff(steps) <= 0):
         raise ValueError(f"t: times are closer than one step (1/N = {1.0 / N:g}) after rounding to whole steps")
     seeds_a = check_seeds(seeds)
     nt = check_threads(num_threads)
     divergence_bound = check_real(divergence_bound, "divergence_bound", positive=True)
+    # Teacher, student (and V for WN) and the input of one run per concurrent thread, plus records.
+    concurrent = min(len(seeds_a), nt if nt > 0 else (os.cpu_count() or 1))
+    check_memory(8.0 * 5 * N * concurrent, "N", N)
+    check_memory(8.0 * 5 * steps.size * len(seeds_a), "t", t)
     setup = _core.perceptron.Setup(activation, slope, rule, eta, l0, R0, z0)
     d = _core.perceptron.simulate(setup, N, steps, seeds_a, nt, divergence_bound)
     l, R, z, eg = (d[k] for k in ("l", "R", "z", "eg"))

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "statmech_nn/activation.hpp"
@@ -51,6 +52,8 @@ PairMoments pair_quadrature(const Activation& g, double q11, double q12, double 
 // Gaussians of correlation c. Elementary for alpha = 0, 1, 2 (to rounding, also at c = +-1), a
 // smooth 96-node 1-D integral otherwise.
 double arccos_kernel(double alpha, double c);
+// The same over n correlations (out[i] = arccos_kernel(alpha, c[i])), polling for Ctrl-C.
+void arccos_kernel(double alpha, const double* c, std::int64_t n, double* out);
 // Pair moments of phi(x) = a max(x,0)^k - b max(-x,0)^k (degree k > 0) through the arc-cosine kernels.
 PairMoments homogeneous_pair_moments(double a, double b, double degree, double q11, double q12, double q22);
 

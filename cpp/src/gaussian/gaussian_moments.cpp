@@ -1,5 +1,6 @@
 // Gaussian moments of one activation (see gaussian_moments.hpp).
 #include "statmech_nn/gaussian_moments.hpp"
+#include "statmech_nn/parallel.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -247,6 +248,13 @@ PairMoments pair_moments(const Activation& g, double q11, double q12, double q22
     PairMoments pm;
     if (pair_closed_form(g, q11, q12, q22, pm)) return pm;
     return pair_quadrature(g, q11, q12, q22);
+}
+
+void arccos_kernel(double alpha, const double* c, std::int64_t n, double* out) {
+    for (std::int64_t i = 0; i < n; ++i) {
+        if ((i & 1023) == 0) check_interrupt();
+        out[i] = arccos_kernel(alpha, c[i]);
+    }
 }
 
 }  // namespace statmech_nn

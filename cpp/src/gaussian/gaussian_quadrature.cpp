@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "statmech_nn/gaussian.hpp"
+#include "statmech_nn/parallel.hpp"
 
 namespace statmech_nn {
 
@@ -268,6 +269,9 @@ struct Nested {
 
     double level(int k) {
         if (k == d) return 1.0;
+        // A single 4-D average can take seconds: poll for Ctrl-C once per innermost 1-D rule
+        // (~100 integrand evaluations; a relaxed atomic load, a clock read on the master).
+        if (k + 1 == d) check_interrupt();
         const std::vector<double>& m = means[k];
         std::vector<double>& next = means[k + 1];
         const double sd = L(k, k);
@@ -332,6 +336,7 @@ void mean2_vector(const std::function<void(double, double, double*)>& f, int n_o
     normal_rule(0.0, sd1, outer_kinks, qs, x1, w1, &outer_scale);
     double total[16] = {0.0}, inner[16], val[16];
     for (size_t i = 0; i < x1.size(); ++i) {
+        check_interrupt();  // once per inner rule: long panel rules (large scales) stay interruptible
         normal_rule(slope * x1[i], sd2, kinks2, qs, x2, w2, &kGenericScalePoints);
         std::fill(inner, inner + n_out, 0.0);
         for (size_t j = 0; j < x2.size(); ++j) {

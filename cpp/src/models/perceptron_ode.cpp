@@ -131,6 +131,7 @@ Trajectory integrate(const Activation& g, Rule rule, double eta, double l0, doub
     tr.eg.resize(n);
     if (rule == Rule::WN) tr.z.resize(n);
     for (int i = 0; i < n; ++i) {
+        check_interrupt();  // quadrature eg at large |l| costs ~0.05 s per output time
         const Order o = order_from_state(rule, i < n_rows ? res.y.row(i).data() : res.y_stop.data());
         tr.l[i] = o.l;
         tr.R[i] = o.R;
