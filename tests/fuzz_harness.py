@@ -157,6 +157,7 @@ NONFINITE_ALLOWED_IN = {
     ("ntk.predict_gd_mse", "t"),  # "np.inf gives the converged kernel regression"
     ("meanfield.jacobian_moments", "log_variance"),  # "-inf where the variance is exactly 0"
     ("meanfield.jacobian_spectrum", "log_variance"),
+    ("meanfield.jacobian_spectrum", "atom_at_edge"),  # "nan where that mass is 0 and the location overflows"
     ("meanfield.phase_diagram", "c_star"),  # "nan where q* = 0" / with_correlation=False
     ("meanfield.phase_diagram", "chi_c"),
     ("meanfield.phase_diagram", "xi_c"),
@@ -405,6 +406,9 @@ def worker_main(memory_bytes: int) -> None:
     import resource
 
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    # Ctrl-C raises KeyboardInterrupt even when the run was started in the background (where a
+    # non-interactive shell makes children ignore SIGINT and Python then keeps it ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import statmech_nn  # noqa: F401  (import once, before the first case)
 
     inp, out = sys.stdin.buffer, sys.stdout.buffer

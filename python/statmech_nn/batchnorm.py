@@ -138,6 +138,7 @@ def bsb1(batch_size: int, q: float, c: float) -> np.ndarray:
     c = check_real(c, "c")
     if not -1.0 / (B - 1) - 1e-12 <= c <= 1.0:
         raise ValueError(f"c: a BSB1 matrix needs -1/(batch_size - 1) <= c <= 1 (positive semidefinite); got {c}")
+    check_memory(24.0 * B * B, "batch_size", B)  # the matrix and two temporaries
     return q * ((1.0 - c) * np.eye(B) + c * np.ones((B, B)))
 
 

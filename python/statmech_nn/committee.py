@@ -715,13 +715,14 @@ def plateau_scan(eta: Any, breaking: Any, *, K: int = 2, M: int = 2, q0: float =
     eps = as_float_array(breaking, "breaking").reshape(-1)
     if eps.size < 1:
         raise ValueError("breaking must be a scalar or a non-empty 1-D array")
-    K = check_int(K, "K", low=1)
-    M = check_int(M, "M", low=1)
+    K = check_int(K, "K", low=1, high=MAX_UNITS)
+    M = check_int(M, "M", low=1, high=MAX_UNITS)
     q0 = check_real(q0, "q0", positive=True)
     r0 = check_real(r0, "r0")
     t_max = check_real(t_max, "t_max", positive=True, high=MAX_PLATEAU_TIME)
     n_points = check_int(n_points, "n_points", low=3, high=MAX_POINTS)
     check_memory(8.0 * n_points * (2 * K * K + K * M + K + 8), "n_points", n_points)
+    check_memory(8.0 * (4 * (K + M) ** 2 + 2 * M * M), "M" if M >= K else "K", max(K, M))  # T, Q0, R0 and the state
     times = np.linspace(0.0, t_max, n_points)
     shape = (etas.size, eps.size)
     out = {k: np.full(shape, np.nan) for k in ("level", "length", "start", "end")}

@@ -141,7 +141,12 @@ double max_abs_diff(const SphereMoments& x, const SphereMoments& y) {
 
 double log_gamma_ratio_factor(int B, double alpha) {
     const double h = 0.5 * (B - 1.0);
-    return alpha * std::log(B - 1.0) - alpha * std::log(2.0) + std::lgamma(h) - std::lgamma(h + alpha);
+    if (alpha < 1e15) return alpha * std::log(h) + std::lgamma(h) - std::lgamma(h + alpha);
+    // Huge degrees: alpha log h and lgamma(h + alpha) both overflow; Stirling's series for
+    // lgamma(h + alpha) (relative error ~1/(12 alpha)) keeps the difference finite (-> -inf: c -> 0).
+    const double x = h + alpha;
+    return -alpha * (std::log1p(alpha / h) - 1.0) - (h - 0.5) * std::log(x) + h - 0.5 * std::log(2.0 * 3.14159265358979323846) +
+           std::lgamma(h);
 }
 
 }  // namespace
