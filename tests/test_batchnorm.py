@@ -386,3 +386,19 @@ def test_results_save_and_load(tmp_path):
                 np.testing.assert_array_equal(getattr(back, k), v)
     sim = bn.simulate("tanh", 4, 3, 30, 1.5, 0.1, seeds=[1, 2])
     assert list(sim.seeds) == [1, 2] and list(sim.seed_status) == ["ok", "ok"] and list(sim.stop_layer) == [3, 3]
+
+
+def test_c_alpha_against_mpmath_including_huge_degrees():
+    # c_B(alpha) = ((B-1)/2)^alpha Gamma((B-1)/2) / Gamma((B-1)/2 + alpha); huge degrees underflow to
+    # 0 (never inf/nan: alpha log h and lgamma(h + alpha) both overflow there).
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 40
+    for B in (4, 5, 100, 4096):
+        for alpha in (-0.4, 0.0, 0.5, 1.0, 2.0, 7.5, 50.0, 1e3, 1e14, 2e15, 1e100, 1.7976931348623157e308):
+            h = mpmath.mpf(B - 1) / 2
+            ref = mpmath.exp(alpha * mpmath.log(h) + mpmath.loggamma(h) - mpmath.loggamma(h + alpha))
+            got = bn.c_alpha(B, alpha)
+            if ref < mpmath.mpf("1e-300"):
+                assert 0.0 <= got < 1e-290, (B, alpha, got)
+            else:
+                assert abs(got - float(ref)) <= 1e-12 * float(ref), (B, alpha, got, ref)

@@ -139,14 +139,42 @@ double max_abs_diff(const SphereMoments& x, const SphereMoments& y) {
     return e;
 }
 
+// log1p(u) - u without cancellation for small u.
+double log1p_minus(double u) {
+    if (std::fabs(u) >= 0.1) return std::log1p(u) - u;
+    double term = -u * u / 2.0, sum = term;  // -u^2/2 + u^3/3 - ...
+    for (int k = 3; k < 40; ++k) {
+        term *= -u * (k - 1.0) / k;
+        sum += term;
+        if (std::fabs(term) < 1e-18 * std::fabs(sum)) break;
+    }
+    return sum;
+}
+
+// Stirling's correction s(x) = lgamma(x) - (x - 1/2) log x + x - log(2 pi)/2 for x >= 30 (error < 1e-17).
+double stirling_correction(double x) {
+    const double r = 1.0 / x, r2 = r * r;
+    return r * (1.0 / 12.0 - r2 * (1.0 / 360.0 - r2 * (1.0 / 1260.0 - r2 / 1680.0)));
+}
+
+// log c_B(alpha) = alpha log h + lgamma(h) - lgamma(h + alpha), h = (B - 1)/2.
 double log_gamma_ratio_factor(int B, double alpha) {
     const double h = 0.5 * (B - 1.0);
-    if (alpha < 1e15) return alpha * std::log(h) + std::lgamma(h) - std::lgamma(h + alpha);
-    // Huge degrees: alpha log h and lgamma(h + alpha) both overflow; Stirling's series for
-    // lgamma(h + alpha) (relative error ~1/(12 alpha)) keeps the difference finite (-> -inf: c -> 0).
-    const double x = h + alpha;
-    return -alpha * (std::log1p(alpha / h) - 1.0) - (h - 0.5) * std::log(x) + h - 0.5 * std::log(2.0 * 3.14159265358979323846) +
-           std::lgamma(h);
+    constexpr double kLog2Pi = 1.8378770664093454836;
+    if (alpha >= 1e15) {
+        // Huge degrees: alpha log h and lgamma(h + alpha) both overflow; Stirling's series for
+        // lgamma(h + alpha) keeps the difference finite (-> -inf: c -> 0).
+        const double x = h + alpha;
+        return -alpha * (std::log1p(alpha / h) - 1.0) - (h - 0.5) * std::log(x) + h - 0.5 * kLog2Pi + std::lgamma(h);
+    }
+    if (h >= 30.0) {
+        // The three terms are each ~h log h while the result is ~alpha^2 / h: written through
+        // log1p(u) - u (u = alpha/h) and Stirling's corrections it stays accurate to rounding.
+        const double u = alpha / h;
+        return -h * log1p_minus(u) - (alpha - 0.5) * std::log1p(u) -
+               (stirling_correction(h + alpha) - stirling_correction(h));
+    }
+    return alpha * std::log(h) + std::lgamma(h) - std::lgamma(h + alpha);
 }
 
 }  // namespace
