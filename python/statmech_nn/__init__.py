@@ -19,10 +19,10 @@ from . import _core
 from ._version import __version__
 from ._result import STATUSES, OK_STATUSES, Result, load
 from . import gaussian, integrate
-from . import perceptron, committee, meanfield, batchnorm, fisher, ntk
+from . import perceptron, committee, meanfield, batchnorm, fisher, ntk, training
 from ._sweep import sweep
 
-__all__ = ["__version__", "STATUSES", "OK_STATUSES", "Result", "load", "gaussian", "integrate", "perceptron", "committee", "meanfield", "batchnorm", "fisher", "ntk",
+__all__ = ["__version__", "STATUSES", "OK_STATUSES", "Result", "load", "gaussian", "integrate", "perceptron", "committee", "meanfield", "batchnorm", "fisher", "ntk", "training",
            "max_threads", "sweep"]
 
 
