@@ -20,10 +20,10 @@ from ._version import __version__
 from ._result import STATUSES, OK_STATUSES, Result, load
 from ._memory import memory_limit, set_memory_limit
 from . import gaussian, integrate
-from . import perceptron, committee, meanfield, batchnorm, fisher, ntk
+from . import perceptron, committee, meanfield, batchnorm, fisher, ntk, training
 from ._sweep import sweep
 
-__all__ = ["__version__", "STATUSES", "OK_STATUSES", "Result", "load", "memory_limit", "set_memory_limit", "gaussian", "integrate", "perceptron", "committee", "meanfield", "batchnorm", "fisher", "ntk",
+__all__ = ["__version__", "STATUSES", "OK_STATUSES", "Result", "load", "memory_limit", "set_memory_limit", "gaussian", "integrate", "perceptron", "committee", "meanfield", "batchnorm", "fisher", "ntk", "training",
            "max_threads", "sweep"]
 
 

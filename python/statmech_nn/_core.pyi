@@ -24,6 +24,8 @@ class _testing:
     def network_sample(widths: collections.abc.Sequence[int], batch: int, sigma_w2: float | int, sigma_b2: float | int, weights: str, seed: int) -> tuple[numpy.typing.ArrayLike, list, list]: ...
     @staticmethod
     def normals(seed: int, stream: int, n: int) -> numpy.typing.ArrayLike: ...
+    @staticmethod
+    def training_batches(seed: int, L: int, n: int, batch: int, steps: int) -> numpy.typing.NDArray[numpy.int64]: ...
 
 
 class batchnorm:
@@ -161,3 +163,10 @@ class perceptron:
     def simulate(setup: statmech_nn._core.perceptron.Setup, N: int, steps: collections.abc.Sequence[int], seeds: collections.abc.Sequence[int], num_threads: int, divergence_bound: float | int) -> dict: ...
     @staticmethod
     def time_to_error(setup: statmech_nn._core.perceptron.Setup, eta: numpy.typing.ArrayLike, l0: numpy.typing.ArrayLike, threshold: float | int, t_max: float | int, options: statmech_nn._core.integrators.OdeOptions, num_threads: int) -> tuple[numpy.typing.ArrayLike, numpy.typing.ArrayLike, numpy.typing.NDArray[numpy.int8]]: ...
+
+
+class training:
+    """gradient descent on sampled networks (training twins)"""
+
+    @staticmethod
+    def train(widths: collections.abc.Sequence[int], activation: str, slope: float | int, sigma_w2: float | int, sigma_b2: float | int, weights: str, parameterization: str, batchnorm: str, n_samples: int, gaussian_inputs: bool, targets: str, x_train: numpy.typing.ArrayLike | None, y_train: numpy.typing.ArrayLike | None, n_test: int, x_test: numpy.typing.ArrayLike | None, y_test: numpy.typing.ArrayLike | None, x_eval: numpy.typing.ArrayLike | None, outputs_train: bool, return_data: bool, eta: float | int, steps: int, batch_size: int, record: collections.abc.Sequence[int], divergence_bound: float | int, work_cap: float | int, seeds: collections.abc.Sequence[int], num_threads: int, memory_cap: float | int) -> dict: ...

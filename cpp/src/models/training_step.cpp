@@ -1,0 +1,155 @@
+// Training twins: the initial network (the engine's draw), one forward pass over a batch, the MSE,
+// and one backward pass with the gradient-descent update, every product over fixed row blocks of
+// 128 (so the numbers do not depend on how many threads share the blocks). See training.hpp.
+#include <algorithm>
+#include <cmath>
+
+#include "statmech_nn/parallel.hpp"
+#include "statmech_nn/training.hpp"
+
+namespace statmech_nn::training {
+
+using network::BatchNorm;
+using network::kRowBlock;
+
+namespace {
+
+inline std::int64_t n_blocks(std::int64_t rows) { return (rows + kRowBlock - 1) / kRowBlock; }
+
+}  // namespace
+
+void init_params(const network::Spec& net, std::uint64_t seed, int inner_threads, Params& p) {
+    const int L = static_cast<int>(net.widths.size()) - 1;
+    p.W.resize(L);
+    p.b.resize(L);
+    network::Spec gauss = net;
+    gauss.weights = network::Weights::Gaussian;
+    for (int l = 1; l <= L; ++l) {
+        const bool square = net.widths[l] == net.widths[l - 1];
+        network::draw_layer(square ? net : gauss, l, seed, inner_threads, p.W[l - 1], p.b[l - 1]);
+    }
+}
+
+void forward(const network::Spec& net, const Params& p, const Eigen::MatrixXd& X, Pass& pass, int inner_threads,
+             const Poll& poll) {
+    const int L = static_cast<int>(net.widths.size()) - 1;
+    const int B = static_cast<int>(X.cols());
+    const bool bn_all = net.batchnorm == BatchNorm::All;
+    const network::Nonlinearity& phi = net.phi;
+    pass.A.resize(L);
+    pass.U.resize(L);
+    if (bn_all) pass.norms.resize(L);
+    pass.A[0] = X;
+    pass.degenerate = 0;
+    std::vector<std::int64_t> degenerate;
+    for (int l = 1; l <= L; ++l) {
+        poll();
+        const network::RowMatrix& W = p.W[l - 1];
+        const Eigen::VectorXd& b = p.b[l - 1];
+        const std::int64_t M = net.widths[l];
+        Eigen::MatrixXd& Out = l < L ? pass.U[l] : pass.F;
+        Out.resize(M, B);
+        const Eigen::MatrixXd& Ain = pass.A[l - 1];
+        Eigen::MatrixXd* Aout = nullptr;
+        if (l < L) {
+            Aout = &pass.A[l];
+            Aout->resize(M, B);
+            if (bn_all) pass.norms[l].resize(M);
+        }
+        const std::int64_t nb = n_blocks(M);
+        degenerate.assign(nb, 0);
+        parallel_for(nb, inner_threads, [&](std::int64_t k) {
+            poll();
+            const Eigen::Index r0 = k * kRowBlock, nr = std::min<Eigen::Index>(kRowBlock, M - r0);
+            Out.middleRows(r0, nr).noalias() = W.middleRows(r0, nr) * Ain;
+            Out.middleRows(r0, nr).colwise() += b.segment(r0, nr);
+            if (!Aout) return;
+            for (Eigen::Index i = r0; i < r0 + nr; ++i) {
+                if (bn_all) {
+                    // In place: U[l] holds BN(u^l) from here on (what phi' needs).
+                    const double nrm = network::batch_normalize(&Out(i, 0), &Out(i, 0), B, M, M);
+                    pass.norms[l][i] = nrm;
+                    if (!(nrm > 0)) ++degenerate[k];
+                }
+                for (int t = 0; t < B; ++t) (*Aout)(i, t) = phi.value(Out(i, t));
+            }
+        });
+        for (std::int64_t c : degenerate) pass.degenerate += c;
+    }
+    if (net.batchnorm == BatchNorm::Last) {
+        const Eigen::VectorXd mean = pass.F.rowwise().mean();
+        pass.F.colwise() -= mean;
+    }
+}
+
+double mse(const Eigen::MatrixXd& F, const Eigen::MatrixXd& Y) {
+    return 0.5 * (F - Y).squaredNorm() / static_cast<double>(F.cols());
+}
+
+void backward(const network::Spec& net, Params& p, Pass& pass, const Eigen::MatrixXd& Y, double eta,
+              double* grad_norm, int inner_threads, const Poll& poll) {
+    const int L = static_cast<int>(net.widths.size()) - 1;
+    const int B = static_cast<int>(pass.F.cols());
+    const bool bn_all = net.batchnorm == BatchNorm::All;
+    const bool ntk = net.parameterization == network::Parameterization::NTK;
+    const network::Nonlinearity& phi = net.phi;
+    Eigen::MatrixXd& D = pass.D;
+    Eigen::MatrixXd& G = pass.G;
+    D = (pass.F - Y) / static_cast<double>(B);  // dLoss/df
+    if (net.batchnorm == BatchNorm::Last) {
+        const Eigen::VectorXd mean = D.rowwise().mean();  // f~ = P f: dLoss/du^L = P dLoss/df~
+        D.colwise() -= mean;
+    }
+    std::vector<double> partial;
+    for (int l = L; l >= 1; --l) {
+        poll();
+        network::RowMatrix& W = p.W[l - 1];
+        Eigen::VectorXd& b = p.b[l - 1];
+        const std::int64_t M = net.widths[l], Mp = net.widths[l - 1];
+        const double sw = ntk ? net.sigma_w2 / static_cast<double>(Mp) : 1.0;
+        const double sb = ntk ? net.sigma_b2 : 1.0;
+        // The error of the layer below, with the weights before the update.
+        if (l > 1) {
+            G.resize(Mp, B);
+            const Eigen::MatrixXd& Ub = pass.U[l - 1];
+            parallel_for(n_blocks(Mp), inner_threads, [&](std::int64_t k) {
+                poll();
+                const Eigen::Index r0 = k * kRowBlock, nr = std::min<Eigen::Index>(kRowBlock, Mp - r0);
+                G.middleRows(r0, nr).noalias() = W.middleCols(r0, nr).transpose() * D;
+                Eigen::VectorXd v(bn_all ? B : 0);
+                for (Eigen::Index i = r0; i < r0 + nr; ++i) {
+                    if (bn_all) {
+                        for (int t = 0; t < B; ++t) v[t] = phi.deriv(Ub(i, t)) * G(i, t);
+                        network::batch_normalize_backward(&Ub(i, 0), pass.norms[l - 1][i], v.data(), &G(i, 0), B, Mp, 1,
+                                                          Mp);
+                    } else {
+                        for (int t = 0; t < B; ++t) G(i, t) *= phi.deriv(Ub(i, t));
+                    }
+                }
+            });
+        }
+        // This layer's gradient, its norm and the update.
+        const Eigen::MatrixXd& Ain = pass.A[l - 1];
+        const std::int64_t nb = n_blocks(M);
+        partial.assign(nb, 0.0);
+        parallel_for(nb, inner_threads, [&](std::int64_t k) {
+            poll();
+            const Eigen::Index r0 = k * kRowBlock, nr = std::min<Eigen::Index>(kRowBlock, M - r0);
+            const Eigen::MatrixXd gW = D.middleRows(r0, nr) * Ain.transpose();
+            const Eigen::VectorXd gb = D.middleRows(r0, nr).rowwise().sum();
+            if (grad_norm) partial[k] = sw * gW.squaredNorm() + sb * gb.squaredNorm();
+            if (eta > 0) {
+                W.middleRows(r0, nr) -= (eta * sw) * gW;
+                b.segment(r0, nr) -= (eta * sb) * gb;
+            }
+        });
+        if (grad_norm) {
+            double s = 0;
+            for (double v : partial) s += v;
+            grad_norm[l - 1] = std::sqrt(s);
+        }
+        if (l > 1) D.swap(G);
+    }
+}
+
+}  // namespace statmech_nn::training
