@@ -1,5 +1,7 @@
 #include "statmech_nn/committee_threads.hpp"
 
+#include <chrono>
+
 #include "statmech_nn/parallel.hpp"
 
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
@@ -12,12 +14,27 @@
 namespace statmech_nn::committee {
 
 namespace {
-// Spins (pause instructions) before an idle worker sleeps: ~10-20 microseconds, about the gap
-// between two right-hand-side evaluations of the integrator.
-constexpr int kWorkerSpins = 4000;
-// Spins of the caller waiting for claimed items before it starts yielding its core.
-constexpr int kCallerSpins = 2000;
+using Clock = std::chrono::steady_clock;
+// How long an idle worker spins before it sleeps: a few times the gap between two right-hand-side
+// evaluations of the integrator, short enough to cost other processes nothing noticeable.
+constexpr auto kWorkerSpin = std::chrono::microseconds(30);
+// How long the caller spins on items still running on workers before it yields its core.
+constexpr auto kCallerSpin = std::chrono::microseconds(20);
 constexpr std::uint64_t kIndexMask = 0xffffffffULL;
+
+// Spins while pending() for up to `budget` (the clock read every 64 pauses); false when the
+// budget ran out first.
+template <class Pending>
+bool spin_while(Pending pending, Clock::duration budget) {
+    const auto start = Clock::now();
+    for (;;) {
+        for (int k = 0; k < 64; ++k) {
+            if (!pending()) return true;
+            STATMECH_NN_CPU_RELAX();
+        }
+        if (Clock::now() - start > budget) return !pending();
+    }
+}
 }  // namespace
 
 Team::Team(int num_threads) {
@@ -65,20 +82,16 @@ void Team::work(std::uint32_t g, bool caller) {
 void Team::worker_loop() {
     std::uint32_t seen = 0;
     for (;;) {
-        std::uint32_t g = generation_.load(std::memory_order_seq_cst);
-        for (int spin = 0; g == seen && !stop_.load(std::memory_order_relaxed); ++spin) {
-            if (spin < kWorkerSpins) {
-                STATMECH_NN_CPU_RELAX();
-            } else {
-                std::unique_lock<std::mutex> lock(mutex_);
-                sleepers_.fetch_add(1, std::memory_order_seq_cst);
-                wake_.wait(lock, [&] {
-                    return generation_.load(std::memory_order_seq_cst) != seen || stop_.load(std::memory_order_seq_cst);
-                });
-                sleepers_.fetch_sub(1, std::memory_order_seq_cst);
-            }
-            g = generation_.load(std::memory_order_seq_cst);
+        auto idle = [&] {
+            return generation_.load(std::memory_order_seq_cst) == seen && !stop_.load(std::memory_order_seq_cst);
+        };
+        if (!spin_while(idle, kWorkerSpin)) {
+            std::unique_lock<std::mutex> lock(mutex_);
+            sleepers_.fetch_add(1, std::memory_order_seq_cst);
+            wake_.wait(lock, [&] { return !idle(); });
+            sleepers_.fetch_sub(1, std::memory_order_seq_cst);
         }
+        const std::uint32_t g = generation_.load(std::memory_order_seq_cst);
         if (stop_.load(std::memory_order_seq_cst)) return;
         seen = g;
         work(g, false);
@@ -109,10 +122,9 @@ void Team::run_erased(std::int64_t n, Fn fn, void* ctx) {
     }
     work(g, true);
     // Every item is claimed; wait for those still running on workers.
-    for (int spin = 0; done_.load(std::memory_order_acquire) < n; ++spin) {
-        if (spin < kCallerSpins) STATMECH_NN_CPU_RELAX();
-        else std::this_thread::yield();
-    }
+    auto running = [&] { return done_.load(std::memory_order_acquire) < n; };
+    if (!spin_while(running, kCallerSpin))
+        while (running()) std::this_thread::yield();
     if (error_) {
         std::exception_ptr e = error_;
         error_ = nullptr;
