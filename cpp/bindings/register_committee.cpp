@@ -127,6 +127,25 @@ void register_committee(py::module_& m) {
         },
         py::arg("model"), py::arg("T"), py::arg("state"), py::arg("num_threads"));
 
+    testing_module(m).def(
+        "committee_derivatives_reference",
+        [](const Model& model, const Eigen::MatrixXd& T, const State& state) {
+            RhsReport r;
+            {
+                py::gil_scoped_release release;
+                r = derivatives_report_reference(model, T, state);
+            }
+            return report_dict(r);
+        },
+        py::arg("model"), py::arg("T"), py::arg("state"),
+        "the committee right-hand side evaluated term by term (the reference of the fast one)");
+
+    testing_module(m).def("committee_set_rhs_thread_work", &set_rhs_thread_work, py::arg("work"),
+                          "sets the work per right-hand side below which the committee ODE runs on one thread; "
+                          "returns the previous value");
+    testing_module(m).def("committee_rhs_threads", &rhs_threads, py::arg("model"), py::arg("num_threads"),
+                          "threads one committee right-hand side uses");
+
     sub.def(
         "simulate",
         [](const SimSettings& settings, int num_threads) {

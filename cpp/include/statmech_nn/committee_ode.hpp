@@ -14,6 +14,7 @@
 
 #include <Eigen/Dense>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,12 +35,25 @@ struct State {
 // num_threads parallelises the I4 sums (the result does not depend on it).
 State derivatives(const Model& m, const Eigen::MatrixXd& T, const State& s, int num_threads);
 
-// Scratch space of derivatives_into (reused between calls: no allocation in the ODE loop).
+class Team;  // committee_threads.hpp
+
+// Scratch space of derivatives_into (reused between calls: no allocation in the ODE loop), and the
+// thread team of the evaluations that use threads (created on first use, kept for the workspace's
+// lifetime: one per solve).
 struct Workspace {
     Eigen::VectorXd c;
     Eigen::MatrixXd C, D, E, A, S, P;
     std::vector<std::pair<int, int>> pairs;
+    std::shared_ptr<Team> team;
 };
+
+// Threads one right-hand side of the model uses for num_threads requested (<= 0: the default):
+// 1 when its work (rhs_work, in units of one erf I4 term, ~5 ns) is below the measured threshold
+// where threads stop paying, or inside an enclosing parallel region.
+double rhs_work(const Model& m);
+int rhs_threads(const Model& m, int num_threads);
+// Test hook: sets that threshold (returns the previous one).
+double set_rhs_thread_work(double work);
 void derivatives_into(const Model& m, const Eigen::MatrixXd& T, const State& s, int num_threads, State& d,
                       Workspace& ws);
 
@@ -53,6 +67,11 @@ struct RhsReport {
     double eg = 0.0;
 };
 RhsReport derivatives_report(const Model& m, const Eigen::MatrixXd& T, const State& s, int num_threads);
+
+// The same right-hand side evaluated term by term (every I3 and I4 on its own block of the field
+// covariance, committee_ode_reference.cpp): the reference the tests hold the fast one to.
+void derivatives_into_reference(const Model& m, const Eigen::MatrixXd& T, const State& s, State& d, Workspace& ws);
+RhsReport derivatives_report_reference(const Model& m, const Eigen::MatrixXd& T, const State& s);
 
 // Checks the shapes of a state against the model (Q K x K, R K x M, g K, w K x O) and T (M x M);
 // throws std::invalid_argument naming the field.

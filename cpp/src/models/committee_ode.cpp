@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 
+#include "statmech_nn/committee_averages.hpp"
+#include "statmech_nn/committee_threads.hpp"
 #include "statmech_nn/gaussian.hpp"
 #include "statmech_nn/parallel.hpp"
 
@@ -60,17 +63,32 @@ struct Layout {
     }
 };
 
-// I4 over the fields (i, j, p, q) of the covariance C (repeated fields are exact in the shared
-// closed forms, including ReLU's triple coincidences).
-double field_I4(const Activation& act, const Eigen::MatrixXd& C, int i, int j, int p, int q) {
-    const int id[4] = {i, j, p, q};
-    Eigen::Matrix4d c4;
-    for (int r = 0; r < 4; ++r)
-        for (int u = 0; u < 4; ++u) c4(r, u) = C(id[r], id[u]);
-    return I4(act, c4);
-}
+// Work of one right-hand side below which threads cost more than they save, in units of one erf
+// I4 term (~4-5 ns): measured on 2 cores, idle and with other processes running (benchmarks/committee.py).
+double g_thread_work = 20000.0;
 
 }  // namespace
+
+double set_rhs_thread_work(double work) {
+    const double old = g_thread_work;
+    g_thread_work = work;
+    return old;
+}
+
+double rhs_work(const Model& m) {
+    const double L = m.K + m.M, pairs = 0.5 * m.K * (m.K + 1);
+    return pairs * 0.5 * L * (L + 1) * second_order_term_cost(m.act);
+}
+
+int rhs_threads(const Model& m, int num_threads) {
+    int nt = resolve_threads(num_threads);
+#ifdef _OPENMP
+    if (omp_get_level() > 0) nt = 1;
+#endif
+    const int n_pairs = m.K * (m.K + 1) / 2;
+    if (nt > n_pairs) nt = n_pairs;
+    return nt > 1 && rhs_work(m) >= g_thread_work ? nt : 1;
+}
 
 State derivatives(const Model& m, const Eigen::MatrixXd& T, const State& s, int num_threads) {
     State d;
@@ -119,10 +137,10 @@ void derivatives_into(const Model& m, const Eigen::MatrixXd& T, const State& s, 
 
     // First order: S_ib = <delta_i z_b> = sum_p A_ip I3(xhat_i, z_b, z_p).
     Eigen::MatrixXd& S = ws.S;
-    S.setZero(K, L);
+    first_order_sums(act, C, A, S);
     // Second order: P_ij = <delta_i delta_j> = sum_pq A_ip A_jq I4(xhat_i, xhat_j, z_p, z_q).
     Eigen::MatrixXd& P = ws.P;
-    P.setZero(K, K);
+    P.resize(K, K);
     const int n_pairs = K * (K + 1) / 2;
     std::vector<std::pair<int, int>>& pairs = ws.pairs;
     if (static_cast<int>(pairs.size()) != n_pairs) {
@@ -130,32 +148,9 @@ void derivatives_into(const Model& m, const Eigen::MatrixXd& T, const State& s, 
         for (int i = 0; i < K; ++i)
             for (int j = i; j < K; ++j) pairs.emplace_back(i, j);
     }
-
-    auto first_order = [&](std::int64_t ib) {
-        const int i = static_cast<int>(ib / L), b = static_cast<int>(ib % L);
-        Eigen::Matrix3d c3;
-        const int idx[3] = {i, b, 0};
-        double acc = 0.0;
-        for (int p = 0; p < L; ++p) {
-            if (A(i, p) == 0.0) continue;
-            const int id[3] = {idx[0], idx[1], p};
-            for (int r = 0; r < 3; ++r)
-                for (int q = 0; q < 3; ++q) c3(r, q) = C(id[r], id[q]);
-            acc += A(i, p) * I3(act, c3);
-        }
-        S(i, b) = acc;
-    };
     auto second_order = [&](std::int64_t k) {
         const int i = pairs[k].first, j = pairs[k].second;
-        double acc = 0.0;
-        for (int p = 0; p < L; ++p) {
-            for (int q = p; q < L; ++q) {
-                // I4 is symmetric in its last two fields: pair (p, q) with (q, p).
-                const double coef = (p == q) ? A(i, p) * A(j, p) : A(i, p) * A(j, q) + A(i, q) * A(j, p);
-                if (coef == 0.0) continue;
-                acc += coef * field_I4(act, C, i, j, p, q);
-            }
-        }
+        double acc = second_order_sum(act, C, A, i, j);
         if (m.noise > 0.0 && D(i, j) != 0.0) {
             Eigen::Matrix2d c2;
             c2 << C(i, i), C(i, j), C(i, j), C(j, j);
@@ -163,15 +158,14 @@ void derivatives_into(const Model& m, const Eigen::MatrixXd& T, const State& s, 
         }
         P(i, j) = P(j, i) = acc;
     };
-    // Small problems: threads cost more than they save (results are identical either way).
-    const bool threaded = K * L * L >= 400;
-    const int nt = threaded ? num_threads : 1;
-    if (nt == 1) {
-        for (std::int64_t k = 0; k < static_cast<std::int64_t>(K) * L; ++k) first_order(k);
-        for (std::int64_t k = 0; k < n_pairs; ++k) second_order(k);
+    // Threads only where they pay: enough work per evaluation, a persistent team per workspace
+    // (per solve), never nested in an outer parallel region (results are identical either way).
+    const int nt = rhs_threads(m, num_threads);
+    if (nt > 1) {
+        if (!ws.team || ws.team->size() != nt) ws.team = std::make_shared<Team>(nt);
+        ws.team->run(n_pairs, second_order);
     } else {
-        parallel_for(static_cast<std::int64_t>(K) * L, nt, first_order);
-        parallel_for(n_pairs, nt, second_order);
+        for (std::int64_t k = 0; k < n_pairs; ++k) second_order(k);
     }
 
     const double eta = m.eta, s2 = m.sigma * m.sigma;

@@ -78,6 +78,8 @@ public:
             c_ = field_scales(m_, qd_.asDiagonal().toDenseMatrix(), g_);  // qd_ from finite_state()
             if (S_.projected)
                 sgd_step_projected(step);
+            else if (m_.batch_size == 1)
+                sgd_step_single(step);
             else
                 sgd_step(step, inner_threads);
             if (!finite_state()) {
@@ -110,8 +112,10 @@ private:
         }
     }
 
+    // qd_fresh_: qd_ already holds the norms of the current J_ (computed by the step).
     bool finite_state() {
-        qd_ = J_.rowwise().squaredNorm();
+        if (!qd_fresh_) qd_ = J_.rowwise().squaredNorm();
+        qd_fresh_ = false;
         const double bound = S_.divergence_bound;
         const double s2 = S_.model.sigma * S_.model.sigma;
         for (int i = 0; i < m_.K; ++i) {
@@ -213,6 +217,35 @@ private:
             lane_[0].dw += lane_[l].dw;
         }
         apply_update(lane_[0]);
+    }
+
+    // One sample per step (b = 1): the same arithmetic as sgd_step, with the passes over the K x N
+    // weights fused: the fields straight from J and B (no copy into JB), the update written
+    // without the K x N gradient buffer, and each row's new norm taken while the row is in cache.
+    void sgd_step_single(std::int64_t step) {
+        const int K = m_.K, N = S_.N;
+        Lane& l = lane_[0];
+        l.dx.setZero();
+        l.dw.setZero();
+        Rng rng(seed_, 2 + static_cast<std::uint64_t>(step - 1));  // one chunk per step
+        rng.fill_normal(l.xi.data(), static_cast<std::size_t>(N), m_.sigma);
+        const auto xi = l.xi.row(0);
+        l.X.row(0).noalias() = xi * J_.transpose();
+        l.Y.row(0).noalias() = xi * B_.transpose();
+        backprop(l, 1, rng);
+        const double a = m_.eta / double(N);
+        const bool full = m_.norm == Normalization::BatchNormFull;
+        if (m_.has_gains())  // with the norms before the step
+            for (int i = 0; i < K; ++i) g_[i] += a * l.dx[i] / (m_.sigma * std::sqrt(qd_[i]));
+        for (int i = 0; i < K; ++i) {
+            const double ac = a * c_[i], d = l.delta(0, i);
+            auto Ji = J_.row(i);
+            if (full) Ji *= 1.0 - ac * l.dx[i] / qd_[i];
+            Ji += ac * (d * xi);
+            qd_[i] = Ji.squaredNorm();
+        }
+        if (m_.trains_w()) w_ += (m_.eta_w / double(N)) * l.dw;
+        qd_fresh_ = true;
     }
 
     // Projected sampler: xi = U^T a + xi_perp with U an orthonormal basis of span(J, B). Only the
@@ -336,6 +369,7 @@ private:
     Eigen::MatrixXd T_, w_;
     double field_scale_ = 1.0, w_scale_ = 1.0;
     Eigen::VectorXd g_, qd_, c_;
+    bool qd_fresh_ = false;
 };
 
 }  // namespace
