@@ -139,6 +139,11 @@ BASELINES: Dict[str, Dict[str, Any]] = {
     "ntk.predict_gd_mse": dict(ntk_train_train=np.array([[2.0, 0.5], [0.5, 1.0]]), y_train=np.array([1.0, -1.0]),
                                t=1.0),
     "ntk.empirical": dict(x1=np.array([[1.0, 0.0], [0.6, 0.8]]), depth=1, width=16),
+    "ntk.gp_inference": dict(k_train_train=np.array([[2.0, 0.5], [0.5, 1.0]]), y_train=np.array([1.0, -1.0]),
+                             k_test_train=np.array([[0.3, 0.2]]), k_test_test=np.array([[1.5]])),
+    "ntk.predict_gd_ensemble": dict(nngp_train_train=np.array([[2.0, 0.5], [0.5, 1.0]]),
+                                    y_train=np.array([1.0, -1.0]), t=1.0),
+    "ntk.max_learning_rate": dict(ntk_train_train=np.array([[2.0, 0.5], [0.5, 1.0]])),
     "perceptron.averages": dict(activation="erf", l=1.0, R=0.5),
     "perceptron.ode": dict(activation="erf", rule="sgd", eta=1.0, l0=1.0, t=5.0),
     "perceptron.simulate": dict(activation="erf", rule="sgd", eta=1.0, l0=1.0, N=20, t=0.5, seeds=0),
@@ -157,6 +162,7 @@ NONFINITE_ALLOWED = {
 NONFINITE_ALLOWED_IN = {
     ("meanfield.critical_line", "q_star"),  # "q* may be inf on it for unbounded activations"
     ("ntk.predict_gd_mse", "t"),  # "np.inf gives the converged kernel regression"
+    ("ntk.predict_gd_ensemble", "t"),  # "np.inf allowed"
     ("meanfield.jacobian_moments", "log_variance"),  # "-inf where the variance is exactly 0"
     ("meanfield.jacobian_spectrum", "log_variance"),
     ("meanfield.jacobian_spectrum", "atom_at_edge"),  # "nan where that mass is 0 and the location overflows"

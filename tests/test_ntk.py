@@ -47,7 +47,7 @@ def _arcsin_reference(x, depth, sw, sb):
 @pytest.mark.parametrize("act,ref", [("relu", _arccos_reference), ("erf", _arcsin_reference)])
 def test_closed_forms_match_independent_formulas(act, ref):
     x = _inputs()
-    k = ntk.kernels(x, None, act, 3, 1.8, 0.3)
+    k = ntk.kernels(x, None, act, 3, 1.8, 0.3, return_layers=True)
     S, Th = ref(x, 3, 1.8, 0.3)
     # rtol 1e-7: the reference's arccos(c) at c = 1 - O(1e-16) (diagonal) is only good to ~1e-8.
     np.testing.assert_allclose(k.nngp, S, rtol=1e-7, atol=1e-12)
@@ -199,7 +199,7 @@ def test_predict_gd_mse_matches_gradient_descent_of_a_wide_network():
     (lambda: ntk.kernels([[1.0, np.nan]]), ValueError, "x1"),
     (lambda: ntk.kernels("abc"), TypeError, "x1"),
     (lambda: ntk.kernels(np.ones((2, 3)), activation="sine"), ValueError, "activation"),
-    (lambda: ntk.kernels(np.ones((2, 3)), store_layers=1), TypeError, "store_layers"),
+    (lambda: ntk.kernels(np.ones((2, 3)), return_layers=1), TypeError, "return_layers"),
     (lambda: ntk.kernels(np.ones((2, 3)), divergence_bound="big"), TypeError, "divergence_bound"),
     (lambda: ntk.kernels(np.ones((2, 3)), parameterization="standard", width=3, width_ratios=[[1.0]]),
      ValueError, "width_ratios"),
@@ -226,8 +226,8 @@ def test_results_do_not_depend_on_thread_count():
     # equal norms (the Mehler-series path) and the read-out-only (pair-major) loop
     xe = np.stack([x[0] * s for s in ([1, -1, 1, 1, -1, 1, 1, -1], [-1, -1, 1, 1, 1, 1, -1, 1], [1] * 8)])
     for store in (True, False):
-        a = ntk.kernels(xe, None, "gelu", 3, 1.5, 0.1, num_threads=1, store_layers=store)
-        b = ntk.kernels(xe, None, "gelu", 3, 1.5, 0.1, num_threads=2, store_layers=store)
+        a = ntk.kernels(xe, None, "gelu", 3, 1.5, 0.1, num_threads=1, return_layers=store)
+        b = ntk.kernels(xe, None, "gelu", 3, 1.5, 0.1, num_threads=2, return_layers=store)
         np.testing.assert_array_equal(a.ntk, b.ntk)
         np.testing.assert_array_equal(a.nngp, b.nngp)
         np.testing.assert_array_equal(a.ntk, a.ntk.T)
@@ -240,7 +240,7 @@ def test_single_input_and_one_row():
 
 def test_divergence_is_a_status_with_the_layer():
     x = _inputs()
-    k = ntk.kernels(x, None, "relu", 1000, 4.0, 0.0)
+    k = ntk.kernels(x, None, "relu", 1000, 4.0, 0.0, return_layers=True)
     # relu at sigma_w2 = 4: Sigma^l = 2^(l-1) Sigma^1, past 1e8 Sigma^1 at l = 28
     assert k.status == "diverged" and not k.ok and k.stop_layer == 28
     assert np.all(np.isfinite(k.nngp_layers[:27])) and np.all(np.isnan(k.nngp_layers[27:]))
@@ -248,19 +248,19 @@ def test_divergence_is_a_status_with_the_layer():
     np.testing.assert_allclose(np.diagonal(k.nngp_layers[26]), 2.0 ** 26 * np.diagonal(k.nngp_layers[0]),
                                rtol=1e-13)
     # without a bound: float64 overflow near layer 1000 * log(2) / log(2) ~ 1020
-    k = ntk.kernels(x, None, "relu", 1100, 4.0, 0.0, divergence_bound=np.inf, store_layers=False)
+    k = ntk.kernels(x, None, "relu", 1100, 4.0, 0.0, divergence_bound=np.inf)
     assert k.status == "diverged" and 500 < k.stop_layer <= 1101 and k.nngp_layers is None
-    ok = ntk.kernels(x, None, "tanh", 1000, 4.0, 0.0, store_layers=False)
+    ok = ntk.kernels(x, None, "tanh", 1000, 4.0, 0.0)
     assert ok.status == "ok" and np.all(np.isfinite(ok.ntk))
     with pytest.raises(ValueError, match="divergence_bound"):
         ntk.kernels(x, None, "relu", 3, divergence_bound=1.0)
 
 
-def test_store_layers_false_gives_the_same_read_out():
+def test_return_layers_false_gives_the_same_read_out():
     x = _inputs()
     for act in ("relu", "tanh", "gelu"):
-        a = ntk.kernels(x, None, act, 3, 1.7, 0.2)
-        b = ntk.kernels(x, None, act, 3, 1.7, 0.2, store_layers=False)
+        a = ntk.kernels(x, None, act, 3, 1.7, 0.2, return_layers=True)
+        b = ntk.kernels(x, None, act, 3, 1.7, 0.2)
         np.testing.assert_array_equal(a.nngp, b.nngp)
         np.testing.assert_array_equal(a.ntk, b.ntk)
         assert b.nngp_layers is None and b.ntk_layers is None
@@ -268,11 +268,12 @@ def test_store_layers_false_gives_the_same_read_out():
 
 def test_width_ratios_of_the_standard_parameterisation():
     x = _inputs()
-    base = ntk.kernels(x, None, "relu", 2, 2.0, 0.1, parameterization="standard", width=100)
+    base = ntk.kernels(x, None, "relu", 2, 2.0, 0.1, parameterization="standard", width=100, return_layers=True)
     same = ntk.kernels(x, None, "relu", 2, 2.0, 0.1, parameterization="standard", width=100,
                        width_ratios=[1.0, 1.0])
     np.testing.assert_array_equal(base.ntk, same.ntk)
-    r = ntk.kernels(x, None, "relu", 2, 2.0, 0.1, parameterization="standard", width=100, width_ratios=[0.5, 3.0])
+    r = ntk.kernels(x, None, "relu", 2, 2.0, 0.1, parameterization="standard", width=100, width_ratios=[0.5, 3.0],
+                    return_layers=True)
     # Theta^{l+1} = M_l <phi phi>(Lambda^l) + 1 + dSigma^{l+1} Theta^l with M_1 = 50, M_2 = 300
     S, T = base.nngp_layers, r.ntk_layers
     i2 = [(S[l + 1] - 0.1) / 2.0 for l in range(2)]            # <phi phi> at hidden layers 1, 2
@@ -295,7 +296,7 @@ def test_kernel_results_follow_the_protocol(tmp_path):
     import statmech_nn as sn
 
     x = _inputs()
-    k = ntk.kernels(x, None, "tanh", 2, 1.5, 0.1)
+    k = ntk.kernels(x, None, "tanh", 2, 1.5, 0.1, return_layers=True)
     p = ntk.predict_gd_mse(k.ntk, np.arange(6.0), [0.0, 1.0, np.inf])
     for res in (k, p):
         assert res.status == "ok" and res.ok and len(repr(res)) < 2000

@@ -114,7 +114,7 @@ def _check(name, which):
     xa, xs = _pairs()
     xs = xs[which]
     depth, sw2, sb2 = 3, 1.6, 0.1
-    k = ntk.kernels(xa[None, :], xs, name, depth, sw2, sb2)
+    k = ntk.kernels(xa[None, :], xs, name, depth, sw2, sb2, return_layers=True)
     assert k.status == "ok"
     worst = 0.0
     for j, xb in enumerate(xs):
@@ -133,7 +133,7 @@ def _check_equal_norms(name, pairs=((0, 1), (0, 2), (1, 2))):
     signs = np.array([1.0, -1.0, 1.0, 1.0, -1.0, 1.0])
     x = np.stack([xa, xa * signs, -xa])       # same squares in the same order: equal norms exactly
     depth, sw2, sb2 = 3, 1.6, 0.1
-    k = ntk.kernels(x, None, name, depth, sw2, sb2)
+    k = ntk.kernels(x, None, name, depth, sw2, sb2, return_layers=True)
     for i, j in pairs:
         ref = _reference(name, x[i], x[j], depth, sw2, sb2)
         for layer, (S, T) in enumerate(ref):
@@ -176,7 +176,7 @@ def test_meanfield_fisher_and_kernels_share_one_recursion(name):
     d = 8
     xa = np.ones(d)
     xb = np.array([1.0, -1.0] * (d // 2))      # orthogonal, same norm
-    k = ntk.kernels(np.stack([xa, xb]), None, name, depth, sw2, sb2)
+    k = ntk.kernels(np.stack([xa, xb]), None, name, depth, sw2, sb2, return_layers=True)
     assert fw.ok and op.ok and k.ok
     np.testing.assert_allclose(op.q, fw.q_a, rtol=1e-13, atol=0)
     np.testing.assert_allclose(op.q_st, fw.q_ab, rtol=1e-13, atol=1e-15)

@@ -2,6 +2,7 @@
 #include "bindings.hpp"
 #include <optional>
 
+#include "statmech_nn/gaussian_moments.hpp"
 #include "statmech_nn/ntk_kernels.hpp"
 
 namespace statmech_nn::bindings {
@@ -53,6 +54,22 @@ void register_ntk(py::module_& m) {
         py::arg("x1"), py::arg("x2"), py::arg("activation"), py::arg("slope"), py::arg("depth"),
         py::arg("sigma_w2"), py::arg("sigma_b2"), py::arg("standard"), py::arg("width"), py::arg("width_ratios"),
         py::arg("store_layers"), py::arg("divergence_bound"), py::arg("num_threads"));
+
+    // The Gaussian layer's row closed forms (PairClosedFormRows) for tests: (phiphi, dphidphi) of
+    // the pairs (c11, c12[k], c22[k]).
+    testing_module(m).def(
+        "pair_closed_form_rows",
+        [](const std::string& activation, double slope, double c11, array_f64 c12, array_f64 c22) {
+            check_same_size(c12, c22, "c12");
+            const Activation g = Activation::from_name(activation, slope);
+            const std::int64_t n = c12.size();
+            PairClosedFormRows rows;
+            if (!rows.prepare(g, n, c22.data())) throw std::invalid_argument("activation: no closed form");
+            py::array_t<double> pp(n), dd(n);
+            rows.evaluate(c11, 0, n, c12.data(), pp.mutable_data(), dd.mutable_data());
+            return py::make_tuple(pp, dd);
+        },
+        py::arg("activation"), py::arg("slope"), py::arg("c11"), py::arg("c12"), py::arg("c22"));
 }
 
 }  // namespace statmech_nn::bindings

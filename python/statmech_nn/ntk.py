@@ -26,20 +26,33 @@ Parameterisations (``d`` = input dimension, ``M_{l-1}`` = fan-in of layer l):
   with hidden widths ``M_l = width * width_ratios[l-1]`` (the same as Neural Tangents'
   ``parameterization="standard"``). The NNGP is unchanged.
 
-The kernel recursion runs in the C++ deep-network layer (first layer as one Gram matrix, the
-diagonal of each input once, then each pair through the layers; parallel over input pairs, GIL
-released, identical results for any thread count). Gaussian averages come from the core's
-Gaussian layer: closed forms for linear/erf/relu (~1 us per entry and layer), the Mehler series for
-pairs of inputs of equal norm, and the 2-D quadrature (~1e-12 accurate, a fraction of a ms per entry
-and layer) otherwise.
+The kernel recursion runs in the C++ deep-network layer: the diagonal of each input once, then the
+pairs in 64 x 64 tiles (only those on and above the diagonal when ``x2`` is None), each tile one
+small GEMM for the first layer and one pass per layer over contiguous rows of pairs; parallel over
+tiles, GIL released, identical results for any thread count. Gaussian averages come from the core's
+Gaussian layer: closed forms for linear, relu, leaky_relu, erf, erf_sigmoid and gelu (a few ns per
+entry and layer), the Mehler series for pairs of inputs of equal norm, and the 2-D quadrature
+(~1e-12 accurate, a fraction of a ms per entry and layer) otherwise.
 
 The empirical NTK of a sampled network is ``sum_l (delta^l(x).delta^l(x')) (h^{l-1}(x).h^{l-1}(x'))``
 (times sigma_w2/M_{l-1} for "ntk") plus the bias terms ``sum_l delta^l(x).delta^l(x')`` (times
 sigma_b2), computed from one forward and one backward pass per input, never forming the Jacobian.
 
-Gradient-descent convention (:func:`predict_gd_mse`): loss ``L = 1/2 sum_i |f(x_i) - y_i|^2``
-(sum over the n training points, no 1/n), gradient flow ``d theta/dt = -eta dL/dtheta``. Neural
-Tangents' ``gradient_descent_mse`` uses ``1/2 mean``: its time ``t_NT`` equals our ``t`` times n.
+Gradient-descent convention (:func:`predict_gd_mse`, :func:`predict_gd_ensemble`,
+:func:`max_learning_rate`): loss ``L = 1/2 sum_i |f(x_i) - y_i|^2`` (sum over the n training
+points and the k outputs, no normalisation), gradient flow ``d theta/dt = -eta dL/dtheta``, so that
+``f_t(X) - y = exp(-eta Theta t) (f_0(X) - y)`` for each output. Neural Tangents'
+``predict.gradient_descent_mse`` and ``gradient_descent_mse_ensemble`` normalise the loss by the
+number of target entries, ``1/(2 n k) sum |f - y|^2`` (their exponent is ``-Theta t /
+y_train.size``): their time ``t_NT`` equals ``n k`` times our ``eta t``, and their
+``max_learning_rate`` is ``n k`` times ours.
+
+Kernel toolbox: :func:`gp_inference` (exact Gaussian-process posterior mean and covariance with the
+NNGP, the Bayesian posterior of an infinitely wide network, or with the NTK), :func:`predict_gd_mse`
+(one linearised network), :func:`predict_gd_ensemble` (mean and covariance over random
+initialisations of infinitely wide networks trained by gradient flow for a time t; Lee et al.,
+"Wide neural networks of any depth evolve as linear models under gradient descent", 2019) and
+:func:`max_learning_rate`.
 """
 
 from __future__ import annotations
@@ -50,13 +63,13 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _core
+from ._deprecation import renamed_arguments
 from ._result import Result, combine_status, resultclass
-from . import gaussian as _gauss
-from ._result import Result, resultclass
-from ._validation import (as_float_array, check_activation, check_choice, check_divergence_bound, check_int, check_real,
-                          check_threads)
+from ._validation import (as_float_array, check_activation, check_choice, check_divergence_bound, check_int,
+                          check_memory, check_real, check_threads)
 
-__all__ = ["Kernels", "GDPrediction", "EmpiricalNTK", "kernels", "predict_gd_mse", "empirical"]
+__all__ = ["Kernels", "GDPrediction", "GPPosterior", "GDEnsemble", "LearningRate", "EmpiricalNTK", "kernels",
+           "predict_gd_mse", "gp_inference", "predict_gd_ensemble", "max_learning_rate", "empirical"]
 
 PARAMETERIZATIONS = ("ntk", "standard")
 
@@ -66,8 +79,8 @@ class Kernels(Result):
     """Infinite-width kernels between ``x1`` (rows) and ``x2`` (columns).
 
     Fields: ``nngp`` and ``ntk`` (n1 x n2, read-out layer depth+1), ``nngp_layers`` and
-    ``ntk_layers`` (depth+1, n1, n2: Sigma^l and Theta^l for l = 1..depth+1; None with
-    ``store_layers=False``), ``parameterization``, ``status`` ("ok" or "diverged") and
+    ``ntk_layers`` (depth+1, n1, n2: Sigma^l and Theta^l for l = 1..depth+1; None unless
+    ``return_layers=True``), ``parameterization``, ``status`` ("ok" or "diverged") and
     ``stop_layer`` (the first layer l where an input's Sigma^l(x, x) left the divergence bound,
     0 when none; kernels from that layer on are NaN)."""
 
@@ -100,10 +113,11 @@ def _check_inputs(x1: Any, x2: Any):
     return x1, x2
 
 
+@renamed_arguments(store_layers="return_layers")
 def kernels(x1: Any, x2: Any = None, activation: str = "relu", depth: int = 1, sigma_w2: float = 2.0,
             sigma_b2: float = 0.0, parameterization: str = "ntk", width: Optional[int] = None,
             slope: float = 0.01, num_threads: Optional[int] = None, *, width_ratios: Any = None,
-            store_layers: bool = True, divergence_bound: float = 1e8) -> Kernels:
+            return_layers: bool = False, divergence_bound: float = 1e8) -> Kernels:
     """Infinite-width NNGP and NTK kernels of a deep fully-connected network.
 
     Parameters
@@ -124,18 +138,27 @@ def kernels(x1: Any, x2: Any = None, activation: str = "relu", depth: int = 1, s
         Hidden width for the standard parameterisation (ignored for "ntk").
     width_ratios : sequence of ``depth`` floats, optional
         Standard parameterisation: hidden widths ``M_l = width * width_ratios[l-1]`` (default 1).
-    store_layers : bool
-        Keep every layer's kernels (``nngp_layers``, ``ntk_layers``); False keeps the read-out
-        only (less memory: n1 n2 instead of (depth+1) n1 n2 entries per kernel).
+    return_layers : bool
+        Also return every layer's kernels (``nngp_layers``, ``ntk_layers``: (depth+1) n1 n2 entries
+        each). Default False: only the read-out is kept (2 n1 n2 doubles in all, plus about
+        3 x 64^2 doubles of working memory per thread), so that n = 2 10^4 inputs fit in 24 GiB.
+        ``store_layers`` is its deprecated old name. A call whose output would not fit in the
+        available memory is refused (ValueError naming ``return_layers`` or ``x1``).
     divergence_bound : float
         A layer where some input's Sigma^l(x, x) exceeds this factor times its Sigma^1(x, x) (or
         is not finite) stops the recursion: ``status="diverged"``, ``stop_layer`` = that layer,
         NaN from there on. Default 1e8 (as the mean-field module); ``np.inf`` for overflow only.
 
-    Accuracy: the Gaussian pair averages come from the core's Gaussian layer (closed forms for
-    linear, erf, relu; ~1e-12 quadrature otherwise): tanh, erf, gelu, sigmoid and swish kernels
-    agree with a 25-digit reference to 1e-10 relative (tested at depth 3, incl. nearly parallel and
-    antiparallel inputs).
+    Accuracy and speed: linear, relu, leaky_relu, erf, erf_sigmoid and gelu use the Gaussian
+    layer's closed forms (arc-cosine kernels, Cho & Saul, "Kernel methods for deep learning",
+    2009; the arcsine kernel, Williams, "Computing with infinite networks", 1997) evaluated
+    branch-free over rows of pairs: each layer agrees with a 30-digit evaluation of the same
+    formulas to a few 1e-16 relative over correlations -1..1 (exactly +-1 included) and variances
+    1e-2..1e2 (tested). Other activations use the Mehler series (inputs of equal norm) or the
+    ~1e-12 2-D quadrature per pair: tanh, erf, gelu, sigmoid and swish kernels agree with a
+    25-digit reference to 1e-10 relative (tested at depth 3, incl. nearly parallel and
+    antiparallel inputs). The pairs are computed in 64 x 64 tiles (for ``x2=None`` only those on
+    and above the diagonal), in parallel over tiles.
 
     Returns
     -------
@@ -149,8 +172,8 @@ def kernels(x1: Any, x2: Any = None, activation: str = "relu", depth: int = 1, s
     parameterization = check_choice(parameterization, PARAMETERIZATIONS, "parameterization")
     slope = check_real(slope, "slope")
     nt = check_threads(num_threads)
-    if not isinstance(store_layers, (bool, np.bool_)):
-        raise TypeError("store_layers must be a bool")
+    if not isinstance(return_layers, (bool, np.bool_)):
+        raise TypeError("return_layers must be a bool")
     divergence_bound = check_divergence_bound(divergence_bound)
     if width is not None:
         width = check_int(width, "width", low=1)
@@ -163,11 +186,17 @@ def kernels(x1: Any, x2: Any = None, activation: str = "relu", depth: int = 1, s
         ratios = as_float_array(width_ratios, "width_ratios", ndim=1)
         if ratios.size != depth or np.any(ratios <= 0):
             raise ValueError(f"width_ratios must hold depth = {depth} positive entries; got {ratios.size}")
+    n1 = x1.shape[0]
+    n2 = n1 if x2 is None else x2.shape[0]
+    entries = 2.0 * n1 * n2
+    if return_layers:
+        check_memory(8.0 * entries * (depth + 1), "return_layers", True)
+    check_memory(8.0 * entries, "x1", f"<{n1} x {n2} kernels>")
     d = _core.ntk.kernels(x1, x2, activation, slope, depth, sigma_w2, sigma_b2, parameterization == "standard",
-                          float(width or 0), ratios, bool(store_layers), float(divergence_bound), nt)
+                          float(width or 0), ratios, bool(return_layers), float(divergence_bound), nt)
     nngp, ntk_ = np.asarray(d["nngp"]), np.asarray(d["ntk"])
     status = "diverged" if d["diverged"] else "ok"
-    if store_layers:
+    if return_layers:
         return Kernels(nngp=nngp[-1], ntk=ntk_[-1], nngp_layers=nngp, ntk_layers=ntk_,
                        parameterization=parameterization, status=status, stop_layer=int(d["stop_layer"]))
     return Kernels(nngp=nngp, ntk=ntk_, nngp_layers=None, ntk_layers=None, parameterization=parameterization,
@@ -205,7 +234,8 @@ def predict_gd_mse(ntk_train_train: Any, y_train: Any, t: Any, eta: float = 1.0,
     With ``f0_train = f0_test = None`` (zero) this is the mean prediction over random
     initialisations of an infinitely wide network (Lee et al. 2019). Theta^{-1}(I - e^{-eta Theta t})
     is applied through the eigendecomposition, so a singular Theta is fine (its null directions
-    give eta t). Neural Tangents' time (loss 1/2 mean) is ``n * t``.
+    give eta t). Neural Tangents' time (loss normalised by the n k target entries) is
+    ``n * k * eta * t`` (see the module docstring).
 
     Parameters
     ----------
@@ -285,6 +315,304 @@ def predict_gd_mse(ntk_train_train: Any, y_train: Any, t: Any, eta: float = 1.0,
         f_train = f_train[0]
         f_test = f_test[0] if f_test is not None else None
     return GDPrediction(t=tt, f_train=f_train, f_test=f_test, loss_train=np.asarray(loss))
+
+
+# ---- Gaussian-process inference and the ensemble of gradient-descent predictions --------------
+
+def _kernel_matrix(K: Any, param: str, shape=None) -> np.ndarray:
+    K = as_float_array(K, param, ndim=2)
+    if shape is not None and K.shape != shape:
+        raise ValueError(f"{param} must have shape {shape}; got {K.shape}")
+    if K.size and float(np.max(np.abs(K))) > _GD_MAX_ENTRY:
+        raise ValueError(f"{param}: entries must be at most {_GD_MAX_ENTRY:g} in magnitude")
+    return K
+
+
+def _targets(y_train: Any, n: int):
+    y = as_float_array(y_train, "y_train")
+    vec = y.ndim == 1
+    if vec:
+        y = y[:, None]
+    if y.ndim != 2 or y.shape[0] != n:
+        raise ValueError(f"y_train must have shape ({n},) or ({n}, k); got {np.shape(y_train)}")
+    if y.size and float(np.max(np.abs(y))) > _GD_MAX_ENTRY:
+        raise ValueError(f"y_train: entries must be at most {_GD_MAX_ENTRY:g} in magnitude")
+    return y, vec
+
+
+def _regularised(K: np.ndarray, diag_reg: Any, absolute: Any) -> tuple:
+    diag_reg = check_real(diag_reg, "diag_reg", nonnegative=True)
+    if not isinstance(absolute, (bool, np.bool_)):
+        raise TypeError("diag_reg_absolute_scale must be a bool")
+    n = K.shape[0]
+    reg = float(diag_reg) * (1.0 if absolute else float(np.trace(K)) / n)
+    return K + reg * np.eye(n), reg
+
+
+@resultclass
+class GPPosterior(Result):
+    """Gaussian-process posterior on test points (or on the training points when none are given).
+
+    Fields: ``mean`` (n_test, k) or (n_test,) like ``y_train``; ``cov`` (n_test, n_test), the
+    posterior covariance of each output (the same for every output), None without
+    ``k_test_test``; ``diag_reg`` the absolute regulariser added to the training kernel's
+    diagonal; ``status`` ("ok")."""
+
+    mean: np.ndarray
+    cov: Optional[np.ndarray]
+    diag_reg: float
+    status: str = "ok"
+    _dims = {"cov": ("test", "test")}
+
+
+def gp_inference(k_train_train: Any, y_train: Any, k_test_train: Any = None, k_test_test: Any = None,
+                 diag_reg: float = 0.0, diag_reg_absolute_scale: bool = False) -> GPPosterior:
+    """Exact Gaussian-process posterior mean and covariance with a given kernel.
+
+    With ``K = k_train_train + r I`` (``r`` = ``diag_reg`` times the mean diagonal of
+    ``k_train_train``, or ``diag_reg`` itself with ``diag_reg_absolute_scale=True``, the
+    convention of Neural Tangents' ``predict.gp_inference``)::
+
+        mean = k(x*, X) K^{-1} y,     cov = k(x*, x*) - k(x*, X) K^{-1} k(X, x*)
+
+    With the NNGP (``kernels(...).nngp``) this is the exact Bayesian posterior of an infinitely
+    wide network with Gaussian prior and Gaussian likelihood of variance ``r`` (Lee et al., "Deep
+    neural networks as Gaussian processes", 2018); with the NTK, the "NTK-GP" posterior. An
+    infinite ensemble of networks trained by gradient flow converges to a different Gaussian
+    (:func:`predict_gd_ensemble` at ``t = inf``) unless only the read-out is trained.
+
+    Parameters
+    ----------
+    k_train_train : (n, n) array, symmetric positive semidefinite
+    y_train : (n,) or (n, k) array
+    k_test_train : (n_test, n) array, optional (default: the training points themselves)
+    k_test_test : (n_test, n_test) array, optional; needed for ``cov``
+    diag_reg : float >= 0
+    diag_reg_absolute_scale : bool
+
+    Returns
+    -------
+    GPPosterior
+
+    Solved by a Cholesky factorisation; a kernel that is not numerically positive definite after
+    regularisation is a ValueError naming ``k_train_train`` (pass ``diag_reg > 0``).
+    """
+    import scipy.linalg
+
+    from ._validation import check_symmetric_psd
+
+    K = _kernel_matrix(k_train_train, "k_train_train")
+    K = check_symmetric_psd(K, "k_train_train", tol=1e-8)
+    n = K.shape[0]
+    if n < 1:
+        raise ValueError("k_train_train must have at least one training point; got shape (0, 0)")
+    y, vec = _targets(y_train, n)
+    Kr, reg = _regularised(K, diag_reg, diag_reg_absolute_scale)
+    Kx = K if k_test_train is None else _kernel_matrix(k_test_train, "k_test_train")
+    if Kx.shape[1] != n:
+        raise ValueError(f"k_test_train must have {n} columns (training points); got shape {Kx.shape}")
+    m = Kx.shape[0]
+    Kt = None
+    if k_test_test is not None:
+        Kt = _kernel_matrix(k_test_test, "k_test_test", shape=(m, m))
+    try:
+        cho = scipy.linalg.cho_factor(Kr, lower=True, check_finite=False)
+    except np.linalg.LinAlgError:
+        raise ValueError("k_train_train is not numerically positive definite: pass diag_reg > 0") from None
+    mean = Kx @ scipy.linalg.cho_solve(cho, y, check_finite=False)
+    cov = None
+    if Kt is not None:
+        cov = Kt - Kx @ scipy.linalg.cho_solve(cho, Kx.T, check_finite=False)
+        cov = 0.5 * (cov + cov.T)
+    if not np.all(np.isfinite(mean)) or (cov is not None and not np.all(np.isfinite(cov))):
+        raise ValueError("k_train_train is too ill-conditioned for this solve: pass diag_reg > 0")
+    return GPPosterior(mean=mean[:, 0] if vec else mean, cov=cov, diag_reg=reg)
+
+
+@resultclass
+class GDEnsemble(Result):
+    """Mean and covariance of the outputs of infinitely wide networks trained by gradient flow on
+    MSE, over their random initialisations (Lee et al. 2019).
+
+    Fields: ``t`` (n_t,); ``mean_train`` (n_t, n, k) and ``cov_train`` (n_t, n, n);
+    ``mean_test`` (n_t, n_test, k) and ``cov_test`` (n_t, n_test, n_test), None without test
+    kernels (``cov_test`` also None without ``nngp_test_test``); ``dynamics`` ("ntk": every layer
+    trained, "nngp": only the read-out); ``status`` ("ok"). The k outputs are independent with one
+    covariance. Shapes drop the time axis for a scalar ``t`` and the output axis for a 1-D
+    ``y_train``."""
+
+    t: np.ndarray
+    mean_train: np.ndarray
+    cov_train: np.ndarray
+    mean_test: Optional[np.ndarray]
+    cov_test: Optional[np.ndarray]
+    dynamics: str
+    status: str = "ok"
+
+
+def predict_gd_ensemble(nngp_train_train: Any, y_train: Any, t: Any, eta: float = 1.0, ntk_train_train: Any = None,
+                        nngp_test_train: Any = None, ntk_test_train: Any = None, nngp_test_test: Any = None,
+                        diag_reg: float = 0.0, diag_reg_absolute_scale: bool = False) -> GDEnsemble:
+    """Ensemble mean and covariance of gradient-flow predictions at times t (kernel regime).
+
+    The initial outputs are Gaussian with the NNGP ``K`` as covariance; training by gradient flow on
+    ``1/2 sum |f - y|^2`` with learning rate ``eta`` moves them with the NTK ``Theta`` (the module
+    docstring's time convention: Neural Tangents' time is ``n k eta t``). With
+    ``A_t = Theta(x*, X) Theta^{-1} (I - exp(-eta Theta t))``::
+
+        mean_t(x*) = A_t y
+        cov_t(x*)  = K(x*, x*) - A_t K(X, x*) - K(x*, X) A_t^T + A_t K A_t^T
+        on the training set: mean = (I - e^{-eta Theta t}) y,  cov = e^{-eta Theta t} K e^{-eta Theta t}
+
+    Without NTK arguments only the read-out is trained (``Theta = K``): at ``t = inf`` this is the
+    exact Bayesian posterior (:func:`gp_inference` with the NNGP). ``mean`` equals
+    :func:`predict_gd_mse` with zero initial outputs. ``Theta^{-1}(I - e^{-eta Theta t})`` is
+    applied through the eigendecomposition (null directions give ``eta t``, and at ``t = inf`` the
+    pseudo-inverse).
+
+    Parameters
+    ----------
+    nngp_train_train : (n, n) array
+    y_train : (n,) or (n, k) array
+    t : scalar or 1-D array of times >= 0 (``np.inf`` allowed)
+    eta : float > 0
+    ntk_train_train : (n, n) array, optional (default: the NNGP, read-out-only training)
+    nngp_test_train, ntk_test_train : (n_test, n) arrays, optional (the NTK one is needed for test
+        predictions under "ntk" dynamics, the NNGP one for their covariance)
+    nngp_test_test : (n_test, n_test) array, optional (needed for ``cov_test``)
+    diag_reg, diag_reg_absolute_scale : regulariser added to Theta's diagonal (as in
+        :func:`gp_inference`)
+
+    Returns
+    -------
+    GDEnsemble
+    """
+    from ._validation import check_symmetric_psd
+
+    K = check_symmetric_psd(_kernel_matrix(nngp_train_train, "nngp_train_train"), "nngp_train_train", tol=1e-8)
+    n = K.shape[0]
+    if n < 1:
+        raise ValueError("nngp_train_train must have at least one training point; got shape (0, 0)")
+    y, vec = _targets(y_train, n)
+    eta = check_real(eta, "eta", positive=True)
+    tt = as_float_array(t, "t", finite=False)
+    scalar_t = tt.ndim == 0
+    tt = np.atleast_1d(tt)
+    if tt.ndim != 1 or np.any(np.isnan(tt)) or np.any(tt < 0):
+        raise ValueError("t must be a non-negative scalar or 1-D array of times (np.inf allowed)")
+    dynamics = "nngp" if ntk_train_train is None else "ntk"
+    if dynamics == "ntk":
+        Th = check_symmetric_psd(_kernel_matrix(ntk_train_train, "ntk_train_train", shape=(n, n)),
+                                 "ntk_train_train", tol=1e-8)
+    else:
+        if ntk_test_train is not None:
+            raise ValueError("ntk_test_train: pass ntk_train_train as well (or neither, for read-out training)")
+        Th = K
+    Th, _ = _regularised(Th, diag_reg, diag_reg_absolute_scale)
+    Kx = None if nngp_test_train is None else _kernel_matrix(nngp_test_train, "nngp_test_train")
+    if Kx is not None and Kx.shape[1] != n:
+        raise ValueError(f"nngp_test_train must have {n} columns (training points); got shape {Kx.shape}")
+    Tx = Kx if dynamics == "nngp" else (None if ntk_test_train is None
+                                        else _kernel_matrix(ntk_test_train, "ntk_test_train"))
+    if Tx is not None and Tx.shape[1] != n:
+        raise ValueError(f"ntk_test_train must have {n} columns (training points); got shape {Tx.shape}")
+    if Kx is not None and Tx is not None and Kx.shape != Tx.shape:
+        raise ValueError(f"ntk_test_train must have the shape of nngp_test_train {Kx.shape}; got {Tx.shape}")
+    m = None if Tx is None else Tx.shape[0]
+    Kt = None
+    if nngp_test_test is not None:
+        if m is None:
+            raise ValueError("nngp_test_test: pass the test-train kernels as well")
+        Kt = _kernel_matrix(nngp_test_test, "nngp_test_test", shape=(m, m))
+    if Kt is not None and Kx is None:
+        raise ValueError("nngp_test_train: needed for the test covariance (nngp_test_test was given)")
+
+    lam, V = np.linalg.eigh(Th)
+    lam = np.maximum(lam, 0.0)
+    small = lam <= 1e-12 * max(float(lam[-1]), 1e-300)
+    Vy = V.T @ y
+    KV = V.T @ K @ V                       # K in Theta's eigenbasis
+    XV = None if Tx is None else Tx @ V    # Theta(x*, X) in the eigenbasis
+    KxV = None if Kx is None else Kx @ V
+    mtr, ctr, mte, cte = [], [], [], []
+    for ti in tt:
+        if np.isinf(ti):
+            e = np.where(small, 1.0, 0.0)                                   # e^{-eta lam t}
+            g = np.where(small, 0.0, 1.0 / np.where(small, 1.0, lam))       # lam^{-1}(1 - e^{..})
+        else:
+            e = np.exp(-eta * ti * lam)
+            g = np.where(small, eta * ti, -np.expm1(-eta * ti * lam) / np.where(small, 1.0, lam))
+        mtr.append(V @ ((1.0 - e)[:, None] * Vy))
+        c = V @ (e[:, None] * KV * e[None, :]) @ V.T
+        ctr.append(0.5 * (c + c.T))
+        if XV is not None:
+            A = XV * g[None, :]                                             # A_t in the eigenbasis
+            mte.append(A @ Vy)
+            if Kt is not None:
+                AK = A @ KxV.T
+                c = Kt - AK - AK.T + A @ KV @ A.T
+                cte.append(0.5 * (c + c.T))
+
+    def shape(lst, drop_k):
+        if not lst:
+            return None
+        a = np.stack(lst)
+        if drop_k:
+            a = a[..., 0]
+        return a[0] if scalar_t else a
+
+    return GDEnsemble(t=tt, mean_train=shape(mtr, vec), cov_train=shape(ctr, False), mean_test=shape(mte, vec),
+                      cov_test=shape(cte, False), dynamics=dynamics)
+
+
+@resultclass
+class LearningRate(Result):
+    """The largest learning rate for which full-batch gradient descent on MSE in the kernel regime
+    converges: ``eta_max = 2 (1 + momentum) / lambda_max`` (``float(result)`` gives it).
+
+    Fields: ``eta_max``, ``lambda_max`` (top eigenvalue of the NTK), ``momentum``, ``status``."""
+
+    eta_max: float
+    lambda_max: float
+    momentum: float
+    status: str = "ok"
+
+    def __float__(self) -> float:
+        return float(self.eta_max)
+
+
+def max_learning_rate(ntk_train_train: Any, momentum: float = 0.0) -> LearningRate:
+    """Largest stable learning rate of gradient descent on ``1/2 sum_i |f(x_i) - y_i|^2``.
+
+    One step maps the residual by ``I - eta Theta``, a contraction iff ``eta < 2 / lambda_max``;
+    with heavy-ball momentum ``beta`` the bound is ``2 (1 + beta) / lambda_max``. Neural Tangents'
+    ``max_learning_rate`` refers to the loss normalised by the n k target entries and is ``n k``
+    times this value.
+
+    Parameters
+    ----------
+    ntk_train_train : (n, n) array, symmetric positive semidefinite, not zero
+    momentum : float in [0, 1)
+
+    Returns
+    -------
+    LearningRate
+    """
+    import scipy.linalg
+
+    from ._validation import check_symmetric_psd
+
+    K = check_symmetric_psd(_kernel_matrix(ntk_train_train, "ntk_train_train"), "ntk_train_train", tol=1e-8)
+    n = K.shape[0]
+    if n < 1:
+        raise ValueError("ntk_train_train must have at least one training point; got shape (0, 0)")
+    momentum = check_real(momentum, "momentum", nonnegative=True)
+    if momentum >= 1.0:
+        raise ValueError(f"momentum must be in [0, 1); got {momentum}")
+    lam = float(scipy.linalg.eigvalsh(K, subset_by_index=[n - 1, n - 1], check_finite=False)[-1])
+    if not lam > 0.0:
+        raise ValueError("ntk_train_train must not be zero (its top eigenvalue is 0)")
+    return LearningRate(eta_max=2.0 * (1.0 + momentum) / lam, lambda_max=lam, momentum=momentum)
 
 
 # ---- sampled finite networks -------------------------------------------------------------------

@@ -248,4 +248,25 @@ struct PairSeries {
     }
 };
 
+// The closed forms of pair_closed_form over rows of pairs, for kernel matrices (the NNGP / NTK
+// recursions): pairs (c11, c12[j], c22[j]) sharing the first variance, with everything that depends
+// on one variance alone computed once in prepare(). The loops are branch-free (one polynomial
+// arcsine with reductions instead of libm's acos/asin calls) and agree with pair_closed_form to a
+// few ulp, with the same care at correlations +-1 (the arc-cosine kernel k_1 by a series near
+// c = -1) and at large variances.
+class PairClosedFormRows {
+public:
+    // Columns' variances c22 (n >= 0 entries, copied); false when g has no closed form (then
+    // evaluate() must not be called).
+    bool prepare(const Activation& g, std::int64_t n, const double* c22);
+    // phiphi[k], dphidphi[k] for the pair (c11, c12[k], c22[j0 + k]), k < n.
+    void evaluate(double c11, std::int64_t j0, std::int64_t n, const double* c12, double* phiphi,
+                  double* dphidphi) const;
+
+private:
+    ActivationKind kind_ = ActivationKind::Linear;
+    double a_ = 1.0, b_ = 0.0;              // homogeneous activations: a max(x,0) - b max(-x,0)
+    std::vector<double> c22_, s22_, col1_, col2_;  // per column: c22, sqrt(c22), sqrt(1 + c22), 1/(1 + c22)
+};
+
 }  // namespace statmech_nn

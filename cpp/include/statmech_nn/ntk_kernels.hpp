@@ -9,10 +9,13 @@
 // Lambda^l is the 2x2 covariance [[Sigma^l(x,x), Sigma^l(x,x')], [Sigma^l(x,x'), Sigma^l(x',x')]],
 // l = 1..depth (hidden layers); layer depth+1 is the linear read-out.
 //
-// The first layer is one Gram matrix (Eigen GEMM); the diagonal of every input is propagated once;
-// each pair then runs through the layers on its own (no per-pair allocation), with the Mehler
-// series of the Gaussian layer for pairs of equal variance (built once per distinct variance and
-// layer) and the 2-D rule otherwise.
+// The diagonal of every input is propagated once; the pairs are computed in tiles of 64 x 64 (for
+// x2 = x1 only the tiles on and above the diagonal, mirrored), one task each: the tile's first
+// layer is one small GEMM, then each layer one pass over contiguous rows of pairs, with the
+// Gaussian layer's vectorisable closed forms (PairClosedFormRows) for linear, relu, leaky_relu,
+// erf, erf_sigmoid and gelu, and otherwise the Mehler series for pairs of equal variance (built
+// once per distinct variance and layer) or the 2-D rule. Working memory: the outputs plus about
+// 3 x 64^2 doubles per thread.
 #pragma once
 
 #include <cstdint>

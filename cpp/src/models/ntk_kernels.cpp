@@ -1,4 +1,12 @@
 // Infinite-width NNGP / NTK kernels on the deep-network layer recursion (see ntk_kernels.hpp).
+//
+// The kernel matrices are computed tile by tile (kTile x kTile blocks of input pairs; for x2 = x1
+// only the tiles on and above the diagonal, each also written to its mirror image). A tile is one
+// task of parallel_for: one small GEMM for the first layer's Gram block, then every layer as a pass
+// over contiguous rows of pairs (the Gaussian layer's PairClosedFormRows for the closed-form
+// activations, the Mehler series or the 2-D rule per pair otherwise), with the tile's Sigma and
+// Theta kept in the task's workspace. Only the read-out is written unless every layer is asked for.
+// A tile's numbers depend on the tile's position alone, so results do not depend on the thread count.
 #include "statmech_nn/ntk_kernels.hpp"
 
 #include <Eigen/Dense>
@@ -17,15 +25,19 @@ namespace statmech_nn {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr std::int64_t kTile = 64;
 using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // Diagonal recursion of one set of inputs: Sigma^l(x, x), Theta^l(x, x) for l = 1..depth+1 and
-// the moments of phi at l = 1..depth (all n x (depth+1), row = input).
+// the moments of phi at l = 1..depth, layer-major ([l * n + i]) so that a layer's values of
+// consecutive inputs are contiguous.
 struct Diagonal {
     int layers = 0;  // depth + 1
+    std::int64_t n = 0;
     std::vector<double> v, t, phi2, dphi2;
     std::vector<int> stop;      // per input: first diverged layer (0: none)
-    std::vector<int> series;    // per input and hidden layer: index of its Mehler series (-1: none)
+    std::vector<int> series;    // per hidden layer and input: index of its Mehler series (-1: none)
+    double at(const std::vector<double>& a, int l, std::int64_t i) const { return a[l * n + i]; }
 };
 
 void propagate_diagonal(const Activation& g, const NtkKernelSpec& s, const std::vector<double>& sq, double d,
@@ -33,6 +45,7 @@ void propagate_diagonal(const Activation& g, const NtkKernelSpec& s, const std::
     const std::int64_t n = static_cast<std::int64_t>(sq.size());
     const int L = s.depth + 1;
     D.layers = L;
+    D.n = n;
     D.v.assign(n * L, kNaN);
     D.t.assign(n * L, kNaN);
     D.phi2.assign(n * L, kNaN);
@@ -42,29 +55,58 @@ void propagate_diagonal(const Activation& g, const NtkKernelSpec& s, const std::
     parallel_for(n, num_threads, [&](std::int64_t i) {
         const double v1 = s.sigma_w2 * sq[i] / d + s.sigma_b2;
         const deep::PairTrajectory tr = deep::forward_pair(p, L, v1, v1, v1, s.divergence_bound);
-        double* v = &D.v[i * L];
-        double* t = &D.t[i * L];
         int stop = tr.stop_layer;
-        t[0] = s.standard ? sq[i] + 1.0 : v1;
+        D.t[i] = s.standard ? sq[i] + 1.0 : v1;
         for (int l = 0; l < L; ++l) {
             if (stop > 0 && l + 1 >= stop) break;
-            v[l] = tr.q_a[l];
-            D.phi2[i * L + l] = tr.phi2_a[l];
-            D.dphi2[i * L + l] = tr.dphi2_a[l];
+            const std::int64_t k = l * n + i;
+            D.v[k] = tr.q_a[l];
+            D.phi2[k] = tr.phi2_a[l];
+            D.dphi2[k] = tr.dphi2_a[l];
             if (l > 0) {
                 const double phi2 = tr.phi2_a[l - 1];
-                const double w = s.standard ? widths[l - 1] * phi2 + 1.0 : v[l];
-                t[l] = w + s.sigma_w2 * tr.dphi2_a[l - 1] * t[l - 1];
-                if (!std::isfinite(t[l])) {
+                const double w = s.standard ? widths[l - 1] * phi2 + 1.0 : D.v[k];
+                D.t[k] = w + s.sigma_w2 * tr.dphi2_a[l - 1] * D.t[k - n];
+                if (!std::isfinite(D.t[k])) {
                     stop = l + 1;
-                    t[l] = kNaN;
-                    v[l] = kNaN;
+                    D.t[k] = kNaN;
+                    D.v[k] = kNaN;
                     break;
                 }
             }
         }
         D.stop[i] = stop;
     });
+}
+
+// Mehler series for pairs of equal variance: one per distinct Sigma^l(x, x) value and hidden layer
+// (when few), extended once so that evaluation is read-only (shared by the threads).
+void build_series(const Activation& g, int depth, int valid, Diagonal& A, Diagonal* B, std::int64_t n1n2,
+                  std::vector<PairSeries>& series) {
+    A.series.assign(A.n * A.layers, -1);
+    if (B) B->series.assign(B->n * B->layers, -1);
+    for (int l = 0; l < std::min(depth, valid); ++l) {
+        std::map<double, int> index;
+        auto collect = [&](const Diagonal& D) {
+            for (std::int64_t i = 0; i < D.n; ++i) index.emplace(D.at(D.v, l, i), -1);
+        };
+        collect(A);
+        if (B) collect(*B);
+        if (index.size() > 16 || static_cast<std::int64_t>(index.size()) * 4 > n1n2) continue;
+        for (auto& kv : index) {
+            if (!(kv.first > 0.0)) continue;
+            PairSeries ps;
+            if (!ps.build(g, kv.first)) continue;
+            ps.extend(ps.k_max);
+            kv.second = static_cast<int>(series.size());
+            series.push_back(std::move(ps));
+        }
+        auto assign = [&](Diagonal& D) {
+            for (std::int64_t i = 0; i < D.n; ++i) D.series[l * D.n + i] = index[D.at(D.v, l, i)];
+        };
+        assign(A);
+        if (B) assign(*B);
+    }
 }
 
 }  // namespace
@@ -86,22 +128,20 @@ NtkKernelInfo ntk_kernels(const Activation& g, const double* x1, std::int64_t n1
         x2 = x1;
         n2 = n1;
     }
+    if (n2 < 1) throw std::invalid_argument("x2: must be a non-empty (n, d) array");
     const int depth = spec.depth, L = depth + 1;
-    const double sw2 = spec.sigma_w2, sb2 = spec.sigma_b2;
+    const double sw2 = spec.sigma_w2, sb2 = spec.sigma_b2, dd_in = static_cast<double>(d);
     std::vector<double> widths(std::max(depth, 0), spec.width);
     for (int l = 0; l < depth && !spec.width_ratios.empty(); ++l) widths[l] = spec.width * spec.width_ratios[l];
 
-    // Layer 1: one Gram matrix.
     const Eigen::Map<const RowMat> X1(x1, n1, d), X2(x2, n2, d);
-    RowMat G(n1, n2);
-    G.noalias() = X1 * X2.transpose();
     std::vector<double> sq1(n1), sq2(same ? 0 : n2);
-    for (std::int64_t i = 0; i < n1; ++i) sq1[i] = same ? G(i, i) : X1.row(i).squaredNorm();
+    for (std::int64_t i = 0; i < n1; ++i) sq1[i] = X1.row(i).squaredNorm();
     for (std::int64_t j = 0; j < (same ? 0 : n2); ++j) sq2[j] = X2.row(j).squaredNorm();
 
     Diagonal A, B;
-    propagate_diagonal(g, spec, sq1, double(d), widths, num_threads, A);
-    if (!same) propagate_diagonal(g, spec, sq2, double(d), widths, num_threads, B);
+    propagate_diagonal(g, spec, sq1, dd_in, widths, num_threads, A);
+    if (!same) propagate_diagonal(g, spec, sq2, dd_in, widths, num_threads, B);
     const Diagonal& Bd = same ? A : B;
     NtkKernelInfo info;
     int stop = 0;
@@ -113,129 +153,123 @@ NtkKernelInfo ntk_kernels(const Activation& g, const double* x1, std::int64_t n1
     }
     const int valid = stop > 0 ? stop - 1 : L;  // layers 1..valid are computed
 
-    // Mehler series for pairs of equal variance: one per distinct Sigma^l(x, x) value and hidden
-    // layer (when few), extended once so that evaluation is read-only (shared by the threads).
+    // Per hidden layer: the closed forms prepared for the columns' variances, or the Mehler series.
+    const bool closed = gaussian_detail::is_closed_form(g);
+    std::vector<PairClosedFormRows> rows(closed ? std::min(depth, valid) : 0);
+    for (std::size_t m = 0; m < rows.size(); ++m) rows[m].prepare(g, n2, &Bd.v[m * n2]);
     std::vector<PairSeries> series;
-    A.series.assign(n1 * L, -1);
-    if (!same) B.series.assign(n2 * L, -1);
-    if (!gaussian_detail::is_closed_form(g)) {
-        for (int l = 0; l < std::min(depth, valid); ++l) {
-            std::map<double, int> index;
-            auto collect = [&](const Diagonal& D, std::int64_t n) {
-                for (std::int64_t i = 0; i < n; ++i) index.emplace(D.v[i * L + l], -1);
-            };
-            collect(A, n1);
-            if (!same) collect(B, n2);
-            if (index.size() > 16 || index.size() * 4 > static_cast<size_t>(n1 * n2)) continue;
-            for (auto& kv : index) {
-                if (!(kv.first > 0.0)) continue;
-                PairSeries ps;
-                if (!ps.build(g, kv.first)) continue;
-                ps.extend(ps.k_max);
-                kv.second = static_cast<int>(series.size());
-                series.push_back(std::move(ps));
-            }
-            auto assign = [&](Diagonal& D, std::int64_t n) {
-                for (std::int64_t i = 0; i < n; ++i) D.series[i * L + l] = index[D.v[i * L + l]];
-            };
-            assign(A, n1);
-            if (!same) assign(B, n2);
-        }
-    }
+    if (!closed) build_series(g, depth, valid, A, same ? nullptr : &B, n1 * n2, series);
 
+    // Tiles: all blocks (x1 != x2) or those on and above the diagonal (x2 = x1).
+    const std::int64_t nb1 = (n1 + kTile - 1) / kTile, nb2 = (n2 + kTile - 1) / kTile;
+    std::vector<std::pair<std::int64_t, std::int64_t>> tiles;
+    for (std::int64_t bi = 0; bi < nb1; ++bi)
+        for (std::int64_t bj = same ? bi : 0; bj < nb2; ++bj) tiles.emplace_back(bi, bj);
     const std::int64_t nn = n1 * n2;
-    // One layer of one pair: (S, T) = (Sigma^l, Theta^l) -> layer l+1, with m = l-1 the hidden
-    // layer whose moments feed it (l = 1..depth).
-    auto step = [&](std::int64_t i, std::int64_t j, int m, double& S, double& T) {
-        const double qa = A.v[i * L + m], qb = Bd.v[j * L + m];
-        double pp, dd;
-        if (qa == qb && S >= qa) {
-            pp = A.phi2[i * L + m];  // identical inputs: the diagonal exactly
-            dd = A.dphi2[i * L + m];
-        } else {
-            const double bound = std::sqrt(qa * qb);
-            const double qab = std::clamp(S, -bound, bound);
-            const int sa = A.series[i * L + m], sb = Bd.series[j * L + m];
-            PairMoments pm;
-            bool done = false;
-            if (sa >= 0 && sa == sb) done = series[sa].evaluate(qab / qa, pm);
-            if (!done) pm = pair_moments(g, qa, qab, qb);
-            pp = pm.phiphi;
-            dd = pm.dphidphi;
-        }
-        const double Sn = sw2 * pp + sb2;
-        const double w = spec.standard ? widths[m] * pp + 1.0 : Sn;
-        T = w + sw2 * dd * T;
-        S = Sn;
-    };
-    auto first = [&](std::int64_t i, std::int64_t j, double& S, double& T) {
-        S = sw2 * G(i, j) / double(d) + sb2;
-        T = spec.standard ? G(i, j) + 1.0 : S;
-    };
-    auto put = [&](double* out, std::int64_t k, std::int64_t, std::int64_t, double v) { out[k] = v; };
-    // x2 = x1: only the upper triangle is computed; the lower one is filled by blocked transposes.
-    auto mirror = [&](double* out) {
-        if (!same) return;
-        constexpr std::int64_t B = 64;
-        const std::int64_t nb = (n1 + B - 1) / B;
-        parallel_for(nb, num_threads, [&](std::int64_t bi) {
-            for (std::int64_t bj = 0; bj <= bi; ++bj)
-                for (std::int64_t i = bi * B; i < std::min(n1, (bi + 1) * B); ++i)
-                    for (std::int64_t j = bj * B; j < std::min(i, (bj + 1) * B); ++j) out[i * n2 + j] = out[j * n2 + i];
-        });
-    };
-    if (spec.store_layers) {
-        // Layer-major: each layer reads the previous one from the output (contiguous rows).
-        for (int l = 0; l < L; ++l) {
-            double* Sl = nngp + l * nn;
-            double* Tl = ntk + l * nn;
-            const double* Sp = nngp + (l - 1) * nn;
-            const double* Tp = ntk + (l - 1) * nn;
-            parallel_for(n1, num_threads, [&](std::int64_t i) {
-                for (std::int64_t j = same ? i : 0; j < n2; ++j) {
-                    const std::int64_t k = i * n2 + j;
-                    double S, T;
-                    if (l >= valid) {
-                        S = T = kNaN;
-                    } else if (same && i == j) {
-                        S = A.v[i * L + l];
-                        T = A.t[i * L + l];
-                    } else if (l == 0) {
-                        first(i, j, S, T);
-                    } else {
-                        S = Sp[k];
-                        T = Tp[k];
-                        step(i, j, l - 1, S, T);
-                    }
-                    put(Sl, k, i, j, S);
-                    put(Tl, k, i, j, T);
-                }
-            });
-            mirror(Sl);
-            mirror(Tl);
-        }
-    } else {
-        // Pair-major: each pair runs through the layers in registers; only the read-out is written.
-        parallel_for(n1, num_threads, [&](std::int64_t i) {
-            for (std::int64_t j = same ? i : 0; j < n2; ++j) {
-                const std::int64_t k = i * n2 + j;
-                double S, T;
-                if (valid < L) {
-                    S = T = kNaN;
-                } else if (same && i == j) {
-                    S = A.v[i * L + L - 1];
-                    T = A.t[i * L + L - 1];
-                } else {
-                    first(i, j, S, T);
-                    for (int l = 1; l < L; ++l) step(i, j, l - 1, S, T);
-                }
-                put(nngp, k, i, j, S);
-                put(ntk, k, i, j, T);
+    const bool layers_out = spec.store_layers;
+
+    parallel_for(static_cast<std::int64_t>(tiles.size()), num_threads, [&](std::int64_t task) {
+        const std::int64_t i0 = tiles[task].first * kTile, j0 = tiles[task].second * kTile;
+        const std::int64_t ni = std::min(kTile, n1 - i0), nj = std::min(kTile, n2 - j0);
+        const bool diag_tile = same && i0 == j0;
+        RowMat G(ni, nj);
+        G.noalias() = X1.middleRows(i0, ni) * X2.middleRows(j0, nj).transpose();
+        std::vector<double> S(ni * nj), T(ni * nj), pp(nj), dd(nj);
+        for (std::int64_t r = 0; r < ni; ++r)
+            for (std::int64_t c = 0; c < nj; ++c) {
+                const double gij = G(r, c);
+                S[r * nj + c] = sw2 * gij / dd_in + sb2;
+                T[r * nj + c] = spec.standard ? gij + 1.0 : S[r * nj + c];
             }
-        });
-        mirror(nngp);
-        mirror(ntk);
-    }
+        // Writes the tile (and, for x2 = x1, its mirror image) into out; a diagonal tile's
+        // entries on and above the diagonal only, and its own inputs' entries from the diagonal
+        // recursion exactly.
+        auto emit = [&](double* out, const std::vector<double>& W, bool nan) {
+            for (std::int64_t r = 0; r < ni; ++r) {
+                const std::int64_t c0 = diag_tile ? r : 0;
+                double* row = out + (i0 + r) * n2 + j0;
+                for (std::int64_t c = c0; c < nj; ++c) row[c] = nan ? kNaN : W[r * nj + c];
+            }
+            if (!same) return;
+            for (std::int64_t c = 0; c < nj; ++c) {
+                const std::int64_t r1 = diag_tile ? c : ni;
+                double* col = out + (j0 + c) * n2 + i0;
+                for (std::int64_t r = 0; r < r1; ++r) col[r] = nan ? kNaN : W[r * nj + c];
+            }
+        };
+        auto fix_diagonal = [&](int l) {
+            if (!diag_tile) return;
+            for (std::int64_t r = 0; r < ni; ++r) {
+                S[r * nj + r] = A.at(A.v, l, i0 + r);
+                T[r * nj + r] = A.at(A.t, l, i0 + r);
+            }
+        };
+        if (valid >= 1) fix_diagonal(0);
+        if (layers_out) {
+            emit(nngp, S, valid < 1);
+            emit(ntk, T, valid < 1);
+        }
+        for (int l = 1; l < valid; ++l) {
+            const int m = l - 1;  // the hidden layer whose moments feed layer l + 1
+            const double* qb = &Bd.v[m * n2 + j0];
+            const double w = spec.standard ? widths[m] : 0.0;
+            for (std::int64_t r = 0; r < ni; ++r) {
+                const std::int64_t i = i0 + r;
+                const double qa = A.at(A.v, m, i);
+                double* Sr = &S[r * nj];
+                double* Tr = &T[r * nj];
+                if (closed) {
+                    rows[m].evaluate(qa, j0, nj, Sr, pp.data(), dd.data());
+                    // identical inputs (in x1 and x2, or repeated): the diagonal's moments exactly
+                    const double pa = A.at(A.phi2, m, i), da = A.at(A.dphi2, m, i);
+                    for (std::int64_t c = 0; c < nj; ++c) {
+                        const bool equal = qa == qb[c] && Sr[c] >= qa;
+                        pp[c] = equal ? pa : pp[c];
+                        dd[c] = equal ? da : dd[c];
+                    }
+                } else {
+                    check_interrupt();
+                    const int sa = A.series[m * n1 + i];
+                    for (std::int64_t c = 0; c < nj; ++c) {
+                        const std::int64_t j = j0 + c;
+                        if (qa == qb[c] && Sr[c] >= qa) {
+                            pp[c] = A.at(A.phi2, m, i);
+                            dd[c] = A.at(A.dphi2, m, i);
+                            continue;
+                        }
+                        const double bound = std::sqrt(qa * qb[c]);
+                        const double qab = std::clamp(Sr[c], -bound, bound);
+                        PairMoments pm;
+                        bool done = false;
+                        if (sa >= 0 && sa == Bd.series[m * n2 + j]) done = series[sa].evaluate(qab / qa, pm);
+                        if (!done) pm = pair_moments(g, qa, qab, qb[c]);
+                        pp[c] = pm.phiphi;
+                        dd[c] = pm.dphidphi;
+                    }
+                }
+                for (std::int64_t c = 0; c < nj; ++c) {
+                    const double Sn = sw2 * pp[c] + sb2;
+                    const double wt = spec.standard ? w * pp[c] + 1.0 : Sn;
+                    Tr[c] = wt + sw2 * dd[c] * Tr[c];
+                    Sr[c] = Sn;
+                }
+            }
+            fix_diagonal(l);
+            if (layers_out) {
+                emit(nngp + l * nn, S, false);
+                emit(ntk + l * nn, T, false);
+            }
+        }
+        if (layers_out) {
+            for (int l = std::max(valid, 1); l < L; ++l) {
+                emit(nngp + l * nn, S, true);
+                emit(ntk + l * nn, T, true);
+            }
+        } else {
+            emit(nngp, S, valid < L);
+            emit(ntk, T, valid < L);
+        }
+    });
     return info;
 }
 
