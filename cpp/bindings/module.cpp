@@ -10,6 +10,10 @@
 #define STATMECH_NN_VERSION "0.0.0"
 #endif
 
+namespace statmech_nn::bindings {
+void register_sweep(pybind11::module_& m);  // register_sweep.cpp
+}
+
 namespace {
 
 // Called by the core's long loops (on the thread that released the GIL): takes the GIL and asks
@@ -65,4 +69,5 @@ PYBIND11_MODULE(_core, m) {
     b::register_fisher(m);
     b::register_ntk(m);
     b::register_network(m);
+    b::register_sweep(m);
 }
