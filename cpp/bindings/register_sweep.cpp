@@ -102,6 +102,14 @@ void register_sweep(py::module_& m) {
           "Install progress(done, total) (or None) for the core loops started on this thread; returns the "
           "previous callable (or None).");
 
+    m.def(
+        "set_max_threads",
+        [](int n) {
+            if (n < 1) throw std::invalid_argument("n: must be >= 1");
+            set_default_threads(n);
+        },
+        py::arg("n"), "Set the default number of threads (num_threads=None) of calls made from this thread.");
+
     s.def(
         "perceptron_ode",
         [](const std::string& activation, double slope, const std::string& rule, array_f64 eta, array_f64 l0,

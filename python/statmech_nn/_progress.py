@@ -37,18 +37,22 @@ def tqdm_class() -> Any:
 
 
 @contextlib.contextmanager
-def core_progress(progress: Any, desc: str, unit: str = "it") -> Iterator[Optional[Any]]:
+def core_progress(progress: Any, desc: str, unit: str = "it",
+                  total: Optional[int] = None) -> Iterator[Optional[Any]]:
     """While active, the core loops started on this thread drive a tqdm bar (if ``progress``).
 
-    A call made of several loops (e.g. a grid done in passes) restarts the bar for each."""
+    ``total``: the iterations expected (the core's count replaces it if it differs). A call made
+    of several loops (e.g. a grid done in passes) restarts the bar for each."""
     if not check_progress(progress):
         yield None
         return
-    bar = tqdm_class()(total=None, desc=desc, unit=unit, dynamic_ncols=True)
+    bar = tqdm_class()(total=total, desc=desc, unit=unit, dynamic_ncols=True)
 
     def update(done: int, total: int) -> None:
-        if bar.total != total or done < bar.n:
+        if done < bar.n:
             bar.reset(total=total)
+        elif bar.total != total:
+            bar.total = total
         bar.update(done - bar.n)
 
     previous = _core.set_progress_callback(update)

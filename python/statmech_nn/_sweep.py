@@ -278,15 +278,9 @@ def _run_points_fast(function: Callable[..., Any], fixed: Dict[str, Any], names:
     if runner is None:
         return None
     try:
-        out = runner(points, None)
+        return runner(points, None)
     except _sweep_fast.NotHandled:
         return None
-    packed = []
-    for index, res in out:
-        fields = _to_fields(res, result_name)
-        _status_of(res, fields)
-        packed.append((index, fields))
-    return packed
 
 
 # ---- fingerprints, attributes ----------------------------------------------------------------------

@@ -61,6 +61,13 @@ class _NotHandled(Exception):
     pass
 
 
+_T = ("t",)
+
+
+def _word(w: str) -> np.ndarray:
+    return np.array(w, dtype=object)
+
+
 # ---- perceptron.ode ------------------------------------------------------------------------------
 _PERCEPTRON_AXES = ("eta", "l0", "R0", "z0")
 
@@ -100,16 +107,27 @@ def _perceptron_ode(function: Callable[..., Any], fixed: Dict[str, Any], names: 
         words = status_words(d["status"])
         out = []
         t_, l_, R_, z_, eg_ = d["t"], d["l"], d["R"], d["z"], d["eg"]
+        n_rows = d["n_rows"].tolist()
+        stop, n_rhs, etas = d["stop_time"].tolist(), d["n_rhs"].tolist(), eta.tolist()
+        rule_a, act_a = _word(rule), _word(activation)
         for k, (index, _) in enumerate(points):
-            n = int(d["n_rows"][k])
+            n = n_rows[k]
             status = str(words[k])
             eg = eg_[k, :n]
             if status in ("ok", "event") and n and not math.isfinite(eg[-1]):
                 status = "diverged"
-            res = P.OdeResult(t=t_[k, :n], l=l_[k, :n], R=R_[k, :n], z=None if z_ is None else z_[k, :n], eg=eg,
-                              status=status, stop_time=float(d["stop_time"][k]), rule=rule, activation=activation,
-                              eta=float(eta[k]), n_rhs=int(d["n_rhs"][k]))
-            out.append((index, res))
+            # the fields of P.OdeResult as sweep's _to_fields gives them (tests: identical Datasets)
+            f = {"t": (_T, t_[k, :n]), "l": (_T, l_[k, :n]), "R": (_T, R_[k, :n])}
+            if z_ is not None:
+                f["z"] = (_T, z_[k, :n])
+            f["eg"] = (_T, eg)
+            f["status"] = ((), _word(status))
+            f["stop_time"] = ((), np.array(stop[k]))
+            f["rule"] = ((), rule_a)
+            f["activation"] = ((), act_a)
+            f["eta"] = ((), np.array(etas[k]))
+            f["n_rhs"] = ((), np.array(n_rhs[k], dtype=np.int64))
+            out.append((index, f))
         return out
 
     return run
@@ -154,16 +172,24 @@ def _committee_ode(function: Callable[..., Any], fixed: Dict[str, Any], names: S
             etas_w.append(eta_w)
         d = _core.sweep.committee_ode(models, [T] * len(points), [state] * len(points), times, options, num_threads)
         out = []
+        dims = C.OdeResult._dims
         for k, (index, _) in enumerate(points):
             n = int(d["n_rows"][k])
             r = {f: d[f][k, :n] for f in ("t", "Q", "R", "g", "w", "eg")}
             status = str(d["status"][k])
             if status == "ok" and not all(np.all(np.isfinite(r[f])) for f in ("Q", "R", "g", "w", "eg")):
                 status = "diverged"
-            res = C.OdeResult(t=r["t"], Q=r["Q"], R=r["R"], g=r["g"] if norm != "none" else None,
-                              w=r["w"] if etas_w[k] > 0 else None, eg=r["eg"], status=status,
-                              stop_time=float(d["stop_time"][k]), n_rhs=int(d["n_rhs"][k]))
-            out.append((index, res))
+            # the fields of C.OdeResult as sweep's _to_fields gives them (tests: identical Datasets)
+            f = {"t": (dims["t"], r["t"]), "Q": (dims["Q"], r["Q"]), "R": (dims["R"], r["R"])}
+            if norm != "none":
+                f["g"] = (dims["g"], r["g"])
+            if etas_w[k] > 0:
+                f["w"] = (dims["w"], r["w"])
+            f["eg"] = (dims["eg"], r["eg"])
+            f["status"] = ((), _word(status))
+            f["stop_time"] = ((), np.array(float(d["stop_time"][k])))
+            f["n_rhs"] = ((), np.array(int(d["n_rhs"][k]), dtype=np.int64))
+            out.append((index, f))
         return out
 
     return run
@@ -180,7 +206,8 @@ def fast_path(function: Callable[..., Any], fixed: Dict[str, Any], names: Sequen
               num_threads: int) -> Optional[Runner]:
     """A runner evaluating chunks of points in one core call, or None (no fast path here).
 
-    The runner returns ``[(index, result), ...]`` for a chunk, or raises :class:`_NotHandled`
+    The runner returns ``[(index, fields), ...]`` for a chunk (``fields`` as sweep's
+    ``_to_fields`` makes them from the function's result), or raises :class:`_NotHandled`
     (then the chunk goes the generic way)."""
     try:
         make = _registry().get(function)

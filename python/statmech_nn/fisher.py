@@ -333,7 +333,7 @@ def empirical(activation: str = "relu", depth: int = 2, sigma_w2: float = 2.0, s
     P = sum(widths[l] * widths[l - 1] for l in range(1, L + 1)) + (sum(widths[1:]) if include_bias else 0)
     from ._progress import core_progress
 
-    with core_progress(progress, "fisher.empirical", "seed"):
+    with core_progress(progress, "fisher.empirical", "seed", len(seeds)):
         d = _network.run(widths, T, activation, slope=slope, sigma_w2=sigma_w2, sigma_b2=sigma_b2, seeds=seeds,
                          batchnorm=batchnorm, input="gaussian", backward="outputs", gram=True,
                          gram_bias=bool(include_bias), num_threads=check_threads(num_threads),

@@ -521,7 +521,7 @@ def phase_diagram(activation: str, sigma_w2: Any, sigma_b2: Any, *, with_correla
     q_init = check_real(q_init, "q_init", positive=True)
     from ._progress import core_progress
 
-    with core_progress(progress, "phase_diagram", "column"):
+    with core_progress(progress, "phase_diagram", "column", b.size):
         d = _mf.phase_diagram(name, slope, w, b, q_init, bool(with_correlation), check_threads(num_threads))
     st = np.asarray(_status(d["status"]))
     return PhaseDiagram(w.copy(), b.copy(), d["q_star"], d["c_star"], d["chi1"], d["chi_c"], d["xi_q"], d["xi_c"],

@@ -565,7 +565,7 @@ def time_to_error(activation: str, rule: str, eta: Any, l0: Any, threshold: floa
     l_flat = np.ascontiguousarray(l0_b.ravel())
     setup = _core.perceptron.Setup(activation, slope, rule, 1.0, 1.0, R0, z0)
     options = _options(method, rtol, atol, dt, max_step, max_steps, divergence_bound)
-    with core_progress(progress, "time_to_error", "pt"):
+    with core_progress(progress, "time_to_error", "pt", e_flat.size):
         time, eta_eff, status = _core.perceptron.time_to_error(setup, e_flat, l_flat, threshold, t_max, options, nt)
     status_str = np.asarray(status_words(np.asarray(status).ravel()), dtype=object).reshape(shape)
     return TimeToError(eta=np.array(eta_b), l0=np.array(l0_b), time=np.asarray(time).reshape(shape),
@@ -631,7 +631,7 @@ def simulate(activation: str, rule: str, eta: float, l0: float, N: int, t: Any =
     nt = check_threads(num_threads)
     divergence_bound = check_real(divergence_bound, "divergence_bound", positive=True)
     setup = _core.perceptron.Setup(activation, slope, rule, eta, l0, R0, z0)
-    with core_progress(progress, "simulate", "seed"):
+    with core_progress(progress, "simulate", "seed", seeds_a.size):
         d = _core.perceptron.simulate(setup, N, steps, seeds_a, nt, divergence_bound)
     l, R, z, eg = (d[k] for k in ("l", "R", "z", "eg"))
     codes = np.asarray(d["status"])

@@ -112,6 +112,15 @@ inline int resolve_threads(int num_threads) {
 #endif
 }
 
+// The default team size of the calling thread (resolve_threads(0)); n >= 1.
+inline void set_default_threads(int n) {
+#ifdef _OPENMP
+    if (n >= 1) omp_set_num_threads(n);
+#else
+    (void)n;
+#endif
+}
+
 inline int thread_id() {
 #ifdef _OPENMP
     return omp_get_thread_num();
