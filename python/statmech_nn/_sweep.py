@@ -749,7 +749,9 @@ def sweep(function: Callable[..., Any], axes: Mapping[str, Any], /, *, progress:
     st = _Store(store, fingerprint) if store is not None else None
     results: Dict[int, Dict[str, Any]] = st.load() if st is not None else {}
     todo = [i for i in range(n) if i not in results]
-    values = [tuple(grid[p][k] for p, k in zip(names, np.unravel_index(i, shape))) for i in range(n)]
+    # point i's values (flat C-order index), built column-wise: one unravel for the whole grid
+    columns = [list(grid[p][k]) for p, k in zip(names, np.unravel_index(np.arange(n), shape))]
+    values = list(zip(*columns))
 
     bar = None
     if progress:
