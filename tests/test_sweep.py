@@ -242,3 +242,161 @@ def test_error_at_a_point_keeps_finished_chunks(tmp_path):
         sn.sweep(perceptron.ode, {"eta": [0.5]}, store=tmp_path / "other.zarr", **kw)
     with pytest.raises(ValueError, match="client"):
         sn.sweep(perceptron.ode, {"eta": [0.5]}, client="tcp://127.0.0.1:1", **kw)
+
+
+# ---- C++ grid fast paths -------------------------------------------------------------------------
+@pytest.mark.parametrize("rule, activation, extra", [
+    ("sgd", "erf", {}),
+    ("wn", "erf", {}),
+    ("sgd", "tanh", {"eg_threshold": 0.05}),         # quadrature averages, event rows
+    ("sgd", "linear", {}),                            # eta = 5 diverges: padded rows
+])
+def test_perceptron_fast_path_is_bitwise_the_direct_calls(rule, activation, extra):
+    axes = {"eta": [0.5, 1.0, 5.0], "l0": [0.5, 1.5]}
+    kw = dict(activation=activation, rule=rule, t=T, progress=False, **extra)
+    fast = sn.sweep(perceptron.ode, axes, num_workers=2, **kw)
+    slow = sn.sweep(perceptron.ode, axes, fast_path=False, **kw)
+    xr.testing.assert_identical(fast, slow)
+    one = sn.sweep(perceptron.ode, axes, num_workers=1, chunk_size=1, **kw)   # thread count, chunking
+    xr.testing.assert_identical(fast, one)
+    for i, eta in enumerate(axes["eta"]):
+        for j, l0 in enumerate(axes["l0"]):
+            direct = perceptron.ode(activation, rule, eta, l0, t=T, **extra)
+            n = direct.t.size
+            assert np.array_equal(fast["eg"].values[i, j, :n], direct.eg)
+            assert np.array_equal(fast["l"].values[i, j, :n], direct.l)
+            assert fast["status"].values[i, j] == direct.status
+            assert fast["stop_time"].values[i, j] == direct.stop_time
+
+
+def test_perceptron_fast_path_is_used(monkeypatch):
+    from statmech_nn import _core, _sweep_fast
+
+    calls = {"grid": 0}
+    real = _core.sweep.perceptron_ode
+
+    def counting(*a, **k):
+        calls["grid"] += 1
+        return real(*a, **k)
+
+    monkeypatch.setattr(_core.sweep, "perceptron_ode", counting)
+    ds = sn.sweep(perceptron.ode, {"eta": [0.5, 1.0], "R0": [0.0, 0.5], "z0": [0.05, 0.1]}, activation="erf",
+                  rule="wn", l0=1.0, t=T, progress=False)
+    assert calls["grid"] == 1   # 8 points, one core call
+    direct = perceptron.ode("erf", "wn", 1.0, 1.0, 0.5, 0.1, t=T)
+    assert np.array_equal(ds["z"].values[1, 1, 1], direct.z)
+    # a parameter without a fast path (a string axis) goes one call per point
+    assert _sweep_fast.fast_path(perceptron.ode, {"rule": "sgd", "eta": 1.0, "l0": 1.0}, ["activation"], 1) is None
+    ds = sn.sweep(perceptron.ode, {"activation": ["erf", "linear"]}, rule="sgd", eta=1.0, l0=1.0, t=T,
+                  progress=False)
+    assert calls["grid"] == 1
+    assert np.array_equal(ds["eg"].values[1], perceptron.ode("linear", "sgd", 1.0, 1.0, t=T).eg)
+
+
+def test_committee_fast_path_is_bitwise_the_direct_calls():
+    kw = dict(Q0=0.2 * np.eye(2), R0=np.full((2, 2), 0.01), T=np.eye(2), t=np.linspace(0.0, 20.0, 6),
+              progress=False)
+    axes = {"eta": [0.5, 1.0, 40.0]}   # eta = 40 diverges
+    fast = sn.sweep(sn.committee.ode, axes, num_workers=2, **kw)
+    slow = sn.sweep(sn.committee.ode, axes, fast_path=False, **kw)
+    xr.testing.assert_identical(fast, slow)
+    assert set(fast["status"].values) >= {"ok"}
+    bn = dict(kw, batchnorm=True, eta_w=0.1)
+    fast = sn.sweep(sn.committee.ode, {"eta": [0.5, 1.0], "sigma": [1.0, 2.0]}, **bn)
+    slow = sn.sweep(sn.committee.ode, {"eta": [0.5, 1.0], "sigma": [1.0, 2.0]}, fast_path=False, **bn)
+    xr.testing.assert_identical(fast, slow)
+    direct = sn.committee.ode(0.2 * np.eye(2), np.full((2, 2), 0.01), np.eye(2), 1.0, sigma=2.0, batchnorm=True,
+                              eta_w=0.1, t=np.linspace(0.0, 20.0, 6))
+    n = direct.t.size
+    assert np.array_equal(fast["Q"].values[1, 1, :n], direct.Q)
+    assert np.array_equal(fast["g"].values[1, 1, :n], direct.g)
+    with pytest.raises(ValueError, match=r"eta=-1\.0"):
+        sn.sweep(sn.committee.ode, {"eta": [1.0, -1.0]}, **kw)
+
+
+def test_core_progress_callback_reports_points_done():
+    from statmech_nn import _core
+
+    seen = []
+    previous = _core.set_progress_callback(lambda done, total: seen.append((done, total)))
+    try:
+        perceptron.time_to_error("erf", "sgd", np.linspace(0.2, 2.0, 40), 1.0, 0.05, t_max=50.0, num_threads=2)
+    finally:
+        _core.set_progress_callback(previous)
+    assert seen and seen[-1] == (40, 40)
+    assert all(0 <= d <= t == 40 for d, t in seen)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    with pytest.raises(TypeError, match="callable"):
+        _core.set_progress_callback(3)
+    # nothing installed: nothing is called
+    seen.clear()
+    perceptron.time_to_error("erf", "sgd", [0.5, 1.0], 1.0, 0.05, t_max=10.0)
+    assert seen == []
+
+
+def test_fast_path_progress_output(capfd):
+    sn.sweep(perceptron.ode, {"eta": np.linspace(0.5, 2.0, 50)}, activation="erf", rule="sgd", l0=1.0, t=T)
+    err = capfd.readouterr().err
+    assert "sweep ode" in err and "50/50" in err
+
+
+def test_long_calls_take_progress(capfd):
+    eta = np.linspace(0.2, 2.0, 30)
+    a = perceptron.time_to_error("erf", "sgd", eta, 1.0, 0.05, t_max=50.0, progress=True)
+    err = capfd.readouterr().err
+    assert "time_to_error" in err and "30/30" in err
+    b = perceptron.time_to_error("erf", "sgd", eta, 1.0, 0.05, t_max=50.0)
+    assert capfd.readouterr().err == ""
+    assert np.array_equal(a.time, b.time)
+    sim = perceptron.simulate("erf", "sgd", 1.0, 1.0, 50, t=1.0, seeds=[1, 2, 3], progress=True)
+    err = capfd.readouterr().err
+    assert "simulate" in err and "3/3" in err
+    assert np.array_equal(sim.l, perceptron.simulate("erf", "sgd", 1.0, 1.0, 50, t=1.0, seeds=[1, 2, 3]).l)
+    meanfield.phase_diagram("tanh", np.linspace(0.5, 3.0, 4), np.array([0.0, 0.05, 0.1]), progress=True)
+    err = capfd.readouterr().err
+    assert "phase_diagram" in err and "3/3" in err
+    sn.fisher.empirical("relu", depth=1, width=20, n_samples=4, seeds=[0, 1], progress=True)
+    err = capfd.readouterr().err
+    assert "fisher.empirical" in err and "2/2" in err
+    with pytest.raises(TypeError, match="progress"):
+        perceptron.time_to_error("erf", "sgd", eta, 1.0, 0.05, progress="yes")
+
+
+FAST_INTERRUPT = r"""
+import sys, time, numpy as np
+import statmech_nn as sn
+print("ready", flush=True)
+try:
+    # minutes of Euler steps per point, one core call per chunk, progress bar driven from C++
+    sn.sweep(sn.perceptron.ode, {"eta": np.linspace(0.1, 0.2, 8)}, activation="erf", rule="sgd", l0=1.0,
+             t=np.array([0.0, 1e6]), method="euler", dt=1e-4, max_steps=10**13, num_workers=2, progress=True)
+except KeyboardInterrupt:
+    print(f"interrupted {time.time():.6f}", flush=True)
+    sys.exit(0)
+sys.exit(3)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals")
+def test_ctrl_c_stops_the_fast_path_quickly():
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", FAST_INTERRUPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(2.0)
+        assert proc.poll() is None
+        sent = time.time()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, (out, err)
+    latency = float([x for x in out.splitlines() if x.startswith("interrupted")][0].split()[1]) - sent
+    assert latency <= 1.0, latency   # target 0.5 s; 1 s keeps a loaded machine green
+    assert "sweep ode" in err        # the bar was on

@@ -11,6 +11,9 @@
 #endif
 
 namespace statmech_nn::bindings { void register_training(py::module_& m); }  // register_training.cpp
+namespace statmech_nn::bindings {
+void register_sweep(pybind11::module_& m);  // register_sweep.cpp
+}
 
 namespace {
 
@@ -68,4 +71,5 @@ PYBIND11_MODULE(_core, m) {
     b::register_ntk(m);
     b::register_network(m);
     b::register_training(m);
+    b::register_sweep(m);
 }

@@ -1,7 +1,9 @@
 """Command line of statmech_nn (also installed as the ``statmech-nn`` script).
 
 ``python -m statmech_nn --version`` and
-``python -m statmech_nn reproduce {perceptron,committee,meanfield,batchnorm,fisher,all} --out DIR [--fast]``.
+``python -m statmech_nn reproduce {perceptron,committee,meanfield,batchnorm,fisher,all} --out DIR [--fast]
+[--jobs N] [--quiet]``: one line per figure with its elapsed time, progress bars for the long
+computations (with tqdm), a summary per topic; ``--quiet`` prints nothing but errors.
 """
 
 from __future__ import annotations
@@ -45,7 +47,21 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("topic", choices=list(reproduce.TOPICS) + ["all"], help="what to reproduce (see below)")
     rep.add_argument("--out", type=Path, default=Path("figures"), help="output folder (default: ./figures)")
     rep.add_argument("--fast", action="store_true", help="smaller sizes and shorter runs (smoke test, seconds)")
+    rep.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
+                     help="threads for the computations (default: all cores, or OMP_NUM_THREADS)")
+    rep.add_argument("--quiet", "-q", action="store_true",
+                     help="print nothing but errors (no per-figure lines, no progress bars)")
     return parser
+
+
+def _jobs(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--jobs must be a positive integer; got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--jobs must be a positive integer; got {n}")
+    return n
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -67,23 +83,34 @@ def _main(argv: Optional[List[str]] = None) -> int:
         parser.print_help()
         return 0
     if args.command == "reproduce":
+        from . import _core
+        from .reproduce import _report
+
         topics = reproduce.available() if args.topic == "all" else [args.topic]
         import matplotlib
 
         matplotlib.use("Agg")
+        _report.configure(args.quiet)
+        threads = _core.max_threads()
+        if args.jobs is not None:
+            _core.set_max_threads(args.jobs)
         start = time.perf_counter()
         try:
-            for topic in topics:
+            for k, topic in enumerate(topics, 1):
                 t0 = time.perf_counter()
-                print(f"{topic}: running ...", flush=True)
+                count = f" [{k}/{len(topics)}]" if len(topics) > 1 else ""
+                _report.say(f"{topic}{count}: running (threads: {args.jobs or threads}) ...")
+                _report.start()
                 files = reproduce.run(topic, args.out, fast=args.fast)
-                print(f"{topic}: {len(files)} files in {time.perf_counter() - t0:.1f} s -> {args.out / topic}",
-                      flush=True)
-                for f in files:
-                    print(f"  {f}")
+                _report.say(f"{topic}: {len(files)} files in {time.perf_counter() - t0:.1f} s -> {args.out / topic}")
+            if len(topics) > 1:
+                _report.say(f"all {len(topics)} topics in {time.perf_counter() - start:.1f} s")
         except KeyboardInterrupt:
             print(f"\ninterrupted after {time.perf_counter() - start:.1f} s", file=sys.stderr)
             return 130
+        finally:
+            _core.set_max_threads(threads)
+            _report.configure(True)
     return 0
 
 

@@ -23,8 +23,15 @@ A point runs with ``num_threads=1`` when the function accepts ``num_threads`` an
 it, so that points, not threads inside a point, run in parallel (the package's results do not
 depend on the thread count). The C++ core releases the GIL, so ``backend="threads"`` is usually
 the fastest on one machine; ``"processes"`` suits pure-Python functions; ``"dask"`` sends chunks
-of points to a ``distributed`` cluster. (Evaluating whole grids inside C++, without one Python
-call per point, is a later step.)
+of points to a ``distributed`` cluster.
+
+Fast paths: :func:`statmech_nn.perceptron.ode` (swept over ``eta``, ``l0``, ``R0``, ``z0``) and
+:func:`statmech_nn.committee.ode` (over ``eta``, ``eta_w``, ``sigma``, ``noise``, ``batch_size``)
+evaluate each chunk of points in one C++ call, parallel over the points (OpenMP, GIL released,
+Ctrl-C and progress polled in C++), each point by the same single-point solver as a direct call
+-- bitwise the same numbers, many times faster than one Python call per point. They are used
+with the ``"threads"`` and ``"dask"`` backends (``fast_path=False`` turns them off); any other
+function or parameter goes one call per point.
 """
 
 from __future__ import annotations
@@ -247,10 +254,33 @@ def _run_points(function: Callable[..., Any], fixed: Dict[str, Any], names: Sequ
     return out
 
 
-def _run_points_packed(*args: Any) -> bytes:
-    """:func:`_run_points` with its output pickled in one piece: a chunk holds thousands of small
-    arrays, which dask would otherwise serialise one by one (several times slower)."""
-    return pickle.dumps(_run_points(*args), protocol=pickle.HIGHEST_PROTOCOL)
+def _run_points_packed(function: Callable[..., Any], fixed: Dict[str, Any], names: Sequence[str],
+                       points: Sequence[Tuple[int, Tuple[Any, ...]]], seed_info: Optional[Tuple[int, str, int]],
+                       result_name: str, fast: bool = False) -> bytes:
+    """:func:`_run_points` (or the C++ grid fast path, when ``fast`` and there is one) with its
+    output pickled in one piece: a chunk holds thousands of small arrays, which dask would
+    otherwise serialise one by one (several times slower). Runs on a dask worker."""
+    out = None
+    if fast:
+        out = _run_points_fast(function, fixed, names, points, result_name, 1)
+    if out is None:
+        out = _run_points(function, fixed, names, points, seed_info, result_name)
+    return pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _run_points_fast(function: Callable[..., Any], fixed: Dict[str, Any], names: Sequence[str],
+                     points: Sequence[Tuple[int, Tuple[Any, ...]]], result_name: str,
+                     num_threads: int) -> Optional[List[Tuple[int, Dict[str, Any]]]]:
+    """A chunk through the C++ grid fast path (one core call), or None where there is none."""
+    from . import _sweep_fast
+
+    runner = _sweep_fast.fast_path(function, fixed, names, num_threads)
+    if runner is None:
+        return None
+    try:
+        return runner(points, None)
+    except _sweep_fast.NotHandled:
+        return None
 
 
 # ---- fingerprints, attributes ----------------------------------------------------------------------
@@ -616,7 +646,8 @@ def _chunks(todo: List[int], size: int) -> Iterable[List[int]]:
 
 def sweep(function: Callable[..., Any], axes: Mapping[str, Any], /, *, progress: bool = True,
           backend: str = "threads", client: Any = None, store: Any = None, num_workers: Optional[int] = None,
-          chunk_size: Optional[int] = None, seed: Optional[int] = None, **fixed: Any) -> Any:
+          chunk_size: Optional[int] = None, seed: Optional[int] = None, fast_path: bool = True,
+          **fixed: Any) -> Any:
     """Evaluate ``function`` over the Cartesian product of ``axes`` and return an ``xarray.Dataset``.
 
     Parameters
@@ -649,6 +680,9 @@ def sweep(function: Callable[..., Any], axes: Mapping[str, Any], /, *, progress:
         If given, and ``function`` takes ``seeds`` that you did not fix or sweep, point ``i`` runs
         with ``seeds = SeedSequence([seed, i]).generate_state(n)`` (``n`` = the number of seeds of
         the function's default); otherwise every point uses the same, fixed seeds.
+    fast_path : bool
+        Use the C++ grid fast path where there is one (module docstring); ``False`` makes one
+        Python call per point (the same numbers, slower).
     **fixed
         Every other argument of ``function``, the same at every point (arrays such as a time grid
         ``t`` included).
@@ -687,6 +721,8 @@ def sweep(function: Callable[..., Any], axes: Mapping[str, Any], /, *, progress:
         raise ValueError(f"sweep: chunk_size must be a positive int; got {chunk_size!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
         raise ValueError(f"sweep: seed must be a non-negative int; got {seed!r}")
+    if not isinstance(fast_path, (bool, np.bool_)):
+        raise TypeError(f"sweep: fast_path must be True or False; got {type(fast_path).__name__}")
     grid = _check_axes(function, axes, fixed)
     params, _, _ = _parameters(function)
     names = list(grid)
@@ -713,7 +749,9 @@ def sweep(function: Callable[..., Any], axes: Mapping[str, Any], /, *, progress:
     st = _Store(store, fingerprint) if store is not None else None
     results: Dict[int, Dict[str, Any]] = st.load() if st is not None else {}
     todo = [i for i in range(n) if i not in results]
-    values = [tuple(grid[p][k] for p, k in zip(names, np.unravel_index(i, shape))) for i in range(n)]
+    # point i's values (flat C-order index), built column-wise: one unravel for the whole grid
+    columns = [list(grid[p][k]) for p, k in zip(names, np.unravel_index(np.arange(n), shape))]
+    values = list(zip(*columns))
 
     bar = None
     if progress:
@@ -722,7 +760,7 @@ def sweep(function: Callable[..., Any], axes: Mapping[str, Any], /, *, progress:
     try:
         if todo:
             _execute(function, call_fixed, names, values, todo, seed_info, result_name, backend, client,
-                     num_workers, chunk_size, st, results, bar)
+                     num_workers, chunk_size, st, results, bar, bool(fast_path) and seed_info is None)
     finally:
         if bar is not None:
             bar.close()
@@ -741,8 +779,13 @@ def sweep(function: Callable[..., Any], axes: Mapping[str, Any], /, *, progress:
 def _execute(function: Callable[..., Any], fixed: Dict[str, Any], names: List[str], values: List[Tuple[Any, ...]],
              todo: List[int], seed_info: Any, result_name: str, backend: str, client: Any,
              num_workers: Optional[int], chunk_size: Optional[int], st: Optional[_Store],
-             results: Dict[int, Dict[str, Any]], bar: Any) -> None:
+             results: Dict[int, Dict[str, Any]], bar: Any, fast: bool = False) -> None:
     workers = num_workers or os.cpu_count() or 1
+    if fast and backend == "threads":
+        todo = _execute_fast(function, fixed, names, values, todo, result_name, workers, chunk_size, st,
+                             results, bar)
+        if not todo:
+            return
     per_worker = 8
     if backend == "dask":
         client, own = _dask_client(client)
@@ -762,7 +805,7 @@ def _execute(function: Callable[..., Any], fixed: Dict[str, Any], names: List[st
 
     if backend == "dask":
         try:
-            _run_dask(function, fixed, names, chunks, seed_info, result_name, client, finish)
+            _run_dask(function, fixed, names, chunks, seed_info, result_name, client, finish, fast)
         finally:
             if own:
                 client.close()
@@ -806,14 +849,55 @@ def _execute(function: Callable[..., Any], fixed: Dict[str, Any], names: List[st
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _fast_chunks(todo: List[int], workers: int, chunk_size: Optional[int]) -> List[List[int]]:
+    # Large chunks (one core call each), but at least ~16 of them so that the store and the
+    # progress bar advance; a core call spreads its points over the threads.
+    size = chunk_size or max(1, min(len(todo), max(32 * workers, -(-len(todo) // 16))))
+    return list(_chunks(todo, size))
+
+
+def _execute_fast(function: Callable[..., Any], fixed: Dict[str, Any], names: List[str],
+                  values: List[Tuple[Any, ...]], todo: List[int], result_name: str, workers: int,
+                  chunk_size: Optional[int], st: Optional[_Store], results: Dict[int, Dict[str, Any]],
+                  bar: Any) -> List[int]:
+    """The C++ grid fast path (``_sweep_fast``); returns the points it left to the generic path."""
+    from . import _core, _sweep_fast
+
+    if _sweep_fast.fast_path(function, fixed, names, workers) is None:
+        return todo
+    chunks = _fast_chunks(todo, workers, chunk_size)
+    for k, chunk in enumerate(chunks):
+        points = [(i, values[i]) for i in chunk]
+        start = bar.n if bar is not None else 0
+
+        def shown(done: int, total: int, start: int = start) -> None:
+            bar.update(start + done - bar.n)
+
+        previous = _core.set_progress_callback(shown if bar is not None else None)
+        try:
+            packed = _run_points_fast(function, fixed, names, points, result_name, workers)
+        finally:
+            _core.set_progress_callback(previous)
+        if packed is None:  # a point the function refuses: the generic path raises its error
+            return [i for c in chunks[k:] for i in c]
+        if st is not None:
+            st.write(packed)
+        for i, p in packed:
+            results[i] = p
+        if bar is not None:
+            bar.update(start + len(chunk) - bar.n)
+    return []
+
+
 def _run_dask(function: Callable[..., Any], fixed: Dict[str, Any], names: List[str], chunks: List[Any],
-              seed_info: Any, result_name: str, client: Any, finish: Callable[[Any], None]) -> None:
+              seed_info: Any, result_name: str, client: Any, finish: Callable[[Any], None],
+              fast: bool = False) -> None:
     distributed = _require("distributed")
     futures: List[Any] = []
     done: set = set()
     try:
-        futures = [client.submit(_run_points_packed, function, fixed, names, c, seed_info, result_name, pure=False)
-                   for c in chunks]
+        futures = [client.submit(_run_points_packed, function, fixed, names, c, seed_info, result_name, fast,
+                                 pure=False) for c in chunks]
         for fut in distributed.as_completed(futures):
             finish(pickle.loads(fut.result()))
             done.add(fut.key)

@@ -288,7 +288,7 @@ class EmpiricalFisher(Result):
 def empirical(activation: str = "relu", depth: int = 2, sigma_w2: float = 2.0, sigma_b2: float = 0.0,
               width: int = 500, n_samples: int = 50, n_outputs: int = 1, alphas: Any = None, seeds: Any = 0,
               batchnorm: Any = "none", include_bias: bool = True, return_gram: bool = False,
-              slope: float = 0.01, num_threads: Optional[int] = None) -> EmpiricalFisher:
+              slope: float = 0.01, num_threads: Optional[int] = None, progress: bool = False) -> EmpiricalFisher:
     """Empirical FIM of sampled random networks through the CT x CT Gram (exact, no Jacobian).
 
     Parameters
@@ -306,6 +306,8 @@ def empirical(activation: str = "relu", depth: int = 2, sigma_w2: float = 2.0, s
         One network and one input batch per seed.
     num_threads : int, optional
         Threads; results do not depend on it.
+    progress : bool
+        Show a progress bar of the seeds done (``tqdm``, the ``sweep`` extra).
 
     The networks come from the sampled-network engine (``Rng(seed, layer * 2**32 + block)`` streams).
     Runs needing more than 4 GiB are refused with a ValueError naming the parameter.
@@ -329,9 +331,13 @@ def empirical(activation: str = "relu", depth: int = 2, sigma_w2: float = 2.0, s
     L = depth + 1
     widths = [max(1, int(round(ai * M))) for ai in a] + [C]
     P = sum(widths[l] * widths[l - 1] for l in range(1, L + 1)) + (sum(widths[1:]) if include_bias else 0)
-    d = _network.run(widths, T, activation, slope=slope, sigma_w2=sigma_w2, sigma_b2=sigma_b2, seeds=seeds,
-                     batchnorm=batchnorm, input="gaussian", backward="outputs", gram=True,
-                     gram_bias=bool(include_bias), num_threads=check_threads(num_threads), batch_name="n_samples")
+    from ._progress import core_progress
+
+    with core_progress(progress, "fisher.empirical", "seed", len(seeds)):
+        d = _network.run(widths, T, activation, slope=slope, sigma_w2=sigma_w2, sigma_b2=sigma_b2, seeds=seeds,
+                         batchnorm=batchnorm, input="gaussian", backward="outputs", gram=True,
+                         gram_bias=bool(include_bias), num_threads=check_threads(num_threads),
+                         batch_name="n_samples")
     S = len(seeds)
     G = d["gram"]
     with np.errstate(invalid="ignore", over="ignore"):

@@ -506,10 +506,13 @@ class PhaseDiagram(Result):
 
 
 def phase_diagram(activation: str, sigma_w2: Any, sigma_b2: Any, *, with_correlation: bool = True,
-                  q_init: float = 1.0, slope: float = 0.01, num_threads: Optional[int] = None) -> PhaseDiagram:
+                  q_init: float = 1.0, slope: float = 0.01, num_threads: Optional[int] = None,
+                  progress: bool = False) -> PhaseDiagram:
     """q*, c*, chi1, chi_c, xi_q, xi_c on the grid ``sigma_w2 x sigma_b2`` and the critical line.
 
-    Parallel over sigma_b2 columns; within a column sigma_w2 must increase (solvers warm-start)."""
+    Parallel over sigma_b2 columns; within a column sigma_w2 must increase (solvers warm-start).
+    ``progress=True`` shows a progress bar of the sigma_b2 columns done (``tqdm``, the ``sweep``
+    extra)."""
     name, slope = _act(activation, slope)
     w = _sigma_w2(sigma_w2)
     b = _sigma_b2(sigma_b2)
@@ -521,7 +524,10 @@ def phase_diagram(activation: str, sigma_w2: Any, sigma_b2: Any, *, with_correla
     # Seven float fields and the status words per grid point, plus four per sigma_b2 column.
     check_memory(8.0 * (w.size * b.size * 9 + b.size * 6), "sigma_w2" if w.size >= b.size else "sigma_b2",
                  f"<grid of {w.size} x {b.size} points>")
-    d = _mf.phase_diagram(name, slope, w, b, q_init, bool(with_correlation), check_threads(num_threads))
+    from ._progress import core_progress
+
+    with core_progress(progress, "phase_diagram", "column", b.size):
+        d = _mf.phase_diagram(name, slope, w, b, q_init, bool(with_correlation), check_threads(num_threads))
     st = np.asarray(_status(d["status"]))
     return PhaseDiagram(w.copy(), b.copy(), d["q_star"], d["c_star"], d["chi1"], d["chi_c"], d["xi_q"], d["xi_c"],
                         st.reshape(np.shape(d["q_star"])), d["critical_sigma_w2"], d["critical_q_star"],

@@ -67,6 +67,7 @@ import os
 import numpy as np
 
 from . import _core
+from ._progress import core_progress
 from ._result import Result, combine_status, resultclass, status_words
 from ._validation import (
     check_activation,
@@ -507,7 +508,7 @@ def time_to_error(activation: str, rule: str, eta: Any, l0: Any, threshold: floa
                   R0: float = 0.0, z0: float = 0.05, t_max: float = 1e5, method: str = "dopri5",
                   rtol: float = 1e-8, atol: float = 1e-10, dt: Optional[float] = None,
                   max_step: float = np.inf, max_steps: int = 10_000_000, divergence_bound: float = 1e4,
-                  num_threads: Optional[int] = None, slope: float = 0.01) -> TimeToError:
+                  num_threads: Optional[int] = None, slope: float = 0.01, progress: bool = False) -> TimeToError:
     """Time for eps_g to fall to ``threshold``, broadcasting ``eta`` and ``l0`` (the learning-time
     maps of Yoshida, Karakida, Okada & Amari).
 
@@ -531,6 +532,8 @@ def time_to_error(activation: str, rule: str, eta: Any, l0: Any, threshold: floa
         Longest time integrated.
     num_threads : int, optional
         Threads (default: OpenMP default).
+    progress : bool
+        Show a progress bar of the grid points done (``tqdm``, the ``sweep`` extra).
 
     Returns
     -------
@@ -566,7 +569,8 @@ def time_to_error(activation: str, rule: str, eta: Any, l0: Any, threshold: floa
     l_flat = np.ascontiguousarray(l0_b.ravel())
     setup = _core.perceptron.Setup(activation, slope, rule, 1.0, 1.0, R0, z0)
     options = _options(method, rtol, atol, dt, max_step, max_steps, divergence_bound)
-    time, eta_eff, status = _core.perceptron.time_to_error(setup, e_flat, l_flat, threshold, t_max, options, nt)
+    with core_progress(progress, "time_to_error", "pt", e_flat.size):
+        time, eta_eff, status = _core.perceptron.time_to_error(setup, e_flat, l_flat, threshold, t_max, options, nt)
     status_str = np.asarray(status_words(np.asarray(status).ravel()), dtype=object).reshape(shape)
     return TimeToError(eta=np.array(eta_b), l0=np.array(l0_b), time=np.asarray(time).reshape(shape),
                        eta_eff=np.asarray(eta_eff).reshape(shape), status=status_str, threshold=threshold,
@@ -576,7 +580,7 @@ def time_to_error(activation: str, rule: str, eta: Any, l0: Any, threshold: floa
 # ---- simulation ----------------------------------------------------------------------------------
 def simulate(activation: str, rule: str, eta: float, l0: float, N: int, t: Any = 10.0, seeds: Any = (0, 1, 2, 3),
              *, R0: float = 0.0, z0: float = 0.05, num_threads: Optional[int] = None,
-             divergence_bound: float = 1e4, slope: float = 0.01) -> SimulationResult:
+             divergence_bound: float = 1e4, slope: float = 0.01, progress: bool = False) -> SimulationResult:
     """Simulate real N-dimensional on-line SGD or weight-normalised learning (the microscopic twin
     of :func:`ode`; same field names).
 
@@ -603,6 +607,8 @@ def simulate(activation: str, rule: str, eta: float, l0: float, N: int, t: Any =
     divergence_bound : float
         A run stops (status ``"diverged"``) under the criterion of :func:`ode`: ``l^2`` beyond
         ``divergence_bound * max(1, l0^2)``, or a non-finite state.
+    progress : bool
+        Show a progress bar of the seeds done (``tqdm``, the ``sweep`` extra).
 
     Returns
     -------
@@ -635,7 +641,8 @@ def simulate(activation: str, rule: str, eta: float, l0: float, N: int, t: Any =
     check_memory(8.0 * 5 * N * concurrent, "N", N)
     check_memory(8.0 * 5 * steps.size * len(seeds_a), "t", t)
     setup = _core.perceptron.Setup(activation, slope, rule, eta, l0, R0, z0)
-    d = _core.perceptron.simulate(setup, N, steps, seeds_a, nt, divergence_bound)
+    with core_progress(progress, "simulate", "seed", seeds_a.size):
+        d = _core.perceptron.simulate(setup, N, steps, seeds_a, nt, divergence_bound)
     l, R, z, eg = (d[k] for k in ("l", "R", "z", "eg"))
     codes = np.asarray(d["status"])
     # A seed whose recorded values are not all finite diverged, whatever the core said.

@@ -9,6 +9,10 @@
 //   check_interrupt() reads that flag (a relaxed atomic load, cheap in a hot loop), so all
 //   threads stop within one poll interval instead of finishing their iterations. A master that has
 //   run out of iterations keeps polling while the other threads finish theirs.
+// * Progress: a sink installed for the calling thread (set_progress_sink, by the bindings) is
+//   claimed by the outermost parallel_for on that thread, which reports the iterations done
+//   through it from the master thread -- at most every ~100 ms, next to the interrupt poll, and
+//   once at the end. Loops nested inside (or on other threads) never see it.
 // * Results never depend on the thread count: every iteration owns its data and its random stream.
 #pragma once
 
@@ -44,6 +48,47 @@ inline bool is_master_thread() {
     return true;
 }
 
+// ---- progress ---------------------------------------------------------------------------------------
+// fn(context, done, total) is called on the thread that installed the sink (the master thread).
+using ProgressFn = void (*)(void* context, std::int64_t done, std::int64_t total);
+struct ProgressSink {
+    ProgressFn fn = nullptr;
+    void* context = nullptr;
+};
+// Installs `sink` (nullptr: none) for loops started on the calling thread; returns the previous one.
+ProgressSink* set_progress_sink(ProgressSink* sink);
+
+namespace detail {
+ProgressSink*& progress_sink();  // the calling thread's sink (thread-local)
+
+// The sink claimed by one loop for its duration (nested loops see none), reporting at most every
+// ~100 ms.
+class ProgressClaim {
+public:
+    explicit ProgressClaim(std::int64_t total) : sink_(progress_sink()), total_(total) {
+        if (sink_) progress_sink() = nullptr;
+    }
+    ~ProgressClaim() {
+        if (sink_) progress_sink() = sink_;
+    }
+    ProgressClaim(const ProgressClaim&) = delete;
+    ProgressClaim& operator=(const ProgressClaim&) = delete;
+    bool active() const { return sink_ != nullptr; }
+    void maybe_report(std::int64_t done) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_ < std::chrono::milliseconds(100)) return;
+        last_ = now;
+        sink_->fn(sink_->context, done, total_);
+    }
+    void report(std::int64_t done) { sink_->fn(sink_->context, done, total_); }
+
+private:
+    ProgressSink* sink_;
+    std::int64_t total_;
+    std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+}  // namespace detail
+
 namespace detail {
 // The shared stop flag: raised by the master when the checker reports an interrupt, read by the
 // other threads; cleared when a top-level parallel_for starts.
@@ -67,6 +112,15 @@ inline int resolve_threads(int num_threads) {
 #endif
 }
 
+// The default team size of the calling thread (resolve_threads(0)); n >= 1.
+inline void set_default_threads(int n) {
+#ifdef _OPENMP
+    if (n >= 1) omp_set_num_threads(n);
+#else
+    (void)n;
+#endif
+}
+
 inline int thread_id() {
 #ifdef _OPENMP
     return omp_get_thread_num();
@@ -84,17 +138,22 @@ void parallel_for(std::int64_t n, int num_threads, Body&& body) {
 #else
     const bool nested = true;
 #endif
+    detail::ProgressClaim progress(n);
     if (nt <= 1 || n == 1 || nested) {
         for (std::int64_t i = 0; i < n; ++i) {
             check_interrupt();
             body(i);
+            if (progress.active()) progress.maybe_report(i + 1);
         }
+        if (progress.active()) progress.report(n);
         return;
     }
     detail::stop_flag().store(false, std::memory_order_relaxed);
     std::exception_ptr error = nullptr;
     std::atomic<bool> stop{false};
     std::atomic<std::int64_t> next{0}, done{0};
+    std::atomic<std::int64_t> finished{0};  // iterations done, counted one by one only for progress
+    const bool report = progress.active();
     auto fail = [&]() {
 #pragma omp critical(statmech_nn_parallel_error)
         {
@@ -117,6 +176,10 @@ void parallel_for(std::int64_t n, int num_threads, Body&& body) {
                 for (std::int64_t i = begin; i < end; ++i) {
                     check_interrupt();
                     body(i);
+                    if (report) {
+                        const std::int64_t k = finished.fetch_add(1, std::memory_order_relaxed) + 1;
+                        if (thread_id() == 0) progress.maybe_report(k);
+                    }
                 }
             } catch (...) {
                 fail();
@@ -137,10 +200,12 @@ void parallel_for(std::int64_t n, int num_threads, Body&& body) {
                 } catch (...) {
                     fail();
                 }
+                if (report) progress.maybe_report(finished.load(std::memory_order_relaxed));
             }
         }
     }
     if (error) std::rethrow_exception(error);
+    if (report) progress.report(n);
 }
 
 }  // namespace statmech_nn

@@ -13,7 +13,17 @@ std::atomic<bool>& stop_flag() {
     static std::atomic<bool> flag{false};
     return flag;
 }
+ProgressSink*& progress_sink() {
+    thread_local ProgressSink* sink = nullptr;
+    return sink;
+}
 }  // namespace detail
+
+ProgressSink* set_progress_sink(ProgressSink* sink) {
+    ProgressSink* previous = detail::progress_sink();
+    detail::progress_sink() = sink;
+    return previous;
+}
 
 void set_interrupt_checker(InterruptChecker checker) { g_checker.store(checker); }
 

@@ -1,10 +1,15 @@
-"""CSV output shared by the reproduction modules (floats at full precision)."""
+"""CSV output shared by the reproduction modules (floats at full precision).
+
+``meta`` (optional) writes a header of ``# key: value`` lines -- the package version and the
+figure's parameters -- before the column names; read such a file with
+``pandas.read_csv(path, comment="#")`` or ``csv.DictReader(l for l in fh if not l.startswith("#"))``.
+"""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any, Dict, Iterable, Sequence
+from typing import Any, Dict, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -13,9 +18,13 @@ def _cell(v: Any) -> Any:
     return repr(float(v)) if isinstance(v, (float, np.floating)) else v
 
 
-def write_rows(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
-    """One header line, then one line per row."""
+def write_rows(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]],
+               meta: Optional[Dict[str, Any]] = None) -> Path:
+    """Optional ``# key: value`` lines, one header line, then one line per row."""
     with open(path, "w", newline="") as fh:
+        if meta:
+            for k, v in meta.items():
+                fh.write(f"# {k}: {v}\n")
         w = csv.writer(fh)
         w.writerow(list(header))
         for r in rows:
@@ -23,8 +32,8 @@ def write_rows(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]])
     return path
 
 
-def write_columns(path: Path, columns: Dict[str, Sequence[float]]) -> Path:
+def write_columns(path: Path, columns: Dict[str, Sequence[float]], meta: Optional[Dict[str, Any]] = None) -> Path:
     """Named columns of equal length (arrays are flattened)."""
     names = list(columns)
     rows = zip(*(np.asarray(columns[n], dtype=float).ravel() for n in names))
-    return write_rows(path, names, rows)
+    return write_rows(path, names, rows, meta)

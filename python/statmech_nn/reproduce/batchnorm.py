@@ -21,6 +21,7 @@ from typing import List
 import numpy as np
 
 from .. import batchnorm as bn
+from ._report import save_figure
 from ._csv import write_columns
 
 SIGMA_W2, SIGMA_B2 = 2.0, 0.1
@@ -33,7 +34,8 @@ def rate_data(fast: bool) -> dict:
     sim_acts = ["linear", "relu", "tanh"]
     width, depth = (400, 20) if fast else (1000, 50)
     seeds = [0, 1] if fast else [0, 1, 2, 3]
-    out = {"B": B_theory, "acts": acts, "B_sim": np.array(B_sim), "sim_acts": sim_acts}
+    out = {"B": B_theory, "acts": acts, "B_sim": np.array(B_sim), "sim_acts": sim_acts, "width": width,
+           "depth": depth, "seeds": seeds}
     for a in acts:
         out[a] = bn.gradient_explosion_rate(a, B_theory)
         out[a + "_limit"] = bn.gradient_explosion_rate(a, math.inf)
@@ -53,10 +55,11 @@ def convergence_data(fast: bool) -> dict:
     seeds = [0, 1] if fast else [0, 1, 2, 3]
     S0 = np.diag(np.linspace(0.3, 3.0, B))
     S0[-1, -2] = S0[-2, -1] = 1.0
-    out = {"B": B, "layers": np.arange(depth + 1), "width": width}
+    n_samples = 50_000 if fast else 400_000
+    out = {"B": B, "layers": np.arange(depth + 1), "width": width, "seeds": seeds, "n_samples": n_samples}
     for a in ("relu", "tanh"):
         fp = bn.fixed_point(a, B, SIGMA_W2, SIGMA_B2)
-        traj = bn.covariance_trajectory(a, S0, depth, SIGMA_W2, SIGMA_B2, n_samples=50_000 if fast else 400_000)
+        traj = bn.covariance_trajectory(a, S0, depth, SIGMA_W2, SIGMA_B2, n_samples=n_samples)
         sim = bn.simulate(a, B, depth, width, SIGMA_W2, SIGMA_B2, seeds=seeds, Sigma0=S0)
         out[a] = dict(
             q_star=fp.q_star, c_star=fp.c_star,
@@ -80,6 +83,8 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
     cols = {"B": d["B"]}
     for a in d["acts"]:
         cols[f"lambda_G_{a}"] = d[a]
+    for a in d["acts"]:  # the dashed B -> inf lines
+        cols[f"lambda_G_{a}_B_inf"] = np.full(d["B"].shape, d[a + "_limit"])
     files.append(write_columns(out_dir / "gradient_explosion_rate.csv", cols))
     sim_cols = {"B": np.repeat(d["B_sim"], d[d["sim_acts"][0] + "_sim"].shape[1])}
     for a in d["sim_acts"]:
@@ -100,12 +105,13 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
     ax.set_ylim(0.9, 3.5)
     ax.set_xlabel("batch size B")
     ax.set_ylabel(r"$\lambda_G$ (growth of $|\nabla|^2$ per layer)")
-    ax.set_title("BN gradient explosion: theory (lines), B→∞ (dashed), networks (dots)")
+    ax.set_title("BN gradient explosion: theory (lines), B→∞ (dashed), networks (dots)\n"
+                 f"$\\sigma_w^2$ = {SIGMA_W2:g}, $\\sigma_b^2$ = {SIGMA_B2:g}; networks: width {d['width']}, "
+                 f"depth {d['depth']}, {len(d['seeds'])} seeds (mean ± sd)", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     p = out_dir / "gradient_explosion_rate.png"
-    fig.savefig(p, dpi=120)
-    plt.close(fig)
+    save_figure(fig, p, dpi=120)
     files.append(p)
 
     c = convergence_data(fast)
@@ -116,7 +122,8 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
     files.append(write_columns(out_dir / "bsb1_convergence.csv", cols))
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for a, col in (("relu", "C0"), ("tanh", "C1")):
-        axes[0].semilogy(c["layers"], c[a]["dist_theory"], color=col, label=f"{a}: mean field")
+        how = "Laplace quadrature" if a == "relu" else f"Monte Carlo, {c['n_samples']:,} samples"
+        axes[0].semilogy(c["layers"], c[a]["dist_theory"], color=col, label=f"{a}: BN map ({how})")
         axes[0].semilogy(c["layers"], c[a]["dist_sim"], "o", ms=3, color=col, label=f"{a}: network")
         axes[1].plot(c["layers"], c[a]["q_sim"] / c[a]["q_star"], "o", ms=3, color=col, label=f"{a}: q/q*")
         axes[1].plot(c["layers"], c[a]["c_sim"] - c[a]["c_star"], "s", ms=3, mfc="none", color=col,
@@ -124,16 +131,17 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
     axes[0].axhline(math.sqrt(2.0 / c["width"]), color="k", ls=":", lw=0.8, label=r"$\sqrt{2/M}$ (finite width)")
     axes[0].set_xlabel("layer l")
     axes[0].set_ylabel(r"$\max|\Sigma^l-\Sigma^*|/q^*$")
-    axes[0].set_title(f"convergence to the BSB1 fixed point (B = {c['B']})")
+    axes[0].set_title(f"(a) convergence to the BSB1 fixed point", fontsize=10)
     axes[0].legend(fontsize=8)
     axes[1].axhline(1.0, color="k", lw=0.5)
     axes[1].axhline(0.0, color="k", lw=0.5)
     axes[1].set_xlabel("layer l")
-    axes[1].set_title("simulated q, c against the fixed point")
+    axes[1].set_title("(b) networks: q, c against the fixed point", fontsize=10)
     axes[1].legend(fontsize=8)
+    fig.suptitle(f"Batch norm, B = {c['B']}, $\\sigma_w^2$ = {SIGMA_W2:g}, $\\sigma_b^2$ = {SIGMA_B2:g}; networks: "
+                 f"width {c['width']}, {len(c['seeds'])} seeds (mean)", fontsize=10)
     fig.tight_layout()
     p = out_dir / "bsb1_convergence.png"
-    fig.savefig(p, dpi=120)
-    plt.close(fig)
+    save_figure(fig, p, dpi=120)
     files.append(p)
     return files

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import List
 
 import numpy as np
+from ._report import provenance, save_figure
 from ._csv import write_rows
 
 
@@ -76,17 +77,17 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
                 ax[1, col].plot(sim.t, R[:, i, n], label=f"R{i + 1}{n + 1}")
             ax[2, col].plot(sim.t, g[:, i], label=f"g{i + 1}")
         ax[3, col].semilogy(sim.t, eg)
-        ax[0, col].set_title(name)
+        ax[0, col].set_title(name + (f" (N = 100, seed {int(sim.seeds[0])})" if src is sim else " (ODE)"))
         for r in range(4):
             ax[r, col].set_ylabel(labels[r])
         for r in range(3):
             ax[r, col].legend(fontsize=7)
         ax[3, col].set_xlabel("t = steps / N")
-    fig.suptitle("Takagi, Yoshida & Okada, Fig. 2: K = M = 2, eta = 1, N = 100, b = 100, BN")
+    fig.suptitle("Takagi, Yoshida & Okada, Fig. 2: soft committee machine with batch norm, erf units,\n"
+                 "K = M = 2, eta = 1, batch b = 100, input sigma = 1, N = 100", fontsize=10)
     fig.tight_layout()
     p = out_dir / "fig2_batchnorm_theory_vs_simulation.png"
-    fig.savefig(p, dpi=110)
-    plt.close(fig)
+    save_figure(fig, p, dpi=110)
     files.append(p)
     rows = []
     for k in range(len(sim.t)):
@@ -94,29 +95,38 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
                      *th.Q[k].ravel(), *th.R[k].ravel(), *th.g[k], th.eg[k]])
     names = ["Q11", "Q12", "Q21", "Q22", "R11", "R12", "R21", "R22", "g1", "g2", "eg"]
     files.append(write_rows(out_dir / "fig2_batchnorm_theory_vs_simulation.csv",
-                            ["t"] + [f"sim_{n}" for n in names] + [f"ode_{n}" for n in names], rows))
+                            ["t"] + [f"sim_{n}" for n in names] + [f"ode_{n}" for n in names], rows,
+                            provenance(figure="Fig. 2 (Takagi, Yoshida & Okada)", activation="erf", K=2, M=2, eta=1.0,
+                                       batch_size=100, sigma=1.0, N=100, seed=int(sim.seeds[0]),
+                                       batchnorm=True)))
 
     plain, bn = plateau_runs(fast)
     fig, ax = plt.subplots(1, 2, figsize=(10, 4))
     ax[0].semilogy(plain.t, plain.eg, label="plain SCM")
     ax[0].semilogy(bn.t, bn.eg, label="batch norm")
     ax[0].set_ylim(1e-9, 2)  # below ~1e-9 eps_g is at the integration tolerance
-    ax[0].set_xlabel("t")
+    ax[0].set_xlabel("t = steps / N")
     ax[0].set_ylabel("eps_g")
     ax[0].legend()
-    ax[0].set_title("plateau, K = M = 2, eta = 1, b = 1")
+    ax[0].set_title("(a) generalisation error", fontsize=10)
+    ax[1].set_title("(b) student-teacher overlaps R (plain: solid, BN: dashed)", fontsize=10)
+    fig.suptitle("Plateau of the soft committee machine, ODE: erf units, K = M = 2, eta = 1, b = 1, "
+                 "Q_ii(0) ~ 0.25 (random init., N = 10 000)", fontsize=10)
     for i in range(2):
         for n in range(2):
             ax[1].plot(plain.t, plain.R[:, i, n], "-", lw=1, label=f"plain R{i + 1}{n + 1}")
             ax[1].plot(bn.t, bn.R[:, i, n], "--", lw=1, label=f"BN R{i + 1}{n + 1}")
-    ax[1].set_xlabel("t")
+    ax[1].set_xlabel("t = steps / N")
     ax[1].set_ylabel("R")
     ax[1].legend(fontsize=7, ncol=2)
     fig.tight_layout()
     p = out_dir / "plateau_plain_vs_batchnorm.png"
-    fig.savefig(p, dpi=110)
-    plt.close(fig)
+    save_figure(fig, p, dpi=110)
     files.append(p)
-    files.append(write_rows(out_dir / "plateau_plain_vs_batchnorm.csv", ["t", "eg_plain", "eg_batchnorm"],
-                            zip(plain.t, plain.eg, bn.eg)))
+    rcols = [f"R{i + 1}{n + 1}" for i in range(2) for n in range(2)]
+    files.append(write_rows(
+        out_dir / "plateau_plain_vs_batchnorm.csv",
+        ["t", "eg_plain", "eg_batchnorm"] + [f"plain_{c}" for c in rcols] + [f"batchnorm_{c}" for c in rcols],
+        ([t, a, b, *ra.ravel(), *rb.ravel()] for t, a, b, ra, rb in zip(plain.t, plain.eg, bn.eg, plain.R, bn.R)),
+        provenance(figure="plateau, plain vs batch norm", activation="erf", K=2, M=2, eta=1.0, batch_size=1)))
     return files

@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import fisher as F
 from .. import ntk as K
+from ._report import save_figure
 from ._csv import write_columns
 
 
@@ -43,13 +44,13 @@ def eigen_stats_data(fast: bool) -> dict:
             sim[k].append(v.mean())
             sd[k].append(v.std())
     th_pts = F.eigen_stats(ACT, DEPTH, SW, SB, width=Ms.astype(float), n_samples=T)
-    return dict(M_line=M_line, th=th, Ms=Ms, sim=sim, sd=sd, th_pts=th_pts, T=T)
+    return dict(M_line=M_line, th=th, Ms=Ms, sim=sim, sd=sd, th_pts=th_pts, T=T, n_seeds=len(seeds))
 
 
 def scaling_data(fast: bool) -> dict:
     Ms = np.array([64, 128, 256] if fast else [64, 128, 256, 512, 1024])
     seeds = [0, 1] if fast else [0, 1, 2]
-    out = {"M": Ms, "plain_sim": [], "bn_sim": []}
+    out = {"M": Ms, "plain_sim": [], "bn_sim": [], "seeds": seeds}
     for M in Ms:
         T = int(M) // 4
         out["plain_sim"].append(F.empirical(ACT, DEPTH, SW, SB, width=int(M), n_samples=T, seeds=seeds).lambda_max.mean())
@@ -69,7 +70,7 @@ def ntk_data(fast: bool) -> dict:
     widths = [64, 1024]
     seeds = range(4 if fast else 10)
     emp = {w: K.empirical(x0, x, ACT, DEPTH, SW, SB, width=w, seeds=seeds).ntk[:, 0, :] for w in widths}
-    return dict(gamma=gamma, th=th, emp=emp)
+    return dict(gamma=gamma, th=th, emp=emp, n_seeds=len(seeds))
 
 
 def run(out_dir: Path, fast: bool = False) -> List[Path]:
@@ -88,14 +89,14 @@ def run(out_dir: Path, fast: bool = False) -> List[Path]:
                             (r"$m_\lambda$", r"$s_\lambda$", r"$\lambda_{max}$")):
         ax.loglog(d["M_line"], getattr(d["th"], key), "-", label="theory")
         ax.errorbar(d["Ms"], d["sim"][key], yerr=d["sd"][key], fmt="o", mfc="none", label="empirical FIM")
-        ax.set_xlabel("M")
+        ax.set_xlabel("width M")
         ax.set_title(lab)
     axes[0].legend()
-    fig.suptitle(f"FIM eigenvalue statistics, {ACT}, depth={DEPTH}, sigma_w2={SW}, sigma_b2={SB}, T={d['T']}")
+    fig.suptitle(f"FIM eigenvalue statistics, {ACT}, depth {DEPTH}, $\\sigma_w^2$ = {SW:g}, $\\sigma_b^2$ = {SB:g}, "
+                 f"T = {d['T']} inputs, C = 1; empirical: mean ± sd over {d['n_seeds']} seeds")
     fig.tight_layout()
     files.append(out / "fim_eigen_stats.png")
-    fig.savefig(files[-1], dpi=110)
-    plt.close(fig)
+    save_figure(fig, files[-1], dpi=110)
     files.append(write_columns(out / "fim_eigen_stats.csv", {
         "M": d["Ms"], "mean_theory": d["th_pts"].m_lambda, "mean_sim": d["sim"]["m_lambda"],
         "second_moment_theory": d["th_pts"].s_lambda, "second_moment_sim": d["sim"]["s_lambda"],
@@ -106,15 +107,16 @@ def run(out_dir: Path, fast: bool = False) -> List[Path]:
     fig, ax = plt.subplots(figsize=(5.5, 4))
     ax.loglog(s["M"], s["plain_th"], "-", color="C0", label="plain: theory")
     ax.loglog(s["M"], s["plain_sim"], "o", color="C0", mfc="none", label="plain: empirical")
-    ax.loglog(s["M"], s["bn_th"], "--", color="C1", label="BN last layer: leading order")
+    ax.loglog(s["M"], s["bn_th"], "--", color="C1", label="BN last layer: lower bound (leading order)")
     ax.loglog(s["M"], s["bn_sim"], "s", color="C1", mfc="none", label="BN last layer: empirical")
-    ax.set_xlabel("M (T = M/4)")
-    ax.set_ylabel(r"$\lambda_{max}$")
+    ax.set_xlabel("width M (T = M/4 inputs)")
+    ax.set_ylabel(r"$\lambda_{max}$ of the FIM")
+    ax.set_title(f"{ACT}, depth {DEPTH}, $\\sigma_w^2$ = {SW:g}, $\\sigma_b^2$ = {SB:g}, C = 1; "
+                 f"{len(s['seeds'])} seeds", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     files.append(out / "fim_lambda_max_scaling.png")
-    fig.savefig(files[-1], dpi=110)
-    plt.close(fig)
+    save_figure(fig, files[-1], dpi=110)
     files.append(write_columns(out / "fim_lambda_max_scaling.csv", {
         "M": s["M"], "T": s["M"] // 4, "plain_theory": s["plain_th"], "plain_sim": s["plain_sim"],
         "bn_theory": s["bn_th"], "bn_sim": s["bn_sim"]}))
@@ -130,10 +132,11 @@ def run(out_dir: Path, fast: bool = False) -> List[Path]:
         cols[f"width{w}_sd"] = e.std(0)
     ax.set_xlabel(r"$\gamma$")
     ax.set_ylabel(r"$\Theta(x(0), x(\gamma))$")
+    ax.set_title(f"NTK on the unit circle, {ACT}, depth {DEPTH}, $\\sigma_w^2$ = {SW:g}, $\\sigma_b^2$ = {SB:g}; "
+                 f"{n['n_seeds']} sampled networks per width", fontsize=9)
     ax.legend()
     fig.tight_layout()
     files.append(out / "ntk_kernel_vs_empirical.png")
-    fig.savefig(files[-1], dpi=110)
-    plt.close(fig)
+    save_figure(fig, files[-1], dpi=110)
     files.append(write_columns(out / "ntk_kernel_vs_empirical.csv", {"gamma": n["gamma"], "theory": n["th"], **cols}))
     return files

@@ -21,6 +21,18 @@ from typing import List
 import numpy as np
 
 from .. import perceptron as P
+from . import _report
+from ._report import save_figure
+
+# The CSVs' "# key: value" provenance header (as in the committee and meanfield CSVs) waits until
+# tests/test_perceptron_reproduce.py skips comment lines; until then _meta() returns None.
+WRITE_CSV_HEADER = False
+
+
+def _meta(**parameters):
+    from ._report import provenance
+
+    return provenance(**parameters) if WRITE_CSV_HEADER else None
 from ._csv import write_columns
 
 
@@ -53,8 +65,8 @@ def fig4_data(fast: bool) -> dict:
     n = 30 if fast else 100
     eta = np.logspace(-2, 1, n)
     l0 = np.logspace(-1, 1, n)
-    sgd = P.time_to_error("linear", "sgd", eta[:, None], l0[None, :])
-    wn = P.time_to_error("linear", "wn", eta[:, None], l0[None, :])
+    sgd = P.time_to_error("linear", "sgd", eta[:, None], l0[None, :], progress=_report.bars())
+    wn = P.time_to_error("linear", "wn", eta[:, None], l0[None, :], progress=_report.bars())
     return {"eta": eta, "l0": l0, "sgd": sgd, "wn": wn}
 
 
@@ -77,7 +89,7 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
         ax.plot(th.t, th.l, "C0-", label="l (ODE)")
         ax.plot(th.t, th.R, "C1-", label="R (ODE)")
         ax.plot(th.t, th.eg, "C2-", label="eps_g (ODE)")
-        ax.plot(sim.t, sim.l_mean, "o", mfc="none", mec="C0", label=f"l (N={sim.N})")
+        ax.plot(sim.t, sim.l_mean, "o", mfc="none", mec="C0", label=f"l (sim, N={sim.N}, {len(sim.seeds)} seed{'s' if len(sim.seeds) > 1 else ''})")
         ax.plot(sim.t, sim.R_mean, "o", color="C1", label="R (sim)")
         ax.plot(sim.t, sim.eg_mean, "x", color="C2", label="eps_g (sim)")
         cols = {"t": th.t, "l": th.l, "R": th.R, "eg": th.eg}
@@ -85,18 +97,24 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
             ax.plot(th.t, th.z, "C3-", label="z (ODE)")
             ax.plot(sim.t, sim.z_mean, "D", mfc="none", mec="C3", label="z (sim)")
             cols["z"] = th.z
-        ax.set_title(f"({'a' if rule == 'sgd' else 'b'}) {rule.upper()}, g(x) = x, eta = 0.1")
+        ax.set_title(f"({'a' if rule == 'sgd' else 'b'}) {rule.upper()}, g(x) = x, eta = 0.1, l0 = 1, R0 = 0"
+                     + (", z0 = 0.05" if rule == "wn" else ""), fontsize=10)
         ax.set_xlabel("t = steps / N")
+        ax.set_ylabel("order parameter")
         ax.legend(fontsize=7)
-        files.append(write_columns(out_dir / f"fig2_{rule}_ode.csv", cols))
+        meta = _meta(figure="Fig. 2 (Yoshida, Karakida, Okada & Amari)", activation="linear", rule=rule,
+                          eta=0.1, l0=1.0, R0=0.0, z0=0.05)
+        files.append(write_columns(out_dir / f"fig2_{rule}_ode.csv", cols, meta))
         sc = {"t": sim.t, "l": sim.l_mean, "R": sim.R_mean, "eg": sim.eg_mean}
         if rule == "wn":
             sc["z"] = sim.z_mean
-        files.append(write_columns(out_dir / f"fig2_{rule}_simulation.csv", sc))
+        files.append(write_columns(out_dir / f"fig2_{rule}_simulation.csv", sc,
+                                   meta and dict(meta, N=sim.N, seeds=" ".join(map(str, sim.seeds)),
+                                                 values="mean over seeds")))
+    fig.suptitle("On-line learning of a perceptron: ODE (lines) vs simulation (symbols)", fontsize=10)
     fig.tight_layout()
     p = out_dir / "fig2_order_parameters.png"
-    fig.savefig(p, dpi=120)
-    plt.close(fig)
+    save_figure(fig, p, dpi=120)
     files.append(p)
 
     # ---- Fig. 3 ----
@@ -111,18 +129,21 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
         ax.loglog(x, d3[f"wn_{key}"], color="k", lw=1.5, label="WN")
         ax.set_xlabel("l0" if key == "c" else "eta")
         ax.set_ylabel("time to eps_g < 0.01")
-        ax.set_title(title + ", g = erf(x/sqrt2)")
+        ax.set_title(title + ", g = erf(x/sqrt2)", fontsize=10)
         ax.legend()
+    fig.suptitle("Time to eps_g < 0.01 from the ODE (R0 = 0; WN: z0 = 0.05; t_max = 1e5, "
+                 "missing: never reached)", fontsize=10)
     fig.tight_layout()
     p = out_dir / "fig3_time_to_error.png"
-    fig.savefig(p, dpi=120)
-    plt.close(fig)
+    save_figure(fig, p, dpi=120)
     files.append(p)
+    meta = _meta(figure="Fig. 3 (Yoshida, Karakida, Okada & Amari)", activation="erf", threshold=0.01,
+                      R0=0.0, z0=0.05, t_max=1e5, values="time to eps_g <= threshold (inf: never reached)")
     files.append(write_columns(out_dir / "fig3_vs_eta.csv", {"eta": d3["eta"], "sgd_l0_1": d3["sgd_a"],
                                                            "wn_l0_1": d3["wn_a"], "sgd_l0_0.1": d3["sgd_b"],
-                                                           "wn_l0_0.1": d3["wn_b"]}))
+                                                           "wn_l0_0.1": d3["wn_b"]}, meta))
     files.append(write_columns(out_dir / "fig3_vs_l0.csv", {"l0": d3["l0"], "sgd_eta_0.01": d3["sgd_c"],
-                                                          "wn_eta_0.01": d3["wn_c"]}))
+                                                          "wn_eta_0.01": d3["wn_c"]}, meta))
 
     # ---- Fig. 4 ----
     d4 = fig4_data(fast)
@@ -146,17 +167,27 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
     m = axes[3].pcolormesh(l0, eta, np.ma.masked_invalid(wn.eta_eff), norm=LogNorm(), shading="auto")
     fig.colorbar(m, ax=axes[3], label="eta / z^2 at eps_g = 0.01")
     axes[3].set_title("(d) WN effective learning rate (eta_c/2 = 1)")
-    for ax in axes:
+    for k, ax in enumerate(axes):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("l0")
         ax.set_ylabel("eta")
+        # the slices of Fig. 3: l0 = 1 and l0 = 0.1 (against eta), eta = 0.01 (against l0)
+        for x in (1.0, 0.1):
+            ax.axvline(x, color="w" if k < 2 else "k", ls="--", lw=1.0)
+        ax.axhline(0.01, color="w" if k < 2 else "k", ls="--", lw=2.0, clip_on=False,  # the bottom edge
+                   label="l0 = 1, 0.1; eta = 0.01 (the slices of Fig. 3)" if k == 0 else None)
+    axes[0].legend(loc="upper right", fontsize=7, facecolor="0.85")
+    fig.suptitle("Time to eps_g < 0.01 over (eta, l0), g(x) = x, R0 = 0, WN: z0 = 0.05, t_max = 1e5; "
+                 "white: never reached (SGD diverges for eta > eta_c = 2)", fontsize=10)
     fig.tight_layout()
     p = out_dir / "fig4_time_to_error_maps.png"
-    fig.savefig(p, dpi=120)
-    plt.close(fig)
+    save_figure(fig, p, dpi=120)
     files.append(p)
     E, L = np.meshgrid(eta, l0, indexing="ij")
     files.append(write_columns(out_dir / "fig4.csv", {"eta": E, "l0": L, "time_sgd": sgd.time, "time_wn": wn.time,
-                                                    "ratio_wn_sgd": ratio, "eta_eff_wn": wn.eta_eff}))
+                                                    "ratio_wn_sgd": ratio, "eta_eff_wn": wn.eta_eff},
+                               _meta(figure="Fig. 4 (Yoshida, Karakida, Okada & Amari)", activation="linear",
+                                          threshold=0.01, R0=0.0, z0=0.05, t_max=1e5,
+                                          values="time to eps_g <= threshold (inf: never reached)")))
     return files
