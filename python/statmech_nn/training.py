@@ -68,7 +68,8 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _core
-from ._network import MEMORY_CAP, seeds_array
+from ._memory import memory_limit
+from ._network import seeds_array
 from ._result import Result, combine_status, resultclass, status_words
 from ._validation import (as_float_array, check_activation, check_choice, check_int, check_real, check_seeds,
                           check_threads)
@@ -372,7 +373,7 @@ def train(activation: str, depth: int, width: int, eta: float, *, sigma_w2: floa
         widths, activation, slope, sigma_w2, sigma_b2, weights, parameterization, batchnorm, n_samples, gaussian,
         targets, x_tr, y_tr, n_te, x_te, y_te, xe, bool(outputs_train), bool(return_data), eta, steps,
         batch_size, [int(k) for k in rec], divergence_bound, WORK_CAP, [int(s) for s in seeds], nt_threads,
-        float(MEMORY_CAP))
+        float(memory_limit()))
     seed_status = np.asarray(status_words(np.atleast_1d(out["status"])), dtype=object)
     stop_step = np.asarray(out["stop_step"], dtype=np.int64)
     return TrainingResult(
