@@ -60,6 +60,9 @@ call = {
     "perceptron.ode (|l| = 1e8)": lambda: sn.perceptron.ode("tanh", "sgd", 1.0, 1e8, t=50.0),
     "committee.ode (long t)": lambda: sn.committee.ode(0.25 * np.eye(10), np.full((10, 10), 1e-3), np.eye(10), 1.0,
                                                           t=np.linspace(0, 1e6, 11), num_threads=NT),
+    "committee.ode (relu, K = M = 20)": lambda: sn.committee.ode(0.25 * np.eye(20), np.full((20, 20), 1e-3), np.eye(20),
+                                                                   1.0, activation="relu", t=np.linspace(0, 1e6, 11),
+                                                                   num_threads=NT),
     "batchnorm.covariance_trajectory": lambda: sn.batchnorm.covariance_trajectory("tanh", np.eye(8) + 0.5, 100000),
 }[sys.argv[1]]
 print("ready", flush=True)
@@ -74,7 +77,7 @@ sys.exit(3)
 LONG_CALLS = ["perceptron.simulate", "committee.simulate", "perceptron.time_to_error", "meanfield.phase_diagram",
               "meanfield.simulate", "batchnorm.simulate", "fisher.empirical", "ntk.empirical",
               "gaussian.I4 (one matrix)", "perceptron.ode (|l| = 1e8)", "committee.ode (long t)",
-              "batchnorm.covariance_trajectory"]
+              "committee.ode (relu, K = M = 20)", "batchnorm.covariance_trajectory"]
 
 
 def interrupt_latency(name: str, wait: float = 1.0, num_threads: int = 2) -> float:
@@ -119,3 +122,27 @@ def test_cli_ctrl_c_anywhere_is_one_line(monkeypatch, capsys):
     assert cli.main(["reproduce", "perceptron"]) == 130
     err = capsys.readouterr().err.strip()
     assert err.startswith("interrupted after") and "Traceback" not in err
+
+
+AFTER_SCRIPT = r"""
+import signal, sys, threading, numpy as np
+import statmech_nn as sn
+Q0, R0, T = 0.25 * np.eye(10), np.full((10, 10), 1e-3), np.eye(10)
+threading.Timer(1.0, lambda: signal.raise_signal(signal.SIGINT)).start()
+try:
+    sn.committee.ode(Q0, R0, T, 1.0, t=np.linspace(0, 1e6, 11), num_threads=2)
+    sys.exit(3)
+except KeyboardInterrupt:
+    pass
+# The next calls start afresh: no stale stop request in the thread team or the OpenMP loops.
+r = sn.committee.ode(Q0, R0, T, 1.0, t=2.0, num_threads=2)
+s = sn.perceptron.simulate("erf", "sgd", 0.5, 1.0, 200, t=1.0, seeds=[0, 1, 2], num_threads=2)
+print(r.status, s.status)
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs POSIX signals")
+def test_calls_after_an_interrupt_run_normally():
+    out = subprocess.run([sys.executable, "-c", AFTER_SCRIPT], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["ok", "ok"], out.stdout

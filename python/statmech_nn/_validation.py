@@ -164,7 +164,9 @@ def check_symmetric_psd(M: np.ndarray, param: str, *, strict: bool = False, tol:
         raise ValueError(f"{param} must be symmetric")
     M = 0.5 * (M + M.T)
     if M.size:
-        ev = np.linalg.eigvalsh(M)
+        from . import _interruptible
+
+        ev = _interruptible.call(np.linalg.eigvalsh, M, size=M.size)
         if strict and not ev[0] > tol * scale:
             raise ValueError(f"{param} must be positive definite (smallest eigenvalue {ev[0]:.3g})")
         if ev[0] < -tol * scale:

@@ -38,7 +38,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import _core, _network
+from . import _core, _interruptible, _network
 from ._deprecation import renamed_arguments
 from ._result import Result, combine_status, resultclass
 from ._validation import (
@@ -404,12 +404,17 @@ def simulate(activation: str, batch_size: int, depth: int, width: int, sigma_w2:
     sigma_w2 = check_real(sigma_w2, "sigma_w2", positive=True)
     sigma_b2 = check_real(sigma_b2, "sigma_b2", nonnegative=True)
     seeds = check_seeds(seeds)
-    S0 = np.eye(B) if Sigma0 is None else _sigma(Sigma0, "Sigma0")
-    if S0.shape != (B, B):
-        raise ValueError(f"Sigma0: must be batch_size x batch_size = {B} x {B}; got {S0.shape}")
+    # Sigma0, its eigenvectors and the factor (B x B each), and the recorded covariances.
+    check_memory(8.0 * B * B * (4 + (depth + 1) * len(seeds)), "batch_size", B)
     nt = check_threads(num_threads)
-    w, V = np.linalg.eigh(0.5 * (S0 + S0.T))
-    factor = V * np.sqrt(np.clip(w, 0.0, None))
+    if Sigma0 is None:
+        factor = None  # i.i.d. N(0, 1) inputs: Sigma0 = I
+    else:
+        S0 = _sigma(Sigma0, "Sigma0")
+        if S0.shape != (B, B):
+            raise ValueError(f"Sigma0: must be batch_size x batch_size = {B} x {B}; got {S0.shape}")
+        w, V = _interruptible.call(np.linalg.eigh, 0.5 * (S0 + S0.T), size=S0.size)
+        factor = V * np.sqrt(np.clip(w, 0.0, None))
     d = _network.run([width] * (depth + 1), B, "relu" if name == "alpha_relu" else name, slope=slope,
                      alpha=alpha if name == "alpha_relu" else None, sigma_w2=sigma_w2, sigma_b2=sigma_b2,
                      seeds=seeds, batchnorm="all", input="gaussian", cov_factor=factor, preactivation=True,

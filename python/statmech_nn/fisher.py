@@ -58,7 +58,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import _core
+from . import _core, _interruptible
 from . import gaussian as _gauss
 from ._deprecation import renamed_arguments
 from ._result import Result, combine_status, resultclass
@@ -341,7 +341,7 @@ def empirical(activation: str = "relu", depth: int = 2, sigma_w2: float = 2.0, s
     S = len(seeds)
     G = d["gram"]
     with np.errstate(invalid="ignore", over="ignore"):
-        ev = np.linalg.eigvalsh(np.nan_to_num(G) / T)[:, ::-1]
+        ev = _interruptible.call(np.linalg.eigvalsh, np.nan_to_num(G) / T, size=G.size)[:, ::-1]
         ev[~np.all(np.isfinite(G), axis=(1, 2))] = np.nan
         m_lambda = np.trace(G, axis1=1, axis2=2) / T / P
         s_lambda = np.sum(G * G, axis=(1, 2)) / T ** 2 / P

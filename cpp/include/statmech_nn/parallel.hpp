@@ -37,8 +37,16 @@ struct Interrupted : std::runtime_error {
 using InterruptChecker = bool (*)();
 void set_interrupt_checker(InterruptChecker checker);
 
+namespace detail {
+bool& helper_thread();  // thread-local: set on threads the core starts itself (not OpenMP threads)
+}
+// Marks the calling thread as one the core started (e.g. a persistent team's worker): it then only
+// reads the shared stop flag and never calls the Python interrupt checker, as OpenMP workers.
+inline void mark_helper_thread() { detail::helper_thread() = true; }
+
 // True on the thread that called into the core (every enclosing OpenMP region has it as thread 0).
 inline bool is_master_thread() {
+    if (detail::helper_thread()) return false;
 #ifdef _OPENMP
     const int level = omp_get_level();
     for (int l = 1; l <= level; ++l) {

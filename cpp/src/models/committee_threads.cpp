@@ -38,6 +38,8 @@ bool spin_while(Pending pending, Clock::duration budget) {
 }  // namespace
 
 Team::Team(int num_threads) {
+    // A new solve: forget a stop raised by an earlier, interrupted call (as a top-level parallel_for).
+    if (is_master_thread()) detail::stop_flag().store(false, std::memory_order_relaxed);
     for (int k = 1; k < num_threads; ++k) workers_.emplace_back([this] { worker_loop(); });
 }
 
@@ -80,6 +82,7 @@ void Team::work(std::uint32_t g, bool caller) {
 }
 
 void Team::worker_loop() {
+    mark_helper_thread();  // anything polling for Ctrl-C on a worker reads the stop flag only
     std::uint32_t seen = 0;
     for (;;) {
         auto idle = [&] {

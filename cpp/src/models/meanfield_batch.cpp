@@ -63,6 +63,7 @@ void q_map_iterates(const Activation& g, const double* sigma_w2, const double* s
         double q = q0[i];
         out[i] = q;
         for (int l = 1; l <= depth; ++l) {
+            check_interrupt();  // depth up to 1e5 maps of one point: poll per layer
             q = std::isfinite(q) ? q_map(p, q) : std::numeric_limits<double>::infinity();
             out[l * n + i] = q;
         }
@@ -75,6 +76,7 @@ void c_map_iterates(const Params& p, double q, const double* c0, std::int64_t n,
         double c = c0[i];
         out[i] = c;
         for (int l = 1; l <= depth; ++l) {
+            check_interrupt();
             c = std::clamp(c_map(p, q, c), -1.0, 1.0);
             out[l * n + i] = c;
         }

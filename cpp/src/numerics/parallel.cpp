@@ -13,6 +13,10 @@ std::atomic<bool>& stop_flag() {
     static std::atomic<bool> flag{false};
     return flag;
 }
+bool& helper_thread() {
+    thread_local bool helper = false;
+    return helper;
+}
 ProgressSink*& progress_sink() {
     thread_local ProgressSink* sink = nullptr;
     return sink;
