@@ -260,12 +260,18 @@ def _run_points_packed(function: Callable[..., Any], fixed: Dict[str, Any], name
     """:func:`_run_points` (or the C++ grid fast path, when ``fast`` and there is one) with its
     output pickled in one piece: a chunk holds thousands of small arrays, which dask would
     otherwise serialise one by one (several times slower). Runs on a dask worker."""
-    out = None
     if fast:
-        out = _run_points_fast(function, fixed, names, points, result_name, 1)
-    if out is None:
-        out = _run_points(function, fixed, names, points, seed_info, result_name)
-    return pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
+        from . import _sweep_fast
+
+        runner = _sweep_fast.fast_path(function, fixed, names, 1)
+        if runner is not None:
+            try:
+                # the core's stacked arrays (compact); the client makes the per-point fields
+                return pickle.dumps(("raw", runner.compute(points)), protocol=pickle.HIGHEST_PROTOCOL)
+            except _sweep_fast.NotHandled:
+                pass
+    out = _run_points(function, fixed, names, points, seed_info, result_name)
+    return pickle.dumps(("fields", out), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _run_points_fast(function: Callable[..., Any], fixed: Dict[str, Any], names: Sequence[str],
@@ -791,8 +797,8 @@ def _execute(function: Callable[..., Any], fixed: Dict[str, Any], names: List[st
         client, own = _dask_client(client)
         # Tasks cost about a millisecond each on a cluster: fewer, larger chunks (4 per worker thread).
         workers = max(1, sum(client.nthreads().values()))
-        per_worker = 4
-    size = chunk_size or max(1, min(256, -(-len(todo) // (per_worker * workers))))
+        per_worker = 2 if fast else 4
+    size = chunk_size or max(1, min(4096 if fast else 256, -(-len(todo) // (per_worker * workers))))
     chunks = [[(i, values[i]) for i in c] for c in _chunks(todo, size)]
 
     def finish(out: List[Tuple[int, Dict[str, Any]]]) -> None:
@@ -849,11 +855,22 @@ def _execute(function: Callable[..., Any], fixed: Dict[str, Any], names: List[st
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _fast_chunks(todo: List[int], workers: int, chunk_size: Optional[int]) -> List[List[int]]:
-    # Large chunks (one core call each), but at least ~16 of them so that the store and the
-    # progress bar advance; a core call spreads its points over the threads.
-    size = chunk_size or max(1, min(len(todo), max(32 * workers, -(-len(todo) // 16))))
-    return list(_chunks(todo, size))
+#: Most points of one fast-path core call (bounds the memory of its padded arrays).
+_FAST_CHUNK_MAX = 16384
+
+
+def _fast_chunks(todo: List[int], workers: int, chunk_size: Optional[int], stored: bool) -> List[List[int]]:
+    # As few core calls as possible: each one starts an OpenMP team, and on a loaded machine waking
+    # the team costs ~10 ms per call (measured: 16 calls of 62 points took 2x one call of 1000).
+    # The progress bar advances from inside the call; with a store, ~16 chunks so that an
+    # interrupted sweep keeps most of its work.
+    if chunk_size:
+        size = chunk_size
+    elif stored:
+        size = max(256 * workers, -(-len(todo) // 16))
+    else:
+        size = len(todo)
+    return list(_chunks(todo, max(1, min(size, _FAST_CHUNK_MAX))))
 
 
 def _execute_fast(function: Callable[..., Any], fixed: Dict[str, Any], names: List[str],
@@ -865,7 +882,7 @@ def _execute_fast(function: Callable[..., Any], fixed: Dict[str, Any], names: Li
 
     if _sweep_fast.fast_path(function, fixed, names, workers) is None:
         return todo
-    chunks = _fast_chunks(todo, workers, chunk_size)
+    chunks = _fast_chunks(todo, workers, chunk_size, st is not None)
     for k, chunk in enumerate(chunks):
         points = [(i, values[i]) for i in chunk]
         start = bar.n if bar is not None else 0
@@ -895,17 +912,35 @@ def _run_dask(function: Callable[..., Any], fixed: Dict[str, Any], names: List[s
     distributed = _require("distributed")
     futures: List[Any] = []
     done: set = set()
+    runner = None
+    if fast:
+        from . import _sweep_fast
+
+        runner = _sweep_fast.fast_path(function, fixed, names, 1)
+    chunk_of: Dict[Any, Any] = {}
+
+    def unpack(fut: Any) -> List[Tuple[int, Dict[str, Any]]]:
+        kind, payload = pickle.loads(fut.result())
+        if kind == "raw":
+            if runner is None:  # pragma: no cover - the worker found a fast path the client did not
+                raise RuntimeError("sweep: a dask worker used a fast path this process does not have")
+            return runner.explode(chunk_of[fut.key], payload)
+        return payload
+
     try:
-        futures = [client.submit(_run_points_packed, function, fixed, names, c, seed_info, result_name, fast,
-                                 pure=False) for c in chunks]
+        for c in chunks:
+            fut = client.submit(_run_points_packed, function, fixed, names, c, seed_info, result_name,
+                                fast and runner is not None, pure=False)
+            chunk_of[fut.key] = c
+            futures.append(fut)
         for fut in distributed.as_completed(futures):
-            finish(pickle.loads(fut.result()))
+            finish(unpack(fut))
             done.add(fut.key)
     except BaseException:
         for fut in futures:
             if fut.key not in done and fut.done() and fut.status == "finished":
                 try:
-                    finish(pickle.loads(fut.result()))
+                    finish(unpack(fut))
                 except Exception:
                     pass
         client.cancel([f for f in futures if not f.done()])

@@ -22,7 +22,20 @@ from . import _core
 from ._result import status_words
 
 Points = Sequence[Tuple[int, Tuple[Any, ...]]]
-Runner = Callable[[Points, Optional[Callable[[int, int], None]]], List[Tuple[int, Any]]]
+
+
+class Runner:
+    """A chunk of points in one core call: ``compute(points)`` (the core's arrays: small to pickle,
+    so a dask worker sends these) then ``explode(points, raw)`` (the per-point fields of sweep's
+    ``_to_fields``); calling the runner does both."""
+
+    def __init__(self, compute: Callable[[Points], Dict[str, Any]],
+                 explode: Callable[[Points, Dict[str, Any]], List[Tuple[int, Any]]]) -> None:
+        self.compute = compute
+        self.explode = explode
+
+    def __call__(self, points: Points, progress: Any = None) -> List[Tuple[int, Any]]:
+        return self.explode(points, self.compute(points))
 
 
 def _defaults(function: Callable[..., Any], fixed: Dict[str, Any]) -> Dict[str, Any]:
@@ -97,13 +110,18 @@ def _perceptron_ode(function: Callable[..., Any], fixed: Dict[str, Any], names: 
         return None
     options = P._options(method, rtol, atol, dt, max_step, max_steps, divergence_bound)
 
-    def run(points: Points, progress: Optional[Callable[[int, int], None]]) -> List[Tuple[int, Any]]:
+    def compute(points: Points) -> Dict[str, Any]:
         g = _Grid(names, points, scalars).columns
         eta, l0, R0, z0 = g["eta"], g["l0"], g["R0"], g["z0"]
         if not (np.all(eta > 0) and np.all(l0 > 0) and np.all(l0 <= P.MAX_LENGTH) and np.all(np.abs(R0) <= 1.0)
                 and np.all(z0 > 0)):
             raise _NotHandled("a point the function refuses")
         d = _core.sweep.perceptron_ode(activation, slope, rule, eta, l0, R0, z0, times, options, thr, num_threads)
+        d["eta"] = eta
+        return d
+
+    def explode(points: Points, d: Dict[str, Any]) -> List[Tuple[int, Any]]:
+        eta = d["eta"]
         words = status_words(d["status"])
         out = []
         t_, l_, R_, z_, eg_ = d["t"], d["l"], d["R"], d["z"], d["eg"]
@@ -130,7 +148,7 @@ def _perceptron_ode(function: Callable[..., Any], fixed: Dict[str, Any], names: 
             out.append((index, f))
         return out
 
-    return run
+    return Runner(compute, explode)
 
 
 # ---- committee.ode -------------------------------------------------------------------------------
@@ -157,7 +175,7 @@ def _committee_ode(function: Callable[..., Any], fixed: Dict[str, Any], names: S
     options = _core.integrators.OdeOptions(method, rtol, atol, dt, max_step, max_steps, divergence_bound)
     state = C._core_committee.State(Q0, R0, g0, w_arr)
 
-    def run(points: Points, progress: Optional[Callable[[int, int], None]]) -> List[Tuple[int, Any]]:
+    def compute(points: Points) -> Dict[str, Any]:
         models, etas_w = [], []
         for _, values in points:
             p = dict(kw)
@@ -171,6 +189,11 @@ def _committee_ode(function: Callable[..., Any], fixed: Dict[str, Any], names: S
                                                   norm))
             etas_w.append(eta_w)
         d = _core.sweep.committee_ode(models, [T] * len(points), [state] * len(points), times, options, num_threads)
+        d["eta_w"] = etas_w
+        return d
+
+    def explode(points: Points, d: Dict[str, Any]) -> List[Tuple[int, Any]]:
+        etas_w = d["eta_w"]
         out = []
         dims = C.OdeResult._dims
         for k, (index, _) in enumerate(points):
@@ -192,7 +215,7 @@ def _committee_ode(function: Callable[..., Any], fixed: Dict[str, Any], names: S
             out.append((index, f))
         return out
 
-    return run
+    return Runner(compute, explode)
 
 
 # ---- registry ------------------------------------------------------------------------------------
