@@ -1,7 +1,9 @@
 """Grid fast paths of :func:`statmech_nn.sweep`: whole chunks of points evaluated by one C++ call.
 
 For :func:`statmech_nn.perceptron.ode` and :func:`statmech_nn.committee.ode` swept over scalar
-parameters, a chunk of points is one call into the core, which runs the points in parallel
+parameters (and the broadcasting maps :func:`statmech_nn.meanfield.q_star` and
+:func:`statmech_nn.meanfield.c_star` over ``sigma_w2``, ``sigma_b2``), a chunk of points is one call
+into the core, which runs the points in parallel
 (OpenMP, GIL released, Ctrl-C polled, progress reported) while each point is integrated serially
 by the same single-point solver that a direct call uses: every point's result is bitwise the
 direct call's, whatever the thread count. Each path validates the fixed arguments exactly as the
@@ -30,9 +32,13 @@ class Runner:
     ``_to_fields``); calling the runner does both."""
 
     def __init__(self, compute: Callable[[Points], Dict[str, Any]],
-                 explode: Callable[[Points, Dict[str, Any]], List[Tuple[int, Any]]]) -> None:
+                 explode: Callable[[Points, Dict[str, Any]], List[Tuple[int, Any]]],
+                 columns: Optional[Callable[[Points, Dict[str, Any]], Optional[Dict[str, Any]]]] = None) -> None:
         self.compute = compute
         self.explode = explode
+        # columns(points, raw): {field: (dims, values with a leading point axis, rows reached or
+        # None)} in the order of explode's fields, or None when the points' fields differ
+        self.columns = columns
 
     def __call__(self, points: Points, progress: Any = None) -> List[Tuple[int, Any]]:
         return self.explode(points, self.compute(points))
@@ -120,6 +126,26 @@ def _perceptron_ode(function: Callable[..., Any], fixed: Dict[str, Any], names: 
         d["eta"] = eta
         return d
 
+    def columns(points: Points, d: Dict[str, Any]) -> Dict[str, Any]:
+        m = len(points)
+        rows = d["n_rows"]
+        words = np.asarray(status_words(d["status"]), dtype=object).reshape(m)
+        eg = d["eg"]
+        if eg.shape[1]:
+            last = eg[np.arange(m), np.maximum(rows - 1, 0)]
+            words[np.isin(words, ["ok", "event"]) & (rows > 0) & ~np.isfinite(last)] = "diverged"
+        cols = {"t": (_T, d["t"], rows), "l": (_T, d["l"], rows), "R": (_T, d["R"], rows)}
+        if d["z"] is not None:
+            cols["z"] = (_T, d["z"], rows)
+        cols["eg"] = (_T, eg, rows)
+        cols["status"] = ((), words, None)
+        cols["stop_time"] = ((), d["stop_time"], None)
+        cols["rule"] = ((), np.full(m, rule, dtype=object), None)
+        cols["activation"] = ((), np.full(m, activation, dtype=object), None)
+        cols["eta"] = ((), d["eta"], None)
+        cols["n_rhs"] = ((), d["n_rhs"].astype(np.int64), None)
+        return cols
+
     def explode(points: Points, d: Dict[str, Any]) -> List[Tuple[int, Any]]:
         eta = d["eta"]
         words = status_words(d["status"])
@@ -148,7 +174,7 @@ def _perceptron_ode(function: Callable[..., Any], fixed: Dict[str, Any], names: 
             out.append((index, f))
         return out
 
-    return Runner(compute, explode)
+    return Runner(compute, explode, columns)
 
 
 # ---- committee.ode -------------------------------------------------------------------------------
@@ -218,11 +244,57 @@ def _committee_ode(function: Callable[..., Any], fixed: Dict[str, Any], names: S
     return Runner(compute, explode)
 
 
+# ---- broadcasting theory maps (meanfield.q_star, meanfield.c_star) --------------------------------
+_BROADCAST_AXES = ("sigma_w2", "sigma_b2")
+
+
+def _broadcasting(function: Callable[..., Any], fixed: Dict[str, Any], names: Sequence[str],
+                  num_threads: int) -> Optional[Runner]:
+    """Functions that broadcast over ``sigma_w2``/``sigma_b2`` with one independent core evaluation
+    per element (no NumPy maths on the results): one call with the grid's flat columns, then
+    element ``k`` is point ``k``'s result -- bitwise the scalar call's."""
+    if any(n not in _BROADCAST_AXES for n in names):
+        return None
+    if any(n in fixed and np.ndim(fixed[n]) != 0 for n in _BROADCAST_AXES):
+        return None
+    params = inspect.signature(function).parameters
+    result_name = getattr(function, "__name__", "value")
+
+    def compute(points: Points) -> Dict[str, Any]:
+        cols = _Grid(names, points, {}).columns
+        kw = dict(fixed)
+        kw.update(cols)
+        if "num_threads" in params:
+            kw["num_threads"] = num_threads
+        try:
+            return {"result": function(**kw)}
+        except (ValueError, TypeError) as exc:  # a point the function refuses: the generic path names it
+            raise _NotHandled(str(exc)) from exc
+
+    def explode(points: Points, raw: Dict[str, Any]) -> List[Tuple[int, Any]]:
+        from ._sweep import _status_of, _to_fields
+
+        res = raw["result"]
+        cls = type(res)
+        names_ = res._field_names()
+        columns = {f: getattr(res, f) for f in names_}
+        out = []
+        for k, (index, _) in enumerate(points):
+            one = cls(**{f: (v[k] if isinstance(v, np.ndarray) and v.ndim == 1 else v) for f, v in columns.items()})
+            fields = _to_fields(one, result_name)
+            _status_of(one, fields)
+            out.append((index, fields))
+        return out
+
+    return Runner(compute, explode)
+
+
 # ---- registry ------------------------------------------------------------------------------------
 def _registry() -> Dict[Any, Callable[..., Optional[Runner]]]:
-    from . import committee, perceptron
+    from . import committee, meanfield, perceptron
 
-    return {perceptron.ode: _perceptron_ode, committee.ode: _committee_ode}
+    return {perceptron.ode: _perceptron_ode, committee.ode: _committee_ode, meanfield.q_star: _broadcasting,
+            meanfield.c_star: _broadcasting}
 
 
 def fast_path(function: Callable[..., Any], fixed: Dict[str, Any], names: Sequence[str],
