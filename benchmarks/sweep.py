@@ -8,7 +8,9 @@ Every timing is the minimum (and median) of ``--repeat`` interleaved runs in thi
    ``sweep`` (C++ grid fast path: one core call per chunk, OpenMP over points) against
    ``for eta: for l0: perceptron.ode(...)``. Issue target: >= 20x on 2 threads. The ratio is
    bounded by (loop time per point) / (C++ integration time per point) x threads: the loop's own
-   Python overhead per point is printed, so that the bound can be read off.
+   Python overhead per point is printed, so that the bound can be read off (about 80% of the
+   loop is the C++ integration itself -- the closed-form averages and asin -- so the bound is
+   ~2.5x on two idle cores; on a loaded machine a second OpenMP thread may not help at all).
 2. A committee ODE sweep over 64 learning rates, K = M = 3, t <= 500: sweep (fast path) against
    the Python loop -- the parallel efficiency (target >= 1.8x on 2 threads).
 3. The perceptron sweep with 1 000 points on a dask LocalCluster (2 worker processes, one thread
@@ -86,7 +88,8 @@ def main() -> None:
         generic=lambda: sn.sweep(sn.perceptron.ode, {"eta": etas, "l0": l0s}, num_workers=w, fast_path=False,
                                  **kw))
     ds, res = out["fast"], out["loop"]
-    same = all(np.array_equal(ds["eg"].values[i, j, :r.t.size], r.eg) and np.array_equal(ds["l"].values[i, j, :r.t.size], r.l)
+    same = all(np.array_equal(ds["eg"].values[i, j, :r.t.size], r.eg)
+               and np.array_equal(ds["l"].values[i, j, :r.t.size], r.l)
                for i, row in enumerate(res) for j, r in enumerate(row))
     n = etas.size * l0s.size
     show("python loop", tm["loop"])
