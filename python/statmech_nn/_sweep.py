@@ -890,7 +890,13 @@ def _execute(function: Callable[..., Any], fixed: Dict[str, Any], names: List[st
 
     if backend == "dask":
         try:
-            _run_dask(function, fixed, names, chunks, seed_info, result_name, client, finish, fast)
+            keep = None
+            if st is None and blocks is not None:
+                def keep(points: Any, raw: Any, runner: Any) -> None:  # noqa: E306 - whole chunks, no store
+                    blocks.append(([i for i, _ in points], points, raw, runner))
+                    if bar is not None:
+                        bar.update(len(points))
+            _run_dask(function, fixed, names, chunks, seed_info, result_name, client, finish, fast, keep)
         finally:
             if own:
                 client.close()
@@ -998,7 +1004,7 @@ def _execute_fast(function: Callable[..., Any], fixed: Dict[str, Any], names: Li
 
 def _run_dask(function: Callable[..., Any], fixed: Dict[str, Any], names: List[str], chunks: List[Any],
               seed_info: Any, result_name: str, client: Any, finish: Callable[[Any], None],
-              fast: bool = False) -> None:
+              fast: bool = False, keep: Optional[Callable[[Any, Any, Any], None]] = None) -> None:
     distributed = _require("distributed")
     futures: List[Any] = []
     done: set = set()
@@ -1014,6 +1020,9 @@ def _run_dask(function: Callable[..., Any], fixed: Dict[str, Any], names: List[s
         if kind == "raw":
             if runner is None:  # pragma: no cover - the worker found a fast path the client did not
                 raise RuntimeError("sweep: a dask worker used a fast path this process does not have")
+            if keep is not None and runner.columns is not None:
+                keep(chunk_of[fut.key], payload, runner)  # assembled column-wise at the end
+                return []
             return runner.explode(chunk_of[fut.key], payload)
         return payload
 
