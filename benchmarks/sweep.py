@@ -145,8 +145,8 @@ def main() -> None:
     show(f"threads ({w}), {n_big} points", tm["threads_big"])
     show(f"dask (2 workers), {n_big} points", tm["dask_big"])
     print(f"   overhead {tm['dask_big'][0] / tm['threads_big'][0] - 1:+.0%} (min), "
-          f"{tm['dask_big'][1] / tm['threads_big'][1] - 1:+.0%} (median): the cluster's cost is a fixed ~0.1 s "
-          "(task round trips between processes), so its share shrinks as the sweep grows")
+          f"{tm['dask_big'][1] / tm['threads_big'][1] - 1:+.0%} (median): the cluster's cost is the task "
+          "round trips and moving every result array between processes")
 
 
 if __name__ == "__main__":
