@@ -400,3 +400,33 @@ def test_ctrl_c_stops_the_fast_path_quickly():
     latency = float([x for x in out.splitlines() if x.startswith("interrupted")][0].split()[1]) - sent
     assert latency <= 1.0, latency   # target 0.5 s; 1 s keeps a loaded machine green
     assert "sweep ode" in err        # the bar was on
+
+
+@pytest.mark.parametrize("function", [meanfield.q_star, meanfield.c_star])
+def test_broadcasting_maps_fast_path_is_bitwise_the_direct_calls(function, monkeypatch):
+    axes = {"sigma_w2": [0.5, 1.0, 1.5, 2.5], "sigma_b2": [0.0, 0.05, 0.3]}
+    fast = sn.sweep(function, axes, activation="tanh", progress=False)
+    slow = sn.sweep(function, axes, activation="tanh", progress=False, fast_path=False)
+    xr.testing.assert_identical(fast, slow)
+    relu = sn.sweep(function, {"sigma_w2": [1.0, 2.0, 3.0]}, activation="relu", sigma_b2=0.1, progress=False)
+    assert set(relu["status"].values) >= {"diverged"}   # relu beyond sigma_w2 = 2: q* = inf
+    for i, w in enumerate(axes["sigma_w2"]):
+        for j, b in enumerate(axes["sigma_b2"]):
+            direct = function("tanh", w, b)
+            assert fast["q_star"].values[i, j] == direct.q_star
+            assert fast["status"].values[i, j] == direct.status
+    # one call for the whole grid
+    calls = {"n": 0}
+    real = function
+
+    def counting(*a, **k):
+        calls["n"] += 1
+        return real(*a, **k)
+
+    from statmech_nn import _sweep_fast
+
+    monkeypatch.setattr(_sweep_fast, "_registry", lambda: {counting: _sweep_fast._broadcasting})
+    sn.sweep(counting, axes, activation="tanh", progress=False)
+    assert calls["n"] == 1
+    with pytest.raises(ValueError, match=r"sigma_w2=-1\.0"):
+        sn.sweep(function, {"sigma_w2": [1.0, -1.0]}, activation="tanh", sigma_b2=0.1, progress=False)

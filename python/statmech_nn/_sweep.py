@@ -29,8 +29,9 @@ Fast paths: :func:`statmech_nn.perceptron.ode` (swept over ``eta``, ``l0``, ``R0
 :func:`statmech_nn.committee.ode` (over ``eta``, ``eta_w``, ``sigma``, ``noise``, ``batch_size``)
 evaluate each chunk of points in one C++ call, parallel over the points (OpenMP, GIL released,
 Ctrl-C and progress polled in C++), each point by the same single-point solver as a direct call
--- bitwise the same numbers, many times faster than one Python call per point. They are used
-with the ``"threads"`` and ``"dask"`` backends (``fast_path=False`` turns them off); any other
+-- bitwise the same numbers, without one Python call per point; :func:`statmech_nn.meanfield.q_star`
+and :func:`statmech_nn.meanfield.c_star` over ``sigma_w2``, ``sigma_b2`` are one vectorised call.
+They are used with the ``"threads"`` and ``"dask"`` backends (``fast_path=False`` turns them off); any other
 function or parameter goes one call per point.
 """
 
@@ -260,12 +261,18 @@ def _run_points_packed(function: Callable[..., Any], fixed: Dict[str, Any], name
     """:func:`_run_points` (or the C++ grid fast path, when ``fast`` and there is one) with its
     output pickled in one piece: a chunk holds thousands of small arrays, which dask would
     otherwise serialise one by one (several times slower). Runs on a dask worker."""
-    out = None
     if fast:
-        out = _run_points_fast(function, fixed, names, points, result_name, 1)
-    if out is None:
-        out = _run_points(function, fixed, names, points, seed_info, result_name)
-    return pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
+        from . import _sweep_fast
+
+        runner = _sweep_fast.fast_path(function, fixed, names, 1)
+        if runner is not None:
+            try:
+                # the core's stacked arrays (compact); the client makes the per-point fields
+                return pickle.dumps(("raw", runner.compute(points)), protocol=pickle.HIGHEST_PROTOCOL)
+            except _sweep_fast.NotHandled:
+                pass
+    out = _run_points(function, fixed, names, points, seed_info, result_name)
+    return pickle.dumps(("fields", out), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _run_points_fast(function: Callable[..., Any], fixed: Dict[str, Any], names: Sequence[str],
@@ -442,11 +449,10 @@ def _assemble(function: Callable[..., Any], axes: Dict[str, np.ndarray], fixed: 
                     break
     # 1-D fields that label their own dimension (t for ("t",), seeds for ("seed",)) and are the same
     # at every point (up to the rows a point reached) become coordinates.
-    coords: Dict[str, Any] = {p: (p, axes[p]) for p in names}
-    coord_fields: Dict[str, str] = {}
+    coord_values: Dict[str, np.ndarray] = {}
     for f in order:
         d = field_dims[f]
-        if len(d) != 1 or d[0] in names or not (f == d[0] or f == d[0] + "s"):
+        if not _coordinate_candidate(f, d, names):
             continue
         vals = [points[i][f][1] for i in range(n) if f in points[i]]
         longest = max(vals, key=lambda v: v.size)
@@ -457,7 +463,77 @@ def _assemble(function: Callable[..., Any], axes: Dict[str, np.ndarray], fixed: 
         else:
             same = all(_is_prefix(v, longest) for v in vals)
         if same:
-            coords[d[0]] = (d[0], longest)
+            coord_values[f] = longest
+    stacked = {f: _stack([points[i][f][1] if f in points[i] else None for i in range(n)], grid_shape)
+               for f in order if f not in coord_values}
+    return _build(function, axes, order, field_dims, coord_values, stacked, attrs)
+
+
+def _coordinate_candidate(f: str, d: Tuple[str, ...], names: Sequence[str]) -> bool:
+    """1-D fields that label their own dimension (t for ("t",), seeds for ("seed",)); they become
+    coordinates when the same at every point (up to the rows a point reached)."""
+    return len(d) == 1 and d[0] not in names and (f == d[0] or f == d[0] + "s")
+
+
+def _assemble_columns(function: Callable[..., Any], axes: Dict[str, np.ndarray],
+                      blocks: List[Tuple[List[int], Dict[str, Tuple[Tuple[str, ...], np.ndarray, Any]]]],
+                      attrs: Dict[str, Any]) -> Any:
+    """:func:`_assemble` from the fast path's column blocks (no per-point dicts): each block is
+    ``(flat indices, {field: (dims, values with a leading point axis, rows reached or None)})``,
+    ragged fields NaN-padded past each point's rows. The same Dataset as the per-point way."""
+    names = list(axes)
+    grid_shape = tuple(a.size for a in axes.values())
+    n = int(np.prod(grid_shape))
+    order = list(blocks[0][1])
+    field_dims = {f: tuple(blocks[0][1][f][0]) for f in order}
+    coord_values: Dict[str, np.ndarray] = {}
+    stacked: Dict[str, np.ndarray] = {}
+    for f in order:
+        parts = [(idx, cols[f][1], cols[f][2]) for idx, cols in blocks]
+        ragged = parts[0][2] is not None
+        tail = parts[0][1].shape[1:]
+        if ragged:
+            rows = max(int(np.max(r)) if len(r) else 0 for _, _, r in parts)
+            tail = (rows,) + tuple(tail[1:])
+        dtype = np.result_type(*[a.dtype for _, a, _ in parts])
+        out = np.empty((n,) + tuple(tail), dtype=dtype)
+        lengths = np.zeros(n, dtype=np.int64) if ragged else None
+        for idx, a, r in parts:
+            if ragged:
+                k = min(a.shape[1], tail[0])
+                out[idx, :k] = a[:, :k]
+                out[idx, k:] = np.nan
+                lengths[idx] = r
+            else:
+                out[idx] = a
+        if ragged and int(lengths.min()) == tail[0] and _coordinate_candidate(f, field_dims[f], names):
+            # every point reached every row: a coordinate when the rows are the same everywhere
+            if out.dtype.kind in "biuf" and bool(np.all(out == out[0])):
+                coord_values[f] = out[0].copy()
+                continue
+        elif ragged and _coordinate_candidate(f, field_dims[f], names):
+            longest = out[int(np.argmax(lengths))]
+            valid = np.arange(tail[0])[None, :] < lengths[:, None]
+            if bool(np.all((out == longest)[valid])):
+                coord_values[f] = longest[: int(lengths.max())].copy()
+                continue
+        stacked[f] = out.reshape(grid_shape + tuple(tail))
+    return _build(function, axes, order, field_dims, coord_values, stacked, attrs)
+
+
+def _build(function: Callable[..., Any], axes: Dict[str, np.ndarray], order: List[str],
+           field_dims: Dict[str, Tuple[str, ...]], coord_values: Dict[str, np.ndarray],
+           stacked: Dict[str, np.ndarray], attrs: Dict[str, Any]) -> Any:
+    """The Dataset from every field stacked over the grid (and the 1-D fields that are coordinates)."""
+    xr = _require("xarray")
+    names = list(axes)
+    grid_shape = tuple(a.size for a in axes.values())
+    coords: Dict[str, Any] = {p: (p, axes[p]) for p in names}
+    coord_fields: Dict[str, str] = {}
+    for f in order:
+        if f in coord_values:
+            d = field_dims[f]
+            coords[d[0]] = (d[0], coord_values[f])
             coord_fields[f] = d[0]
     doc = _doc_descriptions(getattr(function, "__doc__", None))
     data_vars: Dict[str, Any] = {}
@@ -467,7 +543,7 @@ def _assemble(function: Callable[..., Any], axes: Dict[str, np.ndarray], fixed: 
         if f in coord_fields:
             continue
         d = field_dims[f]
-        arr = _stack([points[i][f][1] if f in points[i] else None for i in range(n)], grid_shape)
+        arr = stacked[f]
         var = f
         if f in names:
             # A field echoing a swept parameter (e.g. OdeResult.eta) is dropped when it equals it.
@@ -758,9 +834,10 @@ def sweep(function: Callable[..., Any], axes: Mapping[str, Any], /, *, progress:
         tqdm = _require("tqdm.auto").tqdm
         bar = tqdm(total=n, initial=n - len(todo), desc=f"sweep {result_name}", unit="pt", dynamic_ncols=True)
     try:
+        blocks: List[Any] = []
         if todo:
             _execute(function, call_fixed, names, values, todo, seed_info, result_name, backend, client,
-                     num_workers, chunk_size, st, results, bar, bool(fast_path) and seed_info is None)
+                     num_workers, chunk_size, st, results, bar, bool(fast_path) and seed_info is None, blocks)
     finally:
         if bar is not None:
             bar.close()
@@ -773,17 +850,25 @@ def sweep(function: Callable[..., Any], axes: Mapping[str, Any], /, *, progress:
     if seed is not None:
         attrs["sweep_seed"] = int(seed)
     attrs["_result_doc"] = _result_doc(function)
+    if blocks:
+        columns = [(idx, runner.columns(points, raw)) for idx, points, raw, runner in blocks] \
+            if not results and all(b[3].columns is not None for b in blocks) else None
+        if columns is not None and all(c is not None for _, c in columns):
+            return _assemble_columns(function, grid, columns, attrs)
+        for _, points, raw, runner in blocks:  # some points went the generic way: per-point fields
+            results.update(runner.explode(points, raw))
     return _assemble(function, grid, fixed, results, attrs)
 
 
 def _execute(function: Callable[..., Any], fixed: Dict[str, Any], names: List[str], values: List[Tuple[Any, ...]],
              todo: List[int], seed_info: Any, result_name: str, backend: str, client: Any,
              num_workers: Optional[int], chunk_size: Optional[int], st: Optional[_Store],
-             results: Dict[int, Dict[str, Any]], bar: Any, fast: bool = False) -> None:
+             results: Dict[int, Dict[str, Any]], bar: Any, fast: bool = False,
+             blocks: Optional[List[Any]] = None) -> None:
     workers = num_workers or os.cpu_count() or 1
     if fast and backend == "threads":
         todo = _execute_fast(function, fixed, names, values, todo, result_name, workers, chunk_size, st,
-                             results, bar)
+                             results, bar, blocks)
         if not todo:
             return
     per_worker = 8
@@ -791,8 +876,8 @@ def _execute(function: Callable[..., Any], fixed: Dict[str, Any], names: List[st
         client, own = _dask_client(client)
         # Tasks cost about a millisecond each on a cluster: fewer, larger chunks (4 per worker thread).
         workers = max(1, sum(client.nthreads().values()))
-        per_worker = 4
-    size = chunk_size or max(1, min(256, -(-len(todo) // (per_worker * workers))))
+        per_worker = 2 if fast else 4
+    size = chunk_size or max(1, min(4096 if fast else 256, -(-len(todo) // (per_worker * workers))))
     chunks = [[(i, values[i]) for i in c] for c in _chunks(todo, size)]
 
     def finish(out: List[Tuple[int, Dict[str, Any]]]) -> None:
@@ -805,7 +890,13 @@ def _execute(function: Callable[..., Any], fixed: Dict[str, Any], names: List[st
 
     if backend == "dask":
         try:
-            _run_dask(function, fixed, names, chunks, seed_info, result_name, client, finish, fast)
+            keep = None
+            if st is None and blocks is not None:
+                def keep(points: Any, raw: Any, runner: Any) -> None:  # noqa: E306 - whole chunks, no store
+                    blocks.append(([i for i, _ in points], points, raw, runner))
+                    if bar is not None:
+                        bar.update(len(points))
+            _run_dask(function, fixed, names, chunks, seed_info, result_name, client, finish, fast, keep)
         finally:
             if own:
                 client.close()
@@ -849,23 +940,37 @@ def _execute(function: Callable[..., Any], fixed: Dict[str, Any], names: List[st
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _fast_chunks(todo: List[int], workers: int, chunk_size: Optional[int]) -> List[List[int]]:
-    # Large chunks (one core call each), but at least ~16 of them so that the store and the
-    # progress bar advance; a core call spreads its points over the threads.
-    size = chunk_size or max(1, min(len(todo), max(32 * workers, -(-len(todo) // 16))))
-    return list(_chunks(todo, size))
+#: Most points of one fast-path core call (bounds the memory of its padded arrays).
+_FAST_CHUNK_MAX = 16384
+
+
+def _fast_chunks(todo: List[int], workers: int, chunk_size: Optional[int], stored: bool) -> List[List[int]]:
+    # As few core calls as possible: each one starts an OpenMP team, and on a loaded machine waking
+    # the team costs ~10 ms per call (measured: 16 calls of 62 points took 2x one call of 1000).
+    # The progress bar advances from inside the call; with a store, ~16 chunks so that an
+    # interrupted sweep keeps most of its work.
+    if chunk_size:
+        size = chunk_size
+    elif stored:
+        size = max(256 * workers, -(-len(todo) // 16))
+    else:
+        size = len(todo)
+    return list(_chunks(todo, max(1, min(size, _FAST_CHUNK_MAX))))
 
 
 def _execute_fast(function: Callable[..., Any], fixed: Dict[str, Any], names: List[str],
                   values: List[Tuple[Any, ...]], todo: List[int], result_name: str, workers: int,
                   chunk_size: Optional[int], st: Optional[_Store], results: Dict[int, Dict[str, Any]],
-                  bar: Any) -> List[int]:
-    """The C++ grid fast path (``_sweep_fast``); returns the points it left to the generic path."""
+                  bar: Any, blocks: Optional[List[Any]] = None) -> List[int]:
+    """The C++ grid fast path (``_sweep_fast``); returns the points it left to the generic path.
+    Without a store, chunks with column output are kept whole in ``blocks`` (``(indices, points,
+    raw, runner)``) for :func:`_assemble_columns`; the others go into ``results`` per point."""
     from . import _core, _sweep_fast
 
-    if _sweep_fast.fast_path(function, fixed, names, workers) is None:
+    runner = _sweep_fast.fast_path(function, fixed, names, workers)
+    if runner is None:
         return todo
-    chunks = _fast_chunks(todo, workers, chunk_size)
+    chunks = _fast_chunks(todo, workers, chunk_size, st is not None)
     for k, chunk in enumerate(chunks):
         points = [(i, values[i]) for i in chunk]
         start = bar.n if bar is not None else 0
@@ -875,6 +980,14 @@ def _execute_fast(function: Callable[..., Any], fixed: Dict[str, Any], names: Li
 
         previous = _core.set_progress_callback(shown if bar is not None else None)
         try:
+            if st is None and blocks is not None and runner.columns is not None:
+                try:
+                    blocks.append((chunk, points, runner.compute(points), runner))
+                except _sweep_fast.NotHandled:  # a point the function refuses: the generic path says so
+                    return [i for c in chunks[k:] for i in c]
+                if bar is not None:
+                    bar.update(start + len(chunk) - bar.n)
+                continue
             packed = _run_points_fast(function, fixed, names, points, result_name, workers)
         finally:
             _core.set_progress_callback(previous)
@@ -891,21 +1004,42 @@ def _execute_fast(function: Callable[..., Any], fixed: Dict[str, Any], names: Li
 
 def _run_dask(function: Callable[..., Any], fixed: Dict[str, Any], names: List[str], chunks: List[Any],
               seed_info: Any, result_name: str, client: Any, finish: Callable[[Any], None],
-              fast: bool = False) -> None:
+              fast: bool = False, keep: Optional[Callable[[Any, Any, Any], None]] = None) -> None:
     distributed = _require("distributed")
     futures: List[Any] = []
     done: set = set()
+    runner = None
+    if fast:
+        from . import _sweep_fast
+
+        runner = _sweep_fast.fast_path(function, fixed, names, 1)
+    chunk_of: Dict[Any, Any] = {}
+
+    def unpack(fut: Any) -> List[Tuple[int, Dict[str, Any]]]:
+        kind, payload = pickle.loads(fut.result())
+        if kind == "raw":
+            if runner is None:  # pragma: no cover - the worker found a fast path the client did not
+                raise RuntimeError("sweep: a dask worker used a fast path this process does not have")
+            if keep is not None and runner.columns is not None:
+                keep(chunk_of[fut.key], payload, runner)  # assembled column-wise at the end
+                return []
+            return runner.explode(chunk_of[fut.key], payload)
+        return payload
+
     try:
-        futures = [client.submit(_run_points_packed, function, fixed, names, c, seed_info, result_name, fast,
-                                 pure=False) for c in chunks]
+        for c in chunks:
+            fut = client.submit(_run_points_packed, function, fixed, names, c, seed_info, result_name,
+                                fast and runner is not None, pure=False)
+            chunk_of[fut.key] = c
+            futures.append(fut)
         for fut in distributed.as_completed(futures):
-            finish(pickle.loads(fut.result()))
+            finish(unpack(fut))
             done.add(fut.key)
     except BaseException:
         for fut in futures:
             if fut.key not in done and fut.done() and fut.status == "finished":
                 try:
-                    finish(pickle.loads(fut.result()))
+                    finish(unpack(fut))
                 except Exception:
                     pass
         client.cancel([f for f in futures if not f.done()])

@@ -1,7 +1,9 @@
 """Grid fast paths of :func:`statmech_nn.sweep`: whole chunks of points evaluated by one C++ call.
 
 For :func:`statmech_nn.perceptron.ode` and :func:`statmech_nn.committee.ode` swept over scalar
-parameters, a chunk of points is one call into the core, which runs the points in parallel
+parameters (and the broadcasting maps :func:`statmech_nn.meanfield.q_star` and
+:func:`statmech_nn.meanfield.c_star` over ``sigma_w2``, ``sigma_b2``), a chunk of points is one call
+into the core, which runs the points in parallel
 (OpenMP, GIL released, Ctrl-C polled, progress reported) while each point is integrated serially
 by the same single-point solver that a direct call uses: every point's result is bitwise the
 direct call's, whatever the thread count. Each path validates the fixed arguments exactly as the
@@ -22,7 +24,24 @@ from . import _core
 from ._result import status_words
 
 Points = Sequence[Tuple[int, Tuple[Any, ...]]]
-Runner = Callable[[Points, Optional[Callable[[int, int], None]]], List[Tuple[int, Any]]]
+
+
+class Runner:
+    """A chunk of points in one core call: ``compute(points)`` (the core's arrays: small to pickle,
+    so a dask worker sends these) then ``explode(points, raw)`` (the per-point fields of sweep's
+    ``_to_fields``); calling the runner does both."""
+
+    def __init__(self, compute: Callable[[Points], Dict[str, Any]],
+                 explode: Callable[[Points, Dict[str, Any]], List[Tuple[int, Any]]],
+                 columns: Optional[Callable[[Points, Dict[str, Any]], Optional[Dict[str, Any]]]] = None) -> None:
+        self.compute = compute
+        self.explode = explode
+        # columns(points, raw): {field: (dims, values with a leading point axis, rows reached or
+        # None)} in the order of explode's fields, or None when the points' fields differ
+        self.columns = columns
+
+    def __call__(self, points: Points, progress: Any = None) -> List[Tuple[int, Any]]:
+        return self.explode(points, self.compute(points))
 
 
 def _defaults(function: Callable[..., Any], fixed: Dict[str, Any]) -> Dict[str, Any]:
@@ -97,13 +116,38 @@ def _perceptron_ode(function: Callable[..., Any], fixed: Dict[str, Any], names: 
         return None
     options = P._options(method, rtol, atol, dt, max_step, max_steps, divergence_bound)
 
-    def run(points: Points, progress: Optional[Callable[[int, int], None]]) -> List[Tuple[int, Any]]:
+    def compute(points: Points) -> Dict[str, Any]:
         g = _Grid(names, points, scalars).columns
         eta, l0, R0, z0 = g["eta"], g["l0"], g["R0"], g["z0"]
         if not (np.all(eta > 0) and np.all(l0 > 0) and np.all(l0 <= P.MAX_LENGTH) and np.all(np.abs(R0) <= 1.0)
                 and np.all(z0 > 0)):
             raise _NotHandled("a point the function refuses")
         d = _core.sweep.perceptron_ode(activation, slope, rule, eta, l0, R0, z0, times, options, thr, num_threads)
+        d["eta"] = eta
+        return d
+
+    def columns(points: Points, d: Dict[str, Any]) -> Dict[str, Any]:
+        m = len(points)
+        rows = d["n_rows"]
+        words = np.asarray(status_words(d["status"]), dtype=object).reshape(m)
+        eg = d["eg"]
+        if eg.shape[1]:
+            last = eg[np.arange(m), np.maximum(rows - 1, 0)]
+            words[np.isin(words, ["ok", "event"]) & (rows > 0) & ~np.isfinite(last)] = "diverged"
+        cols = {"t": (_T, d["t"], rows), "l": (_T, d["l"], rows), "R": (_T, d["R"], rows)}
+        if d["z"] is not None:
+            cols["z"] = (_T, d["z"], rows)
+        cols["eg"] = (_T, eg, rows)
+        cols["status"] = ((), words, None)
+        cols["stop_time"] = ((), d["stop_time"], None)
+        cols["rule"] = ((), np.full(m, rule, dtype=object), None)
+        cols["activation"] = ((), np.full(m, activation, dtype=object), None)
+        cols["eta"] = ((), d["eta"], None)
+        cols["n_rhs"] = ((), d["n_rhs"].astype(np.int64), None)
+        return cols
+
+    def explode(points: Points, d: Dict[str, Any]) -> List[Tuple[int, Any]]:
+        eta = d["eta"]
         words = status_words(d["status"])
         out = []
         t_, l_, R_, z_, eg_ = d["t"], d["l"], d["R"], d["z"], d["eg"]
@@ -130,7 +174,7 @@ def _perceptron_ode(function: Callable[..., Any], fixed: Dict[str, Any], names: 
             out.append((index, f))
         return out
 
-    return run
+    return Runner(compute, explode, columns)
 
 
 # ---- committee.ode -------------------------------------------------------------------------------
@@ -157,7 +201,7 @@ def _committee_ode(function: Callable[..., Any], fixed: Dict[str, Any], names: S
     options = _core.integrators.OdeOptions(method, rtol, atol, dt, max_step, max_steps, divergence_bound)
     state = C._core_committee.State(Q0, R0, g0, w_arr)
 
-    def run(points: Points, progress: Optional[Callable[[int, int], None]]) -> List[Tuple[int, Any]]:
+    def compute(points: Points) -> Dict[str, Any]:
         models, etas_w = [], []
         for _, values in points:
             p = dict(kw)
@@ -171,6 +215,11 @@ def _committee_ode(function: Callable[..., Any], fixed: Dict[str, Any], names: S
                                                   norm))
             etas_w.append(eta_w)
         d = _core.sweep.committee_ode(models, [T] * len(points), [state] * len(points), times, options, num_threads)
+        d["eta_w"] = etas_w
+        return d
+
+    def explode(points: Points, d: Dict[str, Any]) -> List[Tuple[int, Any]]:
+        etas_w = d["eta_w"]
         out = []
         dims = C.OdeResult._dims
         for k, (index, _) in enumerate(points):
@@ -192,14 +241,60 @@ def _committee_ode(function: Callable[..., Any], fixed: Dict[str, Any], names: S
             out.append((index, f))
         return out
 
-    return run
+    return Runner(compute, explode)
+
+
+# ---- broadcasting theory maps (meanfield.q_star, meanfield.c_star) --------------------------------
+_BROADCAST_AXES = ("sigma_w2", "sigma_b2")
+
+
+def _broadcasting(function: Callable[..., Any], fixed: Dict[str, Any], names: Sequence[str],
+                  num_threads: int) -> Optional[Runner]:
+    """Functions that broadcast over ``sigma_w2``/``sigma_b2`` with one independent core evaluation
+    per element (no NumPy maths on the results): one call with the grid's flat columns, then
+    element ``k`` is point ``k``'s result -- bitwise the scalar call's."""
+    if any(n not in _BROADCAST_AXES for n in names):
+        return None
+    if any(n in fixed and np.ndim(fixed[n]) != 0 for n in _BROADCAST_AXES):
+        return None
+    params = inspect.signature(function).parameters
+    result_name = getattr(function, "__name__", "value")
+
+    def compute(points: Points) -> Dict[str, Any]:
+        cols = _Grid(names, points, {}).columns
+        kw = dict(fixed)
+        kw.update(cols)
+        if "num_threads" in params:
+            kw["num_threads"] = num_threads
+        try:
+            return {"result": function(**kw)}
+        except (ValueError, TypeError) as exc:  # a point the function refuses: the generic path names it
+            raise _NotHandled(str(exc)) from exc
+
+    def explode(points: Points, raw: Dict[str, Any]) -> List[Tuple[int, Any]]:
+        from ._sweep import _status_of, _to_fields
+
+        res = raw["result"]
+        cls = type(res)
+        names_ = res._field_names()
+        columns = {f: getattr(res, f) for f in names_}
+        out = []
+        for k, (index, _) in enumerate(points):
+            one = cls(**{f: (v[k] if isinstance(v, np.ndarray) and v.ndim == 1 else v) for f, v in columns.items()})
+            fields = _to_fields(one, result_name)
+            _status_of(one, fields)
+            out.append((index, fields))
+        return out
+
+    return Runner(compute, explode)
 
 
 # ---- registry ------------------------------------------------------------------------------------
 def _registry() -> Dict[Any, Callable[..., Optional[Runner]]]:
-    from . import committee, perceptron
+    from . import committee, meanfield, perceptron
 
-    return {perceptron.ode: _perceptron_ode, committee.ode: _committee_ode}
+    return {perceptron.ode: _perceptron_ode, committee.ode: _committee_ode, meanfield.q_star: _broadcasting,
+            meanfield.c_star: _broadcasting}
 
 
 def fast_path(function: Callable[..., Any], fixed: Dict[str, Any], names: Sequence[str],

@@ -77,7 +77,8 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
                 ax[1, col].plot(sim.t, R[:, i, n], label=f"R{i + 1}{n + 1}")
             ax[2, col].plot(sim.t, g[:, i], label=f"g{i + 1}")
         ax[3, col].semilogy(sim.t, eg)
-        ax[0, col].set_title(name + (f" (N = 100, seed {int(sim.seeds[0])})" if src is sim else " (ODE)"))
+        ax[0, col].set_title(name + (f" (N = 100, seed {int(sim.seeds[0])})" if src is sim
+                                     else " (ODE from the same initial overlaps)"))
         for r in range(4):
             ax[r, col].set_ylabel(labels[r])
         for r in range(3):

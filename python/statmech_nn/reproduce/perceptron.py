@@ -89,7 +89,9 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
         ax.plot(th.t, th.l, "C0-", label="l (ODE)")
         ax.plot(th.t, th.R, "C1-", label="R (ODE)")
         ax.plot(th.t, th.eg, "C2-", label="eps_g (ODE)")
-        ax.plot(sim.t, sim.l_mean, "o", mfc="none", mec="C0", label=f"l (sim, N={sim.N}, {len(sim.seeds)} seed{'s' if len(sim.seeds) > 1 else ''})")
+        n_seeds = len(sim.seeds)
+        ax.plot(sim.t, sim.l_mean, "o", mfc="none", mec="C0",
+                label=f"l (sim, N={sim.N}, {n_seeds} seed{'s' if n_seeds > 1 else ''})")
         ax.plot(sim.t, sim.R_mean, "o", color="C1", label="R (sim)")
         ax.plot(sim.t, sim.eg_mean, "x", color="C2", label="eps_g (sim)")
         cols = {"t": th.t, "l": th.l, "R": th.R, "eg": th.eg}
