@@ -13,7 +13,8 @@
 //  * erf's I4 = 4 / (pi^2 sqrt(lam4)) asin(lam0 / sqrt(lam1 lam2)): lam4 per student pair,
 //    lam1, lam2 per (pair, field), and per quadruple only lam0 (linear in C_pq, C_iq, C_jq once the
 //    pair's and the field's factors are known) and one asin; I4 is symmetric in (p, q), so only
-//    p <= q is evaluated;
+//    p <= q is evaluated; the asin of all of a pair's terms in one array pass (four at a time with
+//    AVX2 and FMA where the processor has them, chosen at run time);
 //  * linear: I4 = C_pq.
 // Other activations (relu's 4-D orthant probability, the quadrature activations) evaluate I4 term
 // by term through the Gaussian layer. The results equal the term-by-term evaluation to rounding.
