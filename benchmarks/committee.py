@@ -75,6 +75,54 @@ def rhs_seconds(mod, K, M, repeat=5, n=200):
     return wall, cpu
 
 
+# ---- NumPy implementation of the plain SCM ODEs (erf, w = v = 1, b = 1, sigma = 1) ---------------
+
+def _erf_I3(C):
+    lam3 = (1 + C[..., 0, 0]) * (1 + C[..., 2, 2]) - C[..., 0, 2] ** 2
+    return 2 / np.pi / np.sqrt(lam3) * (C[..., 1, 2] * (1 + C[..., 0, 0]) - C[..., 0, 1] * C[..., 0, 2]) / (
+        1 + C[..., 0, 0])
+
+
+def _erf_I4(C):
+    c = lambda a, b: C[..., a, b]  # noqa: E731
+    lam4 = (1 + c(0, 0)) * (1 + c(1, 1)) - c(0, 1) ** 2
+    lam0 = (lam4 * c(2, 3) - c(1, 2) * c(1, 3) * (1 + c(0, 0)) - c(0, 2) * c(0, 3) * (1 + c(1, 1))
+            + c(0, 1) * c(0, 2) * c(1, 3) + c(0, 1) * c(0, 3) * c(1, 2))
+    lam1 = lam4 * (1 + c(2, 2)) - c(1, 2) ** 2 * (1 + c(0, 0)) - c(0, 2) ** 2 * (1 + c(1, 1)) + 2 * c(0, 1) * c(0, 2) * c(1, 2)
+    lam2 = lam4 * (1 + c(3, 3)) - c(1, 3) ** 2 * (1 + c(0, 0)) - c(0, 3) ** 2 * (1 + c(1, 1)) + 2 * c(0, 1) * c(0, 3) * c(1, 3)
+    return 4 / np.pi**2 / np.sqrt(lam4) * np.arcsin(lam0 / np.sqrt(lam1 * lam2))
+
+
+class NumpyRHS:
+    """dy/dt for y = (Q upper triangle, R) with vectorised index arrays (built once)."""
+
+    def __init__(self, K, M, eta, T):
+        self.K, self.M, self.eta, self.T = K, M, eta, T
+        L = K + M
+        self.iu = np.triu_indices(K)
+        self.A_sign = np.concatenate([-np.ones(K), np.ones(M)])  # D = E = 1 for w = v = 1
+        i, b, p = np.meshgrid(np.arange(K), np.arange(L), np.arange(L), indexing="ij")
+        self.i3 = np.stack([i, b, p], -1).reshape(-1, 3)
+        i, j, p, q = np.meshgrid(np.arange(K), np.arange(K), np.arange(L), np.arange(L), indexing="ij")
+        self.i4 = np.stack([i, j, p, q], -1).reshape(-1, 4)
+        self.n = K * (K + 1) // 2 + K * M
+
+    def __call__(self, t, y):
+        K, M, L, eta = self.K, self.M, self.K + self.M, self.eta
+        Q = np.zeros((K, K))
+        Q[self.iu] = y[: K * (K + 1) // 2]
+        Q = Q + np.triu(Q, 1).T
+        R = y[K * (K + 1) // 2:].reshape(K, M)
+        C = np.block([[Q, R], [R.T, self.T]])
+        C3 = C[self.i3[:, :, None], self.i3[:, None, :]]
+        S = (_erf_I3(C3).reshape(K, L, L) * self.A_sign[None, None, :]).sum(-1)
+        C4 = C[self.i4[:, :, None], self.i4[:, None, :]]
+        P = (_erf_I4(C4).reshape(K, K, L, L) * self.A_sign[None, None, :, None] * self.A_sign[None, None, None, :]).sum((-1, -2))
+        dQ = eta * (S[:, :K] + S[:, :K].T) + eta**2 * P
+        dR = eta * S[:, K:]
+        return np.concatenate([dQ[self.iu], dR.ravel()])
+
+
 def initial_overlaps(K, M, seed=0, N=10_000):
     rng = np.random.default_rng(seed)
     J = 0.5 * rng.standard_normal((K, N)) / np.sqrt(N)
