@@ -10,6 +10,8 @@
    slower than 1; the right-hand side runs on one thread below a measured amount of work).
 5. ``simulate`` N = 1e4, b = 100: samples per second vs a NumPy loop of the same mini-batch SGD,
    and the floor set by drawing the N b normals per step.
+6. ``simulate`` with one sample per step (b = 1, what nn2pp-style scripts run), 1 thread, vs the
+   NumPy loop, at N = 1e4 (K = M = 2, 10) and N = 1e5 (K = M = 10).
 
 Run: ``PYTHONPATH=python python benchmarks/committee.py`` (add ``--quick`` for a short run).
 
@@ -57,18 +59,20 @@ def busy_processes(n):
 
 
 def rhs_seconds(mod, K, M, repeat=5, n=200):
-    """Best-of seconds per right-hand side (erf, w = v = 1) through the core binding of ``mod``."""
+    """Best-of wall and CPU seconds per right-hand side (erf, w = v = 1) through the core binding of
+    ``mod`` (one thread: on a shared machine the CPU time is the steadier of the two)."""
     Cm = mod._core.committee
     Q0, R0, T = initial_overlaps(K, M)
     model = Cm.Model("erf", K, M, np.ones((M, 1)), 1.0, 0.0, 1.0, 0.0, 1, "none")
     state = Cm.State(Q0, R0, np.ones(K), np.ones((K, 1)))
-    best = np.inf
+    wall = cpu = np.inf
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(n):
             Cm.derivatives(model, T, state, 1)
-        best = min(best, (time.perf_counter() - t0) / n)
-    return best
+        wall = min(wall, (time.perf_counter() - t0) / n)
+        cpu = min(cpu, (time.process_time() - c0) / n)
+    return wall, cpu
 
 
 # ---- NumPy implementation of the plain SCM ODEs (erf, w = v = 1, b = 1, sigma = 1) ---------------
@@ -177,15 +181,18 @@ def bench_euler():
 def bench_large():
     print("== 3. K = M = 10 (erf), 1 thread")
     K = M = 10
-    print(f"  right-hand side: {rhs_seconds(sys.modules['statmech_nn'], K, M) * 1e3:.4f} ms per evaluation "
-          "(best of 5 x 200, through the binding)")
+    wall, cpu = rhs_seconds(sys.modules["statmech_nn"], K, M)
+    print(f"  right-hand side: {wall * 1e3:.4f} ms per evaluation ({cpu * 1e3:.4f} ms CPU; best of 5 x 200, "
+          "through the binding)")
     Q0, R0, T = initial_overlaps(K, M)
     t_end = 100.0 if QUICK else 1000.0
     for rtol in (1e-6, 1e-8):
+        c0 = time.process_time()
         secs, o = best_of(lambda: committee.ode(Q0, R0, T, 1.0, t=[0, t_end], rtol=rtol, atol=rtol * 1e-2,
                                                 num_threads=1), 3)
-        print(f"  t in [0, {t_end:g}], rtol {rtol:g}: {secs * 1e3:8.1f} ms ({o.n_rhs} RHS, "
-              f"{secs / o.n_rhs * 1e3:.3f} ms per RHS)")
+        cpu = (time.process_time() - c0) / 3
+        print(f"  t in [0, {t_end:g}], rtol {rtol:g}: {secs * 1e3:8.1f} ms, {cpu * 1e3:8.1f} ms CPU on average "
+              f"({o.n_rhs} RHS, {secs / o.n_rhs * 1e3:.3f} ms per RHS)")
 
 
 def thread_table(Ks, t_end, repeat):
@@ -259,6 +266,18 @@ def bench_simulate():
     print(f"  NumPy normals only:   {samples / np_normals:12.3e} samples/s")
 
 
+def bench_simulate_single():
+    print("== 6. simulate b = 1 (one sample per step), 1 thread, erf: vs the NumPy loop of the same SGD")
+    for N, K, steps in ((10_000, 2, 4000), (10_000, 10, 2000), (100_000, 10, 200)):
+        if QUICK:
+            steps //= 4
+        t = np.array([0.0, steps / N])
+        np_s, _ = best_of(lambda: numpy_simulation(N, K, K, 1.0, 1, steps), 1 if QUICK else 2)
+        s, _ = best_of(lambda: committee.simulate(N, K, K, 1.0, t=t, seeds=[0], num_threads=1), 3)
+        print(f"  N = {N:6d}, K = M = {K:2d}: NumPy {np_s / steps * 1e6:8.1f} us per step   statmech_nn "
+              f"{s / steps * 1e6:8.1f} us per step   ratio {np_s / s:.1f}x")
+
+
 def bench_baseline(path):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from _baseline import compare, load_baseline
@@ -268,9 +287,10 @@ def bench_baseline(path):
     t_end = 100.0 if QUICK else 1000.0
     print(f"== 0. before/after in one process (baseline {path}), erf; load average {os.getloadavg()[0]:.1f}")
     for _ in range(2):
-        r_old, r_new = rhs_seconds(old, 10, 10), rhs_seconds(new, 10, 10)
-    print(f"  right-hand side K = M = 10: before {r_old * 1e3:.4f} ms   after {r_new * 1e3:.4f} ms per evaluation   "
-          f"ratio {r_old / r_new:.1f}")
+        (w_old, c_old), (w_new, c_new) = rhs_seconds(old, 10, 10), rhs_seconds(new, 10, 10)
+    print(f"  right-hand side K = M = 10: before {w_old * 1e3:.4f} ms ({c_old * 1e3:.4f} ms CPU)   after "
+          f"{w_new * 1e3:.4f} ms ({c_new * 1e3:.4f} ms CPU) per evaluation   ratio {w_old / w_new:.1f} "
+          f"(CPU {c_old / c_new:.1f})")
     Q0, R0, T = initial_overlaps(2, 2)
     t_eval = np.linspace(0, t_end, 1001)
     compare(f"K = M = 2 , t <= {t_end:g}, 1 thread ", lambda: committee.ode(Q0, R0, T, 1.0, t=t_eval, num_threads=1),
@@ -284,6 +304,11 @@ def bench_baseline(path):
               f"max |Q after - Q before| = {np.max(np.abs(new_o.Q - old_o.Q)):.1e}")
         compare(f"K = M = 10, t <= {t_end:g}, rtol {rtol:g}, 1 thread",
                 lambda: committee.ode(Q0, R0, T, 1.0, **kw), lambda: old.committee.ode(Q0, R0, T, 1.0, **kw), 3, 1)
+    for N, K, steps in ((10_000, 2, 2000), (100_000, 10, 100)):
+        t = np.array([0.0, steps / N])
+        compare(f"simulate b = 1, N = {N}, K = M = {K}, {steps} steps, 1 thread",
+                lambda: committee.simulate(N, K, K, 1.0, t=t, seeds=[0], num_threads=1),
+                lambda: old.committee.simulate(N, K, K, 1.0, t=t, seeds=[0], num_threads=1), 2, 2)
     with busy_processes(LOAD):
         kw = dict(t=[0, 50.0], rtol=1e-6, atol=1e-8)
         for nt in (1, 2):
@@ -300,3 +325,4 @@ if __name__ == "__main__":
     bench_large()
     bench_threads()
     bench_simulate()
+    bench_simulate_single()

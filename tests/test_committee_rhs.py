@@ -62,6 +62,25 @@ def test_fast_rhs_equals_term_by_term(case, seed):
     assert fast["eg"] == pytest.approx(ref["eg"], rel=1e-13)
 
 
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] == "erf"], ids=lambda c: f"K{c[1]}M{c[2]}-{c[9]}")
+def test_simd_asin_rhs_equals_term_by_term(case):
+    # the optional AVX2 array asin (where the processor has it) against the term-by-term reference
+    act, K, M, O, eta, eta_w, sigma, noise, b, norm = case
+    if not _core._testing.committee_set_simd_asin(True):
+        pytest.skip("no AVX2/FMA")
+    try:
+        for seed in (0, 1):
+            Q, R, T, g, w, v = _state(K, M, O, seed, scale=1.7 if seed else 0.6, gains=norm != "none")
+            model = C_.Model(act, K, M, v, eta, eta_w, sigma, noise, b, norm)
+            fast = C_.derivatives(model, T, C_.State(Q, R, g, w), 1)
+            ref = _core._testing.committee_derivatives_reference(model, T, C_.State(Q, R, g, w))
+            for key in ("S", "P", "Q", "R", "g"):
+                a, r = np.asarray(fast[key]), np.asarray(ref[key])
+                assert np.max(np.abs(a - r)) <= 1e-12 * max(np.max(np.abs(r)), 1e-300), key
+    finally:
+        _core._testing.committee_set_simd_asin(False)
+
+
 def _numpy_erf_rhs(Q, R, T, w, v, eta, b):
     """dQ, dR of the plain erf committee (sigma = 1, no normalisation): every I3, I4 by its closed form."""
     K, M = R.shape

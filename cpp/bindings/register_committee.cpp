@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "bindings.hpp"
+#include "statmech_nn/committee_averages.hpp"
 #include "statmech_nn/committee_ode.hpp"
 #include "statmech_nn/committee_sim.hpp"
 
@@ -143,6 +144,8 @@ void register_committee(py::module_& m) {
     testing_module(m).def("committee_set_rhs_thread_work", &set_rhs_thread_work, py::arg("work"),
                           "sets the work per right-hand side below which the committee ODE runs on one thread; "
                           "returns the previous value");
+    testing_module(m).def("committee_set_simd_asin", &set_simd_asin, py::arg("on"),
+                          "switches the AVX2 array asin of the committee right-hand side; returns whether it is in use");
     testing_module(m).def("committee_rhs_threads", &rhs_threads, py::arg("model"), py::arg("num_threads"),
                           "threads one committee right-hand side uses");
 

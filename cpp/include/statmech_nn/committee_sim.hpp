@@ -9,7 +9,7 @@
 // seeds run in parallel (one per thread); a single seed spreads its lanes over the threads.
 //
 // With `projected`, each step instead draws the b samples' coordinates in an orthonormal basis of
-// span(J, B) (QR each step) and the orthogonal part of the summed gradient as one Gaussian draw
+// span(J, B) (Gram–Schmidt each step) and the orthogonal part of the summed gradient as one Gaussian draw
 // with the right covariance: exactly the same Markov chain in distribution, far fewer normals
 // when b > K.
 #pragma once

@@ -64,8 +64,10 @@ struct Layout {
 };
 
 // Work of one right-hand side below which threads cost more than they save, in units of one erf
-// I4 term (~4-5 ns): measured on 2 cores, idle and with other processes running (benchmarks/committee.py).
-double g_thread_work = 20000.0;
+// I4 term (~5 ns; ~2.5 with the optional AVX2 asin), i.e. 0.1-0.2 ms: K = M >= 14 with erf. Measured
+// on 2 shared cores, as they were and with 3 busy processes beside them (benchmarks/committee.py):
+// 2 threads were then never slower than 1.
+double g_thread_work = 40000.0;
 
 }  // namespace
 

@@ -1,12 +1,14 @@
 #include "statmech_nn/committee_sim.hpp"
 
-#include <Eigen/Eigenvalues>
+#include <Eigen/Dense>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 
+#include "statmech_nn/committee_threads.hpp"
 #include "statmech_nn/parallel.hpp"
 #include "statmech_nn/random.hpp"
 
@@ -18,6 +20,28 @@ using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowM
 constexpr int kMaxLanes = 8;
 constexpr std::uint64_t kTestSeedOffset = 0x7F4A7C159E3779B9ULL;
 constexpr std::uint64_t kProjectedStream = 0x100000000000ULL;  // stream offset of the projected sampler
+
+// A lower-triangular L with L L^T = G for a symmetric positive semidefinite G (Cholesky without
+// pivoting; a pivot within rounding of zero, a direction G does not reach, gets a zero column).
+// Written out rather than through an Eigen decomposition: G is K x K, and an Eigen eigen- or
+// LDL^T solver instantiated here doubled this file's compile time.
+void psd_cholesky(const Eigen::MatrixXd& G, Eigen::MatrixXd& L) {
+    const Eigen::Index K = G.rows();
+    L.setZero(K, K);
+    const double tol = 1e-13 * std::max(G.diagonal().maxCoeff(), 0.0);
+    for (Eigen::Index k = 0; k < K; ++k) {
+        double d = G(k, k);
+        for (Eigen::Index j = 0; j < k; ++j) d -= L(k, j) * L(k, j);
+        if (!(d > tol)) continue;  // zero column
+        const double lkk = std::sqrt(d);
+        L(k, k) = lkk;
+        for (Eigen::Index i = k + 1; i < K; ++i) {
+            double v = G(i, k);
+            for (Eigen::Index j = 0; j < k; ++j) v -= L(i, j) * L(k, j);
+            L(i, k) = v / lkk;
+        }
+    }
+}
 
 // Per-lane work space and partial sums.
 struct Lane {
@@ -207,7 +231,10 @@ private:
     void sgd_step(std::int64_t step, int inner_threads) {
         JB_.topRows(m_.K) = J_;
         if (inner_threads > 1 && lanes_ > 1) {
-            parallel_for(lanes_, inner_threads, [&](std::int64_t l) { run_lane(static_cast<int>(l), step); });
+            // A team kept for the whole run (no parallel region and barrier per step).
+            if (!team_) team_ = std::make_unique<Team>(std::min(inner_threads, lanes_));
+            auto lane_body = [&](std::int64_t l) { run_lane(static_cast<int>(l), step); };
+            team_->run(lanes_, lane_body);
         } else {
             for (int l = 0; l < lanes_; ++l) run_lane(l, step);
         }
@@ -291,10 +318,8 @@ private:
         Zc_.noalias() = Z_ * U.transpose();
         Z_.noalias() -= Zc_ * U;
         const Eigen::MatrixXd G = l.delta.transpose() * l.delta;
-        Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(G);
-        const Eigen::VectorXd root = es.eigenvalues().cwiseMax(0.0).cwiseSqrt();
-        const Eigen::MatrixXd Lm = es.eigenvectors() * root.asDiagonal() * es.eigenvectors().transpose();
-        l.grad.noalias() += Lm * Z_;
+        psd_cholesky(G, Lm_);
+        l.grad.noalias() += Lm_ * Z_;
         apply_update(l);
     }
 
@@ -363,13 +388,14 @@ private:
     int rows_ = 1, nchunks_ = 1, lanes_ = 1;
     std::vector<Lane> lane_;
     Lane proj_;
-    Eigen::MatrixXd Jc_, Bc_, A_, Zc_;
+    Eigen::MatrixXd Jc_, Bc_, A_, Zc_, Lm_;
     RowMat U_, Z_;
     RowMat J_, B_, JB_;
     Eigen::MatrixXd T_, w_;
     double field_scale_ = 1.0, w_scale_ = 1.0;
     Eigen::VectorXd g_, qd_, c_;
     bool qd_fresh_ = false;
+    std::unique_ptr<Team> team_;
 };
 
 }  // namespace
