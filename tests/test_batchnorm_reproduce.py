@@ -9,7 +9,7 @@ from statmech_nn.reproduce import batchnorm as rep
 
 def read_csv(path):
     with open(path) as fh:
-        rows = list(csv.DictReader(fh))
+        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
     return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
 
 

@@ -61,7 +61,8 @@ def test_reproduce_prints_each_figure_with_its_time(tmp_path, monkeypatch, capsy
         assert line.strip().endswith("s)")
     assert "files in" in out
     # CSVs carry every plotted series (and, for committee and meanfield, a "# key: value" header)
-    data = np.genfromtxt(tmp_path / "perceptron" / "fig4.csv", delimiter=",", names=True)
+    with open(tmp_path / "perceptron" / "fig4.csv") as fh:  # "# key: value" provenance lines first
+        data = np.genfromtxt([line for line in fh if not line.startswith("#")], delimiter=",", names=True)
     assert {"eta", "l0", "time_sgd", "time_wn", "ratio_wn_sgd", "eta_eff_wn"} <= set(data.dtype.names)
     assert data.size == 30 * 30
 

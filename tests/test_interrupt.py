@@ -59,7 +59,8 @@ call = {
     "gaussian.I4 (one matrix)": lambda: sn.gaussian.I4("tanh", np.eye(4) * 9.0, num_threads=NT),
     "perceptron.ode (|l| = 1e8)": lambda: sn.perceptron.ode("tanh", "sgd", 1.0, 1e8, t=50.0),
     "committee.ode (long t)": lambda: sn.committee.ode(0.25 * np.eye(10), np.full((10, 10), 1e-3), np.eye(10), 1.0,
-                                                          t=np.linspace(0, 1e6, 11), num_threads=NT),
+                                                          t=np.linspace(0, 1e4, 11), method="euler", dt=1e-3,
+                                                          max_steps=10**12, num_threads=NT),
     "committee.ode (relu, K = M = 20)": lambda: sn.committee.ode(0.25 * np.eye(20), np.full((20, 20), 1e-3), np.eye(20),
                                                                    1.0, activation="relu", t=np.linspace(0, 1e6, 11),
                                                                    num_threads=NT),
@@ -130,7 +131,8 @@ import statmech_nn as sn
 Q0, R0, T = 0.25 * np.eye(10), np.full((10, 10), 1e-3), np.eye(10)
 threading.Timer(1.0, lambda: signal.raise_signal(signal.SIGINT)).start()
 try:
-    sn.committee.ode(Q0, R0, T, 1.0, t=np.linspace(0, 1e6, 11), num_threads=2)
+    sn.committee.ode(Q0, R0, T, 1.0, t=np.linspace(0, 1e4, 11), method="euler", dt=1e-3, max_steps=10**12,
+                     num_threads=2)
     sys.exit(3)
 except KeyboardInterrupt:
     pass

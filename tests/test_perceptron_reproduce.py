@@ -16,7 +16,7 @@ def test_reproduce_perceptron_fast(tmp_path):
     for f in files:
         assert f.exists() and f.stat().st_size > 0
     with open(tmp_path / "perceptron" / "fig4.csv") as fh:
-        rows = list(csv.DictReader(fh))
+        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
     sgd = np.array([float(r["time_sgd"]) for r in rows])
     eta = np.array([float(r["eta"]) for r in rows])
     # g(x) = x: SGD never reaches eps_g < 0.01 above eta_c = 2, and always does below it.

@@ -67,6 +67,7 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from . import _core
+from ._progress import core_progress
 from ._result import Result, combine_status, resultclass
 from ._validation import (
     ACTIVATIONS,
@@ -471,7 +472,7 @@ def simulate(N: int, K: int, M: int, eta: float, w: Any = None, v: Any = None, *
              t: Any = 10.0, seeds: Any = 0, bn_gradient: str = "fixed_std", eta_w: float = 0.0,
              noise: float = 0.0, student_scale: Any = 1.0, teacher_scale: Any = 1.0, J0: Any = None,
              B0: Any = None, test_samples: int = 0, divergence_bound: float = 1e4, sampler: str = "direct",
-             num_threads: Optional[int] = None) -> SimulationResult:
+             num_threads: Optional[int] = None, progress: bool = False) -> SimulationResult:
     """Train a real soft committee machine (N inputs) by mini-batch SGD and record its overlaps.
 
     Parameters
@@ -510,6 +511,8 @@ def simulate(N: int, K: int, M: int, eta: float, w: Any = None, v: Any = None, *
         ``b > K``.
     num_threads : int, optional
         Results do not depend on it.
+    progress : bool
+        Show a progress bar (seeds done; needs tqdm, the ``sweep`` extra).
 
     Returns
     -------
@@ -566,7 +569,8 @@ def simulate(N: int, K: int, M: int, eta: float, w: Any = None, v: Any = None, *
     settings.test_samples = test_samples
     settings.divergence_bound = divergence_bound
     settings.projected = sampler == "projected"
-    r = _core_committee.simulate(settings, nt)
+    with core_progress(progress, "simulate", "seed", seeds_arr.size):
+        r = _core_committee.simulate(settings, nt)
     status = np.array(list(r["status"]), dtype=object)
     finite = np.isfinite(r["Q"]).reshape(len(status), -1).all(axis=1)
     status[~finite & (status == "ok")] = "diverged"

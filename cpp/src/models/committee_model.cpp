@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "statmech_nn/gaussian.hpp"
+#include "statmech_nn/parallel.hpp"
 
 namespace statmech_nn::committee {
 
@@ -76,6 +77,7 @@ Eigen::MatrixXd pair_averages(const Model& m, const Eigen::MatrixXd& C) {
     Eigen::MatrixXd A(L, L);
     Eigen::Matrix2d c2;
     for (int a = 0; a < L; ++a) {
+        if (L > 256) check_interrupt();  // thousands of teacher units: ~L^2/2 averages per call
         for (int b = a; b < L; ++b) {
             c2 << C(a, a), C(a, b), C(a, b), C(b, b);
             A(a, b) = A(b, a) = I2(m.act, c2);

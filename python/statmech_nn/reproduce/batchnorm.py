@@ -21,7 +21,7 @@ from typing import List
 import numpy as np
 
 from .. import batchnorm as bn
-from ._report import save_figure
+from ._report import provenance, save_figure
 from ._csv import write_columns
 
 SIGMA_W2, SIGMA_B2 = 2.0, 0.1
@@ -85,13 +85,15 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
         cols[f"lambda_G_{a}"] = d[a]
     for a in d["acts"]:  # the dashed B -> inf lines
         cols[f"lambda_G_{a}_B_inf"] = np.full(d["B"].shape, d[a + "_limit"])
-    files.append(write_columns(out_dir / "gradient_explosion_rate.csv", cols))
+    meta = provenance(sigma_w2=SIGMA_W2, sigma_b2=SIGMA_B2, width=d["width"], depth=d["depth"],
+                      seeds=len(d["seeds"]))
+    files.append(write_columns(out_dir / "gradient_explosion_rate.csv", cols, meta))
     sim_cols = {"B": np.repeat(d["B_sim"], d[d["sim_acts"][0] + "_sim"].shape[1])}
     for a in d["sim_acts"]:
         sim_cols[f"sim_{a}"] = d[a + "_sim"].ravel()
         sim_cols[f"theory_{a}"] = np.repeat(bn.gradient_explosion_rate(a, d["B_sim"][d["B_sim"] >= 4]),
                                             d[a + "_sim"].shape[1])
-    files.append(write_columns(out_dir / "gradient_explosion_rate_simulation.csv", sim_cols))
+    files.append(write_columns(out_dir / "gradient_explosion_rate_simulation.csv", sim_cols, meta))
 
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     colors = dict(zip(d["acts"], plt.rcParams["axes.prop_cycle"].by_key()["color"]))
@@ -119,7 +121,9 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
     for a in ("relu", "tanh"):
         for k in ("dist_theory", "dist_sim", "q_sim", "c_sim"):
             cols[f"{a}_{k}"] = c[a][k]
-    files.append(write_columns(out_dir / "bsb1_convergence.csv", cols))
+    files.append(write_columns(out_dir / "bsb1_convergence.csv", cols,
+                               provenance(batch_size=8, sigma_w2=SIGMA_W2, sigma_b2=SIGMA_B2,
+                                          n_samples=c["n_samples"])))
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for a, col in (("relu", "C0"), ("tanh", "C1")):
         how = "Laplace quadrature" if a == "relu" else f"Monte Carlo, {c['n_samples']:,} samples"

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import fisher as F
 from .. import ntk as K
-from ._report import save_figure
+from ._report import provenance, save_figure
 from ._csv import write_columns
 
 
@@ -101,7 +101,9 @@ def run(out_dir: Path, fast: bool = False) -> List[Path]:
         "M": d["Ms"], "mean_theory": d["th_pts"].m_lambda, "mean_sim": d["sim"]["m_lambda"],
         "second_moment_theory": d["th_pts"].s_lambda, "second_moment_sim": d["sim"]["s_lambda"],
         "lambda_max_theory": d["th_pts"].lambda_max, "lambda_max_sim": d["sim"]["lambda_max"],
-        "lambda_max_sim_sd": d["sd"]["lambda_max"]}))
+        "lambda_max_sim_sd": d["sd"]["lambda_max"]},
+        provenance(activation=ACT, depth=DEPTH, sigma_w2=SW, sigma_b2=SB, n_samples=d["T"], n_outputs=1,
+                   seeds=d["n_seeds"])))
 
     s = scaling_data(fast)
     fig, ax = plt.subplots(figsize=(5.5, 4))
@@ -119,7 +121,8 @@ def run(out_dir: Path, fast: bool = False) -> List[Path]:
     save_figure(fig, files[-1], dpi=110)
     files.append(write_columns(out / "fim_lambda_max_scaling.csv", {
         "M": s["M"], "T": s["M"] // 4, "plain_theory": s["plain_th"], "plain_sim": s["plain_sim"],
-        "bn_theory": s["bn_th"], "bn_sim": s["bn_sim"]}))
+        "bn_theory": s["bn_th"], "bn_sim": s["bn_sim"]},
+        provenance(activation=ACT, depth=DEPTH, sigma_w2=SW, sigma_b2=SB, n_outputs=1, seeds=len(s["seeds"]))))
 
     n = ntk_data(fast)
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -138,5 +141,7 @@ def run(out_dir: Path, fast: bool = False) -> List[Path]:
     fig.tight_layout()
     files.append(out / "ntk_kernel_vs_empirical.png")
     save_figure(fig, files[-1], dpi=110)
-    files.append(write_columns(out / "ntk_kernel_vs_empirical.csv", {"gamma": n["gamma"], "theory": n["th"], **cols}))
+    files.append(write_columns(out / "ntk_kernel_vs_empirical.csv", {"gamma": n["gamma"], "theory": n["th"], **cols},
+                               provenance(activation=ACT, depth=DEPTH, sigma_w2=SW, sigma_b2=SB,
+                                          seeds=n["n_seeds"])))
     return files

@@ -24,15 +24,11 @@ from .. import perceptron as P
 from . import _report
 from ._report import save_figure
 
-# The CSVs' "# key: value" provenance header (as in the committee and meanfield CSVs) waits until
-# tests/test_perceptron_reproduce.py skips comment lines; until then _meta() returns None.
-WRITE_CSV_HEADER = False
-
-
 def _meta(**parameters):
+    """The CSVs' "# key: value" provenance header (package version and the figure's parameters)."""
     from ._report import provenance
 
-    return provenance(**parameters) if WRITE_CSV_HEADER else None
+    return provenance(**parameters)
 from ._csv import write_columns
 
 
