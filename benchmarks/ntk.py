@@ -139,7 +139,7 @@ for line in sys.stdin:
     x1 = rng.standard_normal((n, %d))
     x2 = rng.standard_normal((n, %d)) if cross else None
     t0 = time.perf_counter()
-    ntk.kernels(x1, x2, act, depth, %r, %r, num_threads=threads, store_layers=False)
+    ntk.kernels(x1, x2, act, depth, %r, %r, num_threads=threads or None, store_layers=False)
     print(time.perf_counter() - t0, flush=True)
 """ % (D, D, SW2, SB2)
 

@@ -20,6 +20,7 @@
 // (D = 1 + c11 + c22 + (c11 c22 - c12^2)).
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "statmech_nn/gaussian_moments.hpp"
 
@@ -161,6 +162,7 @@ inline double asin_small(double x) {
 }
 
 constexpr double kHalfPi = 0.5 * kPi;
+constexpr double kInvTwoPi = 0.15915494309189533577;  // 1 / (2 pi)
 
 // t = acos(-c) and tm = acos(c) for c in [-1, 1], with u = sqrt((1 + c)/2), v = sqrt((1 - c)/2):
 // one asin_small of an argument <= 1/2 (c itself, or u or v for |c| > 1/2, where acos(y) =
@@ -235,7 +237,7 @@ bool PairClosedFormRows::prepare(const Activation& g, std::int64_t n, const doub
     for (std::int64_t j = 0; j < n; ++j) {
         const double v = c22[j];
         s22_[j] = std::sqrt(std::max(v, 0.0));
-        col1_[j] = std::sqrt(1.0 + v);
+        col1_[j] = 1.0 / std::sqrt(1.0 + v);
         col2_[j] = 1.0 / (1.0 + v);
     }
     return true;
@@ -257,52 +259,62 @@ void PairClosedFormRows::evaluate(double c11, std::int64_t j0, std::int64_t n, c
         case ActivationKind::LeakyRelu: {
             const double a = a_, b = b_, ab2 = a * a + b * b, ab = a * b;
             const double zero_dd = 0.25 * (a + b) * (a + b);  // a zero-variance input (see homogeneous_pair_moments)
-            for (std::int64_t k = 0; k < n; ++k) {
-                const double s = s11 * s22[k];
-                double rho = c12[k] / s;
-                rho = rho > 1.0 ? 1.0 : (rho < -1.0 ? -1.0 : rho);
-                const double y1 = 0.5 * (1.0 + rho), y2 = 0.5 * (1.0 - rho);
-                const double u = std::sqrt(y1 > 0.0 ? y1 : 0.0), v = std::sqrt(y2 > 0.0 ? y2 : 0.0);
-                const double sn = 2.0 * u * v;  // sqrt(1 - rho^2)
-                double t, tm;
-                acos_both(rho, u, v, t, tm);
-                const double k1p = k1_numerator(rho, t, sn), k1m = k1_numerator(-rho, tm, sn);
-                const double pp = s * (ab2 * k1p - 2.0 * ab * k1m) / kTwoPi;
-                const double dd = (ab2 * t + 2.0 * ab * tm) / kTwoPi;
-                const bool degenerate = !(c11 > 0.0 && c22[k] > 0.0);
-                phiphi[k] = degenerate ? 0.0 : pp;
-                dphidphi[k] = degenerate ? zero_dd : dd;
-            }
+            // one loop body for both; with b = 0 (relu) the k_1(-rho) and k_0(-rho) terms drop out
+            auto loop = [&](auto with_b) {
+                for (std::int64_t k = 0; k < n; ++k) {
+                    // sqrt(c11 c22) as pair_closed_form takes it: exactly q for equal variances q, so
+                    // that antiparallel inputs of equal norm give rho = -1 exactly (J2 has an
+                    // infinite slope there)
+                    const double s = std::sqrt(c11 * c22[k]);
+                    double rho = c12[k] / s;
+                    rho = rho > 1.0 ? 1.0 : (rho < -1.0 ? -1.0 : rho);
+                    const double y1 = 0.5 * (1.0 + rho), y2 = 0.5 * (1.0 - rho);
+                    const double u = std::sqrt(y1 > 0.0 ? y1 : 0.0), v = std::sqrt(y2 > 0.0 ? y2 : 0.0);
+                    const double sn = 2.0 * u * v;  // sqrt(1 - rho^2)
+                    double t, tm;
+                    acos_both(rho, u, v, t, tm);
+                    double pp = ab2 * k1_numerator(rho, t, sn), dd = ab2 * t;
+                    if (decltype(with_b)::value) {
+                        pp -= 2.0 * ab * k1_numerator(-rho, tm, sn);
+                        dd += 2.0 * ab * tm;
+                    }
+                    const bool degenerate = !(c11 > 0.0 && c22[k] > 0.0);
+                    phiphi[k] = degenerate ? 0.0 : s * pp * kInvTwoPi;
+                    dphidphi[k] = degenerate ? zero_dd : dd * kInvTwoPi;
+                }
+            };
+            if (ab != 0.0) loop(std::true_type{});
+            else loop(std::false_type{});
             return;
         }
         default:
             break;
     }
     // erf, erf_sigmoid, gelu: r = c12 / sqrt((1 + c11)(1 + c22)), D = (1 + c11)(1 + c22) - c12^2
-    const double e11 = std::sqrt(1.0 + c11), e1 = 1.0 + c11, ie1 = 1.0 / e1;
-    const double* e22 = col1_.data() + j0;
-    const double* ie2 = col2_.data() + j0;
+    const double ie11 = 1.0 / std::sqrt(1.0 + c11), e1 = 1.0 + c11, ie1 = 1.0 / e1;
+    const double* ie22 = col1_.data() + j0;  // 1 / sqrt(1 + c22)
+    const double* ie2 = col2_.data() + j0;   // 1 / (1 + c22)
     for (std::int64_t k = 0; k < n; ++k) {
         const double bound = s11 * s22[k];
         double x = c12[k];
         x = x > bound ? bound : (x < -bound ? -bound : x);
-        double r = x / (e11 * e22[k]);
+        double r = x * (ie11 * ie22[k]);
         r = r > 1.0 ? 1.0 : (r < -1.0 ? -1.0 : r);
         double det = c11 * c22[k] - x * x;
         det = det > 0.0 ? det : 0.0;
         const double D = 1.0 + c11 + c22[k] + det;
-        const double sD = std::sqrt(D);
+        const double isD = 1.0 / std::sqrt(D);
         if (kind_ == ActivationKind::Erf) {
             phiphi[k] = 2.0 / kPi * asin_full(r);
-            dphidphi[k] = 2.0 / (kPi * sD);
+            dphidphi[k] = 2.0 / kPi * isD;
         } else if (kind_ == ActivationKind::ErfSigmoid) {
-            phiphi[k] = acos_minus(r) / kTwoPi;
-            dphidphi[k] = 1.0 / (kTwoPi * sD);
+            phiphi[k] = acos_minus(r) * kInvTwoPi;
+            dphidphi[k] = kInvTwoPi * isD;
         } else {  // gelu (see the file comment)
-            const double P = acos_minus(r) / kTwoPi;
-            const double e2 = 1.0 + c22[k];
-            phiphi[k] = x * P + (c11 * c22[k] * e1 * e2 + x * x * (1.0 - c11 * c22[k])) / (kTwoPi * e1 * e2 * sD);
-            dphidphi[k] = P + x / (kTwoPi * sD) * (ie1 + ie2[k]) + x / (kTwoPi * D * sD);
+            const double P = acos_minus(r) * kInvTwoPi;
+            const double e2 = 1.0 + c22[k], iq = kInvTwoPi * isD;
+            phiphi[k] = x * P + (c11 * c22[k] * e1 * e2 + x * x * (1.0 - c11 * c22[k])) * (ie1 * ie2[k]) * iq;
+            dphidphi[k] = P + x * iq * (ie1 + ie2[k]) + x * iq * isD * isD;
         }
     }
 }
