@@ -27,9 +27,8 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr std::int64_t kTile = 64;
 using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-// A tile's Gram block is computed kGemmRows rows at a time into a matrix of at most 32 rows: Eigen
-// then never opens an OpenMP team of its own for the product (it does for larger destinations
-// when called outside a parallel region, which costs more than a 32 x 64 product on a busy machine).
+// A tile's Gram block is computed kGemmRows rows at a time into a fixed-capacity matrix (no heap
+// allocation; Eigen would not parallelise such a product even without EIGEN_DONT_PARALLELIZE).
 constexpr std::int64_t kGemmRows = 32;
 using GemmBlock = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor, kGemmRows, kTile>;
 
