@@ -56,9 +56,34 @@ void propagate_diagonal(const Activation& g, const NtkKernelSpec& s, const std::
     D.dphi2.assign(n * L, kNaN);
     D.stop.assign(n, 0);
     const deep::LayerParams p{g, s.sigma_w2, s.sigma_b2};
+    const bool closed = gaussian_detail::is_closed_form(g);
     parallel_for(n, num_threads, [&](std::int64_t i) {
         const double v1 = s.sigma_w2 * sq[i] / d + s.sigma_b2;
-        const deep::PairTrajectory tr = deep::forward_pair(p, L, v1, v1, v1, s.divergence_bound);
+        deep::PairTrajectory tr;
+        if (closed) {
+            // forward_pair's recursion for one input (same stop rule), with E phi^2 and E phi'^2 from
+            // the Gaussian layer's pair closed form at correlation 1 (forward_pair's per-layer
+            // moments take a 1-D quadrature for gelu and erf_sigmoid, ~100x slower)
+            tr.q_a.assign(L, kNaN);
+            tr.phi2_a.assign(L, kNaN);
+            tr.dphi2_a.assign(L, kNaN);
+            const double limit = (v1 > 0.0 ? v1 : 1.0) * s.divergence_bound;
+            double q = v1;
+            for (int l = 1; l <= L; ++l) {
+                if (!std::isfinite(q) || q > limit) {
+                    tr.stop_layer = l;
+                    break;
+                }
+                PairMoments pm;
+                pair_closed_form(g, q, q, q, pm);
+                tr.q_a[l - 1] = q;
+                tr.phi2_a[l - 1] = pm.phiphi;
+                tr.dphi2_a[l - 1] = pm.dphidphi;
+                q = s.sigma_w2 * pm.phiphi + s.sigma_b2;
+            }
+        } else {
+            tr = deep::forward_pair(p, L, v1, v1, v1, s.divergence_bound);
+        }
         int stop = tr.stop_layer;
         D.t[i] = s.standard ? sq[i] + 1.0 : v1;
         for (int l = 0; l < L; ++l) {
