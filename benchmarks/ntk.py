@@ -30,8 +30,8 @@ Peers:
 Agreement: max relative difference ``|a - b| / max|b|`` of NNGP and NTK against Neural Tangents
 (closed forms on both sides for relu and erf; NT evaluates gelu by its own closed form too).
 
-Run: ``PYTHONPATH=python python benchmarks/ntk.py [--quick] [--baseline DIR] [--repeat R]
-[--threads T] [--no-nt]``.
+Run: ``PYTHONPATH=python python benchmarks/ntk.py [--quick] [--baseline DIR] [--baseline-max-n N]
+[--repeat R] [--threads T] [--no-nt]``.
 """
 
 from __future__ import annotations
@@ -199,7 +199,7 @@ def main():
                         impls["NT"] = lambda: nt(x1, x2, act, depth)
                     if act in ("relu", "erf") and n <= 2000:
                         impls["numpy"] = lambda: numpy_recursion(x1, x2, act, depth)
-                    if base:
+                    if base and n <= int(_arg("--baseline-max-n", "4000")):
                         base.time(min(n, 200), cross, act, depth, threads or 0)  # warm the worker
                         impls["before"] = None
                     times = {k: [] for k in impls}

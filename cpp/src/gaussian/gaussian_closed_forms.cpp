@@ -158,6 +158,7 @@ inline double sel(bool m, double a, double b) { return m ? a : b; }
 inline double vsqrt(double x) { return std::sqrt(x); }
 inline double max0(double x) { return x > 0.0 ? x : 0.0; }          // also maps NaN to 0
 inline double clamp_pm(double x, double b) { return x > b ? b : (x < -b ? -b : x); }
+inline bool any(bool m) { return m; }
 
 #ifdef STATMECH_NN_ROWS_SIMD
 typedef double v2d __attribute__((vector_size(16)));
@@ -166,6 +167,7 @@ inline v2d sel(v2i m, v2d a, v2d b) { return (v2d)(((v2i)a & m) | ((v2i)b & ~m))
 inline v2d vsqrt(v2d x) { return (v2d)_mm_sqrt_pd((__m128d)x); }
 inline v2d max0(v2d x) { return sel(x > 0.0, x, v2d{0.0, 0.0}); }
 inline v2d clamp_pm(v2d x, v2d b) { return sel(x > b, b, sel(x < -b, -b, x)); }
+inline bool any(v2i m) { return _mm_movemask_pd((__m128d)m) != 0; }
 inline v2d load2(const double* p) { return (v2d)_mm_loadu_pd(p); }
 inline void store2(double* p, v2d v) { _mm_storeu_pd(p, (__m128d)v); }
 #endif
@@ -227,6 +229,8 @@ inline T asin_full(T r) {
 // t < 1/2 (where sn and -t c nearly cancel) the series t^3 sum_k (-1)^k 2(k+1) t^{2k} / (2k+3)!.
 template <class T>
 inline T k1_numerator(T c, T t, T sn) {
+    const auto near_minus_one = (c <= 0.0) & (t < 0.5);
+    if (!any(near_minus_one)) return sn + t * c;  // the usual case (correlations above -0.88)
     const T t2 = t * t;
     T p = t2 * (18.0 / 121645100408832000.0) - 16.0 / 355687428096000.0;
     p = p * t2 + 14.0 / 1307674368000.0;
@@ -237,7 +241,7 @@ inline T k1_numerator(T c, T t, T sn) {
     p = p * t2 - 4.0 / 120.0;
     p = p * t2 + 2.0 / 6.0;
     const T series = t2 * t * p;
-    return sel((c <= 0.0) & (t < 0.5), series, sn + t * c);
+    return sel(near_minus_one, series, sn + t * c);
 }
 
 // Homogeneous a max(x,0) - b max(-x,0) (relu: b = 0, WithB false).
