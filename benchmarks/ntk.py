@@ -30,8 +30,9 @@ Peers:
 Agreement: max relative difference ``|a - b| / max|b|`` of NNGP and NTK against Neural Tangents
 (closed forms on both sides for relu and erf; NT evaluates gelu by its own closed form too).
 
-Run: ``PYTHONPATH=python python benchmarks/ntk.py [--quick] [--baseline DIR] [--repeat R]
-[--threads T] [--no-nt]``.
+Run: ``PYTHONPATH=python python benchmarks/ntk.py [--quick] [--baseline DIR] [--baseline-max-n N]
+[--repeat R] [--threads T] [--no-nt] [--sizes 200,1000] [--depths 3,10]
+[--acts relu,erf,gelu]``.
 """
 
 from __future__ import annotations
@@ -139,7 +140,7 @@ for line in sys.stdin:
     x1 = rng.standard_normal((n, %d))
     x2 = rng.standard_normal((n, %d)) if cross else None
     t0 = time.perf_counter()
-    ntk.kernels(x1, x2, act, depth, %r, %r, num_threads=threads, store_layers=False)
+    ntk.kernels(x1, x2, act, depth, %r, %r, num_threads=threads or None, store_layers=False)
     print(time.perf_counter() - t0, flush=True)
 """ % (D, D, SW2, SB2)
 
@@ -175,6 +176,10 @@ def main():
     base = Baseline(_arg("--baseline")) if _arg("--baseline") else None
     sizes = (200, 1000) if QUICK else (200, 1000, 2000, 4000)
     depths = (3,) if QUICK else (3, 10)
+    if _arg("--sizes"):
+        sizes = tuple(int(v) for v in _arg("--sizes").split(","))
+    if _arg("--depths"):
+        depths = tuple(int(v) for v in _arg("--depths").split(","))
     try:
         load = os.getloadavg()
         print(f"# {os.cpu_count()} cores, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; "
@@ -188,7 +193,7 @@ def main():
     print(header + (" agree NT" if nt else ""))
     for n in sizes:
         for depth in depths:
-            for act in ("relu", "erf", "gelu"):
+            for act in (_arg("--acts", "relu,erf,gelu").split(",")):
                 for cross in (False, True):
                     if n == 4000 and cross and depth == 10 and QUICK:
                         continue
@@ -199,7 +204,7 @@ def main():
                         impls["NT"] = lambda: nt(x1, x2, act, depth)
                     if act in ("relu", "erf") and n <= 2000:
                         impls["numpy"] = lambda: numpy_recursion(x1, x2, act, depth)
-                    if base:
+                    if base and n <= int(_arg("--baseline-max-n", "4000")):
                         base.time(min(n, 200), cross, act, depth, threads or 0)  # warm the worker
                         impls["before"] = None
                     times = {k: [] for k in impls}

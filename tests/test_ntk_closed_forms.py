@@ -242,3 +242,18 @@ def test_memory_beyond_the_machine_is_refused():
     m = int(np.sqrt(available_memory() / 16.0 / 200)) + 10    # fits, but not 200 layers of it
     with pytest.raises(ValueError, match="return_layers"):
         ntk.kernels(np.ones((m, 2)), None, "relu", 199, return_layers=True)
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu"])
+def test_antiparallel_inputs_have_correlation_minus_one_exactly(name):
+    """x and -x without bias: rho = -1 exactly, where J2 of the arc-cosine kernel has an infinite
+    slope (one ulp off -1 would give J2 ~ 1e-9 instead of its limit)."""
+    x = np.random.default_rng(5).standard_normal((3, 7))
+    xs = np.concatenate([x, -x])
+    b = SLOPE if name == "leaky_relu" else 0.0
+    for k in (ntk.kernels(xs, None, name, 1, 2.0, 0.0, slope=SLOPE), ntk.kernels(x, -x, name, 1, 2.0, 0.0, slope=SLOPE)):
+        block = k.ntk[:3, 3:] if k.ntk.shape == (6, 6) else k.ntk
+        q = 2.0 * np.sum(x * x, 1) / 7
+        # depth 1 at rho = -1: E phi phi = -b q, E phi' phi' = b, Theta^1 = -q, so
+        # Sigma^2 = -2 b q and Theta^2 = Sigma^2 + 2 b Theta^1 = -4 b q (exactly 0 for relu)
+        np.testing.assert_allclose(np.diag(block), -4 * b * q, rtol=1e-14, atol=0)

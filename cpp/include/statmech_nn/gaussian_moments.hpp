@@ -266,7 +266,8 @@ public:
 private:
     ActivationKind kind_ = ActivationKind::Linear;
     double a_ = 1.0, b_ = 0.0;              // homogeneous activations: a max(x,0) - b max(-x,0)
-    std::vector<double> c22_, s22_, col1_, col2_;  // per column: c22, sqrt(c22), sqrt(1 + c22), 1/(1 + c22)
+    // per column: c22, sqrt(c22), 1/sqrt(1 + c22), 1/(1 + c22)
+    std::vector<double> c22_, s22_, col1_, col2_;
 };
 
 }  // namespace statmech_nn

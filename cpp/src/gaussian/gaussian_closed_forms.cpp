@@ -20,6 +20,7 @@
 // (D = 1 + c11 + c22 + (c11 c22 - c12^2)).
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "statmech_nn/gaussian_moments.hpp"
 
@@ -136,16 +137,48 @@ bool pair_closed_form(const Activation& g, double c11, double c12, double c22, P
 }
 
 // ---- the closed forms over rows of pairs (PairClosedFormRows) ----------------------------------
+//
+// Each formula is written once as a template over the number type: double (one pair) or, with
+// SSE2 (every x86-64), a vector of two doubles (two pairs; GCC/Clang vector extensions). Both run
+// the same IEEE operations in the same order, so a pair's values do not depend on whether it was
+// computed in a vector or in the scalar tail (nor, then, on its position in a row).
+
+#if defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
+#include <emmintrin.h>
+#define STATMECH_NN_ROWS_SIMD 1
+#endif
 
 namespace {
+
+constexpr double kHalfPi = 0.5 * kPi;
+constexpr double kInvTwoPi = 0.15915494309189533577;  // 1 / (2 pi)
+
+// Scalar lane operations (the vector ones below mirror them).
+inline double sel(bool m, double a, double b) { return m ? a : b; }
+inline double vsqrt(double x) { return std::sqrt(x); }
+inline double max0(double x) { return x > 0.0 ? x : 0.0; }          // also maps NaN to 0
+inline double clamp_pm(double x, double b) { return x > b ? b : (x < -b ? -b : x); }
+inline bool any(bool m) { return m; }
+
+#ifdef STATMECH_NN_ROWS_SIMD
+typedef double v2d __attribute__((vector_size(16)));
+typedef decltype(v2d{} < v2d{}) v2i;  // the comparison mask type
+inline v2d sel(v2i m, v2d a, v2d b) { return (v2d)(((v2i)a & m) | ((v2i)b & ~m)); }
+inline v2d vsqrt(v2d x) { return (v2d)_mm_sqrt_pd((__m128d)x); }
+inline v2d max0(v2d x) { return sel(x > 0.0, x, v2d{0.0, 0.0}); }
+inline v2d clamp_pm(v2d x, v2d b) { return sel(x > b, b, sel(x < -b, -b, x)); }
+inline bool any(v2i m) { return _mm_movemask_pd((__m128d)m) != 0; }
+inline v2d load2(const double* p) { return (v2d)_mm_loadu_pd(p); }
+inline void store2(double* p, v2d v) { _mm_storeu_pd(p, (__m128d)v); }
+#endif
 
 // asin(x) for |x| <= 1/2: x + x z P(z), z = x^2, with P the degree-12 polynomial interpolating
 // (asin(sqrt z)/sqrt z - 1)/z at the Chebyshev points of [0, 1/4] (relative error 8e-17 on that
 // interval, computed in 40-digit arithmetic); x z P(z) <= 0.05 x, so asin is good to ~0.5 ulp.
-inline double asin_small(double x) {
-    const double z = x * x;
-    double p = 0.0287578513674215647081;
-    p = p * z - 0.0148518870712472032242;
+template <class T>
+inline T asin_small(T x) {
+    const T z = x * x;
+    T p = z * 0.0287578513674215647081 - 0.0148518870712472032242;
     p = p * z + 0.017400879442694022443;
     p = p * z + 0.00545750671864035830042;
     p = p * z + 0.0103228143501857792869;
@@ -160,44 +193,46 @@ inline double asin_small(double x) {
     return x + x * (z * p);
 }
 
-constexpr double kHalfPi = 0.5 * kPi;
-
 // t = acos(-c) and tm = acos(c) for c in [-1, 1], with u = sqrt((1 + c)/2), v = sqrt((1 - c)/2):
 // one asin_small of an argument <= 1/2 (c itself, or u or v for |c| > 1/2, where acos(y) =
 // 2 asin(sqrt((1 - y)/2)) keeps full relative accuracy near y = 1).
-inline void acos_both(double c, double u, double v, double& t, double& tm) {
-    const bool lo = c < -0.5, hi = c > 0.5;
-    const double A = asin_small(lo ? u : (hi ? v : c));
-    t = lo ? 2.0 * A : (hi ? kPi - 2.0 * A : kHalfPi + A);
-    tm = lo ? kPi - 2.0 * A : (hi ? 2.0 * A : kHalfPi - A);
+template <class T>
+inline void acos_both(T c, T u, T v, T& t, T& tm) {
+    const auto lo = c < -0.5, hi = c > 0.5;
+    const T A = asin_small(sel(lo, u, sel(hi, v, c)));
+    const T A2 = 2.0 * A;
+    t = sel(lo, A2, sel(hi, kPi - A2, kHalfPi + A));
+    tm = sel(lo, kPi - A2, sel(hi, A2, kHalfPi - A));
 }
 
 // acos(-r) alone (one square root).
-inline double acos_minus(double r) {
-    const double y = r < 0.0 ? 0.5 * (1.0 + r) : 0.5 * (1.0 - r);
-    const double sq = std::sqrt(y > 0.0 ? y : 0.0);
-    const bool lo = r < -0.5, hi = r > 0.5;
-    const double A = asin_small(lo || hi ? sq : r);
-    return lo ? 2.0 * A : (hi ? kPi - 2.0 * A : kHalfPi + A);
+template <class T>
+inline T acos_minus(T r) {
+    const T sq = vsqrt(max0(sel(r < 0.0, 0.5 * (1.0 + r), 0.5 * (1.0 - r))));
+    const auto lo = r < -0.5, hi = r > 0.5;
+    const T A = asin_small(sel(lo, sq, sel(hi, sq, r)));
+    return sel(lo, 2.0 * A, sel(hi, kPi - 2.0 * A, kHalfPi + A));
 }
 
 // asin(r), r in [-1, 1].
-inline double asin_full(double r) {
-    const double a = r < 0.0 ? -r : r;
-    const double y = 0.5 * (1.0 - a);
-    const double sq = std::sqrt(y > 0.0 ? y : 0.0);
-    const bool big = a > 0.5;
-    const double A = asin_small(big ? sq : a);
-    const double s = big ? kHalfPi - 2.0 * A : A;
-    return r < 0.0 ? -s : s;
+template <class T>
+inline T asin_full(T r) {
+    const T a = sel(r < 0.0, -r, r);
+    const T sq = vsqrt(max0(0.5 * (1.0 - a)));
+    const auto big = a > 0.5;
+    const T A = asin_small(sel(big, sq, a));
+    const T s = sel(big, kHalfPi - 2.0 * A, A);
+    return sel(r < 0.0, -s, s);
 }
 
 // 2 pi k_1(c) = sin t - t cos t, t = acos(-c), sin t = sn, cos t = -c: sn + t c, and for c <= 0 with
 // t < 1/2 (where sn and -t c nearly cancel) the series t^3 sum_k (-1)^k 2(k+1) t^{2k} / (2k+3)!.
-inline double k1_numerator(double c, double t, double sn) {
-    const double t2 = t * t;
-    double p = 18.0 / 121645100408832000.0;
-    p = p * t2 - 16.0 / 355687428096000.0;
+template <class T>
+inline T k1_numerator(T c, T t, T sn) {
+    const auto near_minus_one = (c <= 0.0) & (t < 0.5);
+    if (!any(near_minus_one)) return sn + t * c;  // the usual case (correlations above -0.88)
+    const T t2 = t * t;
+    T p = t2 * (18.0 / 121645100408832000.0) - 16.0 / 355687428096000.0;
     p = p * t2 + 14.0 / 1307674368000.0;
     p = p * t2 - 12.0 / 6227020800.0;
     p = p * t2 + 10.0 / 39916800.0;
@@ -205,8 +240,53 @@ inline double k1_numerator(double c, double t, double sn) {
     p = p * t2 + 6.0 / 5040.0;
     p = p * t2 - 4.0 / 120.0;
     p = p * t2 + 2.0 / 6.0;
-    const double series = t2 * t * p;
-    return (c <= 0.0 && t < 0.5) ? series : sn + t * c;
+    const T series = t2 * t * p;
+    return sel(near_minus_one, series, sn + t * c);
+}
+
+// Homogeneous a max(x,0) - b max(-x,0) (relu: b = 0, WithB false).
+template <bool WithB, class T>
+inline void homogeneous_pair(double c11, T c12, T c22, double ab2, double ab, double zero_dd, T& pp, T& dd) {
+    // sqrt(c11 c22) as pair_closed_form takes it: exactly q for equal variances q, so that
+    // antiparallel inputs of equal norm give rho = -1 exactly (J2 has an infinite slope there)
+    const T s = vsqrt(c11 * c22);
+    const T one = s * 0.0 + 1.0;
+    const T rho = clamp_pm(c12 / s, one);
+    const T u = vsqrt(max0(0.5 * (1.0 + rho))), v = vsqrt(max0(0.5 * (1.0 - rho)));
+    const T sn = 2.0 * u * v;  // sqrt(1 - rho^2)
+    T t, tm;
+    acos_both(rho, u, v, t, tm);
+    T p = ab2 * k1_numerator(rho, t, sn), d = ab2 * t;
+    if (WithB) {
+        p = p - 2.0 * ab * k1_numerator(-rho, tm, sn);
+        d = d + 2.0 * ab * tm;
+    }
+    // a zero-variance input (or variances whose product underflows): see homogeneous_pair_moments
+    const auto ok = c11 * c22 > 0.0;
+    pp = sel(ok, s * p * kInvTwoPi, one * 0.0);
+    dd = sel(ok, d * kInvTwoPi, one * zero_dd);
+}
+
+// erf (K = 0), erf_sigmoid (1), gelu (2): r = c12 / sqrt((1 + c11)(1 + c22)), D = (1 + c11)(1 + c22) - c12^2.
+template <int K, class T>
+inline void erf_family_pair(double c11, double s11, double ie11, T c12, T c22, T s22, T ie22, T ie2, T& pp, T& dd) {
+    const T x = clamp_pm(c12, s11 * s22);
+    const T r = clamp_pm(x * (ie11 * ie22), s22 * 0.0 + 1.0);
+    const T D = 1.0 + c11 + c22 + max0(c11 * c22 - x * x);
+    const T isD = 1.0 / vsqrt(D);
+    if (K == 0) {
+        pp = (2.0 / kPi) * asin_full(r);
+        dd = (2.0 / kPi) * isD;
+    } else if (K == 1) {
+        pp = acos_minus(r) * kInvTwoPi;
+        dd = kInvTwoPi * isD;
+    } else {  // gelu (see the file comment)
+        const double e1 = 1.0 + c11, ie1 = 1.0 / e1;
+        const T P = acos_minus(r) * kInvTwoPi;
+        const T e2 = 1.0 + c22, iq = kInvTwoPi * isD;
+        pp = x * P + (c11 * c22 * e1 * e2 + x * x * (1.0 - c11 * c22)) * (ie1 * ie2) * iq;
+        dd = P + x * iq * (ie1 + ie2) + x * iq * isD * isD;
+    }
 }
 
 }  // namespace
@@ -235,76 +315,88 @@ bool PairClosedFormRows::prepare(const Activation& g, std::int64_t n, const doub
     for (std::int64_t j = 0; j < n; ++j) {
         const double v = c22[j];
         s22_[j] = std::sqrt(std::max(v, 0.0));
-        col1_[j] = std::sqrt(1.0 + v);
+        col1_[j] = 1.0 / std::sqrt(1.0 + v);
         col2_[j] = 1.0 / (1.0 + v);
     }
     return true;
 }
 
+namespace {
+
+// Runs f(T, k) over k = 0..n-1: two pairs at a time where SIMD is available, then the scalar tail.
+template <class Vec, class Sca>
+inline void rows_loop(std::int64_t n, Vec&& vec, Sca&& sca) {
+    std::int64_t k = 0;
+#ifdef STATMECH_NN_ROWS_SIMD
+    for (; k + 2 <= n; k += 2) vec(k);
+#else
+    (void)vec;
+#endif
+    for (; k < n; ++k) sca(k);
+}
+
+}  // namespace
+
 void PairClosedFormRows::evaluate(double c11, std::int64_t j0, std::int64_t n, const double* c12, double* phiphi,
                                   double* dphidphi) const {
     const double* c22 = c22_.data() + j0;
     const double* s22 = s22_.data() + j0;
-    const double s11 = std::sqrt(std::max(c11, 0.0));
-    switch (kind_) {
-        case ActivationKind::Linear:
-            for (std::int64_t k = 0; k < n; ++k) {
-                phiphi[k] = c12[k];
-                dphidphi[k] = 1.0;
-            }
-            return;
-        case ActivationKind::Relu:
-        case ActivationKind::LeakyRelu: {
-            const double a = a_, b = b_, ab2 = a * a + b * b, ab = a * b;
-            const double zero_dd = 0.25 * (a + b) * (a + b);  // a zero-variance input (see homogeneous_pair_moments)
-            for (std::int64_t k = 0; k < n; ++k) {
-                const double s = s11 * s22[k];
-                double rho = c12[k] / s;
-                rho = rho > 1.0 ? 1.0 : (rho < -1.0 ? -1.0 : rho);
-                const double y1 = 0.5 * (1.0 + rho), y2 = 0.5 * (1.0 - rho);
-                const double u = std::sqrt(y1 > 0.0 ? y1 : 0.0), v = std::sqrt(y2 > 0.0 ? y2 : 0.0);
-                const double sn = 2.0 * u * v;  // sqrt(1 - rho^2)
-                double t, tm;
-                acos_both(rho, u, v, t, tm);
-                const double k1p = k1_numerator(rho, t, sn), k1m = k1_numerator(-rho, tm, sn);
-                const double pp = s * (ab2 * k1p - 2.0 * ab * k1m) / kTwoPi;
-                const double dd = (ab2 * t + 2.0 * ab * tm) / kTwoPi;
-                const bool degenerate = !(c11 > 0.0 && c22[k] > 0.0);
-                phiphi[k] = degenerate ? 0.0 : pp;
-                dphidphi[k] = degenerate ? zero_dd : dd;
-            }
-            return;
+    const double* ie22 = col1_.data() + j0;  // 1 / sqrt(1 + c22)
+    const double* ie2 = col2_.data() + j0;   // 1 / (1 + c22)
+    const double s11 = std::sqrt(std::max(c11, 0.0)), ie11 = 1.0 / std::sqrt(1.0 + c11);
+    if (kind_ == ActivationKind::Linear) {
+        for (std::int64_t k = 0; k < n; ++k) {
+            phiphi[k] = c12[k];
+            dphidphi[k] = 1.0;
         }
-        default:
-            break;
+        return;
     }
-    // erf, erf_sigmoid, gelu: r = c12 / sqrt((1 + c11)(1 + c22)), D = (1 + c11)(1 + c22) - c12^2
-    const double e11 = std::sqrt(1.0 + c11), e1 = 1.0 + c11, ie1 = 1.0 / e1;
-    const double* e22 = col1_.data() + j0;
-    const double* ie2 = col2_.data() + j0;
-    for (std::int64_t k = 0; k < n; ++k) {
-        const double bound = s11 * s22[k];
-        double x = c12[k];
-        x = x > bound ? bound : (x < -bound ? -bound : x);
-        double r = x / (e11 * e22[k]);
-        r = r > 1.0 ? 1.0 : (r < -1.0 ? -1.0 : r);
-        double det = c11 * c22[k] - x * x;
-        det = det > 0.0 ? det : 0.0;
-        const double D = 1.0 + c11 + c22[k] + det;
-        const double sD = std::sqrt(D);
-        if (kind_ == ActivationKind::Erf) {
-            phiphi[k] = 2.0 / kPi * asin_full(r);
-            dphidphi[k] = 2.0 / (kPi * sD);
-        } else if (kind_ == ActivationKind::ErfSigmoid) {
-            phiphi[k] = acos_minus(r) / kTwoPi;
-            dphidphi[k] = 1.0 / (kTwoPi * sD);
-        } else {  // gelu (see the file comment)
-            const double P = acos_minus(r) / kTwoPi;
-            const double e2 = 1.0 + c22[k];
-            phiphi[k] = x * P + (c11 * c22[k] * e1 * e2 + x * x * (1.0 - c11 * c22[k])) / (kTwoPi * e1 * e2 * sD);
-            dphidphi[k] = P + x / (kTwoPi * sD) * (ie1 + ie2[k]) + x / (kTwoPi * D * sD);
-        }
+    if (kind_ == ActivationKind::Relu || kind_ == ActivationKind::LeakyRelu) {
+        const double a = a_, b = b_, ab2 = a * a + b * b, ab = a * b, zero_dd = 0.25 * (a + b) * (a + b);
+        auto run = [&](auto with_b) {
+            constexpr bool WB = decltype(with_b)::value;
+            rows_loop(
+                n,
+                [&](std::int64_t k) {
+#ifdef STATMECH_NN_ROWS_SIMD
+                    v2d pp, dd;
+                    homogeneous_pair<WB>(c11, load2(c12 + k), load2(c22 + k), ab2, ab, zero_dd, pp, dd);
+                    store2(phiphi + k, pp);
+                    store2(dphidphi + k, dd);
+#else
+                    (void)k;
+#endif
+                },
+                [&](std::int64_t k) {
+                    homogeneous_pair<WB>(c11, c12[k], c22[k], ab2, ab, zero_dd, phiphi[k], dphidphi[k]);
+                });
+        };
+        if (ab != 0.0) run(std::true_type{});
+        else run(std::false_type{});
+        return;
     }
+    auto run = [&](auto kind) {
+        constexpr int K = decltype(kind)::value;
+        rows_loop(
+            n,
+            [&](std::int64_t k) {
+#ifdef STATMECH_NN_ROWS_SIMD
+                v2d pp, dd;
+                erf_family_pair<K>(c11, s11, ie11, load2(c12 + k), load2(c22 + k), load2(s22 + k), load2(ie22 + k),
+                                   load2(ie2 + k), pp, dd);
+                store2(phiphi + k, pp);
+                store2(dphidphi + k, dd);
+#else
+                (void)k;
+#endif
+            },
+            [&](std::int64_t k) {
+                erf_family_pair<K>(c11, s11, ie11, c12[k], c22[k], s22[k], ie22[k], ie2[k], phiphi[k], dphidphi[k]);
+            });
+    };
+    if (kind_ == ActivationKind::Erf) run(std::integral_constant<int, 0>{});
+    else if (kind_ == ActivationKind::ErfSigmoid) run(std::integral_constant<int, 1>{});
+    else run(std::integral_constant<int, 2>{});
 }
 
 }  // namespace statmech_nn

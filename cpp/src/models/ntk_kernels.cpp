@@ -27,6 +27,10 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr std::int64_t kTile = 64;
 using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+// A tile's Gram block is computed kGemmRows rows at a time into a fixed-capacity matrix (no heap
+// allocation; Eigen would not parallelise such a product even without EIGEN_DONT_PARALLELIZE).
+constexpr std::int64_t kGemmRows = 32;
+using GemmBlock = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor, kGemmRows, kTile>;
 
 // Diagonal recursion of one set of inputs: Sigma^l(x, x), Theta^l(x, x) for l = 1..depth+1 and
 // the moments of phi at l = 1..depth, layer-major ([l * n + i]) so that a layer's values of
@@ -52,9 +56,34 @@ void propagate_diagonal(const Activation& g, const NtkKernelSpec& s, const std::
     D.dphi2.assign(n * L, kNaN);
     D.stop.assign(n, 0);
     const deep::LayerParams p{g, s.sigma_w2, s.sigma_b2};
+    const bool closed = gaussian_detail::is_closed_form(g);
     parallel_for(n, num_threads, [&](std::int64_t i) {
         const double v1 = s.sigma_w2 * sq[i] / d + s.sigma_b2;
-        const deep::PairTrajectory tr = deep::forward_pair(p, L, v1, v1, v1, s.divergence_bound);
+        deep::PairTrajectory tr;
+        if (closed) {
+            // forward_pair's recursion for one input (same stop rule), with E phi^2 and E phi'^2 from
+            // the Gaussian layer's pair closed form at correlation 1 (forward_pair's per-layer
+            // moments take a 1-D quadrature for gelu and erf_sigmoid, ~100x slower)
+            tr.q_a.assign(L, kNaN);
+            tr.phi2_a.assign(L, kNaN);
+            tr.dphi2_a.assign(L, kNaN);
+            const double limit = (v1 > 0.0 ? v1 : 1.0) * s.divergence_bound;
+            double q = v1;
+            for (int l = 1; l <= L; ++l) {
+                if (!std::isfinite(q) || q > limit) {
+                    tr.stop_layer = l;
+                    break;
+                }
+                PairMoments pm;
+                pair_closed_form(g, q, q, q, pm);
+                tr.q_a[l - 1] = q;
+                tr.phi2_a[l - 1] = pm.phiphi;
+                tr.dphi2_a[l - 1] = pm.dphidphi;
+                q = s.sigma_w2 * pm.phiphi + s.sigma_b2;
+            }
+        } else {
+            tr = deep::forward_pair(p, L, v1, v1, v1, s.divergence_bound);
+        }
         int stop = tr.stop_layer;
         D.t[i] = s.standard ? sq[i] + 1.0 : v1;
         for (int l = 0; l < L; ++l) {
@@ -135,13 +164,34 @@ NtkKernelInfo ntk_kernels(const Activation& g, const double* x1, std::int64_t n1
     for (int l = 0; l < depth && !spec.width_ratios.empty(); ++l) widths[l] = spec.width * spec.width_ratios[l];
 
     const Eigen::Map<const RowMat> X1(x1, n1, d), X2(x2, n2, d);
-    std::vector<double> sq1(n1), sq2(same ? 0 : n2);
-    for (std::int64_t i = 0; i < n1; ++i) sq1[i] = X1.row(i).squaredNorm();
-    for (std::int64_t j = 0; j < (same ? 0 : n2); ++j) sq2[j] = X2.row(j).squaredNorm();
+    // Squared norms summed in input order, as the GEMM sums each entry (no reassociation), so that
+    // x.(-x) = -|x|^2 exactly and antiparallel inputs have correlation -1 exactly.
+    auto squared_norms = [&](const double* x, std::int64_t n) {
+        std::vector<double> sq(n);
+        for (std::int64_t i = 0; i < n; ++i) {
+            double acc = 0.0;
+            for (std::int64_t k = 0; k < d; ++k) acc += x[i * d + k] * x[i * d + k];
+            sq[i] = acc;
+        }
+        return sq;
+    };
+    const std::vector<double> sq1 = squared_norms(x1, n1), sq2 = same ? std::vector<double>() : squared_norms(x2, n2);
+
+    // Threads only for work worth a team (estimated at ~5 ms on one thread): starting one costs
+    // ~0.1 ms on an idle machine but up to 10-20 ms on a busy one (measured: n = 200, depth 3 took
+    // 1.8 ms on one thread and 10-30 ms on two with other processes on the cores).
+    const bool closed = gaussian_detail::is_closed_form(g);
+    const double pair_ns = closed ? 15.0 : 20000.0, diag_ns = closed ? 300.0 : 50000.0;
+    const double n_pairs = same ? 0.5 * double(n1) * double(n1 + 1) : double(n1) * double(n2);
+    const double tile_work_ns = n_pairs * (double(depth) * pair_ns + 0.2 * double(d) + 4.0);
+    const double diag_work_ns = double(n1 + (same ? 0 : n2)) * double(L) * diag_ns;
+    constexpr double kTeamWorthNs = 5e6;
+    const int tile_threads = tile_work_ns < kTeamWorthNs ? 1 : num_threads;
+    const int diag_threads = diag_work_ns < kTeamWorthNs ? 1 : num_threads;
 
     Diagonal A, B;
-    propagate_diagonal(g, spec, sq1, dd_in, widths, num_threads, A);
-    if (!same) propagate_diagonal(g, spec, sq2, dd_in, widths, num_threads, B);
+    propagate_diagonal(g, spec, sq1, dd_in, widths, diag_threads, A);
+    if (!same) propagate_diagonal(g, spec, sq2, dd_in, widths, diag_threads, B);
     const Diagonal& Bd = same ? A : B;
     NtkKernelInfo info;
     int stop = 0;
@@ -154,7 +204,6 @@ NtkKernelInfo ntk_kernels(const Activation& g, const double* x1, std::int64_t n1
     const int valid = stop > 0 ? stop - 1 : L;  // layers 1..valid are computed
 
     // Per hidden layer: the closed forms prepared for the columns' variances, or the Mehler series.
-    const bool closed = gaussian_detail::is_closed_form(g);
     std::vector<PairClosedFormRows> rows(closed ? std::min(depth, valid) : 0);
     for (std::size_t m = 0; m < rows.size(); ++m) rows[m].prepare(g, n2, &Bd.v[m * n2]);
     std::vector<PairSeries> series;
@@ -168,19 +217,23 @@ NtkKernelInfo ntk_kernels(const Activation& g, const double* x1, std::int64_t n1
     const std::int64_t nn = n1 * n2;
     const bool layers_out = spec.store_layers;
 
-    parallel_for(static_cast<std::int64_t>(tiles.size()), num_threads, [&](std::int64_t task) {
+    parallel_for(static_cast<std::int64_t>(tiles.size()), tile_threads, [&](std::int64_t task) {
         const std::int64_t i0 = tiles[task].first * kTile, j0 = tiles[task].second * kTile;
         const std::int64_t ni = std::min(kTile, n1 - i0), nj = std::min(kTile, n2 - j0);
         const bool diag_tile = same && i0 == j0;
-        RowMat G(ni, nj);
-        G.noalias() = X1.middleRows(i0, ni) * X2.middleRows(j0, nj).transpose();
         std::vector<double> S(ni * nj), T(ni * nj), pp(nj), dd(nj);
-        for (std::int64_t r = 0; r < ni; ++r)
-            for (std::int64_t c = 0; c < nj; ++c) {
-                const double gij = G(r, c);
-                S[r * nj + c] = sw2 * gij / dd_in + sb2;
-                T[r * nj + c] = spec.standard ? gij + 1.0 : S[r * nj + c];
-            }
+        for (std::int64_t h = 0; h < ni; h += kGemmRows) {
+            const std::int64_t nh = std::min(kGemmRows, ni - h);
+            GemmBlock G(nh, nj);
+            G.noalias() = X1.middleRows(i0 + h, nh) * X2.middleRows(j0, nj).transpose();
+            for (std::int64_t r = 0; r < nh; ++r)
+                for (std::int64_t c = 0; c < nj; ++c) {
+                    const double gij = G(r, c);
+                    const std::int64_t k = (h + r) * nj + c;
+                    S[k] = sw2 * gij / dd_in + sb2;
+                    T[k] = spec.standard ? gij + 1.0 : S[k];
+                }
+        }
         // Writes the tile (and, for x2 = x1, its mirror image) into out; a diagonal tile's
         // entries on and above the diagonal only, and its own inputs' entries from the diagonal
         // recursion exactly.
