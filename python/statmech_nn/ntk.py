@@ -62,7 +62,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import _core
+from . import _core, _interruptible
 from ._deprecation import renamed_arguments
 from ._result import Result, combine_status, resultclass
 from ._validation import (as_float_array, check_activation, check_choice, check_divergence_bound, check_int,
@@ -289,7 +289,9 @@ def predict_gd_mse(ntk_train_train: Any, y_train: Any, t: Any, eta: float = 1.0,
             raise ValueError(f"ntk_test_train must have {n} columns (training points); got shape {Kx.shape}")
         g0 = (np.zeros((Kx.shape[0], y.shape[1])) if f0_test is None
               else _bounded(as_float_array(f0_test, "f0_test").reshape(Kx.shape[0], y.shape[1]), "f0_test"))
-    lam, V = np.linalg.eigh(K)
+    # The predictions at every time on train (and test) points, in a list and stacked.
+    check_memory(16.0 * tt.size * (n + (0 if Kx is None else Kx.shape[0])) * y.shape[1], "t", f"<{tt.size} times>")
+    lam, V = _interruptible.call(np.linalg.eigh, K, size=K.size)
     lam = np.maximum(lam, 0.0)
     r = V.T @ (y - f0)  # residual in the eigenbasis
     scale = max(float(lam[-1]), 1e-300)
@@ -399,8 +401,6 @@ def gp_inference(k_train_train: Any, y_train: Any, k_test_train: Any = None, k_t
     Solved by a Cholesky factorisation; a kernel that is not numerically positive definite after
     regularisation is a ValueError naming ``k_train_train`` (pass ``diag_reg > 0``).
     """
-    import scipy.linalg
-
     from ._validation import check_symmetric_psd
 
     K = _kernel_matrix(k_train_train, "k_train_train")
@@ -418,13 +418,17 @@ def gp_inference(k_train_train: Any, y_train: Any, k_test_train: Any = None, k_t
     if k_test_test is not None:
         Kt = _kernel_matrix(k_test_test, "k_test_test", shape=(m, m))
     try:
-        cho = scipy.linalg.cho_factor(Kr, lower=True, check_finite=False)
+        L = _interruptible.call(np.linalg.cholesky, Kr, size=Kr.size)
     except np.linalg.LinAlgError:
         raise ValueError("k_train_train is not numerically positive definite: pass diag_reg > 0") from None
-    mean = Kx @ scipy.linalg.cho_solve(cho, y, check_finite=False)
+
+    def cho_solve(b: np.ndarray) -> np.ndarray:  # Kr^-1 b through the two triangular factors
+        return _interruptible.call(lambda: np.linalg.solve(L.T, np.linalg.solve(L, b)), size=Kr.size)
+
+    mean = Kx @ cho_solve(y)
     cov = None
     if Kt is not None:
-        cov = Kt - Kx @ scipy.linalg.cho_solve(cho, Kx.T, check_finite=False)
+        cov = Kt - Kx @ cho_solve(Kx.T)
         cov = 0.5 * (cov + cov.T)
     if not np.all(np.isfinite(mean)) or (cov is not None and not np.all(np.isfinite(cov))):
         raise ValueError("k_train_train is too ill-conditioned for this solve: pass diag_reg > 0")
@@ -529,7 +533,7 @@ def predict_gd_ensemble(nngp_train_train: Any, y_train: Any, t: Any, eta: float 
     if Kt is not None and Kx is None:
         raise ValueError("nngp_test_train: needed for the test covariance (nngp_test_test was given)")
 
-    lam, V = np.linalg.eigh(Th)
+    lam, V = _interruptible.call(np.linalg.eigh, Th, size=Th.size)
     lam = np.maximum(lam, 0.0)
     small = lam <= 1e-12 * max(float(lam[-1]), 1e-300)
     Vy = V.T @ y
@@ -600,8 +604,6 @@ def max_learning_rate(ntk_train_train: Any, momentum: float = 0.0) -> LearningRa
     -------
     LearningRate
     """
-    import scipy.linalg
-
     from ._validation import check_symmetric_psd
 
     K = check_symmetric_psd(_kernel_matrix(ntk_train_train, "ntk_train_train"), "ntk_train_train", tol=1e-8)
@@ -611,7 +613,7 @@ def max_learning_rate(ntk_train_train: Any, momentum: float = 0.0) -> LearningRa
     momentum = check_real(momentum, "momentum", nonnegative=True)
     if momentum >= 1.0:
         raise ValueError(f"momentum must be in [0, 1); got {momentum}")
-    lam = float(scipy.linalg.eigvalsh(K, subset_by_index=[n - 1, n - 1], check_finite=False)[-1])
+    lam = float(_interruptible.call(np.linalg.eigvalsh, K, size=K.size)[-1])
     if not lam > 0.0:
         raise ValueError("ntk_train_train must not be zero (its top eigenvalue is 0)")
     return LearningRate(eta_max=2.0 * (1.0 + momentum) / lam, lambda_max=lam, momentum=momentum)
