@@ -31,7 +31,7 @@
 // respect to each layer's trained parameters, and optionally the outputs on the eval points and on
 // the training set. A seed whose loss turns non-finite or exceeds divergence_bound times its scale
 // (max(initial loss, mean |y|^2 / 2)) stops: status Diverged, stop_step = that step, later records NaN.
-// One seed per task (or, with fewer seeds than threads, fixed row blocks of 128 per GEMM): results
+// One seed per task (or, with fewer seeds than threads, fixed row blocks of 512 per GEMM): results
 // are bitwise independent of the thread count.
 #pragma once
 

@@ -1,6 +1,6 @@
 // Training twins: the initial network (the engine's draw), one forward pass over a batch, the MSE,
 // and one backward pass with the gradient-descent update, every product over fixed row blocks of
-// 128 (so the numbers do not depend on how many threads share the blocks). See training.hpp.
+// 512 rows (so the numbers do not depend on how many threads share the blocks). See training.hpp.
 #include <algorithm>
 #include <cmath>
 
@@ -10,7 +10,9 @@
 namespace statmech_nn::training {
 
 using network::BatchNorm;
-using network::kRowBlock;
+// Rows per block of every product: fixed (thread-count independent), large enough that packing the
+// right-hand side once per block costs little.
+constexpr std::int64_t kRowBlock = 512;
 
 namespace {
 
@@ -135,11 +137,13 @@ void backward(const network::Spec& net, Params& p, Pass& pass, const Eigen::Matr
         parallel_for(nb, inner_threads, [&](std::int64_t k) {
             poll();
             const Eigen::Index r0 = k * kRowBlock, nr = std::min<Eigen::Index>(kRowBlock, M - r0);
-            const Eigen::MatrixXd gW = D.middleRows(r0, nr) * Ain.transpose();
             const Eigen::VectorXd gb = D.middleRows(r0, nr).rowwise().sum();
-            if (grad_norm) partial[k] = sw * gW.squaredNorm() + sb * gb.squaredNorm();
+            if (grad_norm) {  // the gradient itself only when recording (the update below is one fused GEMM)
+                const Eigen::MatrixXd gW = D.middleRows(r0, nr) * Ain.transpose();
+                partial[k] = sw * gW.squaredNorm() + sb * gb.squaredNorm();
+            }
             if (eta > 0) {
-                W.middleRows(r0, nr) -= (eta * sw) * gW;
+                W.middleRows(r0, nr).noalias() -= (eta * sw) * (D.middleRows(r0, nr) * Ain.transpose());
                 b.segment(r0, nr) -= (eta * sb) * gb;
             }
         });
