@@ -355,3 +355,12 @@ def test_ctrl_c_stops_every_thread():
     assert "interrupted" in out
     latency = float(out.split()[-1]) - t_sent
     assert latency < 5.0, latency
+
+
+def test_digits_without_scikit_learn_names_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(ImportError, match=r"statmech_nn\[data\]"):
+        sn.training.train("relu", 1, 8, 0.1, sigma_w2=2.0, sigma_b2=0.0, n_samples=20, data="digits", steps=1)

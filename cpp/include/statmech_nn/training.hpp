@@ -126,4 +126,11 @@ double mse(const Eigen::MatrixXd& F, const Eigen::MatrixXd& Y);
 void backward(const network::Spec& net, Params& p, Pass& pass, const Eigen::MatrixXd& Y, double eta,
               double* grad_norm, int inner_threads, const Poll& poll);
 
+// training_gemm.cpp: C (m x n) = A B, or C += alpha A B with accumulate; every matrix row-major or
+// column-major with its leading dimension; A is m x k. An AVX2/FMA build of the product is chosen at
+// run time where the processor has it.
+void gemm(double* C, std::int64_t m, std::int64_t n, std::int64_t ldc, bool c_row, double alpha, const double* A,
+          std::int64_t lda, bool a_row, const double* B, std::int64_t ldb, bool b_row, std::int64_t k,
+          bool accumulate);
+
 }  // namespace statmech_nn::training
