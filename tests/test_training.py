@@ -251,13 +251,13 @@ def test_learning_rate_bound_top_mode(fac):
 def test_thread_invariance_bitwise():
     kw = dict(sigma_w2=2.0, sigma_b2=0.1, n_samples=20, steps=5, n_test=4, batch_size=7)
     for seeds in ([0, 1, 2], [5]):   # seeds in parallel, and one seed split over row blocks
-        a = sn.training.train("relu", 2, 300, 1e-3, seeds=seeds, num_threads=1, **kw)
-        b = sn.training.train("relu", 2, 300, 1e-3, seeds=seeds, num_threads=2, **kw)
+        a = sn.training.train("relu", 2, 700, 1e-3, seeds=seeds, num_threads=1, **kw)
+        b = sn.training.train("relu", 2, 700, 1e-3, seeds=seeds, num_threads=2, **kw)
         np.testing.assert_array_equal(a.loss, b.loss)
         np.testing.assert_array_equal(a.grad_norm, b.grad_norm)
         np.testing.assert_array_equal(a.test_loss, b.test_loss)
-    a = sn.training.train("tanh", 2, 200, 0.05, seeds=[1], num_threads=1, batchnorm="all", **kw)
-    b = sn.training.train("tanh", 2, 200, 0.05, seeds=[1], num_threads=2, batchnorm="all", **kw)
+    a = sn.training.train("tanh", 2, 600, 0.05, seeds=[1], num_threads=1, batchnorm="all", **kw)
+    b = sn.training.train("tanh", 2, 600, 0.05, seeds=[1], num_threads=2, batchnorm="all", **kw)
     np.testing.assert_array_equal(a.loss, b.loss)
 
 
@@ -355,3 +355,12 @@ def test_ctrl_c_stops_every_thread():
     assert "interrupted" in out
     latency = float(out.split()[-1]) - t_sent
     assert latency < 5.0, latency
+
+
+def test_digits_without_scikit_learn_names_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(ImportError, match=r"statmech_nn\[data\]"):
+        sn.training.train("relu", 1, 8, 0.1, sigma_w2=2.0, sigma_b2=0.0, n_samples=20, data="digits", steps=1)

@@ -268,7 +268,9 @@ def train(activation: str, depth: int, width: int, eta: float, *, sigma_w2: floa
         One network (and, for Gaussian data, one data set) per seed.
     record : None, int or sequence of ints
         Steps to record: k every k steps (and the last), or the given steps; None (default): every
-        step up to 1000 steps, else every ceil(steps / 1000) steps.
+        step up to 1000 steps, else every ceil(steps / 1000) steps. Each record costs a forward and
+        backward pass over the whole training set (the gradient norms), plus the test and eval points:
+        with mini-batches, record sparsely.
     num_threads : int, optional
         Threads (seeds in parallel); results do not depend on it.
     input_dim : int, optional

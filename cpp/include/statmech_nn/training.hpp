@@ -31,7 +31,7 @@
 // respect to each layer's trained parameters, and optionally the outputs on the eval points and on
 // the training set. A seed whose loss turns non-finite or exceeds divergence_bound times its scale
 // (max(initial loss, mean |y|^2 / 2)) stops: status Diverged, stop_step = that step, later records NaN.
-// One seed per task (or, with fewer seeds than threads, fixed row blocks of 128 per GEMM): results
+// One seed per task (or, with fewer seeds than threads, fixed row blocks of 512 per GEMM): results
 // are bitwise independent of the thread count.
 #pragma once
 
@@ -125,5 +125,12 @@ double mse(const Eigen::MatrixXd& F, const Eigen::MatrixXd& Y);
 // when grad_norm is not null writes the norm of the gradient w.r.t. each layer's trained parameters.
 void backward(const network::Spec& net, Params& p, Pass& pass, const Eigen::MatrixXd& Y, double eta,
               double* grad_norm, int inner_threads, const Poll& poll);
+
+// training_gemm.cpp: C (m x n) = A B, or C += alpha A B with accumulate; every matrix row-major or
+// column-major with its leading dimension; A is m x k. An AVX2/FMA build of the product is chosen at
+// run time where the processor has it.
+void gemm(double* C, std::int64_t m, std::int64_t n, std::int64_t ldc, bool c_row, double alpha, const double* A,
+          std::int64_t lda, bool a_row, const double* B, std::int64_t ldb, bool b_row, std::int64_t k,
+          bool accumulate);
 
 }  // namespace statmech_nn::training

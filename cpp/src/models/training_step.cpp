@@ -1,6 +1,6 @@
 // Training twins: the initial network (the engine's draw), one forward pass over a batch, the MSE,
 // and one backward pass with the gradient-descent update, every product over fixed row blocks of
-// 128 (so the numbers do not depend on how many threads share the blocks). See training.hpp.
+// 512 rows (so the numbers do not depend on how many threads share the blocks). See training.hpp.
 #include <algorithm>
 #include <cmath>
 
@@ -10,7 +10,9 @@
 namespace statmech_nn::training {
 
 using network::BatchNorm;
-using network::kRowBlock;
+// Rows per block of every product: fixed (thread-count independent), large enough that packing the
+// right-hand side once per block costs little.
+constexpr std::int64_t kRowBlock = 512;
 
 namespace {
 
@@ -61,7 +63,9 @@ void forward(const network::Spec& net, const Params& p, const Eigen::MatrixXd& X
         parallel_for(nb, inner_threads, [&](std::int64_t k) {
             poll();
             const Eigen::Index r0 = k * kRowBlock, nr = std::min<Eigen::Index>(kRowBlock, M - r0);
-            Out.middleRows(r0, nr).noalias() = W.middleRows(r0, nr) * Ain;
+            // Out.middleRows(r0, nr) = W.middleRows(r0, nr) * Ain
+            gemm(Out.data() + r0, nr, B, M, false, 1.0, W.data() + r0 * W.cols(), W.cols(), true, Ain.data(), Ain.rows(),
+                 false, W.cols(), false);
             Out.middleRows(r0, nr).colwise() += b.segment(r0, nr);
             if (!Aout) return;
             for (Eigen::Index i = r0; i < r0 + nr; ++i) {
@@ -115,7 +119,8 @@ void backward(const network::Spec& net, Params& p, Pass& pass, const Eigen::Matr
             parallel_for(n_blocks(Mp), inner_threads, [&](std::int64_t k) {
                 poll();
                 const Eigen::Index r0 = k * kRowBlock, nr = std::min<Eigen::Index>(kRowBlock, Mp - r0);
-                G.middleRows(r0, nr).noalias() = W.middleCols(r0, nr).transpose() * D;
+                // G.middleRows(r0, nr) = W.middleCols(r0, nr)^T * D
+                gemm(G.data() + r0, nr, B, Mp, false, 1.0, W.data() + r0, Mp, false, D.data(), M, false, M, false);
                 Eigen::VectorXd v(bn_all ? B : 0);
                 for (Eigen::Index i = r0; i < r0 + nr; ++i) {
                     if (bn_all) {
@@ -135,11 +140,16 @@ void backward(const network::Spec& net, Params& p, Pass& pass, const Eigen::Matr
         parallel_for(nb, inner_threads, [&](std::int64_t k) {
             poll();
             const Eigen::Index r0 = k * kRowBlock, nr = std::min<Eigen::Index>(kRowBlock, M - r0);
-            const Eigen::MatrixXd gW = D.middleRows(r0, nr) * Ain.transpose();
             const Eigen::VectorXd gb = D.middleRows(r0, nr).rowwise().sum();
-            if (grad_norm) partial[k] = sw * gW.squaredNorm() + sb * gb.squaredNorm();
+            if (grad_norm) {  // the gradient itself only when recording (the update below is one fused GEMM)
+                Eigen::MatrixXd gW(nr, Mp);  // D.middleRows(r0, nr) * Ain^T
+                gemm(gW.data(), nr, Mp, nr, false, 1.0, D.data() + r0, M, false, Ain.data(), Mp, true, B, false);
+                partial[k] = sw * gW.squaredNorm() + sb * gb.squaredNorm();
+            }
             if (eta > 0) {
-                W.middleRows(r0, nr) -= (eta * sw) * gW;
+                // W.middleRows(r0, nr) -= eta sw D.middleRows(r0, nr) * Ain^T
+                gemm(W.data() + r0 * Mp, nr, Mp, Mp, true, -eta * sw, D.data() + r0, M, false, Ain.data(), Mp, true, B,
+                     true);
                 b.segment(r0, nr) -= (eta * sb) * gb;
             }
         });
