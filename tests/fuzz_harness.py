@@ -184,11 +184,7 @@ NONFINITE_ALLOWED_IN = {
 # fast run tolerates these (function, outcome) pairs so that the normal suite stays green; the slow
 # run does not. Remove an entry when its cause is fixed.
 # add ("module.function", "outcome") with a reproducer
-KNOWN_FINDINGS: set = {
-    # perceptron.simulate("erf", "sgd", eta=1.0, l0=1.0, N=20, t=2.99e16, seeds=0, num_threads=1) runs for
-    # minutes (6e17 steps) instead of refusing t: found once training.train joined the case list.
-    ("perceptron.simulate", "timeout"),
-}
+KNOWN_FINDINGS: set = set()  # none left; add ("module.function", "outcome") with a reproducer
 
 
 def public_callables() -> List[str]:

@@ -77,5 +77,7 @@ void register_batchnorm(py::module_& m);
 void register_fisher(py::module_& m);
 void register_ntk(py::module_& m);
 void register_network(py::module_& m);
+void register_training(py::module_& m);
+void register_sweep(py::module_& m);
 
 }  // namespace statmech_nn::bindings

@@ -10,11 +10,6 @@
 #define STATMECH_NN_VERSION "0.0.0"
 #endif
 
-namespace statmech_nn::bindings { void register_training(py::module_& m); }  // register_training.cpp
-namespace statmech_nn::bindings {
-void register_sweep(pybind11::module_& m);  // register_sweep.cpp
-}
-
 namespace {
 
 // Called by the core's long loops (on the thread that released the GIL): takes the GIL and asks

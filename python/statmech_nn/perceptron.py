@@ -70,6 +70,7 @@ from . import _core
 from ._progress import core_progress
 from ._result import Result, combine_status, resultclass, status_words
 from ._validation import (
+    MAX_TIME,
     check_activation,
     check_choice,
     check_int,
@@ -337,7 +338,7 @@ def _times(t: Any) -> np.ndarray:
     if type(t) is np.ndarray and t.dtype == np.float64 and t.ndim == 1 and t.size >= 1 and t.flags.c_contiguous:
         return t
     if np.ndim(t) == 0 and not isinstance(t, (str, bytes)) and t is not None:
-        T = check_real(t, "t", positive=True)
+        T = check_real(t, "t", positive=True, high=MAX_TIME)
         return np.linspace(0.0, T, 201)
     return check_times(t)
 
@@ -623,7 +624,7 @@ def simulate(activation: str, rule: str, eta: float, l0: float, N: int, t: Any =
     if N < 2:
         raise ValueError(f"N must be >= 2 (a student direction orthogonal to the teacher); got {N}")
     if np.ndim(t) == 0 and isinstance(t, (int, float, np.integer, np.floating)) and not isinstance(t, bool):
-        T = check_real(t, "t", positive=True)
+        T = check_real(t, "t", positive=True, high=MAX_TIME)
         steps = np.unique(np.rint(np.linspace(0.0, T * N, 201)).astype(np.int64))
         times = steps / float(N)
     else:

@@ -17,6 +17,7 @@ TOPICS: Dict[str, str] = {
     "meanfield": "statmech_nn.reproduce.meanfield",
     "batchnorm": "statmech_nn.reproduce.batchnorm",
     "fisher": "statmech_nn.reproduce.fisher",
+    "training": "statmech_nn.reproduce.training",
 }
 
 
