@@ -55,6 +55,10 @@ call = {
                                                     num_threads=NT),
     "ntk.empirical": lambda: sn.ntk.empirical(np.ones((128, 20)) / 20**0.5, depth=3, width=6000, seeds=[0, 1, 2, 3],
                                               num_threads=NT),
+    "training.train": lambda: sn.training.train("relu", 3, 512, 1e-3, sigma_w2=2.0, sigma_b2=0.1, n_samples=256,
+                                                steps=10**5, seeds=[0, 1, 2, 3], num_threads=NT),
+    "ntk.kernels (n = 8000)": lambda: sn.ntk.kernels(np.random.default_rng(0).normal(size=(8000, 50)), depth=10,
+                                                     activation="erf", num_threads=NT),
     # Single long evaluations (one quadrature, no loop over points): they poll inside.
     "gaussian.I4 (one matrix)": lambda: sn.gaussian.I4("tanh", np.eye(4) * 9.0, num_threads=NT),
     "perceptron.ode (|l| = 1e8)": lambda: sn.perceptron.ode("tanh", "sgd", 1.0, 1e8, t=50.0),
@@ -76,7 +80,8 @@ sys.exit(3)
 """
 
 LONG_CALLS = ["perceptron.simulate", "committee.simulate", "perceptron.time_to_error", "meanfield.phase_diagram",
-              "meanfield.simulate", "batchnorm.simulate", "fisher.empirical", "ntk.empirical",
+              "meanfield.simulate", "batchnorm.simulate", "fisher.empirical", "ntk.empirical", "training.train",
+              "ntk.kernels (n = 8000)",
               "gaussian.I4 (one matrix)", "perceptron.ode (|l| = 1e8)", "committee.ode (long t)",
               "committee.ode (relu, K = M = 20)", "batchnorm.covariance_trajectory"]
 
