@@ -38,7 +38,6 @@ function or parameter goes one call per point.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import hashlib
 import inspect
 import json
 import math
@@ -52,7 +51,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 import numpy as np
 
-from ._result import Result, combine_status
+from ._result import Result
 from ._version import __version__
 
 __all__ = ["sweep"]

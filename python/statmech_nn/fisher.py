@@ -53,16 +53,14 @@ G / T" with ``G[(s,k),(t,k')] = sum_l (delta^l_k(s).delta^l_k'(t)) (h^{l-1}(s).h
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
 
 from . import _core, _interruptible
-from . import gaussian as _gauss
 from ._deprecation import renamed_arguments
 from ._result import Result, combine_status, resultclass
-from ._validation import (MAX_DEPTH, as_float_array, check_memory, check_activation, check_choice, check_divergence_bound, check_int, check_real, check_seeds,
+from ._validation import (MAX_DEPTH, as_float_array, check_activation, check_choice, check_divergence_bound, check_int, check_real, check_seeds,
                           check_threads)
 
 # Divergence bound of the order-parameter recursion, relative to q^1 (as statmech_nn.meanfield).

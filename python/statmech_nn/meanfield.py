@@ -55,7 +55,6 @@ iterations), so they return even at criticality where the iteration converges on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
 import numpy as np
@@ -421,7 +420,8 @@ class Backward(Result):
     weight gradient per entry ``q_grad^l |h^{l-1}|^2/M``; ``rate = ln chi1(q*)`` is the growth rate
     of gradients per layer towards the input and ``xi_grad = -1/rate``. ``status``: that of q*
     ("ok", "marginal", "diverged") combined with the run's ("diverged" when the forward q left
-    the divergence bound or q_grad overflowed; ``stop_layer`` says where, 0 when nowhere)."""
+    the divergence bound or q_grad overflowed; ``stop_layer`` says where, 0 when nowhere), and
+    "degenerate" where chi1(q*) underflows to 0 or overflows (``rate`` is then -inf or inf)."""
 
     layer: np.ndarray
     q: np.ndarray
@@ -463,9 +463,12 @@ def backward(activation: str, sigma_w2: float, sigma_b2: float, depth: int, *, q
     q_grad = np.asarray(d["q_grad"])
     h_prev = np.concatenate([[h_in], np.asarray(d["phi2_a"])[:-1]])
     x1 = chi1(name, w, b, slope=slope)
-    rate = float(np.log(x1))
+    with np.errstate(divide="ignore", over="ignore"):
+        rate = float(np.log(x1))
     status = combine_status([fp.status if q_in is None else "ok",
                              "diverged" if (d["diverged"] or d["grad_diverged"]) else "ok"])
+    if not np.isfinite(rate):  # chi1(q*) underflows to 0 or overflows: a limit, not a number
+        status = combine_status([status, "degenerate"])
     stop = int(d["stop_layer"] or d["grad_stop_layer"])
     with np.errstate(invalid="ignore", over="ignore"):
         wg = q_grad * h_prev

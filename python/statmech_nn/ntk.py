@@ -57,7 +57,6 @@ initialisations of infinitely wide networks trained by gradient flow for a time 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
@@ -332,6 +331,16 @@ def _kernel_matrix(K: Any, param: str, shape=None) -> np.ndarray:
     return K
 
 
+def _train_kernel(K: Any, param: str) -> np.ndarray:
+    """A training-set kernel: square, symmetric positive semidefinite, at least one point."""
+    from ._validation import check_symmetric_psd
+
+    K = check_symmetric_psd(_kernel_matrix(K, param), param, tol=1e-8)
+    if K.shape[0] < 1:
+        raise ValueError(f"{param} must have at least one training point; got shape (0, 0)")
+    return K
+
+
 def _targets(y_train: Any, n: int):
     y = as_float_array(y_train, "y_train")
     vec = y.ndim == 1
@@ -401,13 +410,8 @@ def gp_inference(k_train_train: Any, y_train: Any, k_test_train: Any = None, k_t
     Solved by a Cholesky factorisation; a kernel that is not numerically positive definite after
     regularisation is a ValueError naming ``k_train_train`` (pass ``diag_reg > 0``).
     """
-    from ._validation import check_symmetric_psd
-
-    K = _kernel_matrix(k_train_train, "k_train_train")
-    K = check_symmetric_psd(K, "k_train_train", tol=1e-8)
+    K = _train_kernel(k_train_train, "k_train_train")
     n = K.shape[0]
-    if n < 1:
-        raise ValueError("k_train_train must have at least one training point; got shape (0, 0)")
     y, vec = _targets(y_train, n)
     Kr, reg = _regularised(K, diag_reg, diag_reg_absolute_scale)
     Kx = K if k_test_train is None else _kernel_matrix(k_test_train, "k_test_train")
@@ -495,10 +499,8 @@ def predict_gd_ensemble(nngp_train_train: Any, y_train: Any, t: Any, eta: float 
     """
     from ._validation import check_symmetric_psd
 
-    K = check_symmetric_psd(_kernel_matrix(nngp_train_train, "nngp_train_train"), "nngp_train_train", tol=1e-8)
+    K = _train_kernel(nngp_train_train, "nngp_train_train")
     n = K.shape[0]
-    if n < 1:
-        raise ValueError("nngp_train_train must have at least one training point; got shape (0, 0)")
     y, vec = _targets(y_train, n)
     eta = check_real(eta, "eta", positive=True)
     tt = as_float_array(t, "t", finite=False)
@@ -604,12 +606,7 @@ def max_learning_rate(ntk_train_train: Any, momentum: float = 0.0) -> LearningRa
     -------
     LearningRate
     """
-    from ._validation import check_symmetric_psd
-
-    K = check_symmetric_psd(_kernel_matrix(ntk_train_train, "ntk_train_train"), "ntk_train_train", tol=1e-8)
-    n = K.shape[0]
-    if n < 1:
-        raise ValueError("ntk_train_train must have at least one training point; got shape (0, 0)")
+    K = _train_kernel(ntk_train_train, "ntk_train_train")
     momentum = check_real(momentum, "momentum", nonnegative=True)
     if momentum >= 1.0:
         raise ValueError(f"momentum must be in [0, 1); got {momentum}")

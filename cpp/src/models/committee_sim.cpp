@@ -349,6 +349,7 @@ private:
         double sum = 0.0;
         Eigen::VectorXd e(O);
         for (int done = 0; done < S_.test_samples; done += rows_) {
+            check_interrupt();  // up to 10^8 test samples per record
             const int r = std::min(rows_, S_.test_samples - done);
             rng.fill_normal(l.xi.data(), static_cast<std::size_t>(r) * N, m_.sigma);
             auto xi = l.xi.topRows(r);

@@ -135,7 +135,7 @@ def run(out_dir: Path, fast: bool) -> List[Path]:
     axes[0].axhline(math.sqrt(2.0 / c["width"]), color="k", ls=":", lw=0.8, label=r"$\sqrt{2/M}$ (finite width)")
     axes[0].set_xlabel("layer l")
     axes[0].set_ylabel(r"$\max|\Sigma^l-\Sigma^*|/q^*$")
-    axes[0].set_title(f"(a) convergence to the BSB1 fixed point", fontsize=10)
+    axes[0].set_title("(a) convergence to the BSB1 fixed point", fontsize=10)
     axes[0].legend(fontsize=8)
     axes[1].axhline(1.0, color="k", lw=0.5)
     axes[1].axhline(0.0, color="k", lw=0.5)
