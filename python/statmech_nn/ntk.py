@@ -251,28 +251,9 @@ def predict_gd_mse(ntk_train_train: Any, y_train: Any, t: Any, eta: float = 1.0,
     Every entry of the kernels, targets and initial outputs must be at most 1e100 in magnitude
     (ValueError otherwise), so that the loss and the predictions stay finite.
     """
-    from ._validation import check_symmetric_psd
-
-    K = as_float_array(ntk_train_train, "ntk_train_train", ndim=2)
-    K = check_symmetric_psd(K, "ntk_train_train", tol=1e-8)
+    K = _train_kernel(ntk_train_train, "ntk_train_train")
     n = K.shape[0]
-    if n < 1:
-        raise ValueError("ntk_train_train must have at least one training point; got shape (0, 0)")
-
-    def _bounded(arr, param):
-        # Squares and products of entries (the loss, Theta(x*, X) Theta^{-1} ...) must stay finite.
-        if arr.size and float(np.max(np.abs(arr))) > _GD_MAX_ENTRY:
-            raise ValueError(f"{param}: entries must be at most {_GD_MAX_ENTRY:g} in magnitude")
-        return arr
-
-    _bounded(K, "ntk_train_train")
-    y = as_float_array(y_train, "y_train")
-    vec = y.ndim == 1
-    if vec:
-        y = y[:, None]
-    if y.ndim != 2 or y.shape[0] != n:
-        raise ValueError(f"y_train must have shape ({n},) or ({n}, k); got {np.shape(y_train)}")
-    _bounded(y, "y_train")
+    y, vec = _targets(y_train, n)
     eta = check_real(eta, "eta", positive=True)
     tt = as_float_array(t, "t", finite=False)
     scalar_t = tt.ndim == 0
@@ -322,13 +303,18 @@ def predict_gd_mse(ntk_train_train: Any, y_train: Any, t: Any, eta: float = 1.0,
 
 # ---- Gaussian-process inference and the ensemble of gradient-descent predictions --------------
 
+def _bounded(arr: np.ndarray, param: str) -> np.ndarray:
+    # Squares and products of entries (the loss, Theta(x*, X) Theta^{-1} ...) must stay finite.
+    if arr.size and float(np.max(np.abs(arr))) > _GD_MAX_ENTRY:
+        raise ValueError(f"{param}: entries must be at most {_GD_MAX_ENTRY:g} in magnitude")
+    return arr
+
+
 def _kernel_matrix(K: Any, param: str, shape=None) -> np.ndarray:
     K = as_float_array(K, param, ndim=2)
     if shape is not None and K.shape != shape:
         raise ValueError(f"{param} must have shape {shape}; got {K.shape}")
-    if K.size and float(np.max(np.abs(K))) > _GD_MAX_ENTRY:
-        raise ValueError(f"{param}: entries must be at most {_GD_MAX_ENTRY:g} in magnitude")
-    return K
+    return _bounded(K, param)
 
 
 def _train_kernel(K: Any, param: str) -> np.ndarray:
@@ -348,8 +334,7 @@ def _targets(y_train: Any, n: int):
         y = y[:, None]
     if y.ndim != 2 or y.shape[0] != n:
         raise ValueError(f"y_train must have shape ({n},) or ({n}, k); got {np.shape(y_train)}")
-    if y.size and float(np.max(np.abs(y))) > _GD_MAX_ENTRY:
-        raise ValueError(f"y_train: entries must be at most {_GD_MAX_ENTRY:g} in magnitude")
+    _bounded(y, "y_train")
     return y, vec
 
 
