@@ -216,4 +216,29 @@ void parallel_for(std::int64_t n, int num_threads, Body&& body) {
     if (report) progress.report(n);
 }
 
+// A parallel loop over independent runs (seeds) whose iterations poll inside: poll() is
+// check_interrupt(), and once any iteration has thrown (Ctrl-C, a bad_alloc, ...) the next poll of
+// every other running iteration throws too, so they stop instead of finishing their runs.
+class PollingLoop {
+public:
+    void poll() const {
+        if (failed_.load(std::memory_order_relaxed)) throw Interrupted();
+        check_interrupt();
+    }
+    template <class Body>
+    void run(std::int64_t n, int num_threads, Body&& body) {
+        parallel_for(n, num_threads, [&](std::int64_t i) {
+            try {
+                body(i);
+            } catch (...) {
+                failed_.store(true, std::memory_order_relaxed);
+                throw;
+            }
+        });
+    }
+
+private:
+    std::atomic<bool> failed_{false};
+};
+
 }  // namespace statmech_nn

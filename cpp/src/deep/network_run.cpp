@@ -65,18 +65,10 @@ Result run(const Spec& spec, const std::vector<std::uint64_t>& seeds) {
     // Parallel over seeds; a seed alone (fewer seeds than threads) is split over row blocks.
     const int inner_threads = n_seeds >= resolve_threads(spec.num_threads) ? 1 : spec.num_threads;
 
-    // Every thread polls: the master asks Python (check_interrupt), and once it has seen Ctrl-C the
-    // other threads stop at their next poll instead of finishing their seeds.
-    std::atomic<bool> abort{false};
-    auto poll = [&abort]() {
-        if (abort.load(std::memory_order_relaxed)) throw Interrupted();
-        try {
-            check_interrupt();
-        } catch (...) {
-            abort.store(true, std::memory_order_relaxed);
-            throw;
-        }
-    };
+    // Every thread polls: the master asks Python (check_interrupt), and once one seed has stopped
+    // (Ctrl-C or an error) the other threads stop at their next poll instead of finishing theirs.
+    PollingLoop loop;
+    auto poll = [&loop]() { loop.poll(); };
 
     auto run_seed = [&](std::int64_t si) {
         const std::uint64_t seed = seeds[si];
@@ -320,14 +312,7 @@ Result run(const Spec& spec, const std::vector<std::uint64_t>& seeds) {
             if (!Gr.allFinite()) res.status[si] = static_cast<int>(Status::Diverged);  // the Gram overflowed
         }
     };
-    parallel_for(n_seeds, spec.num_threads, [&](std::int64_t si) {
-        try {
-            run_seed(si);
-        } catch (...) {
-            abort.store(true, std::memory_order_relaxed);  // the other seeds stop at their next poll
-            throw;
-        }
-    });
+    loop.run(n_seeds, spec.num_threads, run_seed);
     return res;
 }
 

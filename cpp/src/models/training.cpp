@@ -259,16 +259,9 @@ Result train(const Spec& spec, const std::vector<std::uint64_t>& seeds) {
     res.degenerate.assign(S, 0);
 
     const int inner_threads = S >= resolve_threads(net.num_threads) ? 1 : net.num_threads;
-    std::atomic<bool> abort{false};
-    const Poll poll = [&abort]() {
-        if (abort.load(std::memory_order_relaxed)) throw Interrupted();
-        try {
-            check_interrupt();
-        } catch (...) {
-            abort.store(true, std::memory_order_relaxed);
-            throw;
-        }
-    };
+    // Every thread polls; once one seed has stopped (Ctrl-C or an error) the others stop too.
+    PollingLoop loop;
+    const Poll poll = [&loop]() { loop.poll(); };
 
     auto run_seed = [&](std::int64_t si) {
         const std::uint64_t seed = seeds[si];
@@ -348,14 +341,7 @@ Result train(const Spec& spec, const std::vector<std::uint64_t>& seeds) {
         if (degenerate > 0 && res.status[si] == static_cast<int>(Status::Ok))
             res.status[si] = static_cast<int>(Status::Degenerate);
     };
-    parallel_for(S, net.num_threads, [&](std::int64_t si) {
-        try {
-            run_seed(si);
-        } catch (...) {
-            abort.store(true, std::memory_order_relaxed);
-            throw;
-        }
-    });
+    loop.run(S, net.num_threads, run_seed);
     return res;
 }
 
