@@ -71,6 +71,9 @@ RhsReport derivatives_report(const Model& m, const Eigen::MatrixXd& T, const Sta
 // The same right-hand side evaluated term by term (every I3 and I4 on its own block of the field
 // covariance, committee_ode_reference.cpp): the reference the tests hold the fast one to.
 void derivatives_into_reference(const Model& m, const Eigen::MatrixXd& T, const State& s, State& d, Workspace& ws);
+// The last step of both: dQ/dt, dR/dt, dg/dt, dw/dt from the field scales ws.c, the covariance
+// ws.C and the first- and second-order sums ws.S, ws.P.
+void assemble_derivatives(const Model& m, const State& s, const Workspace& ws, State& d);
 RhsReport derivatives_report_reference(const Model& m, const Eigen::MatrixXd& T, const State& s);
 
 // Checks the shapes of a state against the model (Q K x K, R K x M, g K, w K x O) and T (M x M);

@@ -126,7 +126,6 @@ void derivatives_into(const Model& m, const Eigen::MatrixXd& T, const State& s, 
     const Activation& act = m.act;
     field_scales(m, s.Q, s.g, ws.c);
     field_covariance(m, s.Q, s.R, T, ws.c, ws.C);
-    const Eigen::VectorXd& c = ws.c;
     const Eigen::MatrixXd& C = ws.C;
     ws.D.noalias() = s.w * s.w.transpose();
     ws.E.noalias() = s.w * m.v.transpose();
@@ -174,6 +173,15 @@ void derivatives_into(const Model& m, const Eigen::MatrixXd& T, const State& s, 
         }
     }
 
+    assemble_derivatives(m, s, ws, d);
+}
+
+void assemble_derivatives(const Model& m, const State& s, const Workspace& ws, State& d) {
+    const int K = m.K, M = m.M;
+    const Eigen::VectorXd& c = ws.c;
+    const Eigen::MatrixXd& C = ws.C;
+    const Eigen::MatrixXd& S = ws.S;
+    const Eigen::MatrixXd& P = ws.P;
     const double eta = m.eta, s2 = m.sigma * m.sigma;
     const double second = eta * eta * s2 / m.batch_size;
     d.Q.resize(K, K);

@@ -28,7 +28,6 @@ void derivatives_into_reference(const Model& m, const Eigen::MatrixXd& T, const 
     const Activation& act = m.act;
     field_scales(m, s.Q, s.g, ws.c);
     field_covariance(m, s.Q, s.R, T, ws.c, ws.C);
-    const Eigen::VectorXd& c = ws.c;
     const Eigen::MatrixXd& C = ws.C;
     ws.D.noalias() = s.w * s.w.transpose();
     ws.E.noalias() = s.w * m.v.transpose();
@@ -88,31 +87,7 @@ void derivatives_into_reference(const Model& m, const Eigen::MatrixXd& T, const 
     for (std::int64_t k = 0; k < static_cast<std::int64_t>(K) * L; ++k) first_order(k);
     for (std::int64_t k = 0; k < n_pairs; ++k) second_order(k);
 
-    const double eta = m.eta, s2 = m.sigma * m.sigma;
-    const double second = eta * eta * s2 / m.batch_size;
-    d.Q.resize(K, K);
-    d.R.resize(K, M);
-    d.g.setZero(K);
-    d.w.setZero(K, m.O);
-    const bool full = m.norm == Normalization::BatchNormFull;
-    for (int i = 0; i < K; ++i) {
-        for (int j = i; j < K; ++j) {
-            double v = eta * ((c[i] / c[j]) * S(i, j) + (c[j] / c[i]) * S(j, i)) + second * c[i] * c[j] * P(i, j);
-            if (full) v -= eta * (s.Q(i, j) / s.Q(i, i) * S(i, i) + s.Q(i, j) / s.Q(j, j) * S(j, j));
-            d.Q(i, j) = d.Q(j, i) = v;
-        }
-        for (int n = 0; n < M; ++n) {
-            double v = eta * c[i] * S(i, K + n);
-            if (full) v -= eta * s.R(i, n) / s.Q(i, i) * S(i, i);
-            d.R(i, n) = v;
-        }
-        if (m.has_gains()) d.g[i] = eta * S(i, i) / s.g[i];
-    }
-    if (m.trains_w()) {
-        const Eigen::MatrixXd I = pair_averages(m, C);
-        // dw_i = eta_w <(t - s) phi(xhat_i)> = eta_w [sum_n I2(i, n) v_n - sum_k I2(i, k) w_k].
-        d.w = m.eta_w * (I.block(0, K, K, M) * m.v - I.block(0, 0, K, K) * s.w);
-    }
+    assemble_derivatives(m, s, ws, d);  // the same last step as the fast path
 }
 
 RhsReport derivatives_report_reference(const Model& m, const Eigen::MatrixXd& T, const State& s) {
