@@ -386,6 +386,13 @@ def test_long_calls_take_progress(capfd):
     sn.fisher.empirical("relu", depth=1, width=20, n_samples=4, seeds=[0, 1], progress=True)
     err = capfd.readouterr().err
     assert "fisher.empirical" in err and "2/2" in err
+    mf = meanfield.simulate("tanh", 1.5, 0.05, 3, 20, seeds=[0, 1, 2], progress=True)
+    err = capfd.readouterr().err
+    assert "meanfield.simulate" in err and "3/3" in err
+    assert np.array_equal(mf.q_a, meanfield.simulate("tanh", 1.5, 0.05, 3, 20, seeds=[0, 1, 2]).q_a)
+    sn.batchnorm.simulate("relu", 4, 3, 16, seeds=[0, 1], progress=True)
+    err = capfd.readouterr().err
+    assert "batchnorm.simulate" in err and "2/2" in err
     with pytest.raises(TypeError, match="progress"):
         perceptron.time_to_error("erf", "sgd", eta, 1.0, 0.05, progress="yes")
 
