@@ -141,7 +141,7 @@ try:
     sys.exit(3)
 except KeyboardInterrupt:
     pass
-# The next calls start afresh: no stale stop request in the thread team or the OpenMP loops.
+# The next calls start afresh: no stale stop request in the thread pool.
 r = sn.committee.ode(Q0, R0, T, 1.0, t=2.0, num_threads=2)
 s = sn.perceptron.simulate("erf", "sgd", 0.5, 1.0, 200, t=1.0, seeds=[0, 1, 2], num_threads=2)
 print(r.status, s.status)

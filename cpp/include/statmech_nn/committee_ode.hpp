@@ -35,16 +35,30 @@ struct State {
 // num_threads parallelises the I4 sums (the result does not depend on it).
 State derivatives(const Model& m, const Eigen::MatrixXd& T, const State& s, int num_threads);
 
-class Team;  // committee_threads.hpp
+// Whether the pair sums of a solve's evaluations run on threads, as measured during the solve: on a
+// machine shared with other work a worker that is descheduled while it holds a pair stalls the
+// evaluation, and threads can be slower than one. Every `interval` evaluations, kProbe run on
+// the calling thread alone and then kProbe on threads are timed, and the faster way is kept (a
+// threaded evaluation slower than twice the serial mean ends the probe at once); the interval
+// doubles (up to kMaxInterval) while the choice does not change. Results never depend on the
+// choice.
+struct ThreadChoice {
+    static constexpr std::int64_t kProbe = 4, kFirstInterval = 128, kMaxInterval = 8192;
+    std::int64_t calls = 0, interval = kFirstInterval;
+    double threaded = 0.0, serial = 0.0;  // seconds spent in the current probe
+    bool threads = true;
+    // For this evaluation: threads or the caller alone; probing() says whether it is timed.
+    bool use_threads() const;
+    bool probing() const { return calls % interval < 2 * kProbe; }
+    void record(double seconds);  // after the evaluation
+};
 
-// Scratch space of derivatives_into (reused between calls: no allocation in the ODE loop), and the
-// thread team of the evaluations that use threads (created on first use, kept for the workspace's
-// lifetime: one per solve).
+// Scratch space of derivatives_into (reused between calls: no allocation in the ODE loop).
 struct Workspace {
     Eigen::VectorXd c;
     Eigen::MatrixXd C, D, E, A, S, P;
     std::vector<std::pair<int, int>> pairs;
-    std::shared_ptr<Team> team;
+    ThreadChoice choice;
 };
 
 // Threads one right-hand side of the model uses for num_threads requested (<= 0: the default):

@@ -1,14 +1,17 @@
 // Threading, interruption and error transport for the core.
 //
-// * parallel_for() runs body(i) for i in [0, n) on an OpenMP team; the first exception thrown by
-//   any iteration is captured and rethrown on the calling thread after the region (exceptions never
-//   escape an OpenMP region), and the remaining iterations are skipped.
+// * parallel_for() runs body(i) for i in [0, n) on the process's thread pool (thread_pool.hpp: the
+//   calling thread takes part and never waits for a worker that has not started, so two threads
+//   are not slower than one on a machine shared with other work); the first exception thrown by
+//   any iteration is captured and rethrown on the calling thread, and the remaining iterations
+//   are skipped. OpenMP only supplies the default thread count (OMP_NUM_THREADS).
 // * Interrupts: the bindings install a checker (it takes the GIL and asks Python whether SIGINT
 //   arrived). Only the calling ("master") thread ever calls it, throttled to about every 10 ms;
 //   when it reports Ctrl-C the master raises a shared stop flag. Every other thread's
 //   check_interrupt() reads that flag (a relaxed atomic load, cheap in a hot loop), so all
 //   threads stop within one poll interval instead of finishing their iterations. A master that has
 //   run out of iterations keeps polling while the other threads finish theirs.
+// * A loop started inside another (on a worker, or inside an iteration on the caller) runs serially.
 // * Progress: a sink installed for the calling thread (set_progress_sink, by the bindings) is
 //   claimed by the outermost parallel_for on that thread, which reports the iterations done
 //   through it from the master thread -- at most every ~100 ms, next to the interrupt poll, and
@@ -23,6 +26,8 @@
 #include <exception>
 #include <stdexcept>
 #include <thread>
+
+#include "statmech_nn/thread_pool.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -44,17 +49,8 @@ bool& helper_thread();  // thread-local: set on threads the core starts itself (
 // reads the shared stop flag and never calls the Python interrupt checker, as OpenMP workers.
 inline void mark_helper_thread() { detail::helper_thread() = true; }
 
-// True on the thread that called into the core (every enclosing OpenMP region has it as thread 0).
-inline bool is_master_thread() {
-    if (detail::helper_thread()) return false;
-#ifdef _OPENMP
-    const int level = omp_get_level();
-    for (int l = 1; l <= level; ++l) {
-        if (omp_get_ancestor_thread_num(l) != 0) return false;
-    }
-#endif
-    return true;
-}
+// True on the thread that called into the core (not on a pool worker or another helper thread).
+inline bool is_master_thread() { return !detail::helper_thread(); }
 
 // ---- progress ---------------------------------------------------------------------------------------
 // fn(context, done, total) is called on the thread that installed the sink (the master thread).
@@ -129,90 +125,81 @@ inline void set_default_threads(int n) {
 #endif
 }
 
-inline int thread_id() {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
+
+namespace detail {
+// How long a parallel_for's workers leave the loop to the caller alone before they claim
+// iterations: a loop shorter than that never has a worker holding an iteration. On a machine shared
+// with other work, a worker descheduled while it holds one stalls the loop for a time slice
+// (5-30 ms), which only a loop much longer than that can afford.
+constexpr auto kClaimDelay = std::chrono::milliseconds(2);
+inline void poll_interrupt(void*) { check_interrupt(); }
+// A loop started inside another parallel loop (on a pool worker, or on its caller) runs serially.
+inline bool nested_loop() { return in_pooled_loop() || helper_thread(); }
+}  // namespace detail
+
+// body(k) for k in [0, n) on up to `threads` threads of the process's pool (thread_pool.hpp), the
+// caller included, which polls for Ctrl-C between its items; serially (polling between items) when
+// threads <= 1, n == 1, nested in another parallel loop, or the pool is in use. For short items
+// such as a right-hand side's pair sums: no progress, no chunking.
+template <class Body>
+void run_on_pool(std::int64_t n, int threads, Body& body) {
+    if (n <= 0) return;
+    if (threads > 1 && n > 1 && !detail::nested_loop() &&
+        detail::pool_run(
+            n, threads, [](void* ctx, std::int64_t k) { (*static_cast<Body*>(ctx))(k); }, &body,
+            detail::poll_interrupt, nullptr, std::chrono::steady_clock::duration::zero()))
+        return;
+    for (std::int64_t k = 0; k < n; ++k) {
+        check_interrupt();
+        body(k);
+    }
 }
 
+// body(i) for i in [0, n) on up to resolve_threads(num_threads) threads of the process's pool;
+// see the top of this file. Iterations are handed out in chunks of about n / (8 threads): one
+// atomic operation per chunk, not per iteration, so that many tiny iterations do not bounce a
+// shared cache line between cores. Which thread runs an iteration never changes its result.
 template <class Body>
 void parallel_for(std::int64_t n, int num_threads, Body&& body) {
     if (n <= 0) return;
     const int nt = resolve_threads(num_threads);
-#ifdef _OPENMP
-    const bool nested = omp_get_level() > 0;
-#else
-    const bool nested = true;
-#endif
     detail::ProgressClaim progress(n);
-    if (nt <= 1 || n == 1 || nested) {
-        for (std::int64_t i = 0; i < n; ++i) {
-            check_interrupt();
-            body(i);
-            if (progress.active()) progress.maybe_report(i + 1);
-        }
-        if (progress.active()) progress.report(n);
-        return;
-    }
-    detail::stop_flag().store(false, std::memory_order_relaxed);
-    std::exception_ptr error = nullptr;
-    std::atomic<bool> stop{false};
-    std::atomic<std::int64_t> next{0}, done{0};
-    std::atomic<std::int64_t> finished{0};  // iterations done, counted one by one only for progress
     const bool report = progress.active();
-    auto fail = [&]() {
-#pragma omp critical(statmech_nn_parallel_error)
-        {
-            if (!error) error = std::current_exception();
-        }
-        stop.store(true, std::memory_order_relaxed);
-    };
-    // Iterations are handed out in chunks (about 8 per thread): one atomic operation per chunk, not
-    // per iteration, so that many tiny iterations (an ODE right-hand side) do not bounce a shared
-    // cache line between cores. Which thread runs an iteration never changes its result.
-    const std::int64_t chunk = std::max<std::int64_t>(1, n / (8 * static_cast<std::int64_t>(nt)));
-#pragma omp parallel num_threads(nt)
-    {
-        for (;;) {
-            if (stop.load(std::memory_order_relaxed)) break;
-            const std::int64_t begin = next.fetch_add(chunk, std::memory_order_relaxed);
-            if (begin >= n) break;
-            const std::int64_t end = std::min(n, begin + chunk);
-            try {
-                for (std::int64_t i = begin; i < end; ++i) {
-                    check_interrupt();
-                    body(i);
-                    if (report) {
-                        const std::int64_t k = finished.fetch_add(1, std::memory_order_relaxed) + 1;
-                        if (thread_id() == 0) progress.maybe_report(k);
-                    }
+    if (nt > 1 && n > 1 && !detail::nested_loop()) {
+        detail::stop_flag().store(false, std::memory_order_relaxed);  // a new top-level loop
+        std::atomic<std::int64_t> finished{0};  // iterations done, counted one by one only for progress
+        const std::int64_t chunk = std::max<std::int64_t>(1, n / (8 * static_cast<std::int64_t>(nt)));
+        const std::int64_t n_chunks = (n + chunk - 1) / chunk;
+        auto run_chunk = [&](std::int64_t c) {
+            const std::int64_t begin = c * chunk, end = std::min(n, begin + chunk);
+            for (std::int64_t i = begin; i < end; ++i) {
+                check_interrupt();
+                body(i);
+                if (report) {
+                    const std::int64_t k = finished.fetch_add(1, std::memory_order_relaxed) + 1;
+                    if (is_master_thread()) progress.maybe_report(k);
                 }
-            } catch (...) {
-                fail();
             }
-            done.fetch_add(end - begin, std::memory_order_acq_rel);
-        }
-        if (thread_id() == 0) {
-            // Out of iterations: keep answering Ctrl-C while the other threads finish theirs
-            // (yielding for the first ms, so that short loops are not slowed down, then sleeping).
-            const auto wait_start = std::chrono::steady_clock::now();
-            while (!stop.load(std::memory_order_relaxed) && done.load(std::memory_order_acquire) < n) {
-                if (std::chrono::steady_clock::now() - wait_start < std::chrono::milliseconds(1))
-                    std::this_thread::yield();
-                else
-                    std::this_thread::sleep_for(std::chrono::microseconds(500));
-                try {
-                    check_interrupt();
-                } catch (...) {
-                    fail();
-                }
-                if (report) progress.maybe_report(finished.load(std::memory_order_relaxed));
-            }
+        };
+        // While the caller waits for the workers' last chunks: Ctrl-C and progress.
+        auto wait = [&]() {
+            check_interrupt();
+            if (report) progress.maybe_report(finished.load(std::memory_order_relaxed));
+        };
+        using Chunk = decltype(run_chunk);
+        using Wait = decltype(wait);
+        if (detail::pool_run(
+                n_chunks, nt, [](void* ctx, std::int64_t c) { (*static_cast<Chunk*>(ctx))(c); }, &run_chunk,
+                [](void* ctx) { (*static_cast<Wait*>(ctx))(); }, &wait, detail::kClaimDelay)) {
+            if (report) progress.report(n);
+            return;
         }
     }
-    if (error) std::rethrow_exception(error);
+    for (std::int64_t i = 0; i < n; ++i) {
+        check_interrupt();
+        body(i);
+        if (report) progress.maybe_report(i + 1);
+    }
     if (report) progress.report(n);
 }
 

@@ -1,13 +1,13 @@
 #include "statmech_nn/committee_ode.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <memory>
 #include <stdexcept>
 
 #include "statmech_nn/committee_averages.hpp"
-#include "statmech_nn/committee_threads.hpp"
 #include "statmech_nn/gaussian.hpp"
 #include "statmech_nn/parallel.hpp"
 
@@ -84,9 +84,7 @@ double rhs_work(const Model& m) {
 
 int rhs_threads(const Model& m, int num_threads) {
     int nt = resolve_threads(num_threads);
-#ifdef _OPENMP
-    if (omp_get_level() > 0) nt = 1;
-#endif
+    if (detail::nested_loop()) nt = 1;
     const int n_pairs = m.K * (m.K + 1) / 2;
     if (nt > n_pairs) nt = n_pairs;
     return nt > 1 && rhs_work(m) >= g_thread_work ? nt : 1;
@@ -106,6 +104,30 @@ void check_state(const Model& m, const Eigen::MatrixXd& T, const State& s) {
     if (s.R.rows() != K || s.R.cols() != M) throw std::invalid_argument("R: must be K x M");
     if (s.g.size() != K) throw std::invalid_argument("g: must have K entries");
     if (s.w.rows() != K || s.w.cols() != m.O) throw std::invalid_argument("w: must be K x O");
+}
+
+bool ThreadChoice::use_threads() const {
+    const std::int64_t phase = calls % interval;
+    if (phase < kProbe) return false;  // the caller alone first: the reference
+    if (phase < 2 * kProbe) return true;
+    return threads;
+}
+
+void ThreadChoice::record(double seconds) {
+    const std::int64_t phase = calls % interval;
+    (phase < kProbe ? serial : threaded) += seconds;
+    ++calls;
+    // A threaded evaluation already slower than twice the caller's mean (a stalled worker) ends
+    // the probe at once: threads lose.
+    const bool stalled = phase >= kProbe && threaded > 2.0 * serial / kProbe * (phase - kProbe + 1);
+    if (phase == 2 * kProbe - 1 || stalled) {
+        const bool faster = !stalled && threaded <= serial;
+        if (faster == threads) interval = std::min(2 * interval, kMaxInterval);
+        else interval = kFirstInterval;
+        threads = faster;
+        threaded = serial = 0.0;
+        calls = 2 * kProbe;  // the probe is over: count the rest of this interval from here
+    }
 }
 
 RhsReport derivatives_report(const Model& m, const Eigen::MatrixXd& T, const State& s, int num_threads) {
@@ -162,9 +184,21 @@ void derivatives_into(const Model& m, const Eigen::MatrixXd& T, const State& s, 
     // Threads only where they pay: enough work per evaluation, a persistent team per workspace
     // (per solve), never nested in an outer parallel region (results are identical either way).
     const int nt = rhs_threads(m, num_threads);
-    if (nt > 1) {
-        if (!ws.team || ws.team->size() != nt) ws.team = std::make_shared<Team>(nt);
-        ws.team->run(n_pairs, second_order);
+    if (nt > 1 && ws.choice.use_threads()) {
+        const bool timed = ws.choice.probing();
+        const auto start = std::chrono::steady_clock::now();
+        run_on_pool(n_pairs, nt, second_order);
+        if (timed) ws.choice.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        else ++ws.choice.calls;
+    } else if (nt > 1) {
+        const bool timed = ws.choice.probing();
+        const auto start = std::chrono::steady_clock::now();
+        for (std::int64_t k = 0; k < n_pairs; ++k) {
+            if ((k & 15) == 15) check_interrupt();
+            second_order(k);
+        }
+        if (timed) ws.choice.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        else ++ws.choice.calls;
     } else {
         for (std::int64_t k = 0; k < n_pairs; ++k) {
             // relu / quadrature sums take milliseconds per pair at K = M = 20: poll every 16 pairs.

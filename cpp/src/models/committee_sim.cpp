@@ -8,7 +8,6 @@
 #include <memory>
 #include <stdexcept>
 
-#include "statmech_nn/committee_threads.hpp"
 #include "statmech_nn/parallel.hpp"
 #include "statmech_nn/random.hpp"
 
@@ -231,10 +230,9 @@ private:
     void sgd_step(std::int64_t step, int inner_threads) {
         JB_.topRows(m_.K) = J_;
         if (inner_threads > 1 && lanes_ > 1) {
-            // A team kept for the whole run (no parallel region and barrier per step).
-            if (!team_) team_ = std::make_unique<Team>(std::min(inner_threads, lanes_));
+            // The process's pool: no thread started, no barrier, per step.
             auto lane_body = [&](std::int64_t l) { run_lane(static_cast<int>(l), step); };
-            team_->run(lanes_, lane_body);
+            run_on_pool(lanes_, std::min(inner_threads, lanes_), lane_body);
         } else {
             for (int l = 0; l < lanes_; ++l) run_lane(l, step);
         }
@@ -396,7 +394,6 @@ private:
     double field_scale_ = 1.0, w_scale_ = 1.0;
     Eigen::VectorXd g_, qd_, c_;
     bool qd_fresh_ = false;
-    std::unique_ptr<Team> team_;
 };
 
 }  // namespace
