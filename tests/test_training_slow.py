@@ -69,3 +69,19 @@ def test_width_2048_follows_predict_gd_mse():
     assert np.all(dev < 0.05) and np.all(dev_test < 0.05), (dev, dev_test)
     assert r.loss[0, -1] < 0.05 * r.loss[0, 0]     # it did train
     np.testing.assert_allclose(r.loss[0, :2], p.loss_train[:2] / n, rtol=0.1)   # the same loss, 1/n apart
+
+
+@pytest.mark.parametrize("act,sw2,sb2", [("relu", 2.0, 0.1), ("tanh", 1.5, 0.05)])
+def test_learning_rate_bound_on_the_digits(act, sw2, sb2):
+    """Digits (128 images, one-hot, 10 outputs), depth 3, width 256: eta_c = 2 / lambda_max of each
+    network's Fisher information on the digits (the Gram of ntk.empirical / n). GD at 0.5 eta_c
+    lowers the loss at every one of 30 steps on every seed; at 4 eta_c the loss rises above its
+    initial value within 3 steps on every seed."""
+    from statmech_nn.reproduce.training import lambda_max
+    X, Y, _, _ = sn.training.load_digits(128, n_test=0, n_outputs=10)
+    for s in SEEDS:
+        eta_c = 2.0 / lambda_max(act, 3, 256, X, 10, sw2, sb2, "none", s)
+        low = sn.training.train(act, 3, 256, 0.5 * eta_c, sigma_w2=sw2, sigma_b2=sb2, data=(X, Y), steps=30, seeds=s)
+        assert low.status == "ok" and np.all(np.diff(low.loss[0]) < 0), s
+        high = sn.training.train(act, 3, 256, 4 * eta_c, sigma_w2=sw2, sigma_b2=sb2, data=(X, Y), steps=3, seeds=s)
+        assert high.status == "diverged" or high.loss[0, 1:].max() > high.loss[0, 0], s

@@ -24,12 +24,7 @@ void init_params(const network::Spec& net, std::uint64_t seed, int inner_threads
     const int L = static_cast<int>(net.widths.size()) - 1;
     p.W.resize(L);
     p.b.resize(L);
-    network::Spec gauss = net;
-    gauss.weights = network::Weights::Gaussian;
-    for (int l = 1; l <= L; ++l) {
-        const bool square = net.widths[l] == net.widths[l - 1];
-        network::draw_layer(square ? net : gauss, l, seed, inner_threads, p.W[l - 1], p.b[l - 1]);
-    }
+    for (int l = 1; l <= L; ++l) network::draw_layer(net, l, seed, inner_threads, p.W[l - 1], p.b[l - 1]);
 }
 
 void forward(const network::Spec& net, const Params& p, const Eigen::MatrixXd& X, Pass& pass, int inner_threads,
