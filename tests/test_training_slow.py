@@ -76,7 +76,9 @@ def test_learning_rate_bound_on_the_digits(act, sw2, sb2):
     """Digits (128 images, one-hot, 10 outputs), depth 3, width 256: eta_c = 2 / lambda_max of each
     network's Fisher information on the digits (the Gram of ntk.empirical / n). GD at 0.5 eta_c
     lowers the loss at every one of 30 steps on every seed; at 4 eta_c the loss rises above its
-    initial value within 3 steps on every seed."""
+    initial value within 3 steps on every seed. (Measured: the loss first rises at some step of 30
+    from 1.15-1.49 eta_c (ReLU) and 1.44-1.53 eta_c (tanh) on seeds 0-3, bisected to 3%; the
+    factors 0.5 and 4 leave a margin of 2 and 2.6 on either side.)"""
     from statmech_nn.reproduce.training import lambda_max
     X, Y, _, _ = sn.training.load_digits(128, n_test=0, n_outputs=10)
     for s in SEEDS:

@@ -1,6 +1,9 @@
 """Experiments on trained networks, each against its theory twin (statmech_nn.training).
 
-``python -m statmech_nn reproduce training --out DIR [--fast]`` writes into ``DIR/training``:
+``python -m statmech_nn reproduce training --out DIR [--fast]`` writes into ``DIR/training``. The
+fast mode (small networks) takes about a minute; the full mode uses the sizes of the experiments
+(widths up to 2048, depths up to 100) and takes hours on two cores, most of it in the learning-rate
+boundary at widths 1024 and 2048 and in the trainability grid.
 
 * ``lr_boundary.png`` / ``lr_boundary.csv``: full-batch GD over the learning rate and width, ReLU
   (sigma_w2 = 2, sigma_b2 = 0.1) and tanh (sigma_w2 = 1.5, sigma_b2 = 0.05), depth 3, Gaussian data
@@ -75,18 +78,21 @@ def _grows(act, depth, width, eta, data, steps, seed, bn, sw, sb, C):
     return float(loss[-1] / loss[0]), bool(np.any(loss[1:] > loss[:-1] * (1 + 1e-12)))
 
 
-def lr_boundary_data(fast: bool) -> dict:
+def lr_boundary_data(fast: bool, **settings) -> dict:
     """The learning-rate boundary of full-batch GD against 2 / lambda_max, for ReLU and tanh, Gaussian
     data (teacher targets, one output) and the digits (one-hot, ten outputs), without and with batch
     norm of the outputs ("last"). Per network (seed): eta_c = 2 / lambda_max of its empirical Fisher
     information on its training data, the loss ratio after `steps` steps on a grid of eta / eta_c, and
     the measured boundary: the smallest eta / eta_c at which the loss rises at some step within
-    `steps` steps (bisection in log eta between 1/4 and 4)."""
-    widths = [32, 64] if fast else [128, 256, 512, 1024, 2048]
-    factors = np.array([0.25, 0.5, 1.0, 2.0, 4.0]) if fast else np.geomspace(0.25, 4.0, 7)
-    seeds = [0, 1] if fast else [0, 1]
-    n, steps, depth = (32, 10, 3) if fast else (128, 20, 3)
-    n_bisect = 4 if fast else 6
+    `steps` steps (bisection in log eta between 1/4 and 4). ``settings`` override widths, factors,
+    seeds, n, steps, depth, n_bisect."""
+    cfg = dict(widths=[32, 64], factors=[0.25, 0.5, 1.0, 2.0, 4.0], seeds=[0, 1], n=32, steps=10, depth=3,
+               n_bisect=4) if fast else \
+        dict(widths=[128, 256, 512, 1024, 2048], factors=list(np.geomspace(0.25, 4.0, 7)), seeds=[0, 1], n=128,
+             steps=20, depth=3, n_bisect=5)
+    cfg.update(settings)
+    widths, factors, seeds = cfg["widths"], np.asarray(cfg["factors"], dtype=float), cfg["seeds"]
+    n, steps, depth, n_bisect = cfg["n"], cfg["steps"], cfg["depth"], cfg["n_bisect"]
     Xd, Yd, _, _ = T.load_digits(n, n_test=0, n_outputs=10)
     out = {"widths": np.array(widths), "factors": factors, "steps": steps, "n_samples": n, "depth": depth,
            "runs": {}}
@@ -150,7 +156,8 @@ def ntk_regime_data(fast: bool) -> dict:
             dev[i, k] = np.max(np.linalg.norm(r.outputs_train[0, :, :, 0] - p.f_train, axis=1)) / np.linalg.norm(y)
     mean = dev.mean(axis=1)
     slope, icpt = np.polyfit(np.log(widths), np.log(mean), 1)
-    return dict(widths=np.array(widths), dev=dev, mean=mean, exponent=slope, intercept=icpt)
+    return dict(widths=np.array(widths), dev=dev, mean=mean, exponent=slope, intercept=icpt, steps=steps, n=n, d=d,
+                n_seeds=len(seeds))
 
 
 def bn_gradient_data(fast: bool) -> dict:
@@ -196,7 +203,7 @@ def _crossing(depths, acc, level):
     return float(np.exp(x0 + (a0 - level) / (a0 - a1) * (x1 - x0)))
 
 
-def bn_trainability_data(fast: bool) -> dict:
+def bn_trainability_data(fast: bool, **settings) -> dict:
     """The deepest trainable batch-norm network against the prediction of Yang, Pennington, Rao,
     Sohl-Dickstein & Schoenholz 2019: gradients grow like lambda^depth, lambda =
     batchnorm.gradient_explosion_rate(B), so at a fixed learning rate the trainable depth is
@@ -205,14 +212,14 @@ def bn_trainability_data(fast: bool) -> dict:
     the median test accuracy over seeds after `steps` steps is at least 0.3 (3x chance); the deepest
     trainable depth is where the accuracy crosses 0.3 (interpolated in log depth). c is fitted on
     ReLU at one batch size and predicts the other batch sizes and the leaky ReLU (closer to linear,
-    lambda nearer 1)."""
-    batch_sizes = [8, 32] if fast else [4, 8, 16, 32, 64, 128]
-    depths = [2, 4, 8, 16] if fast else [3, 5, 8, 12, 18, 27, 40, 60, 100]
-    width = 32 if fast else 128
-    seeds = [0] if fast else [0, 1]
-    steps = 60 if fast else 200
-    eta = 3.0
-    n, n_test = (128, 256) if fast else (512, 1024)
+    lambda nearer 1). ``settings`` override batch_sizes, depths, width, seeds, steps, eta, n, n_test."""
+    cfg = dict(batch_sizes=[8, 32], depths=[2, 4, 8, 16], width=32, seeds=[0], steps=60, eta=3.0, n=128,
+               n_test=256) if fast else \
+        dict(batch_sizes=[4, 8, 16, 32, 64, 128], depths=[3, 5, 8, 12, 18, 27, 40, 60, 100], width=128, seeds=[0, 1],
+             steps=200, eta=3.0, n=512, n_test=1024)
+    cfg.update(settings)
+    batch_sizes, depths, width, seeds = cfg["batch_sizes"], cfg["depths"], cfg["width"], cfg["seeds"]
+    steps, eta, n, n_test = cfg["steps"], cfg["eta"], cfg["n"], cfg["n_test"]
     X, Y, Xt, Yt = T.load_digits(n, n_test=n_test, n_outputs=10)
     labels = Yt.argmax(axis=1)
     out = {"batch_sizes": np.array(batch_sizes), "depths": np.array(depths), "width": width, "steps": steps,
@@ -252,7 +259,7 @@ def isometry_data(fast: bool) -> dict:
     steps = 30 if fast else 200
     seeds = [0, 1] if fast else [0, 1, 2]
     n = 64
-    out = {"sigma_w2": sw2, "sigma_b2": sb2, "depth": depth}
+    out = {"sigma_w2": sw2, "sigma_b2": sb2, "depth": depth, "width": width, "n_seeds": len(seeds), "n": n}
     etas = [0.1, 0.3, 1.0] if fast else [0.03, 0.1, 0.3, 1.0, 3.0]
     for w in ("gaussian", "orthogonal"):
         best = None
@@ -283,7 +290,9 @@ def run(out_dir: Path, fast: bool = False) -> List[Path]:
 
     lr = lr_boundary_data(fast)
     keys = list(lr["runs"])
-    fig, axes = plt.subplots(2, 4, figsize=(19, 8.5), sharey=True)
+    from matplotlib.ticker import NullFormatter
+
+    fig, axes = plt.subplots(2, 4, figsize=(19, 9), sharey=True, layout="constrained")
     widths = lr["widths"]
     for ax, key in zip(axes.ravel(), keys):
         act, data, bn = key
@@ -297,17 +306,24 @@ def run(out_dir: Path, fast: bool = False) -> List[Path]:
         ax.plot(run_["eta_c"].mean(axis=1), widths, "k-", label=r"$2/\lambda_{max}$ (empirical FIM)")
         if run_["eta_c_theory"] is not None:
             ax.plot(run_["eta_c_theory"], widths, "k--", label=r"$2/\lambda_{max}$ (mean-field theory)")
-        bnd = np.where(np.isfinite(run_["boundary"]), run_["boundary"], np.nan) * run_["eta_c"]
-        ax.plot(np.nanmedian(bnd, axis=1), widths, "g^-", label="measured: the loss rises at some step")
+        bnd = np.median(run_["boundary"] * run_["eta_c"], axis=1)   # inf: no rise up to 4 eta_c
+        ax.plot(np.where(np.isfinite(bnd), bnd, np.nan), widths, "g^-",
+                label="measured: the smallest eta at which the loss rises at some step (median over seeds)")
         ax.set_xscale("log")
         ax.set_yscale("log", base=2)
+        ax.set_yticks(widths)
+        ax.set_yticklabels([str(w) for w in widths])
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(r"learning rate $\eta$")
-        ax.set_title(f"{act} ($\\sigma_w^2$={run_['sigma_w2']}, $\\sigma_b^2$={run_['sigma_b2']}), {data}, "
-                     f"batchnorm={bn!r}", fontsize=9)
-        ax.legend(fontsize=7, loc="lower left")
+        ax.set_title(f"{act}, {data} ({run_['n_outputs']} output{'s' if run_['n_outputs'] > 1 else ''}), "
+                     f"batchnorm={bn!r}\n$\\sigma_w^2$={run_['sigma_w2']}, $\\sigma_b^2$={run_['sigma_b2']}",
+                     fontsize=9)
     for ax in axes[:, 0]:
         ax.set_ylabel("width")
-    fig.colorbar(sc, ax=axes, label=f"log10(loss after {lr['steps']} GD steps / initial loss)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=9)
+    fig.colorbar(sc, ax=axes, label=f"log10(loss after {lr['steps']} GD steps / initial loss)", shrink=0.8)
     fig.suptitle(f"Learning-rate boundary of full-batch GD: depth {lr['depth']}, {lr['n_samples']} training points, "
                  f"{lr['steps']} steps, {len(lr['runs'][keys[0]]['eta_c'][0])} seeds per width")
     files.append(out / "lr_boundary.png")
@@ -335,6 +351,12 @@ def run(out_dir: Path, fast: bool = False) -> List[Path]:
     ax.loglog(nt["widths"], np.exp(nt["intercept"]) * nt["widths"] ** nt["exponent"], "-",
               label=f"fit: width^{nt['exponent']:.2f}")
     ax.set_xlabel("width")
+    ax.set_title(f"ReLU, depth 2, $\\sigma_w^2$={SW}, $\\sigma_b^2$={SB}, NTK param., {nt['n']} points in "
+                 f"d = {nt['d']},\n{nt['steps']} GD steps, {nt['n_seeds']} seeds (Lee et al. 2019: width$^{{-1/2}}$)",
+                 fontsize=8)
+    ax.set_xticks(nt["widths"])
+    ax.set_xticklabels([str(w) for w in nt["widths"]])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_ylabel(r"max$_t$ |f$_{GD}$ - f$_{NTK}$| / |y|")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -343,6 +365,8 @@ def run(out_dir: Path, fast: bool = False) -> List[Path]:
     plt.close(fig)
     files.append(write_columns(out / "ntk_regime.csv", {"width": nt["widths"], "deviation": nt["mean"],
                                                          "fitted_exponent": np.full(len(nt["widths"]), nt["exponent"])}))
+
+    from matplotlib.ticker import ScalarFormatter
 
     bg = bn_gradient_data(fast)
     bt = bn_trainability_data(fast)
@@ -362,17 +386,30 @@ def run(out_dir: Path, fast: bool = False) -> List[Path]:
     ax.errorbar(bg["batch_sizes"], bg["rate_measured"], yerr=bg["rate_sd"], fmt="o",
                 label=f"measured, layers 6..{bg['depth'] - 5}, batch of B")
     ax.set_xscale("log", base=2)
+    ax.set_xticks(bg["batch_sizes"])
+    ax.set_xticklabels([str(B) for B in bg["batch_sizes"]])
     ax.set_xlabel("batch size B")
     ax.set_ylabel(r"per-layer growth $\lambda$ of |grad|$^2$")
     ax.legend(fontsize=7)
-    ax.set_title(f"ReLU, width {bg['width']}, depth {bg['depth']}", fontsize=9)
+    ax.set_title(f"ReLU ($\\sigma_w^2$={SW}, $\\sigma_b^2$={SB}), width {bg['width']}, depth {bg['depth']}, "
+                 f"{bg['n_seeds']} seeds (mean $\\pm$ s.e.)", fontsize=9)
     ax = axes[2]
-    for label, v in bt["acts"].items():
-        line, = ax.plot(bt["batch_sizes"], v["deepest"], "o", label=f"{label}: deepest trainable (measured)")
-        ax.plot(bt["batch_sizes"], v["predicted"], "--", color=line.get_color(), label=f"{label}: c / log lambda(B)")
+    for (label, v), marker in zip(bt["acts"].items(), ("o", "s")):
+        capped = v["deepest"] >= bt["depths"][-1]
+        line, = ax.plot(bt["batch_sizes"][~capped], v["deepest"][~capped], marker, ls="none",
+                        label=f"{label}: deepest trainable (measured)")
+        if capped.any():
+            ax.plot(bt["batch_sizes"][capped], v["deepest"][capped], "^", color=line.get_color(), ms=9,
+                    label=f"{label}: trainable at every depth up to {bt['depths'][-1]}")
+        ax.plot(bt["batch_sizes"], v["predicted"], "--", color=line.get_color(),
+                label=f"{label}: c / log lambda(B)")
     ax.axhline(bt["depths"][-1], color="0.7", lw=0.8)
     ax.set_xscale("log", base=2)
+    ax.set_xticks(bt["batch_sizes"])
+    ax.set_xticklabels([str(B) for B in bt["batch_sizes"]])
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("batch size B")
     ax.set_ylabel("depth")
     ax.set_title(f"SGD on digits ({bt['n_samples']} images), width {bt['width']}, {bt['steps']} steps, "
@@ -411,7 +448,9 @@ def run(out_dir: Path, fast: bool = False) -> List[Path]:
                     label=f"{w}, best eta {iso[w]['eta']:g} (Jacobian spectrum variance {iso[w]['spectrum_variance']:.3g})")
     ax.set_xlabel("GD step")
     ax.set_ylabel("loss / initial loss")
-    ax.set_title(f"tanh, depth {iso['depth']}, chi_1 = 1")
+    ax.set_title(f"tanh, depth {iso['depth']}, width {iso['width']}, $\\sigma_w^2$={iso['sigma_w2']:.4g}, "
+                 f"$\\sigma_b^2$={iso['sigma_b2']} ($\\chi_1$ = 1), NTK param.,\n{iso['n']} Gaussian points, "
+                 f"median of {iso['n_seeds']} seeds; spectrum variance: meanfield.jacobian_spectrum", fontsize=8)
     ax.legend(fontsize=8)
     fig.tight_layout()
     files.append(out / "isometry.png")
