@@ -8,6 +8,14 @@ same count). The three run interleaved, ``--repeat`` times each; the best and me
 ratios are printed. The loops compute the same thing: forward pass, loss 1/(2n) |f - y|^2, backward
 pass, update of every weight and bias.
 
+Each line also gives the achieved GFLOP/s (the work of the three loops is the same: forward,
+weight gradients, and the errors of every layer but the first) and its share of the machine's
+GEMM peak, measured as one 2048^3 dgemm of NumPy's BLAS on the same threads. All three loops are
+GEMM-bound: our step runs at about the dgemm peak, so against a NumPy loop whose BLAS also runs at
+peak the ratio cannot exceed about 1.2 (measured 1.19 on 1 thread). Ratios on 2 threads depend on
+the load: ours runs seeds in parallel with single-threaded products, NumPy and PyTorch split each
+product over the threads and slow down badly when the cores are shared with other work.
+
 Run: ``PYTHONPATH=python python benchmarks/training.py [--steps 100] [--repeat 3] [--width 1024]``.
 """
 
@@ -91,6 +99,11 @@ def main():
                               return_data=True)
         nets.append((Ws, bs, r.x_train[0], r.y_train[0]))
     print(f"full-batch GD, relu, width {W}, depth {L}, {n} samples, {steps} steps, {len(seeds)} seeds, float64")
+    # Floating-point work of one step (the same in the three loops): forward W a (2 P n), weight
+    # gradients D a^T (2 P n), errors of the layers below W^T D (2 (P - P_1) n; none below layer 1).
+    P = [widths[l] * widths[l - 1] for l in range(1, len(widths))]
+    flops = len(seeds) * steps * (2 * sum(P) * n * 2 + 2 * (sum(P) - P[0]) * n)
+    print(f"work: {flops / 1e12:.3f} TFLOP in all ({flops / len(seeds) / steps / 1e9:.2f} GFLOP per step)")
     for nt in args.threads:
         impl = {
             "statmech_nn": lambda: sn.training.train("relu", L, W, eta, sigma_w2=2.0, sigma_b2=0.1, n_samples=n,
@@ -108,11 +121,21 @@ def main():
                     t0 = time.perf_counter()
                     f()
                     times[k].append(time.perf_counter() - t0)
+            # the machine's GEMM peak: one big dgemm (OpenBLAS through NumPy), best of 3
+            a, b = np.random.default_rng(0).normal(size=(2, 2048, 2048))
+            a @ b
+            peak = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                a @ b
+                peak.append(time.perf_counter() - t0)
+            peak = 2 * 2048 ** 3 / min(peak) / 1e9
         best = {k: min(v) for k, v in times.items()}
         med = {k: float(np.median(v)) for k, v in times.items()}
-        print(f"{nt} thread(s):")
+        print(f"{nt} thread(s): dgemm 2048^3 peak {peak:.1f} GFLOP/s")
         for k in impl:
             print(f"  {k:12s} best {best[k]:8.2f} s   median {med[k]:8.2f} s   "
+                  f"{flops / best[k] / 1e9:6.1f} GFLOP/s ({100 * flops / best[k] / 1e9 / peak:3.0f}% of peak)   "
                   f"ratio to statmech_nn (best / median): {best[k] / best['statmech_nn']:5.2f} / "
                   f"{med[k] / med['statmech_nn']:5.2f}")
 

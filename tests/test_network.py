@@ -64,6 +64,62 @@ def test_orthogonal_weights_are_orthogonal_and_gaussian_weights_have_the_stated_
         meanfield.simulate("tanh", 1.0, 0.0, 2, 10, weights="unitary")
 
 
+@pytest.mark.parametrize("rows,cols", [(300, 120), (120, 300), (1, 50), (50, 1)])
+def test_non_square_orthogonal_weights_are_scaled_semi_orthogonal(rows, cols):
+    """Haar semi-orthogonal weights: orthonormal columns (rows > cols) or rows (rows < cols), scaled so
+    that the mean square entry is sigma_w2 / fan-in, as for Gaussian weights."""
+    sw2 = 1.7
+    _, Ws, _ = _core._testing.network_sample([cols, rows], 2, sw2, 0.0, "orthogonal", 11)
+    W = Ws[0]
+    assert W.shape == (rows, cols)
+    if rows >= cols:
+        np.testing.assert_allclose(W.T @ W, sw2 * rows / cols * np.eye(cols), atol=1e-12 * max(1, rows / cols))
+    else:
+        np.testing.assert_allclose(W @ W.T, sw2 * np.eye(rows), atol=1e-12)
+    # exactly (not only on average): sum of squares = sw2 rows, i.e. mean square entry sw2 / cols
+    assert np.mean(W ** 2) == pytest.approx(sw2 / cols, rel=1e-12)
+
+
+def test_non_square_orthogonal_weights_are_haar():
+    """Over seeds, every entry of a sign-fixed Haar semi-orthogonal matrix has mean 0 and the same
+    second moment sigma_w2 / cols (the unfixed Householder Q is biased: its R_jj > 0 convention
+    would correlate W_jj with the Gaussian draw)."""
+    rows, cols, S, sw2 = 6, 3, 4000, 1.0
+    for shape in ((rows, cols), (cols, rows)):
+        r, c = shape
+        W = np.array([_core._testing.network_sample([c, r], 1, sw2, 0.0, "orthogonal", s)[1][0] for s in range(S)])
+        # each entry is bounded by the row/column norm, so its variance <= E W^2 = sw2 / c and the
+        # mean over S seeds has sd <= sqrt(sw2 / c / S)
+        sd = np.sqrt(sw2 / c / S)
+        assert np.max(np.abs(W.mean(axis=0))) < 4.5 * sd, shape
+        m2 = (W ** 2).mean(axis=0)
+        # W_ij^2 s2 / ... : Var(W_ij^2) <= E W^4 <= (max norm^2) E W^2; loose 5-sigma bound
+        bound = 5 * np.sqrt((sw2 * max(1, r / c)) * sw2 / c / S)
+        assert np.max(np.abs(m2 - sw2 / c)) < bound, shape
+
+
+@pytest.mark.parametrize("d,width", [(200, 1000), (2000, 1000)])
+def test_q_map_of_wide_orthogonal_networks_with_a_non_square_input_layer(d, width):
+    """The length map measured on wide orthogonal networks whose first layer is not square (fan-in d)
+    matches meanfield.forward: the scaling keeps E|W x|^2 / M_1 = sigma_w2 |x|^2 / d."""
+    from statmech_nn import _network
+    sw2, sb2, L, q_in, c_in = 1.5, 0.05, 4, 1.3, 0.4
+    seeds = [0, 1, 2, 3]
+    res = _network.run([d] + [width] * L, 2, "tanh", sigma_w2=sw2, sigma_b2=sb2, seeds=seeds, weights="orthogonal",
+                       linear_readout=False, input="pair", q_in=q_in, c_in=c_in)
+    pre = res["pre_cov"][:, 1:]
+    th = meanfield.forward("tanh", sw2, sb2, L, q_in=q_in, c_in=c_in)
+    q = pre[..., 0, 0].mean(axis=0)
+    cos = (pre[..., 0, 1] / np.sqrt(pre[..., 0, 0] * pre[..., 1, 1])).mean(axis=0)
+    # fluctuations O(1/sqrt(width seeds)) from the biases and the finite width: 3% is > 5 sigma here
+    np.testing.assert_allclose(q, th.q_a, rtol=0.03)
+    np.testing.assert_allclose(cos, th.c, atol=0.03)
+    # the thread count does not change the numbers
+    res2 = _network.run([d] + [width] * L, 2, "tanh", sigma_w2=sw2, sigma_b2=sb2, seeds=seeds, weights="orthogonal",
+                        linear_readout=False, input="pair", q_in=q_in, c_in=c_in, num_threads=1)
+    np.testing.assert_array_equal(res2["pre_cov"], res["pre_cov"])
+
+
 # ---- the Gram: engine vs the explicit parameter Jacobian --------------------------------------------
 
 def _explicit_jacobian(x, Ws, bs, act, param, sw2, sb2):

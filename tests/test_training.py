@@ -98,15 +98,9 @@ def ref_train(Ws, bs, X, Y, act, bn, param, sigma_w2, sigma_b2, eta, steps, batc
 
 
 def engine_params(widths, n, sigma_w2, sigma_b2, weights, seed):
-    """The engine's initial network of `seed` (orthogonal only on square layers) and input batch."""
-    X, Ws, bs = _core._testing.network_sample(widths, n, sigma_w2, sigma_b2, "gaussian", seed)
-    if weights == "orthogonal":
-        for l in range(1, len(widths)):
-            if widths[l] == widths[l - 1]:
-                # The engine draws layer l from its own streams: an all-square network of that
-                # width has the same orthogonal matrix in layer l.
-                same = [widths[l]] * len(widths)
-                Ws[l - 1] = _core._testing.network_sample(same, n, sigma_w2, sigma_b2, "orthogonal", seed)[1][l - 1]
+    """The engine's initial network of `seed` (every layer, square or not, drawn by the engine) and
+    its input batch."""
+    X, Ws, bs = _core._testing.network_sample(widths, n, sigma_w2, sigma_b2, weights, seed)
     return X.T, Ws, bs
 
 
@@ -364,3 +358,30 @@ def test_digits_without_scikit_learn_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     with pytest.raises(ImportError, match=r"statmech_nn\[data\]"):
         sn.training.train("relu", 1, 8, 0.1, sigma_w2=2.0, sigma_b2=0.0, n_samples=20, data="digits", steps=1)
+
+
+@pytest.mark.parametrize("bn", ["none", "last"])
+def test_lambda_max_of_the_training_data_is_fishers(bn):
+    """reproduce.training.lambda_max (the Gram of ntk.empirical on train's data, centred for
+    batchnorm "last") = fisher.empirical's lambda_max of the same seed (same network, same inputs)."""
+    from statmech_nn.reproduce.training import lambda_max
+    act, depth, width, n = "tanh", 2, 40, 12
+    fe = sn.fisher.empirical(act, depth, 1.5, 0.05, width=width, n_samples=n, seeds=[3, 4], batchnorm=bn)
+    for i, s in enumerate([3, 4]):
+        X = sn.training.train(act, depth, width, 0.1, sigma_w2=1.5, sigma_b2=0.05, n_samples=n, steps=0, seeds=s,
+                              return_data=True).x_train[0]
+        assert lambda_max(act, depth, width, X, 1, 1.5, 0.05, bn, s) == pytest.approx(fe.lambda_max[i], rel=1e-10)
+
+
+def test_orthogonal_input_and_read_out_layers_with_input_dim():
+    """With weights="orthogonal" every layer is the engine's (semi-)orthogonal draw, the input layer
+    (input_dim != width) and the read-out included: the initial outputs are those of the engine's network."""
+    d, width, depth, n, C = 7, 5, 2, 6, 3
+    r = sn.training.train("tanh", depth, width, 0.1, sigma_w2=1.3, sigma_b2=0.1, n_samples=n, n_outputs=C, steps=0,
+                          seeds=2, weights="orthogonal", input_dim=d, outputs_train=True, return_data=True)
+    X, Ws, bs = engine_params([d] + [width] * depth + [C], n, 1.3, 0.1, "orthogonal", 2)
+    np.testing.assert_array_equal(r.x_train[0], X)
+    np.testing.assert_allclose(Ws[0] @ Ws[0].T, 1.3 * np.eye(width), atol=1e-12)      # narrowing 7 -> 5: rows
+    np.testing.assert_allclose(Ws[-1] @ Ws[-1].T, 1.3 * np.eye(C), atol=1e-12)        # read-out 5 -> 3
+    f, _ = ref_forward(Ws, bs, X, "tanh", "none")
+    np.testing.assert_allclose(r.outputs_train[0, 0], f, rtol=1e-12, atol=1e-13)

@@ -16,9 +16,12 @@ with ``batchnorm="last"`` the outputs are mean-subtracted over the batch (Karaki
 ``BN(h) = sqrt(B) G h / |G h|`` (Yang, Pennington, Rao, Sohl-Dickstein & Schoenholz 2019), and the
 gradient flows through the batch statistics. The initial network of seed ``s`` is the engine's
 network of seed ``s`` (the one :func:`statmech_nn.fisher.empirical` and
-:func:`statmech_nn.ntk.empirical` sample): W_ij ~ N(0, sigma_w2 / fan-in) or sqrt(sigma_w2) times a
-Haar orthogonal matrix (square layers; a non-square input or read-out layer stays Gaussian),
-b_i ~ N(0, sigma_b2).
+:func:`statmech_nn.ntk.empirical` sample): W_ij ~ N(0, sigma_w2 / fan-in), or Haar orthogonal
+weights in every layer: sqrt(sigma_w2) Q in a square layer; in a non-square one (the input and
+read-out layers) a Haar semi-orthogonal matrix (orthonormal columns when the layer widens, with
+W^T W = sigma_w2 (fan-out / fan-in) I; orthonormal rows when it narrows, with W W^T = sigma_w2 I), so
+that the mean square entry is sigma_w2 / fan-in as for Gaussian weights (Pennington, Schoenholz &
+Ganguli 2017); b_i ~ N(0, sigma_b2).
 
 The one convention (loss and time)
 ----------------------------------
@@ -263,7 +266,7 @@ def train(activation: str, depth: int, width: int, eta: float, *, sigma_w2: floa
     batchnorm : {"none", "last", "all"}
         Batch norm of the outputs ("last") or of every hidden layer ("all"), over the batch.
     weights : {"gaussian", "orthogonal"}
-        Initial weights (orthogonal on square layers).
+        Initial weights: Gaussian, or Haar (semi-)orthogonal in every layer (module docstring).
     seeds : int or sequence of ints
         One network (and, for Gaussian data, one data set) per seed.
     record : None, int or sequence of ints

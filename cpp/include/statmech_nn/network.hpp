@@ -15,8 +15,10 @@
 // phi'(u^L)). batchnorm "last" is the mean subtraction of the outputs over the batch (Karakida,
 // Akaho & Amari 2019): f~(t) = f(t) - mean_s f(s), whose gradient Gram is P G P, P the centring.
 //
-// Weights: Gaussian W_ij ~ N(0, sigma_w2 / M_{l-1}), or sqrt(sigma_w2) times a Haar orthogonal
-// matrix (QR of a Gaussian matrix, signs of diag R fixed; square layers only); biases
+// Weights: Gaussian W_ij ~ N(0, sigma_w2 / M_{l-1}), or Haar (semi-)orthogonal (QR of a Gaussian
+// matrix, signs of diag R fixed): sqrt(sigma_w2) Q for a square layer, orthonormal columns with
+// W^T W = sigma_w2 (M_l / M_{l-1}) I when M_l > M_{l-1}, orthonormal rows with W W^T = sigma_w2 I when
+// M_l < M_{l-1} (mean square entry sigma_w2 / M_{l-1} in every case); biases
 // b_i ~ N(0, sigma_b2). The standard and NTK parameterisations sample the same network; they
 // differ in what is trained, hence in the Gram (NTK: W = sigma_w / sqrt(M_{l-1}) omega, so the
 // weight term carries sigma_w2 / M_{l-1} and the bias term sigma_b2).

@@ -5,9 +5,9 @@
 // Network (L = widths.size() - 1 weight layers, M_L = n_outputs, linear read-out):
 //   u^l = W^l a^{l-1} + b^l,  a^l = phi(u^l)  (or phi(BN(u^l)) with batchnorm "all"),  f = u^L
 //   (mean-subtracted over the batch with batchnorm "last"), exactly as the engine's forward pass.
-// Initial weights: the engine's draw_layer for the same seed (Gaussian, or Haar orthogonal for the
-// square layers; a non-square layer (input or read-out) is Gaussian also with orthogonal weights),
-// so the initial network of seed s is the engine's network of seed s.
+// Initial weights: the engine's draw_layer for the same seed (Gaussian, or Haar (semi-)orthogonal in
+// every layer, the input and read-out layers included), so the initial network of seed s is the
+// engine's network of seed s.
 //
 // Loss over a batch of B inputs (the whole training set for full-batch GD):
 //   Loss = 1/(2B) sum_t |f(x_t) - y_t|^2,
@@ -101,7 +101,7 @@ struct Params {
     std::vector<Eigen::VectorXd> b;
 };
 
-// The engine's initial network of `seed` (orthogonal weights on square layers only).
+// The engine's initial network of `seed`.
 void init_params(const network::Spec& net, std::uint64_t seed, int inner_threads, Params& p);
 
 // Workspace of one forward / backward pass over a batch.

@@ -74,11 +74,6 @@ void validate(const Spec& s, std::size_t n_seeds) {
     if (n_seeds < 1) throw std::invalid_argument("seeds: need at least one seed");
     if (!(s.sigma_w2 > 0.0) || !std::isfinite(s.sigma_w2)) throw std::invalid_argument("sigma_w2: must be > 0 and finite");
     if (!(s.sigma_b2 >= 0.0) || !std::isfinite(s.sigma_b2)) throw std::invalid_argument("sigma_b2: must be >= 0 and finite");
-    const int L = static_cast<int>(s.widths.size()) - 1;
-    if (s.weights == Weights::Orthogonal)
-        for (int l = 1; l <= L; ++l)
-            if (s.widths[l] != s.widths[l - 1])
-                throw std::invalid_argument("weights: orthogonal weights need equal widths in every layer");
     if (s.batchnorm != BatchNorm::None && s.batch < 2)
         throw std::invalid_argument(s.batch_name + ": batch norm needs a batch of at least 2");
     if (s.batchnorm == BatchNorm::All && s.backward == Backward::Outputs)

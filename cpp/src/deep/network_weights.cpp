@@ -24,15 +24,31 @@ void draw_layer(const Spec& spec, int l, std::uint64_t seed, int inner_threads, 
         rng.fill_normal(W.data() + r0 * cols, static_cast<std::size_t>(nr * cols), scale);
     });
     if (orthogonal) {
-        // Haar orthogonal: Q of the QR decomposition of a Gaussian matrix, columns multiplied by
-        // sign(R_jj) (Mezzadri 2007), times sqrt(sigma_w2).
-        const Eigen::MatrixXd Gm = W;
+        // Haar (semi-)orthogonal: Q of the QR decomposition of the Gaussian matrix, columns multiplied
+        // by sign(R_jj) (Mezzadri 2007). Square: W = sqrt(sigma_w2) Q. rows > cols: the thin Q of W
+        // (orthonormal columns), rows < cols: the transpose of the thin Q of W^T (orthonormal rows);
+        // scaled so that the mean square entry is sigma_w2 / cols as for Gaussian weights:
+        // W^T W = sigma_w2 (rows / cols) I_cols (rows > cols), W W^T = sigma_w2 I_rows (rows <= cols).
+        const bool tall = rows >= cols;
+        const std::int64_t m = tall ? rows : cols, k = tall ? cols : rows;  // QR of an m x k matrix, m >= k
+        Eigen::MatrixXd Gm(m, k);
+        if (tall)
+            Gm = W;
+        else
+            Gm = W.transpose();
         Eigen::HouseholderQR<Eigen::MatrixXd> qr(Gm);
-        Eigen::MatrixXd Q = qr.householderQ();
+        Eigen::MatrixXd Q;
+        if (m == k)
+            Q = qr.householderQ();
+        else
+            Q = qr.householderQ() * Eigen::MatrixXd::Identity(m, k);
         const Eigen::MatrixXd& R = qr.matrixQR();
-        const double sw = std::sqrt(spec.sigma_w2);
-        for (std::int64_t j = 0; j < rows; ++j) Q.col(j) *= (R(j, j) < 0.0 ? -sw : sw);
-        W = Q;
+        const double sw = std::sqrt(spec.sigma_w2 * std::max(1.0, static_cast<double>(rows) / static_cast<double>(cols)));
+        for (std::int64_t j = 0; j < k; ++j) Q.col(j) *= (R(j, j) < 0.0 ? -sw : sw);
+        if (tall)
+            W = Q;
+        else
+            W = Q.transpose();
     }
     b.resize(rows);
     Rng rng(seed, stream(l, 0));

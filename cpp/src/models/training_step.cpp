@@ -24,12 +24,7 @@ void init_params(const network::Spec& net, std::uint64_t seed, int inner_threads
     const int L = static_cast<int>(net.widths.size()) - 1;
     p.W.resize(L);
     p.b.resize(L);
-    network::Spec gauss = net;
-    gauss.weights = network::Weights::Gaussian;
-    for (int l = 1; l <= L; ++l) {
-        const bool square = net.widths[l] == net.widths[l - 1];
-        network::draw_layer(square ? net : gauss, l, seed, inner_threads, p.W[l - 1], p.b[l - 1]);
-    }
+    for (int l = 1; l <= L; ++l) network::draw_layer(net, l, seed, inner_threads, p.W[l - 1], p.b[l - 1]);
 }
 
 void forward(const network::Spec& net, const Params& p, const Eigen::MatrixXd& X, Pass& pass, int inner_threads,
@@ -68,14 +63,19 @@ void forward(const network::Spec& net, const Params& p, const Eigen::MatrixXd& X
                  false, W.cols(), false);
             Out.middleRows(r0, nr).colwise() += b.segment(r0, nr);
             if (!Aout) return;
-            for (Eigen::Index i = r0; i < r0 + nr; ++i) {
-                if (bn_all) {
+            if (bn_all) {
+                for (Eigen::Index i = r0; i < r0 + nr; ++i) {
                     // In place: U[l] holds BN(u^l) from here on (what phi' needs).
                     const double nrm = network::batch_normalize(&Out(i, 0), &Out(i, 0), B, M, M);
                     pass.norms[l][i] = nrm;
                     if (!(nrm > 0)) ++degenerate[k];
                 }
-                for (int t = 0; t < B; ++t) (*Aout)(i, t) = phi.value(Out(i, t));
+            }
+            // column by column (contiguous in the column-major block)
+            for (int t = 0; t < B; ++t) {
+                const double* u = &Out(r0, t);
+                double* a = &(*Aout)(r0, t);
+                for (Eigen::Index i = 0; i < nr; ++i) a[i] = phi.value(u[i]);
             }
         });
         for (std::int64_t c : degenerate) pass.degenerate += c;
@@ -121,14 +121,18 @@ void backward(const network::Spec& net, Params& p, Pass& pass, const Eigen::Matr
                 const Eigen::Index r0 = k * kRowBlock, nr = std::min<Eigen::Index>(kRowBlock, Mp - r0);
                 // G.middleRows(r0, nr) = W.middleCols(r0, nr)^T * D
                 gemm(G.data() + r0, nr, B, Mp, false, 1.0, W.data() + r0, Mp, false, D.data(), M, false, M, false);
-                Eigen::VectorXd v(bn_all ? B : 0);
-                for (Eigen::Index i = r0; i < r0 + nr; ++i) {
-                    if (bn_all) {
+                if (bn_all) {
+                    Eigen::VectorXd v(B);
+                    for (Eigen::Index i = r0; i < r0 + nr; ++i) {
                         for (int t = 0; t < B; ++t) v[t] = phi.deriv(Ub(i, t)) * G(i, t);
                         network::batch_normalize_backward(&Ub(i, 0), pass.norms[l - 1][i], v.data(), &G(i, 0), B, Mp, 1,
                                                           Mp);
-                    } else {
-                        for (int t = 0; t < B; ++t) G(i, t) *= phi.deriv(Ub(i, t));
+                    }
+                } else {
+                    for (int t = 0; t < B; ++t) {  // column by column (contiguous in the column-major block)
+                        const double* u = &Ub(r0, t);
+                        double* g = &G(r0, t);
+                        for (Eigen::Index i = 0; i < nr; ++i) g[i] *= phi.deriv(u[i]);
                     }
                 }
             });
