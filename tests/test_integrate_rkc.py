@@ -223,3 +223,20 @@ except KeyboardInterrupt:
     print("interrupted")
 """
     assert interrupt_child(script, wait=1.0).strip() == "interrupted"
+
+
+def test_committee_divergence_is_a_status():
+    o = committee.ode(np.eye(2), 0.1 * np.eye(2), np.eye(2), 6.0, activation="linear", t=50.0, method="rkc")
+    ref = committee.ode(np.eye(2), 0.1 * np.eye(2), np.eye(2), 6.0, activation="linear", t=50.0)
+    assert o.status == ref.status == "diverged"
+    assert o.stop_time == pytest.approx(ref.stop_time, rel=0.05) and np.all(np.isfinite(o.Q))
+
+
+def test_perceptron_time_to_error_with_rkc():
+    # The event on the dense output of RKC (rtol 1e-7) against Dormand–Prince (rtol 1e-8): measured
+    # relative differences <= 3e-5.
+    eta = np.array([0.2, 0.5, 1.0, 1.5])
+    ref = perceptron.time_to_error("erf", "sgd", eta, 1.0, threshold=0.01)
+    sol = perceptron.time_to_error("erf", "sgd", eta, 1.0, threshold=0.01, method="rkc", rtol=1e-7, atol=1e-9)
+    assert list(sol.status) == ["ok"] * 4
+    np.testing.assert_allclose(sol.time, ref.time, rtol=2e-4)

@@ -33,7 +33,7 @@ StageCoefficients stage_coefficients(int stages);
 
 // Nonlinear power iteration for the spectral radius of dF/dy at (t, y) with f = F(t, y): iterates
 // z <- y + delta (F(t, z) - f) / |F(t, z) - f| (|z - y| = delta ~ sqrt(eps) |y|) until two
-// estimates agree to 1%, at most 50 evaluations. direction (in/out) is the starting direction
+// estimates agree to 1%, at most 50 evaluations (then the larger of the last two). direction (in/out) is the starting direction
 // (the previous dominant direction; f or a unit vector when empty or zero). Returns 1.2 times the
 // estimate (the RKC safety factor), 0 when F is constant; n_rhs counts the evaluations.
 using Rhs = std::function<void(double t, const double* y, double* dydt)>;

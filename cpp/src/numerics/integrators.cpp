@@ -204,7 +204,7 @@ OdeResult integrate_ode(const OdeRhs& rhs, const Vec& y0_in, const std::vector<d
     bool rho_stale = true;
     int rho_age = 0;
     const int max_stages = static_cast<int>(std::clamp(
-        std::round(std::sqrt(opt.rtol / (10.0 * std::numeric_limits<double>::epsilon()))), 2.0, 1e6));
+        std::round(std::sqrt(opt.rtol / (10.0 * std::numeric_limits<double>::epsilon()))), 2.0, 1e5));
     double err_prev = 0.0, h_prev = 0.0;
     auto refresh_rho = [&]() {
         rho = rkc::spectral_radius(rhs, t, y, f, rho_direction, res.n_rhs);

@@ -89,7 +89,9 @@ double spectral_radius(const Rhs& rhs, double t, const Eigen::VectorXd& y, const
         if (it >= 2 && std::abs(sigma - sigma_prev) <= 0.01 * std::max(sigma, 1e-300)) break;
     }
     direction = z - y;
-    return 1.2 * sigma;
+    // Without convergence (e.g. a non-normal Jacobian) the last two estimates bracket it better
+    // than the last one alone.
+    return 1.2 * std::max(sigma, sigma_prev);
 }
 
 }  // namespace statmech_nn::rkc
