@@ -34,6 +34,11 @@ constexpr double kMaxOdeTime = 1e15;
 
 enum class OdeMethod { DormandPrince, RKC, RK4, Euler };
 
+// Most stages of one RKC step (stability interval ~0.65 s^2 h rho covers h rho <= 6.5e5): a step
+// costs at most this many right-hand sides, so max_steps bounds the work; stiffer problems take
+// proportionally smaller steps.
+constexpr int kMaxRkcStages = 1000;
+
 // Adaptive methods (rtol/atol control the step): Dormand–Prince and RKC.
 inline bool is_adaptive(OdeMethod m) { return m == OdeMethod::DormandPrince || m == OdeMethod::RKC; }
 

@@ -197,14 +197,16 @@ OdeResult integrate_ode(const OdeRhs& rhs, const Vec& y0_in, const std::vector<d
     Vec k2(n), k3(n), k4(n), k5(n), k6(n), k7(n), ytmp(n), ynew(n), err(n);
 
     // RKC: spectral radius estimate (refreshed every 25 accepted steps and after a rejection), its
-    // direction, the largest stage count (rounding errors grow like s^2 eps; Sommeijer et al.'s
-    // bound sqrt(rtol / (10 eps))) and the previous accepted step for the step-size controller.
+    // direction, the largest stage count (rounding errors grow like s^2 eps: Sommeijer et al.'s
+    // bound sqrt(rtol / (10 eps)); at most kMaxRkcStages, so that max_steps bounds the work) and
+    // the previous accepted step for the step-size controller.
     double rho = 0.0;
     Vec rho_direction;
     bool rho_stale = true;
     int rho_age = 0;
     const int max_stages = static_cast<int>(std::clamp(
-        std::round(std::sqrt(opt.rtol / (10.0 * std::numeric_limits<double>::epsilon()))), 2.0, 1e5));
+        std::round(std::sqrt(opt.rtol / (10.0 * std::numeric_limits<double>::epsilon()))), 2.0,
+        static_cast<double>(kMaxRkcStages)));
     double err_prev = 0.0, h_prev = 0.0;
     auto refresh_rho = [&]() {
         rho = rkc::spectral_radius(rhs, t, y, f, rho_direction, res.n_rhs);
