@@ -132,6 +132,34 @@ def test_backends_identical():
         assert np.array_equal(threads[v].values, dask[v].values, equal_nan=threads[v].dtype.kind == "f")
 
 
+def test_dask_mixed_lengths_identical():
+    """A dask chunk whose points stop at different times (one diverges): the time grids differ
+    between rows and travel whole; the chunk of equal rows travels compacted. Both as threads."""
+    distributed = pytest.importorskip("distributed")
+    kw = dict(activation="erf", rule="sgd", t=T)
+    axes = {"eta": [1.0, 1e3, 2.0, 3.0], "l0": [1.0]}
+    threads = sn.sweep(perceptron.ode, axes, progress=False, **kw)
+    assert list(threads["status"].values.ravel()) == ["ok", "diverged", "ok", "ok"]
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) \
+            as cluster, distributed.Client(cluster) as client:
+        dask = sn.sweep(perceptron.ode, axes, progress=False, backend="dask", client=client, chunk_size=2, **kw)
+    xr.testing.assert_identical(threads, dask)
+
+
+def test_compact_rows_round_trip():
+    from statmech_nn._sweep import _compact, _expand
+
+    same = np.tile(np.linspace(0.0, 1.0, 5), (3, 1))
+    ragged = same.copy()
+    ragged[1, 3:] = np.nan
+    raw = {"t": same, "x": ragged, "n": np.arange(3), "z": None}
+    packed = _compact(raw)
+    assert not isinstance(packed["t"], np.ndarray) and packed["x"] is ragged
+    back = _expand(packed)
+    assert np.array_equal(back["t"], same) and back["t"].flags.writeable
+    assert back["x"] is ragged and back["z"] is None
+
+
 _CALLS = {"n": 0, "limit": None}
 
 
@@ -358,6 +386,13 @@ def test_long_calls_take_progress(capfd):
     sn.fisher.empirical("relu", depth=1, width=20, n_samples=4, seeds=[0, 1], progress=True)
     err = capfd.readouterr().err
     assert "fisher.empirical" in err and "2/2" in err
+    mf = meanfield.simulate("tanh", 1.5, 0.05, 3, 20, seeds=[0, 1, 2], progress=True)
+    err = capfd.readouterr().err
+    assert "meanfield.simulate" in err and "3/3" in err
+    assert np.array_equal(mf.q_a, meanfield.simulate("tanh", 1.5, 0.05, 3, 20, seeds=[0, 1, 2]).q_a)
+    sn.batchnorm.simulate("relu", 4, 3, 16, seeds=[0, 1], progress=True)
+    err = capfd.readouterr().err
+    assert "batchnorm.simulate" in err and "2/2" in err
     with pytest.raises(TypeError, match="progress"):
         perceptron.time_to_error("erf", "sgd", eta, 1.0, 0.05, progress="yes")
 

@@ -254,12 +254,40 @@ def _run_points(function: Callable[..., Any], fixed: Dict[str, Any], names: Sequ
     return out
 
 
+def _compact(raw: Dict[str, Any]) -> Dict[str, Any]:
+    """A fast path's stacked arrays for the trip back from a dask worker: a 2-D column whose rows
+    are all equal (the time grid ``t`` when every point reached the end) travels as one row."""
+    out: Dict[str, Any] = {}
+    for k, v in raw.items():
+        if isinstance(v, np.ndarray) and v.ndim == 2 and v.shape[0] > 1 and np.array_equal(v, v[:1].repeat(v.shape[0], 0)):
+            out[k] = _SameRows(v[0], v.shape[0])
+        else:
+            out[k] = v
+    return out
+
+
+class _SameRows:
+    """One row standing for ``n`` equal rows (see :func:`_compact`)."""
+
+    def __init__(self, row: np.ndarray, n: int) -> None:
+        self.row, self.n = row, n
+
+    def expand(self) -> np.ndarray:
+        return np.repeat(self.row[None, :], self.n, axis=0)
+
+
+def _expand(raw: Dict[str, Any]) -> Dict[str, Any]:
+    return {k: v.expand() if isinstance(v, _SameRows) else v for k, v in raw.items()}
+
+
 def _run_points_packed(function: Callable[..., Any], fixed: Dict[str, Any], names: Sequence[str],
-                       points: Sequence[Tuple[int, Tuple[Any, ...]]], seed_info: Optional[Tuple[int, str, int]],
+                       points: Any, seed_info: Optional[Tuple[int, str, int]],
                        result_name: str, fast: bool = False) -> bytes:
     """:func:`_run_points` (or the C++ grid fast path, when ``fast`` and there is one) with its
-    output pickled in one piece: a chunk holds thousands of small arrays, which dask would
-    otherwise serialise one by one (several times slower). Runs on a dask worker."""
+    input and output pickled in one piece: a chunk holds thousands of small tuples and arrays,
+    which dask would otherwise walk and serialise one by one (several times slower). ``points``
+    is the pickled list of ``(index, values)``. Runs on a dask worker."""
+    points = pickle.loads(points)
     if fast:
         from . import _sweep_fast
 
@@ -267,7 +295,7 @@ def _run_points_packed(function: Callable[..., Any], fixed: Dict[str, Any], name
         if runner is not None:
             try:
                 # the core's stacked arrays (compact); the client makes the per-point fields
-                return pickle.dumps(("raw", runner.compute(points)), protocol=pickle.HIGHEST_PROTOCOL)
+                return pickle.dumps(("raw", _compact(runner.compute(points))), protocol=pickle.HIGHEST_PROTOCOL)
             except _sweep_fast.NotHandled:
                 pass
     out = _run_points(function, fixed, names, points, seed_info, result_name)
@@ -1017,6 +1045,7 @@ def _run_dask(function: Callable[..., Any], fixed: Dict[str, Any], names: List[s
     def unpack(fut: Any) -> List[Tuple[int, Dict[str, Any]]]:
         kind, payload = pickle.loads(fut.result())
         if kind == "raw":
+            payload = _expand(payload)
             if runner is None:  # pragma: no cover - the worker found a fast path the client did not
                 raise RuntimeError("sweep: a dask worker used a fast path this process does not have")
             if keep is not None and runner.columns is not None:
@@ -1027,7 +1056,8 @@ def _run_dask(function: Callable[..., Any], fixed: Dict[str, Any], names: List[s
 
     try:
         for c in chunks:
-            fut = client.submit(_run_points_packed, function, fixed, names, c, seed_info, result_name,
+            packed = pickle.dumps(c, protocol=pickle.HIGHEST_PROTOCOL)  # opaque to dask: not walked
+            fut = client.submit(_run_points_packed, function, fixed, names, packed, seed_info, result_name,
                                 fast and runner is not None, pure=False)
             chunk_of[fut.key] = c
             futures.append(fut)

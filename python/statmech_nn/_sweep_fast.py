@@ -190,16 +190,10 @@ def _committee_ode(function: Callable[..., Any], fixed: Dict[str, Any], names: S
     kw = _defaults(function, fixed)
     if any(n not in kw for n in ("Q0", "R0", "T")) or ("eta" not in kw and "eta" not in names):
         return None
-    Q0, R0, T, K, M = C._overlaps(kw["Q0"], kw["R0"], kw["T"])
-    norm = C._normalization(kw["batchnorm"], kw["bn_gradient"])
-    g0 = C._gains(kw["g0"], K, bool(kw["batchnorm"]))
-    w_arr, v_arr = C._layers(kw["w"], kw["v"], K, M)
-    activation = C.check_activation(kw["activation"], C.ODE_ACTIVATIONS)
-    times = C.check_times(kw["t"])
-    method, rtol, atol, dt, max_step, max_steps, divergence_bound = C.check_ode_options(
-        kw["method"], kw["rtol"], kw["atol"], kw["dt"], kw["max_step"], kw["max_steps"], kw["divergence_bound"])
-    options = _core.integrators.OdeOptions(method, rtol, atol, dt, max_step, max_steps, divergence_bound)
-    state = C._core_committee.State(Q0, R0, g0, w_arr)
+    inputs = C._OdeInputs(kw["Q0"], kw["R0"], kw["T"], kw["w"], kw["v"], kw["batchnorm"], kw["g0"],
+                          kw["activation"], kw["t"], kw["bn_gradient"], kw["method"], kw["rtol"], kw["atol"],
+                          kw["dt"], kw["max_step"], kw["max_steps"], kw["divergence_bound"])
+    norm = inputs.norm
 
     def compute(points: Points) -> Dict[str, Any]:
         models, etas_w = [], []
@@ -207,14 +201,14 @@ def _committee_ode(function: Callable[..., Any], fixed: Dict[str, Any], names: S
             p = dict(kw)
             p.update({n: (v.item() if isinstance(v, np.generic) else v) for n, v in zip(names, values)})
             try:
-                eta, eta_w, sigma, noise, batch_size = C._common(p["eta"], p["eta_w"], p["sigma"], p["noise"],
-                                                                  p["batch_size"])
+                model, eta_w = inputs.model(p["eta"], p["eta_w"], p["sigma"], p["noise"], p["batch_size"])
             except (ValueError, TypeError) as exc:
                 raise _NotHandled(str(exc)) from exc
-            models.append(C._core_committee.Model(activation, K, M, v_arr, eta, eta_w, sigma, noise, batch_size,
-                                                  norm))
+            models.append(model)
             etas_w.append(eta_w)
-        d = _core.sweep.committee_ode(models, [T] * len(points), [state] * len(points), times, options, num_threads)
+        m = len(points)
+        d = _core.sweep.committee_ode(models, [inputs.T] * m, [inputs.state] * m, inputs.times, inputs.options,
+                                      num_threads)
         d["eta_w"] = etas_w
         return d
 
@@ -225,9 +219,7 @@ def _committee_ode(function: Callable[..., Any], fixed: Dict[str, Any], names: S
         for k, (index, _) in enumerate(points):
             n = int(d["n_rows"][k])
             r = {f: d[f][k, :n] for f in ("t", "Q", "R", "g", "w", "eg")}
-            status = str(d["status"][k])
-            if status == "ok" and not all(np.all(np.isfinite(r[f])) for f in ("Q", "R", "g", "w", "eg")):
-                status = "diverged"
+            status = C._final_status(str(d["status"][k]), r)
             # the fields of C.OdeResult as sweep's _to_fields gives them (tests: identical Datasets)
             f = {"t": (dims["t"], r["t"]), "Q": (dims["Q"], r["Q"]), "R": (dims["R"], r["R"])}
             if norm != "none":

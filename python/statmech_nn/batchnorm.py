@@ -40,6 +40,7 @@ import numpy as np
 
 from . import _core, _interruptible, _network
 from ._deprecation import renamed_arguments
+from ._progress import check_progress, core_progress
 from ._result import Result, combine_status, resultclass
 from ._validation import (
     ACTIVATIONS,
@@ -387,15 +388,16 @@ class Simulation(Result):
 @renamed_arguments(B="batch_size")
 def simulate(activation: str, batch_size: int, depth: int, width: int, sigma_w2: float = 1.0,
              sigma_b2: float = 0.0, seeds: Any = 0, *, Sigma0: Any = None, slope: float = 0.01, alpha: float = 1.0,
-             num_threads: Optional[int] = None) -> Simulation:
+             num_threads: Optional[int] = None, progress: bool = False) -> Simulation:
     """Sample deep BN networks of width ``width`` and ``depth`` layers on a batch of ``batch_size``
     inputs (deprecated alias ``B``).
 
     ``Sigma0`` (B x B, default ``I``): covariance of the input pre-activations h^0 (i.i.d. over the
     ``width`` neurons). Runs on the sampled-network engine (batch norm in every layer): seeds run in
     parallel, a single seed is split over fixed blocks of 128 weight rows, each with its own random
-    stream, so results do not depend on ``num_threads``. Runs needing more than 4 GiB are refused
-    with a ValueError naming the parameter.
+    stream, so results do not depend on ``num_threads``. Runs needing more memory than
+    :func:`statmech_nn.memory_limit` allows are refused with a ValueError naming the parameter.
+    ``progress=True`` shows a progress bar of the seeds done (``tqdm``, the ``sweep`` extra).
     """
     name, slope, alpha = _act(activation, slope, alpha)
     B = _batch(batch_size)
@@ -415,10 +417,11 @@ def simulate(activation: str, batch_size: int, depth: int, width: int, sigma_w2:
             raise ValueError(f"Sigma0: must be batch_size x batch_size = {B} x {B}; got {S0.shape}")
         w, V = _interruptible.call(np.linalg.eigh, 0.5 * (S0 + S0.T), size=S0.size)
         factor = V * np.sqrt(np.clip(w, 0.0, None))
-    d = _network.run([width] * (depth + 1), B, "relu" if name == "alpha_relu" else name, slope=slope,
-                     alpha=alpha if name == "alpha_relu" else None, sigma_w2=sigma_w2, sigma_b2=sigma_b2,
-                     seeds=seeds, batchnorm="all", input="gaussian", cov_factor=factor, preactivation=True,
-                     backward="random", post_stats=False, num_threads=nt)
+    with core_progress(check_progress(progress), "batchnorm.simulate", "seed", len(seeds)):
+        d = _network.run([width] * (depth + 1), B, "relu" if name == "alpha_relu" else name, slope=slope,
+                         alpha=alpha if name == "alpha_relu" else None, sigma_w2=sigma_w2, sigma_b2=sigma_b2,
+                         seeds=seeds, batchnorm="all", input="gaussian", cov_factor=factor, preactivation=True,
+                         backward="random", post_stats=False, num_threads=nt)
     Sig = d["pre_cov"]
     with np.errstate(invalid="ignore", divide="ignore"):
         diag = np.einsum("slii->sl", Sig) / B

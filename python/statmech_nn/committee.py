@@ -413,25 +413,53 @@ def ode(Q0: Any, R0: Any, T: Any, eta: float, w: Any = None, v: Any = None, *, b
     -------
     OdeResult
     """
-    Q0, R0, T, K, M = _overlaps(Q0, R0, T)
-    eta, eta_w, sigma, noise, batch_size = _common(eta, eta_w, sigma, noise, batch_size)
-    norm = _normalization(batchnorm, bn_gradient)
-    g = _gains(g0, K, bool(batchnorm))
-    w_arr, v_arr = _layers(w, v, K, M)
-    activation = check_activation(activation, ODE_ACTIVATIONS)
-    times = check_times(t)
-    method, rtol, atol, dt, max_step, max_steps, divergence_bound = check_ode_options(
-        method, rtol, atol, dt, max_step, max_steps, divergence_bound)
+    inputs = _OdeInputs(Q0, R0, T, w, v, batchnorm, g0, activation, t, bn_gradient, method, rtol, atol, dt,
+                        max_step, max_steps, divergence_bound)
+    model, eta_w = inputs.model(eta, eta_w, sigma, noise, batch_size)
     nt = check_threads(num_threads)
-    model = _core_committee.Model(activation, K, M, v_arr, eta, eta_w, sigma, noise, batch_size, norm)
-    options = _core.integrators.OdeOptions(method, rtol, atol, dt, max_step, max_steps, divergence_bound)
-    r = _core_committee.ode(model, T, _core_committee.State(Q0, R0, g, w_arr), times, options, nt)
-    status = str(r["status"])
-    if status == "ok" and not all(np.all(np.isfinite(r[k])) for k in ("Q", "R", "g", "w", "eg")):
-        status = "diverged"  # never report success with non-finite numbers
-    return OdeResult(t=r["t"], Q=r["Q"], R=r["R"], g=r["g"] if norm != "none" else None,
+    r = _core_committee.ode(model, inputs.T, inputs.state, inputs.times, inputs.options, nt)
+    arrays = {k: r[k] for k in ("t", "Q", "R", "g", "w", "eg")}
+    status = _final_status(str(r["status"]), arrays)
+    return OdeResult(t=r["t"], Q=r["Q"], R=r["R"], g=r["g"] if inputs.norm != "none" else None,
                      w=r["w"] if eta_w > 0 else None, eg=r["eg"], status=status, stop_time=float(r["stop_time"]),
                      n_rhs=int(r["n_rhs"]))
+
+
+class _OdeInputs:
+    """The validated arguments of :func:`ode` that do not depend on the learning rates, noise or
+    batch size (the axes a sweep varies point by point): the overlaps, layers, activation, time grid
+    and integrator options, and :meth:`model` for one point's scalars. Used by :func:`ode` and by
+    the sweep's grid fast path, so that both validate exactly alike."""
+
+    def __init__(self, Q0: Any, R0: Any, T: Any, w: Any, v: Any, batchnorm: Any, g0: Any, activation: Any,
+                 t: Any, bn_gradient: Any, method: Any, rtol: Any, atol: Any, dt: Any, max_step: Any,
+                 max_steps: Any, divergence_bound: Any) -> None:
+        Q0, R0, self.T, self.K, self.M = _overlaps(Q0, R0, T)
+        self.norm = _normalization(batchnorm, bn_gradient)
+        g = _gains(g0, self.K, bool(batchnorm))
+        w_arr, self.v = _layers(w, v, self.K, self.M)
+        self.activation = check_activation(activation, ODE_ACTIVATIONS)
+        self.times = check_times(t)
+        method, rtol, atol, dt, max_step, max_steps, divergence_bound = check_ode_options(
+            method, rtol, atol, dt, max_step, max_steps, divergence_bound)
+        self.options = _core.integrators.OdeOptions(method, rtol, atol, dt, max_step, max_steps, divergence_bound)
+        self.state = _core_committee.State(Q0, R0, g, w_arr)
+
+    def model(self, eta: Any, eta_w: Any, sigma: Any, noise: Any, batch_size: Any) -> Any:
+        """The core model at one point, and the validated eta_w (a head-learning rate of 0 means
+        fixed second-layer weights, so no ``w`` field)."""
+        eta, eta_w, sigma, noise, batch_size = _common(eta, eta_w, sigma, noise, batch_size)
+        return _core_committee.Model(self.activation, self.K, self.M, self.v, eta, eta_w, sigma, noise,
+                                     batch_size, self.norm), eta_w
+
+
+
+def _final_status(status: str, arrays: Dict[str, Any]) -> str:
+    """The core's status word, except that "ok" with non-finite numbers is "diverged": never
+    report success with NaN or inf (shared by :func:`ode` and the sweep's grid fast path)."""
+    if status == "ok" and not all(np.all(np.isfinite(arrays[k])) for k in ("Q", "R", "g", "w", "eg")):
+        return "diverged"
+    return status
 
 
 def derivatives(Q: Any, R: Any, T: Any, eta: float, w: Any = None, v: Any = None, *, batch_size: int = 1,

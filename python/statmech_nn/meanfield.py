@@ -737,7 +737,7 @@ class Simulation(Result):
 def simulate(activation: str, sigma_w2: float, sigma_b2: float, depth: int, width: int, *, q_in: float = 1.0,
              c_in: float = 0.5, weights: str = "gaussian", seeds: Any = None, gradients: bool = True,
              jacobian: bool = False, slope: float = 0.01, num_threads: Optional[int] = None,
-             samples: Optional[int] = None, seed: Optional[int] = None) -> Simulation:
+             samples: Optional[int] = None, seed: Optional[int] = None, progress: bool = False) -> Simulation:
     """Sample real networks of width M = ``width`` and depth L and measure q^l, c^l for an input pair
     (|x|^2/M = q_in exactly, cosine c_in exactly), backpropagated gradient norms and, with
     ``jacobian=True``, the eigenvalues of J J^T (cost O(L M^3) per network).
@@ -751,6 +751,8 @@ def simulate(activation: str, sigma_w2: float, sigma_b2: float, depth: int, widt
     num_threads : int, optional
         Threads (default: OpenMP's). Results do not depend on it (the sampled-network engine draws
         every layer from ``Rng(seed, layer * 2**32 + block)``).
+    progress : bool
+        Show a progress bar of the seeds done (``tqdm``, the ``sweep`` extra).
 
     Returns
     -------
@@ -759,6 +761,7 @@ def simulate(activation: str, sigma_w2: float, sigma_b2: float, depth: int, widt
     import warnings
 
     from . import _network
+    from ._progress import check_progress, core_progress
     from ._validation import check_seeds
 
     if samples is not None or seed is not None:
@@ -781,10 +784,12 @@ def simulate(activation: str, sigma_w2: float, sigma_b2: float, depth: int, widt
     for flag, pname in ((gradients, "gradients"), (jacobian, "jacobian")):
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"{pname} must be a bool")
-    d = _network.run([width] * (depth + 1), 2, name, slope=slope, sigma_w2=w, sigma_b2=b, seeds=seeds,
-                     weights=weights, linear_readout=False, input="pair", q_in=q_in, c_in=c_in,
-                     backward="random" if gradients else "none", jacobian=bool(jacobian),
-                     num_threads=check_threads(num_threads), batch_name="seeds")
+    nt = check_threads(num_threads)
+    with core_progress(check_progress(progress), "meanfield.simulate", "seed", len(seeds)):
+        d = _network.run([width] * (depth + 1), 2, name, slope=slope, sigma_w2=w, sigma_b2=b, seeds=seeds,
+                         weights=weights, linear_readout=False, input="pair", q_in=q_in, c_in=c_in,
+                         backward="random" if gradients else "none", jacobian=bool(jacobian),
+                         num_threads=nt, batch_name="seeds")
     pre = d["pre_cov"][:, 1:]
     q_a, q_b = pre[..., 0, 0].copy(), pre[..., 1, 1].copy()
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
