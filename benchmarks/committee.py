@@ -12,6 +12,11 @@
    and the floor set by drawing the N b normals per step.
 6. ``simulate`` with one sample per step (b = 1, what nn2pp-style scripts run), 1 thread, vs the
    NumPy loop, at N = 1e4 (K = M = 2, 10) and N = 1e5 (K = M = 10).
+7. Stiffness and the Runge-Kutta-Chebyshev method (``method="rkc"``) at K = M = 10 (erf), 1 thread:
+   the spectral radius of the Jacobian along the trajectory (finite differences) against the mean
+   Dormand-Prince step, then dopri5 and rkc interleaved at t <= 1000 and t <= 1e4, rtol 1e-3 to 1e-8
+   (steps, right-hand sides, wall min/median, error against a rtol 1e-12 reference). ``--rkc``
+   runs this section alone.
 
 Run: ``PYTHONPATH=python python benchmarks/committee.py`` (add ``--quick`` for a short run).
 
@@ -278,6 +283,83 @@ def bench_simulate_single():
               f"{s / steps * 1e6:8.1f} us per step   ratio {np_s / s:.1f}x")
 
 
+def _committee_packing(K, M, T):
+    """y = (upper triangle of Q, R) and the committee right-hand side on it (1 thread)."""
+    iu = np.triu_indices(K)
+
+    def pack(Q, R):
+        return np.concatenate([Q[iu], R.ravel()])
+
+    def unpack(y):
+        Q = np.zeros((K, K))
+        Q[iu] = y[:len(iu[0])]
+        Q = Q + Q.T - np.diag(np.diag(Q))
+        return Q, y[len(iu[0]):].reshape(K, M)
+
+    def f(t, y):
+        Q, R = unpack(y)
+        d = committee.derivatives(Q, R, T, 1.0, num_threads=1)
+        return pack(d.Q, d.R)
+
+    return pack, f
+
+
+def bench_rkc():
+    from statmech_nn.integrate import solve_ode
+
+    K = M = 10
+    Q0, R0, T = initial_overlaps(K, M)
+    pack, f = _committee_packing(K, M, T)
+    print(f"== 7. stiffness and method='rkc', K = M = 10 (erf), 1 thread; load average {os.getloadavg()[0]:.1f}")
+    edges = [0.0, 10.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0]
+    ref = committee.ode(Q0, R0, T, 1.0, t=edges, rtol=1e-12, atol=1e-14, num_threads=1)
+    print("  spectral radius rho of the Jacobian (finite differences) at t, and the mean dopri5 step on the "
+          "interval that starts there (3.3 / rho: its real stability limit)")
+    for i, ti in enumerate(edges[:-1]):
+        y = pack(ref.Q[i], ref.R[i])
+        f0 = f(ti, y)
+        J = np.empty((y.size, y.size))
+        for j in range(y.size):
+            e = 1e-6 * max(1.0, abs(y[j]))
+            yp = y.copy()
+            yp[j] += e
+            J[:, j] = (f(ti, yp) - f0) / e
+        ev = np.linalg.eigvals(J)
+        rho = np.max(np.abs(ev))
+        dom = ev[np.argmax(np.abs(ev))]
+        line = (f"  t = {ti:6g}: rho = {rho:7.3f} (dominant eigenvalue {dom.real:+.3f}{dom.imag:+.3f}i), "
+                f"3.3/rho = {3.3 / rho:7.2f}")
+        for rtol in (1e-6, 1e-8):
+            sol = solve_ode(f, y, [ti, edges[i + 1]], rtol=rtol, atol=rtol * 1e-2)
+            line += f"; rtol {rtol:g}: h = {(edges[i + 1] - ti) / sol.n_steps:6.2f} ({sol.n_rejected} rejected)"
+        print(line)
+    print("  method  t_max  rtol   steps    RHS   wall min / median (ms)   max rel. error Q, R   max |d eps_g|")
+    for t_end in (1000.0, 1e4):
+        t_eval = np.linspace(0.0, t_end, 21)
+        r = committee.ode(Q0, R0, T, 1.0, t=t_eval, rtol=1e-12, atol=1e-14, num_threads=1)
+        for rtol in (1e-3, 1e-4, 1e-6, 1e-8):
+            kw = dict(t=t_eval, rtol=rtol, atol=rtol * 1e-2, num_threads=1)
+            times = {"dopri5": [], "rkc": []}
+            for _ in range(1 if QUICK else 3):  # interleaved
+                for m in times:
+                    t0 = time.perf_counter()
+                    committee.ode(Q0, R0, T, 1.0, method=m, **kw)
+                    times[m].append(time.perf_counter() - t0)
+            for m in times:
+                o = committee.ode(Q0, R0, T, 1.0, method=m, **kw)
+                # The step count from the same integrator on the Python right-hand side (whose
+                # validation may refuse a trial state of a loose tolerance: then "-").
+                try:
+                    steps = str(solve_ode(f, pack(Q0, R0), [0.0, t_end], method=m, rtol=rtol,
+                                          atol=rtol * 1e-2).n_steps)
+                except ValueError:
+                    steps = "-"
+                err = max(np.max(np.abs(getattr(o, k) - getattr(r, k)), axis=(1, 2)).max() /
+                          np.max(np.abs(getattr(r, k))) for k in ("Q", "R"))
+                print(f"  {m:6s} {t_end:6g} {rtol:6g} {steps:>6s} {o.n_rhs:6d}   {min(times[m]) * 1e3:8.1f} / "
+                      f"{np.median(times[m]) * 1e3:8.1f}            {err:9.1e}          {np.max(np.abs(o.eg - r.eg)):9.1e}")
+
+
 def bench_baseline(path):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from _baseline import compare, load_baseline
@@ -318,6 +400,9 @@ def bench_baseline(path):
 
 
 if __name__ == "__main__":
+    if "--rkc" in sys.argv:
+        bench_rkc()
+        sys.exit(0)
     if BASELINE:
         bench_baseline(BASELINE)
     bench_ode()
@@ -326,3 +411,4 @@ if __name__ == "__main__":
     bench_threads()
     bench_simulate()
     bench_simulate_single()
+    bench_rkc()

@@ -5,7 +5,7 @@
 namespace statmech_nn::bindings {
 
 void register_integrators(py::module_& m) {
-    auto s = m.def_submodule("integrators", "ODE integrators (Dormand–Prince 5(4), RK4, Euler)");
+    auto s = m.def_submodule("integrators", "ODE integrators (Dormand–Prince 5(4), Runge–Kutta–Chebyshev, RK4, Euler)");
 
     // The core's options, validated by make_ode_options (every argument required: defaults are the
     // facade's policy).

@@ -197,7 +197,7 @@ def check_seeds(seeds: Any, param: str = "seeds") -> np.ndarray:
     return arr.astype(np.uint64)
 
 
-ODE_METHODS = ("dopri5", "rk4", "euler")
+ODE_METHODS = ("dopri5", "rkc", "rk4", "euler")
 
 
 def check_ode_options(method: Any, rtol: Any, atol: Any, dt: Any, max_step: Any = math.inf,
@@ -206,14 +206,14 @@ def check_ode_options(method: Any, rtol: Any, atol: Any, dt: Any, max_step: Any 
     """Integrator options shared by every ODE front end.
 
     Returns ``(method, rtol, atol, dt, max_step, max_steps, divergence_bound)`` ready for the core.
-    ``dt=None`` means: choose (Dormand–Prince), or ``default_dt`` for the fixed-step methods
+    ``dt=None`` means: choose (the adaptive "dopri5" and "rkc"), or ``default_dt`` for the fixed-step methods
     (an error when ``default_dt`` is None).
     """
     method = check_choice(method, ODE_METHODS, "method")
     rtol = check_real(rtol, "rtol", positive=True)
     atol = check_real(atol, "atol", nonnegative=True)
     if dt is None:
-        if method == "dopri5":
+        if method in ("dopri5", "rkc"):  # adaptive: the core chooses the first step
             dt = 0.0
         elif default_dt is None:
             raise ValueError(f"dt is required for method {method!r}")

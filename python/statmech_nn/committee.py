@@ -400,6 +400,8 @@ def ode(Q0: Any, R0: Any, T: Any, eta: float, w: Any = None, v: Any = None, *, b
         Standard deviation of the teacher's output noise during training.
     method, rtol, atol, dt, max_step, max_steps
         Integrator settings (:mod:`statmech_nn.integrate`); ``dt`` defaults to 0.01 for rk4/euler.
+        ``"rkc"`` (Runge–Kutta–Chebyshev) pays off here only at modest accuracy (rtol >= 1e-4) over
+        long horizons; ``"dopri5"`` is cheaper and more accurate at rtol 1e-6 and below.
     divergence_bound : float
         Relative bound of the divergence criterion (module docstring, "Divergence"): the run ends
         with status ``"diverged"`` when a unit's field variance exceeds ``divergence_bound`` times

@@ -408,7 +408,8 @@ def ode(activation: str, rule: str, eta: float, l0: float, R0: float = 0.0, z0: 
         Output times (steps / N), strictly increasing, starting >= 0; the first is the initial
         time. A scalar T means ``linspace(0, T, 201)``.
     method, rtol, atol, dt, max_step, max_steps :
-        Integrator settings (``"dopri5"`` adaptive, or fixed-step ``"rk4"``/``"euler"`` with ``dt``).
+        Integrator settings (``"dopri5"`` or ``"rkc"`` adaptive, or fixed-step ``"rk4"``/``"euler"``
+        with ``dt``; :mod:`statmech_nn.integrate`).
     divergence_bound : float
         The run stops with status ``"diverged"`` (and its ``stop_time``) when the student's field
         variance ``l^2`` exceeds ``divergence_bound`` times the problem's scale ``max(1, l0^2)`` (the

@@ -2,6 +2,12 @@
 //
 // * Dormand–Prince 5(4) with adaptive steps (rtol/atol, Hairer's error norm) and its 4th-order
 //   dense output, so that output times never shorten a step;
+// * the second-order Runge–Kutta–Chebyshev method (RKC; Sommeijer, Shampine & Verwer 1997) with
+//   adaptive steps and stage counts: a stabilised explicit method whose real stability interval
+//   grows like the square of the number of stages (the spectral radius of the Jacobian comes from
+//   a nonlinear power iteration, refreshed every 25 steps and after a rejection), for long
+//   horizons of mildly stiff problems with real eigenvalues at modest accuracy; cubic Hermite
+//   dense output from the step's end values and derivatives;
 // * classical RK4 and explicit Euler with a fixed step dt (what the field's scripts use), with
 //   cubic Hermite (RK4) or linear (Euler) interpolation at the output times;
 // * a terminal event: the integration stops where event(t, y) first becomes <= 0 (located on
@@ -26,7 +32,15 @@ namespace statmech_nn {
 // Largest |t| an integration accepts: beyond it the spacing of doubles exceeds 0.1.
 constexpr double kMaxOdeTime = 1e15;
 
-enum class OdeMethod { DormandPrince, RK4, Euler };
+enum class OdeMethod { DormandPrince, RKC, RK4, Euler };
+
+// Most stages of one RKC step (stability interval ~0.65 s^2 h rho covers h rho <= 6.5e5): a step
+// costs at most this many right-hand sides, so max_steps bounds the work; stiffer problems take
+// proportionally smaller steps.
+constexpr int kMaxRkcStages = 1000;
+
+// Adaptive methods (rtol/atol control the step): Dormand–Prince and RKC.
+inline bool is_adaptive(OdeMethod m) { return m == OdeMethod::DormandPrince || m == OdeMethod::RKC; }
 
 // Run statuses of the one vocabulary (status.hpp): Ok (reached the last output time), Event (the
 // event function crossed zero), Diverged (non-finite state, beyond divergence_bound or outside the
@@ -35,13 +49,13 @@ enum class OdeMethod { DormandPrince, RK4, Euler };
 using OdeStatus = Status;
 
 std::string to_string(OdeStatus status);  // the package's status words: "ok", "event", ...
-OdeMethod ode_method_from_name(const std::string& name);  // "dopri5" | "rk4" | "euler"
+OdeMethod ode_method_from_name(const std::string& name);  // "dopri5" | "rkc" | "rk4" | "euler"
 
 struct OdeOptions {
     OdeMethod method = OdeMethod::DormandPrince;
     double rtol = 1e-8;
     double atol = 1e-10;
-    double dt = 0.01;  // fixed step (RK4/Euler); first trial step for Dormand–Prince if > 0
+    double dt = 0.01;  // fixed step (RK4/Euler); first trial step of the adaptive methods if > 0
     double max_step = std::numeric_limits<double>::infinity();
     std::int64_t max_steps = 100000000;
     double divergence_bound = 1e8;
@@ -61,7 +75,7 @@ struct OdeResult {
 };
 
 // Validated options from the values every binding receives; throws std::invalid_argument naming
-// the parameter. dt <= 0 means "choose" for Dormand–Prince and is an error for RK4/Euler.
+// the parameter. dt <= 0 means "choose" for the adaptive methods and is an error for RK4/Euler.
 OdeOptions make_ode_options(const std::string& method, double rtol, double atol, double dt, double max_step,
                             std::int64_t max_steps, double divergence_bound);
 
@@ -77,7 +91,7 @@ using OdeDomain = std::function<bool(const double* y)>;
 // t_out (non-decreasing, finite, |t| <= kMaxOdeTime). y0 must be non-empty and finite
 // (std::invalid_argument otherwise). A non-finite right-hand side at t_out[0] ends as Diverged
 // there; later non-finite trial steps are retried smaller and end as Diverged or StepTooSmall.
-// Without an event, a max_step (Dormand–Prince) or dt (RK4/Euler) that cannot reach t_out.back()
+// Without an event, a max_step (adaptive methods) or dt (RK4/Euler) that cannot reach t_out.back()
 // within max_steps steps is an invalid_argument naming it.
 // Long runs poll check_interrupt().
 OdeResult integrate_ode(const OdeRhs& rhs, const Eigen::VectorXd& y0, const std::vector<double>& t_out,

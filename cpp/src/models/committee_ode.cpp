@@ -258,7 +258,7 @@ DomainScale domain_scale(const Model& m, const Eigen::MatrixXd& T, const State& 
     // Room for the integration error on nearly parallel vectors (R_in^2 -> Q_ii T_nn at perfect
     // learning): ~rtol relative for the adaptive method. Fixed steps approach that boundary to
     // ~1e-13 in practice (Euler dt = 0.01 .. 0.5, RK4), so 1e-6 leaves ample room there.
-    sc.cs_slack = std::max(1e-6, opt.method == OdeMethod::DormandPrince ? 100.0 * opt.rtol : 0.0);
+    sc.cs_slack = std::max(1e-6, is_adaptive(opt.method) ? 100.0 * opt.rtol : 0.0);
     const double atol = opt.atol;
     const double s2 = m.sigma * m.sigma;
     double field = 1.0, norm = 0.0, w2 = 1.0;

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "statmech_nn/parallel.hpp"
+#include "statmech_nn/rkc.hpp"
 
 namespace statmech_nn {
 
@@ -12,9 +13,10 @@ std::string to_string(OdeStatus status) { return status_name(status); }
 
 OdeMethod ode_method_from_name(const std::string& name) {
     if (name == "dopri5" || name == "rk45" || name == "dormand_prince") return OdeMethod::DormandPrince;
+    if (name == "rkc") return OdeMethod::RKC;
     if (name == "rk4") return OdeMethod::RK4;
     if (name == "euler") return OdeMethod::Euler;
-    throw std::invalid_argument("method: unknown integrator '" + name + "' (use 'dopri5', 'rk4' or 'euler')");
+    throw std::invalid_argument("method: unknown integrator '" + name + "' (use 'dopri5', 'rkc', 'rk4' or 'euler')");
 }
 
 OdeOptions make_ode_options(const std::string& method, double rtol, double atol, double dt, double max_step,
@@ -24,7 +26,7 @@ OdeOptions make_ode_options(const std::string& method, double rtol, double atol,
     if (!(rtol > 0.0) || !std::isfinite(rtol)) throw std::invalid_argument("rtol: must be a finite number > 0");
     if (!(atol >= 0.0) || !std::isfinite(atol)) throw std::invalid_argument("atol: must be a finite number >= 0");
     if (std::isnan(dt) || std::isinf(dt)) throw std::invalid_argument("dt: must be finite");
-    if (opt.method != OdeMethod::DormandPrince && !(dt > 0.0))
+    if (!is_adaptive(opt.method) && !(dt > 0.0))
         throw std::invalid_argument("dt: a fixed-step method needs dt > 0");
     if (!(max_step > 0.0)) throw std::invalid_argument("max_step: must be > 0");
     if (max_steps < 1) throw std::invalid_argument("max_steps: must be >= 1");
@@ -76,6 +78,7 @@ public:
             case OdeMethod::DormandPrince:
                 out = s.y0 + th * ((s.y1 - s.y0) + th1 * (s.r3 + th * (s.r4 + th1 * s.r5)));
                 break;
+            case OdeMethod::RKC:
             case OdeMethod::RK4: {
                 // Cubic Hermite.
                 const double h00 = (1 + 2 * th) * th1 * th1, h10 = th * th1 * th1;
@@ -125,7 +128,7 @@ OdeResult integrate_ode(const OdeRhs& rhs, const Vec& y0_in, const std::vector<d
     }
     if (y0_in.size() == 0) throw std::invalid_argument("y0: the state must not be empty");
     if (!y0_in.allFinite()) throw std::invalid_argument("y0: the initial state must be finite");
-    if (opt.method != OdeMethod::DormandPrince && !(opt.dt > 0.0)) throw std::invalid_argument("dt: must be > 0");
+    if (!is_adaptive(opt.method) && !(opt.dt > 0.0)) throw std::invalid_argument("dt: must be > 0");
     if (!(opt.rtol > 0.0) || !(opt.atol >= 0.0)) throw std::invalid_argument("rtol/atol: must be positive");
     if (opt.max_steps < 1) throw std::invalid_argument("max_steps: must be >= 1");
 
@@ -134,10 +137,10 @@ OdeResult integrate_ode(const OdeRhs& rhs, const Vec& y0_in, const std::vector<d
     const double span = t_out.back() - t_out.front();
     const double budget = static_cast<double>(opt.max_steps) * (1.0 + 1e-9) + 1.0;
     if (!event && span > 0.0) {
-        if (opt.method == OdeMethod::DormandPrince && std::isfinite(opt.max_step) && span / opt.max_step > budget)
+        if (is_adaptive(opt.method) && std::isfinite(opt.max_step) && span / opt.max_step > budget)
             throw std::invalid_argument("max_step: reaching t[-1] with steps <= max_step needs more than max_steps = " +
                                         std::to_string(opt.max_steps) + " steps");
-        if (opt.method != OdeMethod::DormandPrince && span / opt.dt > budget)
+        if (!is_adaptive(opt.method) && span / opt.dt > budget)
             throw std::invalid_argument("dt: reaching t[-1] with this fixed step needs more than max_steps = " +
                                         std::to_string(opt.max_steps) + " steps");
     }
@@ -193,9 +196,45 @@ OdeResult integrate_ode(const OdeRhs& rhs, const Vec& y0_in, const std::vector<d
     Vec y = s.y1, f = s.f1;
     Vec k2(n), k3(n), k4(n), k5(n), k6(n), k7(n), ytmp(n), ynew(n), err(n);
 
+    // RKC: spectral radius estimate (refreshed every 25 accepted steps and after a rejection), its
+    // direction, the largest stage count (rounding errors grow like s^2 eps: Sommeijer et al.'s
+    // bound sqrt(rtol / (10 eps)); at most kMaxRkcStages, so that max_steps bounds the work) and
+    // the previous accepted step for the step-size controller.
+    double rho = 0.0;
+    Vec rho_direction;
+    bool rho_stale = true;
+    int rho_age = 0;
+    const int max_stages = static_cast<int>(std::clamp(
+        std::round(std::sqrt(opt.rtol / (10.0 * std::numeric_limits<double>::epsilon()))), 2.0,
+        static_cast<double>(kMaxRkcStages)));
+    double err_prev = 0.0, h_prev = 0.0;
+    auto refresh_rho = [&]() {
+        rho = rkc::spectral_radius(rhs, t, y, f, rho_direction, res.n_rhs);
+        rho_stale = false;
+        rho_age = 0;
+    };
+
     // Step size.
     double h = 0.0;
-    if (opt.method == OdeMethod::DormandPrince) {
+    if (opt.method == OdeMethod::RKC) {
+        refresh_rho();
+        if (opt.dt > 0.0) {
+            h = opt.dt;
+        } else {
+            // Sommeijer et al.'s initial step: an explicit Euler step of length min(max_step, 1 / rho)
+            // and its local error estimate.
+            const double hmax = std::min(opt.max_step, std::max(t_end - t, 1e-300));
+            double h0 = hmax;
+            if (rho * h0 > 1.0) h0 = 1.0 / rho;
+            ytmp = y + h0 * f;
+            rhs(t + h0, ytmp.data(), k2.data());
+            ++res.n_rhs;
+            Vec sc = (opt.atol + opt.rtol * y.array().abs()).max(std::numeric_limits<double>::min()).matrix();
+            const double est = h0 * std::sqrt((((k2 - f).array()) / sc.array()).square().mean());
+            h = 0.1 * h0 < hmax * std::sqrt(est) ? 0.1 * h0 / std::sqrt(est) : hmax;
+            if (!std::isfinite(h) || !(h > 0.0)) h = std::isfinite(h0) && h0 > 0.0 ? 1e-3 * h0 : 1e-6;
+        }
+    } else if (opt.method == OdeMethod::DormandPrince) {
         if (opt.dt > 0.0) {
             h = opt.dt;
         } else {
@@ -226,8 +265,13 @@ OdeResult integrate_ode(const OdeRhs& rhs, const Vec& y0_in, const std::vector<d
         check_interrupt();
         // Every attempted step (accepted or rejected) counts toward the budget.
         if (res.n_steps + res.n_rejected >= opt.max_steps) return finish(OdeStatus::MaxSteps, t, y);
+        if (opt.method == OdeMethod::RKC) {
+            if (rho_stale) refresh_rho();
+            // The stage count stays within max_stages (the step shrinks instead).
+            if (rho > 0.0) h = std::min(h, rkc::max_h_rho(max_stages) / rho);
+        }
         double hs = std::min(h, t_end - t);
-        if (opt.method != OdeMethod::DormandPrince && t_end - t < h * (1.0 + 1e-9)) hs = t_end - t;
+        if (!is_adaptive(opt.method) && t_end - t < h * (1.0 + 1e-9)) hs = t_end - t;
         const double t_new = (hs == t_end - t) ? t_end : t + hs;
         hs = t_new - t;
         // Stagnation: the step no longer advances t (NaN, zero, subnormal or below the spacing of
@@ -284,6 +328,64 @@ OdeResult integrate_ode(const OdeRhs& rhs, const Vec& y0_in, const std::vector<d
             s.r5 = hs * (d1 * f + d3 * k3 + d4 * k4 + d5 * k5 + d6 * k6 + d7 * k7);
             h = std::min(hs * fac, opt.max_step);
             if (t_new == t_end && hs < h) h = std::max(h, hs);
+        } else if (opt.method == OdeMethod::RKC) {
+            const int stages = std::min(max_stages, rkc::stages_for(hs * rho));
+            const rkc::StageCoefficients co = rkc::stage_coefficients(stages);
+            // k2 = Y_{j-2}, k3 = Y_{j-1}, k4 = Y_j, k5 = F(Y_{j-1}).
+            k2 = y;
+            k3 = y + (hs * co.mu1) * f;
+            for (int j = 2; j <= stages; ++j) {
+                if ((j & 63) == 0) check_interrupt();
+                rhs(t + co.c[j - 1] * hs, k3.data(), k5.data());
+                k4 = (1.0 - co.mu[j] - co.nu[j]) * y + co.mu[j] * k3 + co.nu[j] * k2 +
+                     (hs * co.mus[j]) * k5 + (hs * co.gam[j]) * f;
+                std::swap(k2, k3);
+                std::swap(k3, k4);
+            }
+            ynew = k3;
+            k7.resize(n);
+            rhs(t_new, ynew.data(), k7.data());
+            res.n_rhs += stages;
+            // Sommeijer et al.'s local error estimate (1/15) [12 (y_n - y_{n+1}) + 6 h (f_n + f_{n+1})].
+            err = (12.0 / 15.0) * (y - ynew) + (6.0 / 15.0) * hs * (f + k7);
+            const double en = error_norm(err, y, ynew, opt.rtol, opt.atol);
+            if (!std::isfinite(en)) {
+                if (diverged(y, opt.divergence_bound * 1e-3) || hs < 1e-10 * std::max(1.0, std::abs(t))) {
+                    return finish(OdeStatus::Diverged, t, y);
+                }
+                h = 0.1 * hs;
+                ++res.n_rejected;
+                last_rejected = true;
+                rho_stale = true;
+                if (!(t + h > t)) return finish(OdeStatus::StepTooSmall, t, y);
+                continue;
+            }
+            if (en > 1.0) {
+                h = hs * std::max(0.1, 0.8 / std::cbrt(en));
+                ++res.n_rejected;
+                // A rejection may mean an outdated spectral radius (unless it was just estimated).
+                if (rho_age > 0) rho_stale = true;
+                last_rejected = true;
+                if (!(h >= 1e-14 * std::max(1.0, std::abs(t))) || !(t + h > t))
+                    return finish(OdeStatus::StepTooSmall, t, y);
+                continue;
+            }
+            // Sommeijer et al.'s controller: 0.8 (h_n / h_{n-1}) err_{n-1}^{1/3} / err_n^{2/3} after
+            // the first step, 0.8 err^{-1/3} before; factors between 0.1 and 10.
+            double fac = 10.0;
+            if (en > 0.0) {
+                const double pred = h_prev > 0.0 && err_prev > 0.0
+                                        ? 0.8 * (hs / h_prev) * std::cbrt(err_prev) / std::pow(en, 2.0 / 3.0)
+                                        : 0.8 / std::cbrt(en);
+                fac = std::min(10.0, std::max(0.1, pred));
+            }
+            if (last_rejected) fac = std::min(fac, 1.0);
+            last_rejected = false;
+            err_prev = en;
+            h_prev = hs;
+            if (++rho_age >= 25) rho_stale = true;
+            s.t0 = t; s.t1 = t_new; s.y0 = y; s.f0 = f; s.y1 = ynew; s.f1 = k7;
+            h = std::min(hs * fac, opt.max_step);
         } else if (opt.method == OdeMethod::RK4) {
             ytmp = y + 0.5 * hs * f;
             rhs(t + 0.5 * hs, ytmp.data(), k2.data());
