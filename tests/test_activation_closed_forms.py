@@ -311,3 +311,36 @@ def test_meanfield_maps_agree_with_the_gaussian_layer(name):
         C = np.array([[qq, qq], [qq, qq]])
         assert float(np.ravel(qm)[k]) == pytest.approx(sw2 * G.I2(name, C) + sb2, rel=1e-13)
         assert float(np.ravel(x1)[k]) == pytest.approx(sw2 * G.J2(name, C), rel=1e-13, abs=1e-300)
+
+
+# ---- fisher and batch norm -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("act,sw,sb", [("abs", 0.8, 0.1), ("sin", 2.0, 0.1), ("cos", 1.5, 0.2), ("rbf", 0.7, 0.1),
+                                       ("step", 1.5, 0.2)])
+def test_fisher_order_parameters_match_sampled_networks(act, sw, sb):
+    """Tolerances as in tests/test_fisher.py (M = 1000, 4 networks, 3 outputs: ~1 % standard
+    error). step: phi' = 0, so q_tilde vanishes below the read-out, in theory and in the networks."""
+    from statmech_nn import fisher
+
+    op = fisher.order_parameters(act, 2, sw, sb)
+    em = fisher.empirical(act, 2, sw, sb, width=1000, n_samples=20, n_outputs=3, seeds=[11, 12, 13, 14])
+    np.testing.assert_allclose(em.q_hat.mean(0), op.q_hat, rtol=0.03, atol=0.01)
+    np.testing.assert_allclose(em.q_tilde.mean(0), op.q_tilde, rtol=0.05, atol=1e-12)
+    np.testing.assert_allclose(em.q_hat_st.mean(0), op.q_hat_st, atol=0.03 * op.q_hat.max())
+    np.testing.assert_allclose(em.q_tilde_st.mean(0), op.q_tilde_st, atol=0.05 * op.q_tilde.max())
+    np.testing.assert_allclose(em.kappa1.mean(), op.kappa1, rtol=0.05)
+    np.testing.assert_allclose(em.kappa2.mean(), op.kappa2, rtol=0.06, atol=0.01)
+    if act == "step":
+        assert np.all(op.q_tilde[:-1] == 0.0)
+
+
+@pytest.mark.parametrize("B", [4, 10])
+def test_batchnorm_closed_form_of_abs_matches_quadrature(B):
+    """abs is positively homogeneous (|x| = relu(x) + relu(-x)): batch norm's closed form
+    ("auto") and its quadrature give the same BSB1 fixed point."""
+    from statmech_nn import batchnorm
+
+    a = batchnorm.fixed_point("abs", B, 1.0, 0.0, method="auto")
+    q = batchnorm.fixed_point("abs", B, 1.0, 0.0, method="quadrature", nodes=48)
+    assert a.q_star == pytest.approx(q.q_star, rel=1e-12)
+    assert a.c_star == pytest.approx(q.c_star, rel=1e-11)
