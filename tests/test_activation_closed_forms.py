@@ -344,3 +344,22 @@ def test_batchnorm_closed_form_of_abs_matches_quadrature(B):
     q = batchnorm.fixed_point("abs", B, 1.0, 0.0, method="quadrature", nodes=48)
     assert a.q_star == pytest.approx(q.q_star, rel=1e-12)
     assert a.c_star == pytest.approx(q.c_star, rel=1e-11)
+
+
+# ---- Price's theorem: d I2 / d c12 = J2 --------------------------------------------------------------
+
+@pytest.mark.parametrize("name", [a["name"] for a in _core.activations()])
+def test_price_theorem_links_I2_and_J2(name):
+    """d E[phi(u) phi(v)] / d c = E[phi'(u) phi'(v)] (central differences of I2, step 1e-4 of the
+    scale: truncation ~1e-8 relative). step is the exception by design: its J2 is the derivative
+    almost everywhere (0), while d I2 / d c is the density at the origin (a Dirac delta's average)."""
+    for q1, q2, rho in ((1.0, 1.0, 0.3), (0.5, 3.0, -0.6), (4.0, 0.2, 0.8)):
+        s = np.sqrt(q1 * q2)
+        c, h = rho * s, 1e-4 * s
+        C = lambda x: np.array([[q1, x], [x, q2]])
+        fd = (G.I2(name, C(c + h)) - G.I2(name, C(c - h))) / (2 * h)
+        if name == "step":
+            assert G.J2(name, C(c)) == 0.0
+            assert fd == pytest.approx(1 / (2 * np.pi * np.sqrt(q1 * q2 - c * c)), rel=1e-7)
+        else:
+            assert fd == pytest.approx(G.J2(name, C(c)), rel=1e-6, abs=1e-9), (q1, q2, rho)
