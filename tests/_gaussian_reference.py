@@ -14,8 +14,8 @@ import mpmath as mp
 
 DPS = 20
 SLOPE = "0.01"
-_FEAT = {"tanh": 1, "sigmoid": 2, "swish": 2, "erf": 1, "erf_sigmoid": 1, "gelu": 1}
-_KINKS = {"relu": [0], "leaky_relu": [0], "hardtanh": [-1, 1], "linear": []}
+_FEAT = {"tanh": 1, "sigmoid": 2, "swish": 2, "erf": 1, "erf_sigmoid": 1, "gelu": 1, "sin": 1, "cos": 1, "rbf": 1}
+_KINKS = {"relu": [0], "leaky_relu": [0], "hardtanh": [-1, 1], "linear": [], "abs": [0], "step": [0]}
 
 
 def phi(name, x, d=0):
@@ -42,6 +42,17 @@ def phi(name, x, d=0):
     if name == "swish":
         s = 1 / (1 + mp.exp(-x))
         return x * s if d == 0 else s * (1 + x * (1 - s))
+    if name == "abs":
+        return abs(x) if d == 0 else mp.sign(x)
+    if name == "sin":
+        return mp.sin(x) if d == 0 else mp.cos(x)
+    if name == "cos":
+        return mp.cos(x) if d == 0 else -mp.sin(x)
+    if name == "rbf":  # sqrt(2) sin(sqrt(2) x + pi/4)
+        return (mp.sqrt(2) * mp.sin(mp.sqrt(2) * x + mp.pi / 4) if d == 0
+                else 2 * mp.cos(mp.sqrt(2) * x + mp.pi / 4))
+    if name == "step":  # Heaviside with step(0) = 1/2; the derivative almost everywhere is 0
+        return (mp.mpf(1) if x > 0 else (mp.mpf(0.5) if x == 0 else mp.mpf(0))) if d == 0 else mp.mpf(0)
     raise ValueError(name)
 
 
@@ -111,6 +122,14 @@ def inner(name, d, m, s):
         if d == 0:
             return _relu_avg(m + 1, s) - _relu_avg(m - 1, s) - 1
         return _step_avg(m + 1, s) - _step_avg(m - 1, s)
+    if name == "abs":  # E |m + s z| and E sign(m + s z)
+        return _relu_avg(m, s) + _relu_avg(-m, s) if d == 0 else 2 * mp.ncdf(m / s) - 1
+    if name == "step":
+        return mp.ncdf(m / s) if d == 0 else mp.mpf(0)
+    if name in ("sin", "cos", "rbf"):  # E sin(w (m + s z) + th) = sin(w m + th) e^{-w^2 s^2 / 2}
+        w, th, A = {"sin": (1, 0, 1), "cos": (1, mp.pi / 2, 1), "rbf": (mp.sqrt(2), mp.pi / 4, mp.sqrt(2))}[name]
+        A, th = (A, th) if d == 0 else (A * w, th + mp.pi / 2)
+        return A * mp.sin(w * m + th) * mp.exp(-(w * s) ** 2 / 2)
     t = mp.sqrt(1 + s * s)
     if name == "erf_sigmoid":
         return mp.ncdf(m / t) if d == 0 else mp.npdf(m / t) / t

@@ -184,7 +184,14 @@ NONFINITE_ALLOWED_IN = {
 # fast run tolerates these (function, outcome) pairs so that the normal suite stays green; the slow
 # run does not. Remove an entry when its cause is fixed.
 # add ("module.function", "outcome") with a reproducer
-KNOWN_FINDINGS: set = set()  # none left; add ("module.function", "outcome") with a reproducer
+KNOWN_FINDINGS: set = {
+    # meanfield.depth_scales(activation="cos", sigma_w2=1.5, sigma_b2=0.05): the q-map of cos decreases
+    # (d E cos^2 / dq = -e^{-2q}), and xi_q = -1/ln(slope) is nan for a negative slope (use |slope|)
+    ("meanfield.depth_scales", "nonfinite_ok"),
+    # perceptron.stability(activation="step", rule="sgd", eta=1.0): ZeroDivisionError, F4 = <g'^4> = 0
+    # (step's derivative is 0 almost everywhere: the perceptron does not learn; refuse step)
+    ("perceptron.stability", "exception"),
+}
 
 
 def public_callables() -> List[str]:
@@ -260,7 +267,7 @@ def strategies(large: bool = False):
             st.builds(_scaled(base), reals.filter(lambda v: not isinstance(v, int) or abs(v) < 10**300)))
 
     names = st.sampled_from(["erf", "tanh", "relu", "linear", "sigmoid", "alpha_relu", "leaky_relu", "gelu",
-                             "hardtanh", "unknown", "", "ERF"])
+                             "hardtanh", "unknown", "", "ERF", "abs", "sin", "cos", "rbf", "step"])
 
     def value_for(function, param):
         base = BASELINES.get(function, {}).get(param)

@@ -85,7 +85,7 @@ def test_sgd_simulation_diverges_above_eta_c_wn_converges():
         (dict(z0=0.0), "z0"),
         (dict(R0=-1.2), "R0"),
         (dict(rule="sgdm"), "rule"),
-        (dict(activation="cos"), "activation"),
+        (dict(activation="cosh"), "activation"),
         (dict(t=[0.0, 1.0, 0.5]), "t"),
         (dict(t=[0.0, 1e-5]), "t"),
         (dict(seeds=[-1]), "seeds"),

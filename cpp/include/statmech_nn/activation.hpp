@@ -23,7 +23,21 @@ enum class ActivationKind {
     ErfSigmoid, // (1 + erf(x / sqrt 2)) / 2 = Phi(x), the probit "sigmoid" (closed forms via erf)
     Gelu,       // x Phi(x)
     Swish,      // x * sigmoid(x) (SiLU)
+    Abs,        // |x|
+    Sin,        // sin(x)
+    Cos,        // cos(x)
+    Rbf,        // sqrt(2) sin(sqrt(2) x + pi/4): its NNGP map is the RBF kernel exp(-(q11 + q22 - 2 q12))
+    Step,       // Heaviside: 1 for x > 0, 0 for x < 0, 1/2 at 0 (= (1 + sign x)/2)
 };
+
+// The step activation's derivative is a Dirac delta. Everywhere in the package phi' means the
+// derivative almost everywhere, the one back-propagation (and automatic differentiation) uses: 0 for
+// step. So every E[phi' ...] average of step is 0 (chi1 = sigma_w2 E[phi'^2] = 0, the NTK gets no
+// contribution through a step layer, gradients below it vanish), as in Neural Tangents' Sign layer
+// (Novak et al., "Neural Tangents: Fast and Easy Infinite Neural Networks in Python", 2020), and
+// the analytic kernels agree with the sampled networks' (ntk.empirical). The distributional
+// derivative would make E[phi'(u)^2] infinite: note that the slope of the step network's correlation
+// map at c = 1 is therefore NOT chi1 (it is infinite), see ActivationTraits::delta_derivative.
 
 // Symmetry of phi: odd about its value at 0 (phi(x) - phi(0) odd: linear, erf, tanh, hardtanh,
 // and the sigmoids about 1/2), even, or neither.
@@ -43,15 +57,19 @@ struct ActivationTraits {
     bool piecewise_linear;    // phi'' = 0 off the kinks: E[phi'^2] is independent of the variance q
     bool closed_form_1d;      // E phi^2, E phi'^2 over N(0, q) in closed form
     bool closed_form_2d;      // I2, J2 (pair moments) in closed form
-    bool closed_form_34;      // I3, I4 in closed form
+    bool closed_form_34;      // I3, I4 in closed form for every family (the perceptron's A1-A3 included);
+                              // sin, cos and rbf have closed I3, I4 in the Gaussian layer only (false here)
     bool uses_slope;          // parameter `slope` (leaky_relu)
     const char* formula;      // phi(x), for documentation
+    bool delta_derivative = false;  // phi jumps (step): phi' is 0 almost everywhere plus a Dirac delta
 };
 
 // The table, in a fixed order (the order of the Python ACTIVATIONS list).
 const std::vector<ActivationTraits>& activation_table();
 
 struct Activation {
+    static constexpr double kSqrt2 = 1.41421356237309504880;
+    static constexpr double kQuarterPi = 0.78539816339744830962;
     ActivationKind kind = ActivationKind::Erf;
     double slope = 0.01;  // LeakyRelu only
 
@@ -91,6 +109,11 @@ struct Activation {
             case ActivationKind::ErfSigmoid: return 0.5 * std::erfc(-x * 0.70710678118654752440);
             case ActivationKind::Gelu: return x * 0.5 * std::erfc(-x * 0.70710678118654752440);
             case ActivationKind::Swish: return x / (1.0 + std::exp(-x));
+            case ActivationKind::Abs: return std::abs(x);
+            case ActivationKind::Sin: return std::sin(x);
+            case ActivationKind::Cos: return std::cos(x);
+            case ActivationKind::Rbf: return kSqrt2 * std::sin(kSqrt2 * x + kQuarterPi);
+            case ActivationKind::Step: return x > 0.0 ? 1.0 : (x < 0.0 ? 0.0 : 0.5);
         }
         return 0.0;
     }
@@ -113,6 +136,11 @@ struct Activation {
                 double s = 1.0 / (1.0 + std::exp(-x));
                 return s * (1.0 + x * (1.0 - s));
             }
+            case ActivationKind::Abs: return x > 0.0 ? 1.0 : (x < 0.0 ? -1.0 : 0.0);  // sign(0) = 0
+            case ActivationKind::Sin: return std::cos(x);
+            case ActivationKind::Cos: return -std::sin(x);
+            case ActivationKind::Rbf: return 2.0 * std::cos(kSqrt2 * x + kQuarterPi);
+            case ActivationKind::Step: return 0.0;  // almost everywhere (see the note above ActivationTraits)
         }
         return 0.0;
     }
@@ -138,6 +166,11 @@ struct Activation {
                 double ds = s * (1.0 - s);
                 return 2.0 * ds + x * ds * (1.0 - 2.0 * s);
             }
+            case ActivationKind::Abs: return 0.0;
+            case ActivationKind::Sin: return -std::sin(x);
+            case ActivationKind::Cos: return -std::cos(x);
+            case ActivationKind::Rbf: return -2.0 * kSqrt2 * std::sin(kSqrt2 * x + kQuarterPi);
+            case ActivationKind::Step: return 0.0;
         }
         return 0.0;
     }

@@ -8,7 +8,8 @@
 //   PairSeries:                     the Mehler (Hermite) expansion of the equal-variance pair
 //                                   moments in the correlation c, built once per q.
 //
-// Closed forms for linear, erf, erf_sigmoid, gelu, relu, leaky_relu; nested 1-D rules otherwise. For
+// Closed forms for linear, erf, erf_sigmoid, gelu, relu, leaky_relu, abs, sin, cos, rbf, step; nested
+// 1-D rules otherwise. For
 // piecewise-linear activations the rules are composite Gauss–Legendre panels split at the kinks;
 // for smooth ones a 64-node Gauss–Hermite rule when the Gaussian is narrow compared with the
 // activation's own scale, otherwise composite Gauss–Legendre panels split at the activation's
@@ -41,7 +42,7 @@ struct PairMoments {
 PairMoments pair_moments(const Activation& g, double q11, double q12, double q22);
 
 // The two routes behind pair_moments. pair_closed_form: linear, erf, erf_sigmoid, gelu, relu,
-// leaky_relu (gaussian_closed_forms.cpp; false for the others). pair_quadrature: any activation,
+// leaky_relu, abs, sin, cos, rbf, step (gaussian_closed_forms.cpp; false for the others). pair_quadrature: any activation,
 // nested 1-D rules conditioned on the variable of larger variance, with the outer panels split
 // where the inner conditional mean crosses the kinks and scale points of phi (accurate to ~1e-12
 // relative up to correlations +-1 and variance ratios 1e4; exact 1-D reduction for singular C).
@@ -73,6 +74,10 @@ bool is_smooth_odd(const Activation& g);
 // with doubled weights: sum_i w_i f(x_i) = E f(x) for even f, x ~ N(0, sd^2).
 void half_rule(double sd, const std::vector<double>& features, const QuadratureSettings& qs, std::vector<double>& x,
                std::vector<double>& w);
+
+// Closed-form pair moments of abs, sin, cos, rbf and step (gaussian_closed_forms.cpp), shared by
+// pair_closed_form and PairClosedFormRows; false for every other activation.
+bool elementary_pair(ActivationKind k, double c11, double c12, double c22, PairMoments& pm);
 
 // phi and phi' together (one transcendental call for tanh).
 inline void value_deriv(const Activation& g, double x, double& v, double& d) {

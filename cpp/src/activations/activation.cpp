@@ -31,6 +31,13 @@ const std::vector<ActivationTraits>& activation_table() {
          "x Phi(x)"},
         {ActivationKind::Swish, "swish", Parity::None, 0.0, kNone, 0, {0, 0}, 2.0, false, false, false, false, false,
          "x / (1 + exp(-x))"},
+        {ActivationKind::Abs, "abs", Parity::Even, 0.0, 1.0, 1, {0, 0}, 1.0, true, true, true, false, false, "|x|"},
+        {ActivationKind::Sin, "sin", Parity::Odd, 0.0, kNone, 0, {0, 0}, 1.0, false, true, true, false, false, "sin(x)"},
+        {ActivationKind::Cos, "cos", Parity::Even, 0.0, kNone, 0, {0, 0}, 1.0, false, true, true, false, false, "cos(x)"},
+        {ActivationKind::Rbf, "rbf", Parity::None, 0.0, kNone, 0, {0, 0}, 1.0, false, true, true, false, false,
+         "sqrt(2) sin(sqrt(2) x + pi/4)"},
+        {ActivationKind::Step, "step", Parity::Odd, 0.5, 0.0, 1, {0, 0}, 1.0, true, true, true, false, false,
+         "1 (x > 0), 1/2 (x = 0), 0 (x < 0); phi' = 0 almost everywhere", true},
     };
     return table;
 }
@@ -72,6 +79,7 @@ bool Activation::homogeneous(double& a, double& b, double& degree) const {
         case ActivationKind::Linear: a = 1.0, b = 1.0, degree = 1.0; return true;
         case ActivationKind::Relu: a = 1.0, b = 0.0, degree = 1.0; return true;
         case ActivationKind::LeakyRelu: a = 1.0, b = slope, degree = 1.0; return true;
+        case ActivationKind::Abs: a = 1.0, b = -1.0, degree = 1.0; return true;
         default: return false;
     }
 }

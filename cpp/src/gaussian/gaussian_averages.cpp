@@ -13,6 +13,8 @@
 //        which Stein's lemma on d reduces again to densities times bivariate orthant
 //        probabilities (elementary). The 4-D orthant probability has no elementary form; it is
 //        Plackett's 1-D integral over a path of correlation matrices (orthant_probability).
+// sin, cos, rbf (sinusoids A sin(w x + theta)): I3 by Stein's lemma on b and I4 directly as
+// sums of characteristic functions (see sinusoid_product_mean).
 // A variable whose (conditional) variance vanishes (relative 1e-12; repeated indices such as
 // I4(i, i, j, k)) is exactly zero; Theta(0) = 1/2 is then the value that makes the Stein sums
 // consistent.
@@ -199,6 +201,66 @@ double orthant4_corr(const Eigen::MatrixXd& R) {
     return 1.0 / 16.0 + integral;
 }
 
+// ---- sinusoids: sin, cos, rbf ------------------------------------------------------------------
+// phi(x) = A sin(w x + theta) and its derivatives A w^k sin(w x + theta + k pi/2) are all sinusoids,
+// and E prod_k A_k sin(w x_k + theta_k) over x ~ N(0, C) is elementary (E e^{i w e.x} =
+// e^{-w^2 e^T C e / 2}): Re[prod_k A_k / (2i) sum_{e in {+-1}^d} (prod e_k) e^{i sum e_k theta_k}
+// e^{-w^2 e^T C e / 2}]. Every exponent is <= 0 for a covariance C, so nothing overflows.
+struct Sinusoid {
+    double A, w, theta;
+};
+
+bool sinusoid(const Activation& g, Sinusoid& s) {
+    constexpr double kHalfPi = 1.57079632679489661923;
+    switch (g.kind) {
+        case ActivationKind::Sin: s = {1.0, 1.0, 0.0}; return true;
+        case ActivationKind::Cos: s = {1.0, 1.0, kHalfPi}; return true;
+        case ActivationKind::Rbf: s = {Activation::kSqrt2, Activation::kSqrt2, Activation::kQuarterPi}; return true;
+        default: return false;
+    }
+}
+
+// E prod_{k < d} s_k(x_k), s_k = the order[k]-th derivative of phi = s, x ~ N(0, C) (d = 2 or 4).
+template <class M>
+double sinusoid_product_mean(const Sinusoid& s, const int* order, int d, const M& C) {
+    constexpr double kHalfPi = 1.57079632679489661923;
+    double amp = 1.0;
+    double th[4];
+    for (int k = 0; k < d; ++k) {
+        amp *= s.A * std::pow(s.w, order[k]);
+        th[k] = s.theta + order[k] * kHalfPi;
+    }
+    // 1/(2i)^d = (-1/4)^{d/2}
+    const double pre = amp * (d == 2 ? -0.25 : 0.0625);
+    double re = 0.0;
+    const double w2 = s.w * s.w;
+    for (int mask = 0; mask < (1 << d); ++mask) {
+        double e[4], sign = 1.0, phase = 0.0, quad = 0.0;
+        for (int k = 0; k < d; ++k) {
+            e[k] = (mask >> k) & 1 ? -1.0 : 1.0;
+            sign *= e[k];
+            phase += e[k] * th[k];
+        }
+        for (int a = 0; a < d; ++a)
+            for (int b = 0; b < d; ++b) quad += e[a] * e[b] * C(a, b);
+        re += sign * std::cos(phase) * std::exp(-0.5 * w2 * std::max(0.0, quad));
+    }
+    return pre * re;
+}
+
+// I3 = <phi'(a) b phi(c)> = C_ab <phi''(a) phi(c)> + C_bc <phi'(a) phi'(c)> (Stein's lemma on b).
+double sinusoid_I3(const Sinusoid& s, const Eigen::Matrix3d& C) {
+    Eigen::Matrix2d ac;
+    ac << C(0, 0), C(0, 2), C(2, 0), C(2, 2);
+    const int o20[2] = {2, 0}, o11[2] = {1, 1};
+    return C(0, 1) * sinusoid_product_mean(s, o20, 2, ac) + C(1, 2) * sinusoid_product_mean(s, o11, 2, ac);
+}
+
+double sinusoid_I4(const Sinusoid& s, const Eigen::Matrix4d& C) {
+    const int o[4] = {1, 1, 0, 0};
+    return sinusoid_product_mean(s, o, 4, C);
+}
+
 }  // namespace
 
 double orthant_probability(const Eigen::MatrixXd& C) {
@@ -267,6 +329,13 @@ double I3(const Activation& g, const Eigen::Matrix3d& C) {
         case ActivationKind::Linear: return C(1, 2);
         case ActivationKind::Erf: return erf_I3(C);
         case ActivationKind::Relu: return relu_I3(C);
+        case ActivationKind::Sin:
+        case ActivationKind::Cos:
+        case ActivationKind::Rbf: {
+            Sinusoid s;
+            sinusoid(g, s);
+            return sinusoid_I3(s, C);
+        }
         default: return I3_quadrature(g, C);
     }
 }
@@ -276,6 +345,13 @@ double I4(const Activation& g, const Eigen::Matrix4d& C) {
         case ActivationKind::Linear: return C(2, 3);
         case ActivationKind::Erf: return erf_I4(C);
         case ActivationKind::Relu: return relu_I4(C);
+        case ActivationKind::Sin:
+        case ActivationKind::Cos:
+        case ActivationKind::Rbf: {
+            Sinusoid s;
+            sinusoid(g, s);
+            return sinusoid_I4(s, C);
+        }
         default: return I4_quadrature(g, C);
     }
 }
@@ -342,7 +418,8 @@ void check_covariance(const double* c, int d, std::int64_t index) {
 void average_batch(Average which, const Activation& g, const double* C, std::int64_t n, double* out, int num_threads,
                    bool force_quadrature) {
     const int d = which == Average::I4 ? 4 : (which == Average::I3 ? 3 : 2);
-    const bool quad = force_quadrature || !has_closed_form(g, which);
+    Sinusoid sn;
+    const bool quad = force_quadrature || !(has_closed_form(g, which) || sinusoid(g, sn));
     // Closed forms are cheap: give each thread a large contiguous block.
     const std::int64_t block = quad ? 1 : 256;
     const std::int64_t nblocks = (n + block - 1) / block;

@@ -15,6 +15,17 @@
 //   gelu x Phi(x) (Stein's lemma on x1, Phi(x) = P(u < x) for an independent unit Gaussian u):
 //     E phi phi   = c12 acos(-r)/(2 pi) + [c11 c22 (1+c11)(1+c22) + c12^2 (1 - c11 c22)] / (2 pi (1+c11)(1+c22) sqrt D)
 //     E phi' phi' = acos(-r)/(2 pi) + c12/(2 pi sqrt D) [1/(1+c11) + 1/(1+c22)] + c12/(2 pi D^{3/2})
+//   abs |x| = relu(x) + relu(-x) (the arc-cosine kernels with a = 1, b = -1, summed by hand so that
+//     no term cancels): E phi phi = (2/pi) sqrt(c11 c22) [sqrt(1 - rho^2) + rho asin rho],
+//     E phi' phi' = E sign(x1) sign(x2) = (2/pi) asin rho
+//   sin, cos (E e^{i(x1 +- x2)} = e^{-(c11 + c22 -+ 2 c12)/2}, written with both exponents <= 0 so that
+//     nothing overflows at large variances): E sin sin = (e^{-m/2} - e^{-p/2})/2 = e^{-(c11+c22)/2} sinh c12,
+//     E cos cos = (e^{-m/2} + e^{-p/2})/2 = e^{-(c11+c22)/2} cosh c12, m = (c11 - c12) + (c22 - c12),
+//     p = (c11 + c12) + (c22 + c12); sin' = cos and cos' = -sin swap the two.
+//   rbf sqrt(2) sin(sqrt(2) x + pi/4) (Neural Tangents' Rbf with gamma = 1): E phi phi = e^{-m},
+//     E phi' phi' = 2 e^{-m}
+//   step (Heaviside, 1/2 at 0): E phi phi = P(x1 > 0, x2 > 0) = acos(-rho)/(2 pi) (1/4 for a zero
+//     variance), E phi' phi' = 0 (the derivative almost everywhere; see activation.hpp)
 // Every form is evaluated in a way that stays accurate at rho = +-1 exactly (clamped arguments,
 // acos(-r) instead of pi - acos(r), a series for k_1 near c = -1) and at large variances
 // (D = 1 + c11 + c22 + (c11 c22 - c12^2)).
@@ -51,6 +62,55 @@ double sin_minus_tcos(double t) {
 double correlation(double c11, double c12, double c22) { return clamp1(c12 / std::sqrt(c11 * c22)); }
 
 }  // namespace
+
+namespace gaussian_detail {
+
+// |x|: see the file comment. Zero variance: |0| = 0 and sign(0) = 0.
+void abs_pair(double c11, double c12, double c22, double& pp, double& dd) {
+    if (!(c11 * c22 > 0.0)) {
+        pp = 0.0;
+        dd = 0.0;
+        return;
+    }
+    const double s = std::sqrt(c11 * c22);
+    const double rho = clamp1(c12 / s);
+    const double as = std::asin(rho);
+    pp = 2.0 / kPi * s * (std::sqrt((1.0 - rho) * (1.0 + rho)) + rho * as);
+    dd = 2.0 / kPi * as;
+}
+
+// E sin sin (ss) and E cos cos (cc): see the file comment. For |c12| < 1/2 the difference of the two
+// exponentials would cancel: e^{-(c11+c22)/2} sinh c12 instead (sinh is accurate there).
+void trig_pair(double c11, double c12, double c22, double& ss, double& cc) {
+    const double m = std::max(0.0, (c11 - c12) + (c22 - c12)), p = std::max(0.0, (c11 + c12) + (c22 + c12));
+    const double em = std::exp(-0.5 * m), ep = std::exp(-0.5 * p);
+    cc = 0.5 * (em + ep);
+    ss = std::abs(c12) < 0.5 ? std::exp(-0.5 * (c11 + c22)) * std::sinh(c12) : 0.5 * (em - ep);
+}
+
+void rbf_pair(double c11, double c12, double c22, double& pp, double& dd) {
+    pp = std::exp(-std::max(0.0, (c11 - c12) + (c22 - c12)));
+    dd = 2.0 * pp;
+}
+
+void step_pair(double c11, double c12, double c22, double& pp, double& dd) {
+    pp = c11 * c22 > 0.0 ? std::acos(-correlation(c11, c12, c22)) / kTwoPi : 0.25;
+    dd = 0.0;
+}
+
+// The closed forms of the activations above (false for the others).
+bool elementary_pair(ActivationKind k, double c11, double c12, double c22, PairMoments& pm) {
+    switch (k) {
+        case ActivationKind::Abs: abs_pair(c11, c12, c22, pm.phiphi, pm.dphidphi); return true;
+        case ActivationKind::Sin: trig_pair(c11, c12, c22, pm.phiphi, pm.dphidphi); return true;
+        case ActivationKind::Cos: trig_pair(c11, c12, c22, pm.dphidphi, pm.phiphi); return true;
+        case ActivationKind::Rbf: rbf_pair(c11, c12, c22, pm.phiphi, pm.dphidphi); return true;
+        case ActivationKind::Step: step_pair(c11, c12, c22, pm.phiphi, pm.dphidphi); return true;
+        default: return false;
+    }
+}
+
+}  // namespace gaussian_detail
 
 double arccos_kernel(double alpha, double c) {
     c = clamp1(c);
@@ -106,6 +166,7 @@ bool pair_closed_form(const Activation& g, double c11, double c12, double c22, P
         pm.dphidphi = 1.0;
         return true;
     }
+    if (gaussian_detail::elementary_pair(k, c11, c12, c22, pm)) return true;
     if (k == ActivationKind::Relu || k == ActivationKind::LeakyRelu) {
         double a, b, deg;
         g.homogeneous(a, b, deg);
@@ -305,6 +366,12 @@ bool PairClosedFormRows::prepare(const Activation& g, std::int64_t n, const doub
             g.homogeneous(a_, b_, deg);
             break;
         }
+        case ActivationKind::Abs:
+        case ActivationKind::Sin:
+        case ActivationKind::Cos:
+        case ActivationKind::Rbf:
+        case ActivationKind::Step:
+            break;  // elementary_pair per pair (scalar)
         default:
             return false;
     }
@@ -348,6 +415,17 @@ void PairClosedFormRows::evaluate(double c11, std::int64_t j0, std::int64_t n, c
         for (std::int64_t k = 0; k < n; ++k) {
             phiphi[k] = c12[k];
             dphidphi[k] = 1.0;
+        }
+        return;
+    }
+    if (kind_ == ActivationKind::Abs || kind_ == ActivationKind::Sin || kind_ == ActivationKind::Cos ||
+        kind_ == ActivationKind::Rbf || kind_ == ActivationKind::Step) {
+        // the scalar closed forms of pair_closed_form, so that both agree exactly
+        PairMoments pm;
+        for (std::int64_t k = 0; k < n; ++k) {
+            gaussian_detail::elementary_pair(kind_, c11, c12[k], c22[k], pm);
+            phiphi[k] = pm.phiphi;
+            dphidphi[k] = pm.dphidphi;
         }
         return;
     }

@@ -142,6 +142,43 @@ LayerMoments layer_moments(const Activation& g, double q) {
             m.dphi2 = 2.0 / kPi / std::sqrt(1.0 + 2.0 * q);
             m.slope = 2.0 / kPi / ((1.0 + q) * std::sqrt(1.0 + 2.0 * q));
             return m;
+        case ActivationKind::ErfSigmoid: {
+            // the pair closed forms at c12 = c11 = c22 = q: r = q/(1 + q), D = 1 + 2q
+            const double sD = std::sqrt(1.0 + 2.0 * q);
+            m.phi2 = std::acos(-q / (1.0 + q)) / (2.0 * kPi);
+            m.dphi2 = 1.0 / (2.0 * kPi * sD);
+            m.slope = 1.0 / (2.0 * kPi * (1.0 + q) * sD);
+            return m;
+        }
+        case ActivationKind::Gelu: {
+            // E phi^2 = q P + q^2 / (pi (1 + q) sqrt(1 + 2q)), P = acos(-q/(1+q)) / (2 pi), and its
+            // q-derivative P + q / (2 pi (1 + q) sqrt(1 + 2q)) + q (2 + 4q + q^2) / (pi (1 + q)^2 (1 + 2q)^{3/2});
+            // E phi'^2 = P + q / (pi (1 + q) sqrt(1 + 2q)) + q / (2 pi (1 + 2q)^{3/2}). All terms >= 0.
+            const double e = 1.0 + q, D = 1.0 + 2.0 * q, sD = std::sqrt(D);
+            const double P = std::acos(-q / e) / (2.0 * kPi);
+            m.phi2 = q * P + q * q / (kPi * e * sD);
+            m.dphi2 = P + q / (kPi * e * sD) + q / (2.0 * kPi * D * sD);
+            m.slope = P + q / (2.0 * kPi * e * sD) + q * (2.0 + 4.0 * q + q * q) / (kPi * e * e * D * sD);
+            return m;
+        }
+        case ActivationKind::Abs: m.phi2 = q; m.dphi2 = 1.0; m.slope = 1.0; return m;
+        case ActivationKind::Sin:
+        case ActivationKind::Cos: {
+            // E sin^2 = (1 - e^{-2q})/2, E cos^2 = (1 + e^{-2q})/2; sin' = cos, cos' = -sin
+            const double s2 = -0.5 * std::expm1(-2.0 * q), c2 = 0.5 * (1.0 + std::exp(-2.0 * q));
+            const bool sn = g.kind == ActivationKind::Sin;
+            m.phi2 = sn ? s2 : c2;
+            m.dphi2 = sn ? c2 : s2;
+            m.slope = (sn ? 1.0 : -1.0) * std::exp(-2.0 * q);
+            return m;
+        }
+        case ActivationKind::Rbf: m.phi2 = 1.0; m.dphi2 = 2.0; m.slope = 0.0; return m;
+        case ActivationKind::Step:
+            // P(x > 0) = 1/2; at q = 0 every x is 0 and step(0) = 1/2. phi' = 0 almost everywhere.
+            m.phi2 = q > 0.0 ? 0.5 : 0.25;
+            m.dphi2 = 0.0;
+            m.slope = 0.0;
+            return m;
         default: break;
     }
     if (q == 0.0) {
