@@ -184,14 +184,7 @@ NONFINITE_ALLOWED_IN = {
 # fast run tolerates these (function, outcome) pairs so that the normal suite stays green; the slow
 # run does not. Remove an entry when its cause is fixed.
 # add ("module.function", "outcome") with a reproducer
-KNOWN_FINDINGS: set = {
-    # meanfield.depth_scales(activation="cos", sigma_w2=1.5, sigma_b2=0.05): the q-map of cos decreases
-    # (d E cos^2 / dq = -e^{-2q}), and xi_q = -1/ln(slope) is nan for a negative slope (use |slope|)
-    ("meanfield.depth_scales", "nonfinite_ok"),
-    # perceptron.stability(activation="step", rule="sgd", eta=1.0): ZeroDivisionError, F4 = <g'^4> = 0
-    # (step's derivative is 0 almost everywhere: the perceptron does not learn; refuse step)
-    ("perceptron.stability", "exception"),
-}
+KNOWN_FINDINGS: set = set()
 
 
 def public_callables() -> List[str]:
@@ -278,7 +271,7 @@ def strategies(large: bool = False):
         if param in ("activation", "name"):
             return st.one_of(names, wrong)
         if param in ("rule", "method", "weights", "parameterization", "bn_gradient", "sampler", "batchnorm"):
-            return st.one_of(st.sampled_from(["sgd", "wn", "dopri5", "rk4", "euler", "gaussian", "orthogonal",
+            return st.one_of(st.sampled_from(["sgd", "wn", "dopri5", "rkc", "rk4", "euler", "gaussian", "orthogonal",
                                               "ntk", "standard", "none", "last", "all", True, False, "?"]), wrong)
         if isinstance(base, np.ndarray) and base.ndim >= 1:
             return st.one_of(arrays_like(base), wrong, reals)

@@ -363,3 +363,55 @@ def test_price_theorem_links_I2_and_J2(name):
             assert fd == pytest.approx(1 / (2 * np.pi * np.sqrt(q1 * q2 - c * c)), rel=1e-7)
         else:
             assert fd == pytest.approx(G.J2(name, C(c)), rel=1e-6, abs=1e-9), (q1, q2, rho)
+
+
+# ---- the new activations in the mean-field and perceptron facades ----------------------------------
+
+def test_step_correlation_fixed_point_is_the_iterated_map():
+    """step's c-map has an infinite slope at c = 1, so c* < 1 (not the chi1 = 0 answer c* = 1):
+    c* is the limit of iterating the map, chi_c its slope there (central difference)."""
+    from statmech_nn import meanfield
+
+    for sw2, sb2 in ((1.5, 0.1), (0.5, 0.0), (3.0, 1.0)):
+        cs = meanfield.c_star("step", sw2, sb2)
+        c = 0.3
+        for _ in range(3000):
+            c = float(meanfield.c_map("step", sw2, sb2, c))
+        assert cs.status == "ok" and abs(float(cs.c_star) - c) < 1e-12
+        h = 1e-6
+        slope = (float(meanfield.c_map("step", sw2, sb2, c + h))
+                 - float(meanfield.c_map("step", sw2, sb2, c - h))) / (2 * h)
+        assert abs(float(cs.chi_c) - slope) < 1e-6 * max(1.0, slope)
+
+
+def test_chi1_limits_and_critical_line_of_the_new_activations():
+    """Where q* is infinite chi1 is its q -> inf limit: sigma_w2 E phi'^2 = sigma_w2 (abs), 2 sigma_w2
+    (rbf); abs's critical line is vertical at sigma_w2 = 1 (chi1 does not depend on q)."""
+    from statmech_nn import meanfield
+
+    assert float(meanfield.chi1("abs", 2.0, 0.1)) == 2.0
+    assert abs(float(meanfield.chi1("abs", 0.7, 0.1)) - 0.7) < 1e-14
+    assert abs(float(meanfield.critical_line("abs", [0.0, 0.1]).sigma_w2[1]) - 1.0) < 1e-14
+    q = 1e4
+    assert abs(float(meanfield.chi1("rbf", 1.3, 0.1, q=q)) - 2.0 * 1.3) < 1e-6
+    assert abs(float(meanfield.chi1("sin", 1.3, 0.1, q=q)) - 0.5 * 1.3) < 1e-6
+
+
+def test_depth_scale_of_a_decreasing_q_map():
+    """cos's q-map decreases (slope < 0): q^l approaches q* alternating at the rate |slope|."""
+    from statmech_nn import meanfield
+
+    ds = meanfield.depth_scales("cos", 1.5, 0.05)
+    s = float(meanfield.q_star("cos", 1.5, 0.05).q_map_derivative)
+    assert s < 0 and ds.status == "ok"
+    assert abs(float(ds.xi_q) + 1.0 / np.log(abs(s))) < 1e-12
+
+
+def test_abs_batchnorm_closed_form_and_step_perceptron_stability():
+    from statmech_nn import batchnorm, perceptron
+
+    a = batchnorm.gradient_explosion_rate("abs", 8.0, method="closed_form")
+    b = batchnorm.gradient_explosion_rate("abs", 8.0, method="quadrature")
+    assert abs(float(a) - float(b)) < 1e-10 * abs(float(b))
+    with pytest.raises(ValueError, match="activation"):
+        perceptron.stability("step", "sgd", 1.0)

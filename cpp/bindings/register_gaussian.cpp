@@ -36,6 +36,7 @@ void register_gaussian(py::module_& m) {
                 d["piecewise_linear"] = t.piecewise_linear;
                 d["smooth_odd"] = Activation{t.kind, 0.01}.smooth_odd();
                 d["closed_form_1d"] = t.closed_form_1d;
+                d["delta_derivative"] = t.delta_derivative;
                 d["closed_form_2d"] = t.closed_form_2d;
                 d["closed_form_I3_I4"] = t.closed_form_34;
                 d["parameters"] = t.uses_slope ? std::vector<std::string>{"slope"} : std::vector<std::string>{};

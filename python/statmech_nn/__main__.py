@@ -1,7 +1,7 @@
 """Command line of statmech_nn (also installed as the ``statmech-nn`` script).
 
 ``python -m statmech_nn --version`` and
-``python -m statmech_nn reproduce {perceptron,committee,meanfield,batchnorm,fisher,all} --out DIR [--fast]
+``python -m statmech_nn reproduce {perceptron,committee,meanfield,batchnorm,fisher,training,all} --out DIR [--fast]
 [--jobs N] [--quiet]``: one line per figure with its elapsed time, progress bars for the long
 computations (with tqdm), a summary per topic; ``--quiet`` prints nothing but errors.
 """
@@ -26,6 +26,9 @@ TOPIC_HELP = {
                  "(Yang, Pennington, Rao, Sohl-Dickstein & Schoenholz, ICLR 2019)",
     "fisher": "Fisher information eigenvalue statistics and the NTK (Karakida, Akaho & Amari, AISTATS 2019 and "
               "NeurIPS 2019; Jacot, Gabriel & Hongler 2018)",
+    "training": "networks trained by gradient descent against their theory twins: the learning-rate bound "
+                "2/lambda_max, the NTK regime (Lee et al. 2019), batch-norm trainability (Yang et al. 2019), "
+                "dynamical isometry (Pennington, Schoenholz & Ganguli 2017); hours at full size, so not in 'all'",
 }
 
 
@@ -33,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     from . import __version__, reproduce
 
     topics = "\n".join(f"  {name:11s} {TOPIC_HELP.get(name, '')}" for name in reproduce.TOPICS)
+    topics += "\n  all         every topic above except " + ", ".join(reproduce.NOT_IN_ALL)
     parser = argparse.ArgumentParser(
         prog="python -m statmech_nn",
         description="statmech_nn: statistical mechanics of neural-network learning.",

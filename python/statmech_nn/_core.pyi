@@ -101,7 +101,7 @@ class gaussian:
 
 
 class integrators:
-    """ODE integrators (Dormand–Prince 5(4), RK4, Euler)"""
+    """ODE integrators (Dormand–Prince 5(4), Runge–Kutta–Chebyshev, RK4, Euler)"""
 
     @staticmethod
     def OdeOptions(*args: Any, **kwargs: Any) -> Any: ...

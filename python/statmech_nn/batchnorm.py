@@ -73,7 +73,7 @@ __all__ = [
 ]
 
 ACTIVATIONS = tuple(ACTIVATIONS) + ("alpha_relu",)
-HOMOGENEOUS = ("linear", "relu", "leaky_relu", "alpha_relu")
+HOMOGENEOUS = ("linear", "relu", "leaky_relu", "alpha_relu", "abs")
 METHODS = ("auto", "closed_form", "quadrature")
 
 

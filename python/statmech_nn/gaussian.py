@@ -17,7 +17,12 @@ rule builder, closed forms). ``I2`` and ``J2`` are the pair moments of the deep-
 recursions. Closed forms: ``linear``; ``erf`` (Williams, "Computing with infinite networks",
 1997); ``erf_sigmoid`` (through erf); ``gelu`` (Gaussian integration by parts); ``relu`` and
 ``leaky_relu`` through the arc-cosine kernels (Cho & Saul, "Kernel methods for deep learning",
-2009). The others are integrated by nested 1-D rules conditioned on the variable of larger
+2009); ``abs`` (|x| = relu(x) + relu(-x)); ``sin``, ``cos`` and ``rbf`` (sqrt(2) sin(sqrt(2) x +
+pi/4), whose NNGP is the RBF kernel, as in Novak et al., "Neural Tangents", 2020) through
+characteristic functions; ``step`` (1 for x > 0, 1/2 at 0). ``step``'s derivative is taken as 0
+almost everywhere, as backpropagation and Neural Tangents do: ``J2`` is 0, so no gradient or NTK
+contribution passes through a step layer (the correlation map's slope at c = 1 is infinite, which
+:func:`statmech_nn.meanfield.c_star` accounts for). The others are integrated by nested 1-D rules conditioned on the variable of larger
 variance, with composite Gauss–Legendre panels split at the activation's kinks and scale points
 and where the conditional mean crosses them (64-node Gauss–Hermite for Gaussians narrow on the
 activation's scale); exactly singular ``C`` reduces to one dimension.
@@ -28,7 +33,7 @@ correlations in [-1, 1] (including exactly +-1 and +-(1 - 1e-6)) and variances b
 1e2 with ratios up to 1e4; in the tests the typical error is ~1e-15. ``quadrature=True`` reproduces
 the closed forms to the same tolerance.
 
-``I3`` and ``I4`` have closed forms for ``linear``, ``erf`` and ``relu``. For ReLU, I4 contains the
+``I3`` and ``I4`` have closed forms for ``linear``, ``erf``, ``relu``, ``sin``, ``cos`` and ``rbf``. For ReLU, I4 contains the
 4-D orthant probability P(a, b, c, d > 0), which has no elementary form; it is evaluated as
 Plackett's smooth 1-D integral to about 1e-13. Other activations use nested quadrature along the
 Cholesky factor of C (40-node Gauss–Hermite / 16-node Gauss–Legendre panels per dimension in 3-D

@@ -340,7 +340,8 @@ def depth_scales(activation: str, sigma_w2: Any, sigma_b2: Any, *, slope: float 
     fp = q_star(name, sigma_w2, sigma_b2, slope=slope, num_threads=num_threads)
     cs = c_star(name, sigma_w2, sigma_b2, slope=slope, num_threads=num_threads)
     x1 = np.asarray(chi1(name, sigma_w2, sigma_b2, q=None, slope=slope), dtype=float)
-    s = np.asarray(fp.q_map_derivative, dtype=float)
+    # |slope|: a decreasing q-map (cos) approaches q* alternating, at the rate of |slope|
+    s = np.abs(np.asarray(fp.q_map_derivative, dtype=float))
     xc = np.asarray(cs.chi_c, dtype=float)
     with np.errstate(divide="ignore"):
         xi_q = np.where(s < 1, -1.0 / np.log(np.where(s < 1, s, 0.5)), np.inf)

@@ -490,6 +490,9 @@ def stability(activation: str, rule: str, eta: float, z: Optional[float] = None,
         e = eta
     c = _core.perceptron.fixed_point_constants(activation, slope)
     G, H, F4 = c.G, c.H, c.F4
+    if not F4 > 0.0:
+        raise ValueError(f"activation: {activation!r} has derivative 0 almost everywhere (<g'^4> = 0): "
+                         "gradient learning does not move the weights and the fixed point has no stability rates")
     eta_c = 2.0 * G / F4
     rate_R = F4 * e * (eta_c - e)
     if rule == "sgd":

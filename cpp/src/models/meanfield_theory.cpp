@@ -19,6 +19,7 @@ using namespace gaussian_detail;
 
 namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kPi = 3.14159265358979323846;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 }  // namespace
 
@@ -51,6 +52,10 @@ double chi1_limit(const Params& p) {
         case ActivationKind::LeakyRelu: return 0.5 * p.sigma_w2 * (1.0 + g.slope * g.slope);
         case ActivationKind::Gelu:
         case ActivationKind::Swish: return 0.5 * p.sigma_w2;
+        case ActivationKind::Abs: return p.sigma_w2;          // phi'^2 = 1
+        case ActivationKind::Sin:
+        case ActivationKind::Cos: return 0.5 * p.sigma_w2;    // E cos^2(sqrt(q) z) -> 1/2
+        case ActivationKind::Rbf: return 2.0 * p.sigma_w2;    // phi'^2 = 2 (1 - sin(2 sqrt(2) x))
         default: return 0.0;  // bounded derivative that vanishes at infinity
     }
 }
@@ -203,7 +208,8 @@ QStar q_star(const Params& p, double q_init, double guess) {
 CStar c_star(const Params& p, double q, double guess, double q_next, double chi1_q) {
     CStar r;
     if (!(q > 0.0) && p.sigma_b2 == 0.0 &&
-        (p.act.kind == ActivationKind::Relu || p.act.kind == ActivationKind::LeakyRelu)) {
+        (p.act.kind == ActivationKind::Relu || p.act.kind == ActivationKind::LeakyRelu ||
+         p.act.kind == ActivationKind::Abs)) {
         // Positively homogeneous phi without bias: the correlation map does not depend on q, so
         // its fixed point is the one at any q (c* = 1, approached algebraically: "marginal").
         CStar h = c_star(p, 1.0, guess);
@@ -228,6 +234,29 @@ CStar c_star(const Params& p, double q, double guess, double q_next, double chi1
         return r;
     }
     const double qn = q_next > 0.0 ? q_next : q_map(p, q);
+    if (p.act.traits().delta_derivative) {
+        // phi jumps (step): the c-map's slope at c = 1 is infinite (E[phi' phi'] holds a delta), not
+        // chi1 = 0, so with sigma_w2 > 0 the fixed point is c* < 1. g(c) = c_map(c) - c >= 0 at
+        // c = 0 (E[phi phi] >= 0) and < 0 just below 1: bisection. chi_c is the c-map's slope at c*,
+        // sigma_w2 q / qn times the density of the pair at the origin, 1 / (2 pi q sqrt(1 - c*^2)).
+        auto g = [&](double c) { return (p.sigma_w2 * pair_moments(p.act, q, c * q, q).phiphi + p.sigma_b2) / qn - c; };
+        double lo = 0.0, hi = 1.0 - 1e-15;
+        int evals = 0;
+        if (p.sigma_w2 > 0.0 && g(hi) < 0.0) {
+            for (; evals < 200 && hi - lo > 1e-15; ++evals) {
+                const double mid = 0.5 * (lo + hi);
+                (g(mid) > 0.0 ? lo : hi) = mid;
+            }
+            r.c = 0.5 * (lo + hi);
+            r.chi_c = p.sigma_w2 / (2.0 * kPi * qn * std::sqrt((1.0 - r.c) * (1.0 + r.c)));
+        } else {
+            r.c = 1.0;  // no weights (the map is constant) or c* within 1e-15 of 1
+            r.chi_c = p.sigma_w2 > 0.0 ? kInf : 0.0;
+        }
+        r.status = Status::Ok;
+        r.evaluations = evals;
+        return r;
+    }
     const double chi1_at_q = chi1_q >= 0.0 ? chi1_q : chi1(p, q);
     int evals = 0;
     PairSeries hs;
@@ -327,7 +356,8 @@ double chi1_at_fixed_point(const Activation& g, double sw2, double sb2, double q
 
 bool critical_point(const Activation& g, double sigma_b2, double lo, double hi, double q_init, double& sigma_w2,
                     double& q_crit) {
-    if (g.kind == ActivationKind::Linear || g.kind == ActivationKind::Relu || g.kind == ActivationKind::LeakyRelu) {
+    if (g.kind == ActivationKind::Linear || g.kind == ActivationKind::Relu || g.kind == ActivationKind::LeakyRelu ||
+        g.kind == ActivationKind::Abs) {
         // chi1 = sigma_w2 E[phi'^2] does not depend on q: the line is vertical. On it q* = inf with a
         // bias (the length map is q -> q + sigma_b2) and every q is fixed without one.
         sigma_w2 = 1.0 / layer_moments(g, 1.0).dphi2;
