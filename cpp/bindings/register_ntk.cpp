@@ -2,6 +2,7 @@
 #include "bindings.hpp"
 #include <optional>
 
+#include "statmech_nn/closed_form_rows_isa.hpp"
 #include "statmech_nn/gaussian_moments.hpp"
 #include "statmech_nn/ntk_kernels.hpp"
 
@@ -70,6 +71,13 @@ void register_ntk(py::module_& m) {
             return py::make_tuple(pp, dd);
         },
         py::arg("activation"), py::arg("slope"), py::arg("c11"), py::arg("c12"), py::arg("c22"));
+
+    // Caps the instruction set of the row closed forms (0 = SSE2, 1 = AVX2, 2 = AVX-512; None: the
+    // processor's best) and returns the level in use.
+    testing_module(m).def(
+        "closed_form_rows_isa",
+        [](std::optional<int> max_level) { return set_closed_form_rows_isa(max_level ? *max_level : 2); },
+        py::arg("max_level") = py::none());
 }
 
 }  // namespace statmech_nn::bindings
