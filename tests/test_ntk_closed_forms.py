@@ -294,13 +294,15 @@ def test_wide_rows_are_bitwise_the_two_lane_rows(name, isa_levels):
             np.testing.assert_array_equal(outs[level][1], outs[0][1])
 
 
-def test_kernels_do_not_depend_on_the_instruction_set(isa_levels):
+@pytest.mark.parametrize("d", [9, 300])
+def test_kernels_do_not_depend_on_the_instruction_set(isa_levels, d):
+    """Row closed forms and the tiles' Gram blocks (d = 300: summed in two chunks)."""
     if len(isa_levels) < 2:
         pytest.skip("this processor has neither AVX2 nor AVX-512")
     rng = np.random.default_rng(12)
-    x = rng.standard_normal((83, 9))
+    x = rng.standard_normal((83, d))
     x[3], x[5] = -x[2], x[4]
-    y = rng.standard_normal((37, 9))
+    y = rng.standard_normal((37, d))
     y[0] = x[0]
     for name in ("relu", "leaky_relu", "erf", "erf_sigmoid", "gelu"):
         for x2 in (None, y):
@@ -312,3 +314,22 @@ def test_kernels_do_not_depend_on_the_instruction_set(isa_levels):
             for level in isa_levels[1:]:
                 np.testing.assert_array_equal(runs[level][0], runs[0][0])
                 np.testing.assert_array_equal(runs[level][1], runs[0][1])
+
+
+def test_long_inputs_are_summed_in_chunks_in_order():
+    """d > 256: the tile Gram block is summed over chunks of the input dimension, continuing each
+    entry's sum in input order (antiparallel inputs still give rho = -1 exactly; linear kernels
+    equal the Gram matrix)."""
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((70, 600))
+    x[1] = -x[0]
+    y = rng.standard_normal((5, 600))
+    for x2 in (None, y):
+        k = ntk.kernels(x, x2, "linear", 2, 1.3, 0.0)
+        xb = x if x2 is None else x2
+        G = 1.3 * (x @ xb.T) / 600
+        # linear: Sigma^{l+1} = 1.3 Sigma^l, Theta^{l+1} = Sigma^{l+1} + 1.3 Theta^l
+        np.testing.assert_allclose(k.nngp, 1.3 ** 2 * G, rtol=1e-13, atol=1e-13 * np.abs(G).max())
+        np.testing.assert_allclose(k.ntk, 3 * 1.3 ** 2 * G, rtol=1e-13, atol=1e-13 * np.abs(G).max())
+    r = ntk.kernels(x, None, "relu", 1, 2.0, 0.0)
+    assert r.ntk[0, 1] == 0.0 and r.nngp[0, 1] == 0.0     # relu at rho = -1: both exactly 0

@@ -119,6 +119,17 @@ inline void erf_family_pair(double c11, double s11, double ie11, V c12, V c22, V
 template <class F>
 inline void wide_loop(const statmech_nn::gaussian_detail::WideRow& r, F&& f) {
     std::int64_t k = 0;
+    // two independent groups per step: their long dependency chains (the arcsine polynomial) overlap
+    for (; k + 2 * W <= r.n; k += 2 * W) {
+        V pp0, dd0, pp1, dd1;
+        f(loadv(r.c12 + k), loadv(r.c22 + k), loadv(r.s22 + k), loadv(r.ie22 + k), loadv(r.ie2 + k), pp0, dd0);
+        f(loadv(r.c12 + k + W), loadv(r.c22 + k + W), loadv(r.s22 + k + W), loadv(r.ie22 + k + W),
+          loadv(r.ie2 + k + W), pp1, dd1);
+        storev(r.phiphi + k, pp0);
+        storev(r.dphidphi + k, dd0);
+        storev(r.phiphi + k + W, pp1);
+        storev(r.dphidphi + k + W, dd1);
+    }
     for (; k + W <= r.n; k += W) {
         V pp, dd;
         f(loadv(r.c12 + k), loadv(r.c22 + k), loadv(r.s22 + k), loadv(r.ie22 + k), loadv(r.ie2 + k), pp, dd);

@@ -2,14 +2,13 @@
 //
 // The kernel matrices are computed tile by tile (kTile x kTile blocks of input pairs; for x2 = x1
 // only the tiles on and above the diagonal, each also written to its mirror image). A tile is one
-// task of parallel_for: one small GEMM for the first layer's Gram block, then every layer as a pass
+// task of parallel_for: the first layer's Gram block (ntk_gram.hpp: AVX2 / AVX-512 where available), then every layer as a pass
 // over contiguous rows of pairs (the Gaussian layer's PairClosedFormRows for the closed-form
 // activations, the Mehler series or the 2-D rule per pair otherwise), with the tile's Sigma and
 // Theta kept in the task's workspace. Only the read-out is written unless every layer is asked for.
 // A tile's numbers depend on the tile's position alone, so results do not depend on the thread count.
 #include "statmech_nn/ntk_kernels.hpp"
 
-#include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -17,6 +16,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "ntk_gram.hpp"
 #include "statmech_nn/gaussian_moments.hpp"
 #include "statmech_nn/parallel.hpp"
 
@@ -26,11 +26,10 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr std::int64_t kTile = 64;
-using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-// A tile's Gram block is computed kGemmRows rows at a time into a fixed-capacity matrix (no heap
-// allocation; Eigen would not parallelise such a product even without EIGEN_DONT_PARALLELIZE).
-constexpr std::int64_t kGemmRows = 32;
-using GemmBlock = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor, kGemmRows, kTile>;
+static_assert(kTile == ntk_detail::kGramCols, "a tile's Gram block has kTile columns");
+// The tile's Gram block sums this many input components per pass (its packed columns then take
+// 128 KiB, within the L2 cache).
+constexpr std::int64_t kGramDepth = 256;
 
 // Diagonal recursion of one set of inputs: Sigma^l(x, x), Theta^l(x, x) for l = 1..depth+1 and
 // the moments of phi at l = 1..depth, layer-major ([l * n + i]) so that a layer's values of
@@ -163,7 +162,6 @@ NtkKernelInfo ntk_kernels(const Activation& g, const double* x1, std::int64_t n1
     std::vector<double> widths(std::max(depth, 0), spec.width);
     for (int l = 0; l < depth && !spec.width_ratios.empty(); ++l) widths[l] = spec.width * spec.width_ratios[l];
 
-    const Eigen::Map<const RowMat> X1(x1, n1, d), X2(x2, n2, d);
     // Squared norms summed in input order, as the GEMM sums each entry (no reassociation), so that
     // x.(-x) = -|x|^2 exactly and antiparallel inputs have correlation -1 exactly.
     auto squared_norms = [&](const double* x, std::int64_t n) {
@@ -222,14 +220,19 @@ NtkKernelInfo ntk_kernels(const Activation& g, const double* x1, std::int64_t n1
         const std::int64_t ni = std::min(kTile, n1 - i0), nj = std::min(kTile, n2 - j0);
         const bool diag_tile = same && i0 == j0;
         std::vector<double> S(ni * nj), T(ni * nj), pp(nj), dd(nj);
-        for (std::int64_t h = 0; h < ni; h += kGemmRows) {
-            const std::int64_t nh = std::min(kGemmRows, ni - h);
-            GemmBlock G(nh, nj);
-            G.noalias() = X1.middleRows(i0 + h, nh) * X2.middleRows(j0, nj).transpose();
-            for (std::int64_t r = 0; r < nh; ++r)
+        {
+            // the Gram block, over the input dimension in chunks of kGramDepth components
+            std::vector<double> G(ni * kTile), xt(std::min(d, kGramDepth) * kTile, 0.0);
+            for (std::int64_t k0 = 0; k0 < d; k0 += kGramDepth) {
+                const std::int64_t kd = std::min(kGramDepth, d - k0);
+                for (std::int64_t c = 0; c < nj; ++c)
+                    for (std::int64_t k = 0; k < kd; ++k) xt[k * kTile + c] = x2[(j0 + c) * d + k0 + k];
+                ntk_detail::gram_tile({x1 + i0 * d + k0, d, ni, kd, xt.data(), G.data(), k0 > 0});
+            }
+            for (std::int64_t r = 0; r < ni; ++r)
                 for (std::int64_t c = 0; c < nj; ++c) {
-                    const double gij = G(r, c);
-                    const std::int64_t k = (h + r) * nj + c;
+                    const double gij = G[r * kTile + c];
+                    const std::int64_t k = r * nj + c;
                     S[k] = sw2 * gij / dd_in + sb2;
                     T[k] = spec.standard ? gij + 1.0 : S[k];
                 }
