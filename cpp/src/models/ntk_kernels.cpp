@@ -14,6 +14,7 @@
 #include <limits>
 #include <map>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "ntk_gram.hpp"
@@ -43,7 +44,8 @@ struct Diagonal {
     double at(const std::vector<double>& a, int l, std::int64_t i) const { return a[l * n + i]; }
 };
 
-void propagate_diagonal(const Activation& g, const NtkKernelSpec& s, const std::vector<double>& sq, double d,
+void propagate_diagonal(const Activation& g, const NtkKernelSpec& s, const std::vector<double>& sw2,
+                        const std::vector<double>& sb2, const std::vector<double>& sq, double d,
                         const std::vector<double>& widths, int num_threads, Diagonal& D) {
     const std::int64_t n = static_cast<std::int64_t>(sq.size());
     const int L = s.depth + 1;
@@ -54,34 +56,40 @@ void propagate_diagonal(const Activation& g, const NtkKernelSpec& s, const std::
     D.phi2.assign(n * L, kNaN);
     D.dphi2.assign(n * L, kNaN);
     D.stop.assign(n, 0);
-    const deep::LayerParams p{g, s.sigma_w2, s.sigma_b2};
     const bool closed = gaussian_detail::is_closed_form(g);
     parallel_for(n, num_threads, [&](std::int64_t i) {
-        const double v1 = s.sigma_w2 * sq[i] / d + s.sigma_b2;
+        const double v1 = sw2[0] * sq[i] / d + sb2[0];
+        // deep::forward_pair's recursion for one input (same stop rule and per-layer moments), with
+        // each layer's own variances, and E phi^2, E phi'^2 from the Gaussian layer's pair closed
+        // form at correlation 1 where there is one (forward_pair's per-layer moments take a 1-D
+        // quadrature for gelu and erf_sigmoid, ~100x slower)
         deep::PairTrajectory tr;
-        if (closed) {
-            // forward_pair's recursion for one input (same stop rule), with E phi^2 and E phi'^2 from
-            // the Gaussian layer's pair closed form at correlation 1 (forward_pair's per-layer
-            // moments take a 1-D quadrature for gelu and erf_sigmoid, ~100x slower)
-            tr.q_a.assign(L, kNaN);
-            tr.phi2_a.assign(L, kNaN);
-            tr.dphi2_a.assign(L, kNaN);
-            const double limit = (v1 > 0.0 ? v1 : 1.0) * s.divergence_bound;
-            double q = v1;
-            for (int l = 1; l <= L; ++l) {
-                if (!std::isfinite(q) || q > limit) {
-                    tr.stop_layer = l;
-                    break;
-                }
+        tr.q_a.assign(L, kNaN);
+        tr.phi2_a.assign(L, kNaN);
+        tr.dphi2_a.assign(L, kNaN);
+        const double limit = (v1 > 0.0 ? v1 : 1.0) * s.divergence_bound;
+        double q = v1;
+        for (int l = 1; l <= L; ++l) {
+            if (!std::isfinite(q) || q > limit) {
+                tr.stop_layer = l;
+                break;
+            }
+            double phi2, dphi2;
+            if (closed) {
                 PairMoments pm;
                 pair_closed_form(g, q, q, q, pm);
-                tr.q_a[l - 1] = q;
-                tr.phi2_a[l - 1] = pm.phiphi;
-                tr.dphi2_a[l - 1] = pm.dphidphi;
-                q = s.sigma_w2 * pm.phiphi + s.sigma_b2;
+                phi2 = pm.phiphi;
+                dphi2 = pm.dphidphi;
+            } else {
+                check_interrupt();
+                const deep::PairLayer m = deep::pair_layer(g, q, q, q);
+                phi2 = m.phi2_a;
+                dphi2 = m.dphi2_a;
             }
-        } else {
-            tr = deep::forward_pair(p, L, v1, v1, v1, s.divergence_bound);
+            tr.q_a[l - 1] = q;
+            tr.phi2_a[l - 1] = phi2;
+            tr.dphi2_a[l - 1] = dphi2;
+            if (l < L) q = sw2[l] * phi2 + sb2[l];
         }
         int stop = tr.stop_layer;
         D.t[i] = s.standard ? sq[i] + 1.0 : v1;
@@ -94,7 +102,7 @@ void propagate_diagonal(const Activation& g, const NtkKernelSpec& s, const std::
             if (l > 0) {
                 const double phi2 = tr.phi2_a[l - 1];
                 const double w = s.standard ? widths[l - 1] * phi2 + 1.0 : D.v[k];
-                D.t[k] = w + s.sigma_w2 * tr.dphi2_a[l - 1] * D.t[k - n];
+                D.t[k] = w + sw2[l] * tr.dphi2_a[l - 1] * D.t[k - n];
                 if (!std::isfinite(D.t[k])) {
                     stop = l + 1;
                     D.t[k] = kNaN;
@@ -142,8 +150,19 @@ void build_series(const Activation& g, int depth, int valid, Diagonal& A, Diagon
 NtkKernelInfo ntk_kernels(const Activation& g, const double* x1, std::int64_t n1, const double* x2, std::int64_t n2,
                           std::int64_t d, const NtkKernelSpec& spec, int num_threads, double* nngp, double* ntk) {
     if (spec.depth < 0) throw std::invalid_argument("depth: must be >= 0");
-    if (!(spec.sigma_w2 > 0) || !std::isfinite(spec.sigma_w2)) throw std::invalid_argument("sigma_w2: must be > 0");
-    if (!(spec.sigma_b2 >= 0) || !std::isfinite(spec.sigma_b2)) throw std::invalid_argument("sigma_b2: must be >= 0");
+    // per weight layer l = 1..depth+1 (index l - 1): the layers' variances or the scalars
+    const std::size_t nl = static_cast<std::size_t>(spec.depth) + 1;
+    auto per_layer = [&](const std::vector<double>& layers, double scalar, const char* name) {
+        if (!layers.empty() && layers.size() != nl)
+            throw std::invalid_argument(std::string(name) + ": needs one entry per weight layer (depth + 1)");
+        return layers.empty() ? std::vector<double>(nl, scalar) : layers;
+    };
+    const std::vector<double> sw2 = per_layer(spec.sigma_w2_layers, spec.sigma_w2, "sigma_w2");
+    const std::vector<double> sb2 = per_layer(spec.sigma_b2_layers, spec.sigma_b2, "sigma_b2");
+    for (double w : sw2)
+        if (!(w > 0) || !std::isfinite(w)) throw std::invalid_argument("sigma_w2: must be finite and > 0");
+    for (double b : sb2)
+        if (!(b >= 0) || !std::isfinite(b)) throw std::invalid_argument("sigma_b2: must be finite and >= 0");
     if (spec.standard && !(spec.width >= 1)) throw std::invalid_argument("width: must be >= 1");
     if (!spec.width_ratios.empty() && static_cast<int>(spec.width_ratios.size()) != spec.depth)
         throw std::invalid_argument("width_ratios: needs one entry per hidden layer (depth)");
@@ -158,7 +177,7 @@ NtkKernelInfo ntk_kernels(const Activation& g, const double* x1, std::int64_t n1
     }
     if (n2 < 1) throw std::invalid_argument("x2: must be a non-empty (n, d) array");
     const int depth = spec.depth, L = depth + 1;
-    const double sw2 = spec.sigma_w2, sb2 = spec.sigma_b2, dd_in = static_cast<double>(d);
+    const double dd_in = static_cast<double>(d);
     std::vector<double> widths(std::max(depth, 0), spec.width);
     for (int l = 0; l < depth && !spec.width_ratios.empty(); ++l) widths[l] = spec.width * spec.width_ratios[l];
 
@@ -188,8 +207,8 @@ NtkKernelInfo ntk_kernels(const Activation& g, const double* x1, std::int64_t n1
     const int diag_threads = diag_work_ns < kTeamWorthNs ? 1 : num_threads;
 
     Diagonal A, B;
-    propagate_diagonal(g, spec, sq1, dd_in, widths, diag_threads, A);
-    if (!same) propagate_diagonal(g, spec, sq2, dd_in, widths, diag_threads, B);
+    propagate_diagonal(g, spec, sw2, sb2, sq1, dd_in, widths, diag_threads, A);
+    if (!same) propagate_diagonal(g, spec, sw2, sb2, sq2, dd_in, widths, diag_threads, B);
     const Diagonal& Bd = same ? A : B;
     NtkKernelInfo info;
     int stop = 0;
@@ -233,7 +252,7 @@ NtkKernelInfo ntk_kernels(const Activation& g, const double* x1, std::int64_t n1
                 for (std::int64_t c = 0; c < nj; ++c) {
                     const double gij = G[r * kTile + c];
                     const std::int64_t k = r * nj + c;
-                    S[k] = sw2 * gij / dd_in + sb2;
+                    S[k] = sw2[0] * gij / dd_in + sb2[0];
                     T[k] = spec.standard ? gij + 1.0 : S[k];
                 }
         }
@@ -269,6 +288,7 @@ NtkKernelInfo ntk_kernels(const Activation& g, const double* x1, std::int64_t n1
             const int m = l - 1;  // the hidden layer whose moments feed layer l + 1
             const double* qb = &Bd.v[m * n2 + j0];
             const double w = spec.standard ? widths[m] : 0.0;
+            const double sw2l = sw2[l], sb2l = sb2[l];
             for (std::int64_t r = 0; r < ni; ++r) {
                 const std::int64_t i = i0 + r;
                 const double qa = A.at(A.v, m, i);
@@ -304,9 +324,9 @@ NtkKernelInfo ntk_kernels(const Activation& g, const double* x1, std::int64_t n1
                     }
                 }
                 for (std::int64_t c = 0; c < nj; ++c) {
-                    const double Sn = sw2 * pp[c] + sb2;
+                    const double Sn = sw2l * pp[c] + sb2l;
                     const double wt = spec.standard ? w * pp[c] + 1.0 : Sn;
-                    Tr[c] = wt + sw2 * dd[c] * Tr[c];
+                    Tr[c] = wt + sw2l * dd[c] * Tr[c];
                     Sr[c] = Sn;
                 }
             }
