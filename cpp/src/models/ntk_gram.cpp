@@ -23,7 +23,7 @@ inline void storev(double* p, V v) { _mm_storeu_pd(p, (__m128d)v); }
 inline void gram_rows(const statmech_nn::ntk_detail::GramTile& t) {
     using statmech_nn::ntk_detail::kGramCols;
     for (std::int64_t r = 0; r < t.ni; ++r)
-        for (std::int64_t c = 0; c < kGramCols; ++c) {
+        for (std::int64_t c = 0; c < t.nc; ++c) {
             double s = t.accumulate ? t.G[r * kGramCols + c] : 0.0;
             for (std::int64_t k = 0; k < t.kd; ++k) s = s + t.x1[r * t.lda + k] * t.x2t[k * kGramCols + c];
             t.G[r * kGramCols + c] = s;

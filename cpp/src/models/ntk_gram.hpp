@@ -12,7 +12,7 @@ namespace statmech_nn::ntk_detail {
 
 constexpr std::int64_t kGramCols = 64;  // columns of a tile (at most)
 
-// G[r][c] (+)= sum_{k < kd} x1[r * lda + k] x2t[k * kGramCols + c], r < ni, c < kGramCols: x1 points
+// G[r][c] (+)= sum_{k < kd} x1[r * lda + k] x2t[k * kGramCols + c], r < ni, c < nc: x1 points
 // at the tile's first row and a chunk of kd input components (row stride lda), x2t holds the same
 // components of the tile's columns packed transposed and zero-padded; G is ni x kGramCols,
 // row-major. With accumulate, the sums continue from G (a long input dimension in chunks keeps
@@ -20,6 +20,7 @@ constexpr std::int64_t kGramCols = 64;  // columns of a tile (at most)
 struct GramTile {
     const double* x1;
     std::int64_t lda, ni, kd;
+    std::int64_t nc;  // columns computed: the tile's, rounded up to a multiple of 16 (<= kGramCols)
     const double* x2t;
     double* G;
     bool accumulate;

@@ -14,7 +14,7 @@ inline void gram_rows(const statmech_nn::ntk_detail::GramTile& t) {
         const double* a1 = a0 + lda;
         const double* a2 = a1 + lda;
         const double* a3 = a2 + lda;
-        for (std::int64_t c = 0; c < kGramCols; c += C) {
+        for (std::int64_t c = 0; c < t.nc; c += C) {
             double* g = t.G + r * kGramCols + c;
             V s00 = V{}, s01 = V{}, s10 = V{}, s11 = V{}, s20 = V{}, s21 = V{}, s30 = V{}, s31 = V{};
             if (t.accumulate) {
@@ -46,7 +46,7 @@ inline void gram_rows(const statmech_nn::ntk_detail::GramTile& t) {
     }
     for (; r < t.ni; ++r) {
         const double* a0 = t.x1 + r * lda;
-        for (std::int64_t c = 0; c < kGramCols; c += C) {
+        for (std::int64_t c = 0; c < t.nc; c += C) {
             double* g = t.G + r * kGramCols + c;
             V s00 = t.accumulate ? loadv(g) : V{}, s01 = t.accumulate ? loadv(g + W) : V{};
             const double* b = t.x2t + c;

@@ -250,7 +250,7 @@ NtkKernelInfo ntk_kernels(const Activation& g, const double* x1, std::int64_t n1
                 const std::int64_t kd = std::min(kGramDepth, d - k0);
                 for (std::int64_t c = 0; c < nj; ++c)
                     for (std::int64_t k = 0; k < kd; ++k) xt[k * kTile + c] = x2[(j0 + c) * d + k0 + k];
-                ntk_detail::gram_tile({x1 + i0 * d + k0, d, ni, kd, xt.data(), G.data(), k0 > 0});
+                ntk_detail::gram_tile({x1 + i0 * d + k0, d, ni, kd, (nj + 15) / 16 * 16, xt.data(), G.data(), k0 > 0});
             }
             for (std::int64_t r = 0; r < ni; ++r)
                 for (std::int64_t c = 0; c < nj; ++c) {
