@@ -30,8 +30,13 @@ Peers:
 Agreement: max relative difference ``|a - b| / max|b|`` of NNGP and NTK against Neural Tangents
 (closed forms on both sides for relu and erf; NT evaluates gelu by its own closed form too).
 
+Our kernels pick their instruction set at run time (SSE2, AVX2 or AVX-512, bitwise the same
+values); ``--isa L`` caps it (0 = SSE2, 1 = AVX2, 2 = AVX-512) to time the narrower code. The
+header line reports the level in use. On a machine shared with other work, pass ``--threads 1``
+for timings that do not depend on when a second thread gets a core.
+
 Run: ``PYTHONPATH=python python benchmarks/ntk.py [--quick] [--baseline DIR] [--baseline-max-n N]
-[--repeat R] [--threads T] [--no-nt] [--sizes 200,1000] [--depths 3,10]
+[--repeat R] [--threads T] [--isa L] [--no-nt] [--sizes 200,1000] [--depths 3,10]
 [--acts relu,erf,gelu]``.
 """
 
@@ -180,10 +185,13 @@ def main():
         sizes = tuple(int(v) for v in _arg("--sizes").split(","))
     if _arg("--depths"):
         depths = tuple(int(v) for v in _arg("--depths").split(","))
+    from statmech_nn import _core
+    isa = _core._testing.closed_form_rows_isa(int(_arg("--isa", "2")))
     try:
         load = os.getloadavg()
         print(f"# {os.cpu_count()} cores, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; "
-              f"threads={threads or 'default'}; {repeat} interleaved rounds; seconds min (median)")
+              f"threads={threads or 'default'}; instruction set {('SSE2', 'AVX2', 'AVX-512')[isa]}; "
+              f"{repeat} interleaved rounds; seconds min (median)")
     except OSError:
         pass
     header = f"{'n':>5} {'depth':>5} {'act':>5} {'kind':>5} | {'ours':>17} |"

@@ -257,3 +257,79 @@ def test_antiparallel_inputs_have_correlation_minus_one_exactly(name):
         # depth 1 at rho = -1: E phi phi = -b q, E phi' phi' = b, Theta^1 = -q, so
         # Sigma^2 = -2 b q and Theta^2 = Sigma^2 + 2 b Theta^1 = -4 b q (exactly 0 for relu)
         np.testing.assert_allclose(np.diag(block), -4 * b * q, rtol=1e-14, atol=0)
+
+
+@pytest.fixture
+def isa_levels():
+    """The instruction-set levels of the row closed forms this processor runs (0 = SSE2, 1 = AVX2,
+    2 = AVX-512); the default is restored afterwards."""
+    best = _core._testing.closed_form_rows_isa()
+    yield list(range(best + 1))
+    _core._testing.closed_form_rows_isa()
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "erf", "erf_sigmoid", "gelu"])
+def test_wide_rows_are_bitwise_the_two_lane_rows(name, isa_levels):
+    """The AVX2 / AVX-512 rows run the same IEEE operations as the SSE2 code: bitwise equal values
+    over every row length (partial vectors included), correlations +-1, zero and large variances."""
+    if len(isa_levels) < 2:
+        pytest.skip("this processor has neither AVX2 nor AVX-512")
+    rng = np.random.default_rng(11)
+    for trial in range(60):
+        n = int(rng.integers(1, 37))
+        c11 = 0.0 if trial % 7 == 0 else float(10.0 ** rng.uniform(-3, 4))
+        c22 = 10.0 ** rng.uniform(-3, 4, n)
+        c22[rng.random(n) < 0.1] = 0.0
+        rho = rng.uniform(-1, 1, n)
+        rho[rng.random(n) < 0.15] = 1.0
+        rho[rng.random(n) < 0.15] = -1.0
+        rho[rng.random(n) < 0.1] = -1 + 1e-9       # the k_1 series branch
+        c12 = rho * np.sqrt(c11 * c22)
+        outs = []
+        for level in isa_levels:
+            assert _core._testing.closed_form_rows_isa(level) == level
+            outs.append(_rows(name, c11, c12, c22))
+        for level in isa_levels[1:]:
+            np.testing.assert_array_equal(outs[level][0], outs[0][0])
+            np.testing.assert_array_equal(outs[level][1], outs[0][1])
+
+
+@pytest.mark.parametrize("d", [9, 300])
+def test_kernels_do_not_depend_on_the_instruction_set(isa_levels, d):
+    """Row closed forms and the tiles' Gram blocks (d = 300: summed in two chunks)."""
+    if len(isa_levels) < 2:
+        pytest.skip("this processor has neither AVX2 nor AVX-512")
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((83, d))
+    x[3], x[5] = -x[2], x[4]
+    y = rng.standard_normal((37, d))
+    y[0] = x[0]
+    for name in ("relu", "leaky_relu", "erf", "erf_sigmoid", "gelu"):
+        for x2 in (None, y):
+            runs = []
+            for level in isa_levels:
+                _core._testing.closed_form_rows_isa(level)
+                k = ntk.kernels(x, x2, name, 3, 1.7, 0.2, slope=SLOPE, return_layers=True)
+                runs.append((k.nngp_layers, k.ntk_layers))
+            for level in isa_levels[1:]:
+                np.testing.assert_array_equal(runs[level][0], runs[0][0])
+                np.testing.assert_array_equal(runs[level][1], runs[0][1])
+
+
+def test_long_inputs_are_summed_in_chunks_in_order():
+    """d > 256: the tile Gram block is summed over chunks of the input dimension, continuing each
+    entry's sum in input order (antiparallel inputs still give rho = -1 exactly; linear kernels
+    equal the Gram matrix)."""
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((70, 600))
+    x[1] = -x[0]
+    y = rng.standard_normal((5, 600))
+    for x2 in (None, y):
+        k = ntk.kernels(x, x2, "linear", 2, 1.3, 0.0)
+        xb = x if x2 is None else x2
+        G = 1.3 * (x @ xb.T) / 600
+        # linear: Sigma^{l+1} = 1.3 Sigma^l, Theta^{l+1} = Sigma^{l+1} + 1.3 Theta^l
+        np.testing.assert_allclose(k.nngp, 1.3 ** 2 * G, rtol=1e-13, atol=1e-13 * np.abs(G).max())
+        np.testing.assert_allclose(k.ntk, 3 * 1.3 ** 2 * G, rtol=1e-13, atol=1e-13 * np.abs(G).max())
+    r = ntk.kernels(x, None, "relu", 1, 2.0, 0.0)
+    assert r.ntk[0, 1] == 0.0 and r.nngp[0, 1] == 0.0     # relu at rho = -1: both exactly 0

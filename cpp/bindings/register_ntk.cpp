@@ -2,6 +2,7 @@
 #include "bindings.hpp"
 #include <optional>
 
+#include "statmech_nn/closed_form_rows_isa.hpp"
 #include "statmech_nn/gaussian_moments.hpp"
 #include "statmech_nn/ntk_kernels.hpp"
 
@@ -12,7 +13,7 @@ void register_ntk(py::module_& m) {
     sub.def(
         "kernels",
         [](array_f64 x1, std::optional<array_f64> x2, const std::string& activation, double slope, int depth,
-           double sigma_w2, double sigma_b2, bool standard, double width, array_f64 width_ratios,
+           double sigma_w2, double sigma_b2, array_f64 sigma_w2_layers, array_f64 sigma_b2_layers, bool standard, double width, array_f64 width_ratios,
            bool store_layers, double divergence_bound, int num_threads) {
             if (x1.ndim() != 2) throw std::invalid_argument("x1: must be 2-D (n, d)");
             const Activation g = Activation::from_name(activation, slope);
@@ -28,6 +29,8 @@ void register_ntk(py::module_& m) {
             spec.depth = depth;
             spec.sigma_w2 = sigma_w2;
             spec.sigma_b2 = sigma_b2;
+            spec.sigma_w2_layers = to_vector(sigma_w2_layers);
+            spec.sigma_b2_layers = to_vector(sigma_b2_layers);
             spec.standard = standard;
             spec.width = width;
             spec.width_ratios = to_vector(width_ratios);
@@ -52,7 +55,8 @@ void register_ntk(py::module_& m) {
             return out;
         },
         py::arg("x1"), py::arg("x2"), py::arg("activation"), py::arg("slope"), py::arg("depth"),
-        py::arg("sigma_w2"), py::arg("sigma_b2"), py::arg("standard"), py::arg("width"), py::arg("width_ratios"),
+        py::arg("sigma_w2"), py::arg("sigma_b2"), py::arg("sigma_w2_layers"), py::arg("sigma_b2_layers"),
+        py::arg("standard"), py::arg("width"), py::arg("width_ratios"),
         py::arg("store_layers"), py::arg("divergence_bound"), py::arg("num_threads"));
 
     // The Gaussian layer's row closed forms (PairClosedFormRows) for tests: (phiphi, dphidphi) of
@@ -70,6 +74,13 @@ void register_ntk(py::module_& m) {
             return py::make_tuple(pp, dd);
         },
         py::arg("activation"), py::arg("slope"), py::arg("c11"), py::arg("c12"), py::arg("c22"));
+
+    // Caps the instruction set of the row closed forms (0 = SSE2, 1 = AVX2, 2 = AVX-512; None: the
+    // processor's best) and returns the level in use.
+    testing_module(m).def(
+        "closed_form_rows_isa",
+        [](std::optional<int> max_level) { return set_closed_form_rows_isa(max_level ? *max_level : 2); },
+        py::arg("max_level") = py::none());
 }
 
 }  // namespace statmech_nn::bindings

@@ -13,6 +13,8 @@ Parameterisations (``d`` = input dimension, ``M_{l-1}`` = fan-in of layer l):
       Sigma^l = sigma_w2 I2(Lambda^{l-1}) + sigma_b2,   dSigma^l = sigma_w2 J2(Lambda^{l-1})
       Theta^l = Sigma^l + dSigma^l Theta^{l-1}
 
+  (``sigma_w2``, ``sigma_b2`` may be given per weight layer: those of layer l in the line for
+  Sigma^l, dSigma^l; a layer with sigma_b2 = 0 has no bias)
   with ``Lambda`` the 2x2 covariance of (u(x), u(x')) at the previous layer and I2 = <phi phi>,
   J2 = <phi' phi'> (closed forms for linear/erf/relu, quadrature for every other activation).
   NNGP = Sigma^{depth+1}, NTK = Theta^{depth+1}.
@@ -112,6 +114,34 @@ def _check_inputs(x1: Any, x2: Any):
     return x1, x2
 
 
+def _layer_variances(value: Any, param: str, depth: int, positive: bool):
+    """A variance for every layer (float) or one per weight layer (sequence of depth + 1): returns
+    (scalar, per-layer array); the array is empty for a scalar."""
+    if np.ndim(value) == 0:
+        v = check_real(value, param, positive=positive, nonnegative=not positive)
+        return v, np.zeros(0)
+    arr = as_float_array(value, param, ndim=1)
+    if arr.size != depth + 1:
+        raise ValueError(f"{param} must be a number or a sequence of depth + 1 = {depth + 1} values (one per "
+                         f"weight layer, the read-out last); got {arr.size}")
+    bad = ~np.isfinite(arr) | ((arr <= 0) if positive else (arr < 0))
+    if np.any(bad):
+        raise ValueError(f"{param} must hold finite values {'> 0' if positive else '>= 0'}; got {float(arr[bad][0])!r} "
+                         f"at layer {int(np.argmax(bad)) + 1}")
+    return float(arr[0]), np.ascontiguousarray(arr)
+
+
+def _check_output_memory(nbytes: float, param: str, value: Any) -> None:
+    """check_memory, without its reads of /proc and the cgroup files (~30 us, a tenth of a kernel
+    call at n = 100) for outputs below 16 MiB when no lower limit was set."""
+    from . import _memory
+
+    user = _memory._user_limit
+    if nbytes < 2.0 ** 24 and (user is None or nbytes <= user):
+        return
+    check_memory(nbytes, param, value)
+
+
 @renamed_arguments(store_layers="return_layers")
 def kernels(x1: Any, x2: Any = None, activation: str = "relu", depth: int = 1, sigma_w2: float = 2.0,
             sigma_b2: float = 0.0, parameterization: str = "ntk", width: Optional[int] = None,
@@ -129,8 +159,13 @@ def kernels(x1: Any, x2: Any = None, activation: str = "relu", depth: int = 1, s
         Number of hidden layers (>= 0); the read-out is linear. ``nngp_layers[l-1]`` (l <= depth)
         is the pre-activation covariance of hidden layer l: its diagonal is the mean-field q^l of
         :func:`statmech_nn.meanfield.forward` with ``q_in = |x|^2/d``.
-    sigma_w2, sigma_b2 : float
-        Weight variance (times fan-in) and bias variance.
+    sigma_w2, sigma_b2 : float or sequence of depth + 1 floats
+        Weight variance (times fan-in) and bias variance: one value for every layer, or one per
+        weight layer l = 1..depth+1 (the linear read-out last), e.g. ``sigma_b2=[0.1, 0, 0, 0.1]``.
+        ``sigma_b2 = 0`` in a layer makes it bias-free: with the "ntk" parameterisation its bias
+        contributes to neither kernel. (In the "standard" parameterisation the biases are trained
+        parameters initialised with variance sigma_b2; the NTK keeps their "+1" term whatever the
+        variance.)
     parameterization : {"ntk", "standard"}
         See the module docstring. "standard" needs ``width`` (hidden width M).
     width : int, optional
@@ -151,7 +186,11 @@ def kernels(x1: Any, x2: Any = None, activation: str = "relu", depth: int = 1, s
     Accuracy and speed: linear, relu, leaky_relu, erf, erf_sigmoid and gelu use the Gaussian
     layer's closed forms (arc-cosine kernels, Cho & Saul, "Kernel methods for deep learning",
     2009; the arcsine kernel, Williams, "Computing with infinite networks", 1997) evaluated
-    branch-free over rows of pairs (two pairs per SSE2 instruction): per layer they agree with a
+    branch-free over rows of pairs, two (SSE2), four (AVX2) or eight (AVX-512) pairs per
+    instruction as the processor allows (chosen at run time; the first layer's Gram blocks too).
+    Every instruction set runs the same IEEE operations in the same order, without fused
+    multiply-adds, so the kernels are bitwise the same on every x86-64 processor and for every
+    thread count (tested). Per layer they agree with a
     60-digit evaluation of the standard formulas to within what 8 ulp of their inputs allow (a few
     1e-16 relative where the kernel is well conditioned; gelu to a few ulp of its formula's terms,
     which cancel at large variances and negative correlation), over correlations -1..1 (exactly
@@ -168,8 +207,8 @@ def kernels(x1: Any, x2: Any = None, activation: str = "relu", depth: int = 1, s
     check_activation(activation)
     x1, x2 = _check_inputs(x1, x2)
     depth = check_int(depth, "depth", low=0, high=10000)
-    sigma_w2 = check_real(sigma_w2, "sigma_w2", positive=True)
-    sigma_b2 = check_real(sigma_b2, "sigma_b2", nonnegative=True)
+    sigma_w2, sw2_layers = _layer_variances(sigma_w2, "sigma_w2", depth, positive=True)
+    sigma_b2, sb2_layers = _layer_variances(sigma_b2, "sigma_b2", depth, positive=False)
     parameterization = check_choice(parameterization, PARAMETERIZATIONS, "parameterization")
     slope = check_real(slope, "slope")
     nt = check_threads(num_threads)
@@ -191,9 +230,10 @@ def kernels(x1: Any, x2: Any = None, activation: str = "relu", depth: int = 1, s
     n2 = n1 if x2 is None else x2.shape[0]
     entries = 2.0 * n1 * n2
     if return_layers:
-        check_memory(8.0 * entries * (depth + 1), "return_layers", True)
-    check_memory(8.0 * entries, "x1", f"<{n1} x {n2} kernels>")
-    d = _core.ntk.kernels(x1, x2, activation, slope, depth, sigma_w2, sigma_b2, parameterization == "standard",
+        _check_output_memory(8.0 * entries * (depth + 1), "return_layers", True)
+    _check_output_memory(8.0 * entries, "x1", f"<{n1} x {n2} kernels>")
+    d = _core.ntk.kernels(x1, x2, activation, slope, depth, sigma_w2, sigma_b2, sw2_layers, sb2_layers,
+                          parameterization == "standard",
                           float(width or 0), ratios, bool(return_layers), float(divergence_bound), nt)
     nngp, ntk_ = np.asarray(d["nngp"]), np.asarray(d["ntk"])
     status = "diverged" if d["diverged"] else "ok"

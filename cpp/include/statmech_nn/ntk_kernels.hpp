@@ -1,13 +1,14 @@
 // Infinite-width NNGP and NTK kernels of deep fully-connected networks (Lee et al. 2018, Jacot et
 // al. 2018), on the layer recursion of deep_recursion.hpp and the Gaussian layer's pair moments:
 //
-//   Sigma^1 = sw2 x.x'/d + sb2
-//   Sigma^{l+1} = sw2 E[phi phi](Lambda^l) + sb2,  dSigma^{l+1} = sw2 E[phi' phi'](Lambda^l)
+//   Sigma^1 = sw2_1 x.x'/d + sb2_1
+//   Sigma^{l+1} = sw2_{l+1} E[phi phi](Lambda^l) + sb2_{l+1},  dSigma^{l+1} = sw2_{l+1} E[phi' phi'](Lambda^l)
 //   ntk parameterisation:      Theta^1 = Sigma^1,  Theta^{l+1} = Sigma^{l+1} + dSigma^{l+1} Theta^l
 //   standard parameterisation: Theta^1 = x.x' + 1,
 //                              Theta^{l+1} = M_l E[phi phi](Lambda^l) + 1 + dSigma^{l+1} Theta^l
 // Lambda^l is the 2x2 covariance [[Sigma^l(x,x), Sigma^l(x,x')], [Sigma^l(x,x'), Sigma^l(x',x')]],
-// l = 1..depth (hidden layers); layer depth+1 is the linear read-out.
+// l = 1..depth (hidden layers); layer depth+1 is the linear read-out. sw2_l, sb2_l: the weight and
+// bias variances of weight layer l (all equal unless given per layer; sb2_l = 0: no bias).
 //
 // The diagonal of every input is propagated once; the pairs are computed in tiles of 64 x 64 (for
 // x2 = x1 only the tiles on and above the diagonal, mirrored), one task each: the tile's first
@@ -30,6 +31,9 @@ struct NtkKernelSpec {
     int depth = 1;            // hidden layers; depth + 1 weight layers
     double sigma_w2 = 2.0;
     double sigma_b2 = 0.0;
+    // Optional per-layer variances, one entry per weight layer l = 1..depth+1 (the last the linear
+    // read-out); empty = sigma_w2 / sigma_b2 in every layer. sigma_b2 = 0 in a layer: no bias there.
+    std::vector<double> sigma_w2_layers, sigma_b2_layers;
     bool standard = false;    // standard parameterisation (needs width)
     double width = 0.0;       // hidden width for the standard parameterisation
     // Optional width ratios of the hidden layers (depth entries, M_l = width * ratio_l); empty = 1.

@@ -33,6 +33,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "closed_form_rows_wide.hpp"
 #include "statmech_nn/gaussian_moments.hpp"
 
 namespace statmech_nn {
@@ -411,6 +412,10 @@ void PairClosedFormRows::evaluate(double c11, std::int64_t j0, std::int64_t n, c
     const double* ie22 = col1_.data() + j0;  // 1 / sqrt(1 + c22)
     const double* ie2 = col2_.data() + j0;   // 1 / (1 + c22)
     const double s11 = std::sqrt(std::max(c11, 0.0)), ie11 = 1.0 / std::sqrt(1.0 + c11);
+    // four or eight pairs per instruction where the processor allows (bitwise the same values)
+    if (gaussian_detail::closed_form_rows_wide(
+            {kind_, a_, b_, c11, s11, ie11, n, c12, c22, s22, ie22, ie2, phiphi, dphidphi}))
+        return;
     if (kind_ == ActivationKind::Linear) {
         for (std::int64_t k = 0; k < n; ++k) {
             phiphi[k] = c12[k];
