@@ -16,7 +16,9 @@ Parameterisations (``d`` = input dimension, ``M_{l-1}`` = fan-in of layer l):
   (``sigma_w2``, ``sigma_b2`` may be given per weight layer: those of layer l in the line for
   Sigma^l, dSigma^l; a layer with sigma_b2 = 0 has no bias)
   with ``Lambda`` the 2x2 covariance of (u(x), u(x')) at the previous layer and I2 = <phi phi>,
-  J2 = <phi' phi'> (closed forms for linear/erf/relu, quadrature for every other activation).
+  J2 = <phi' phi'> (closed forms for linear, relu, leaky_relu, abs, erf, erf_sigmoid, gelu, sin, cos,
+  rbf and step, quadrature for the others; step's derivative is 0 almost everywhere, so a step layer
+  passes nothing to the NTK, as in Neural Tangents).
   NNGP = Sigma^{depth+1}, NTK = Theta^{depth+1}.
 * ``"standard"``: ``W^l ~ N(0, sigma_w2 / M_{l-1})`` and ``b^l ~ N(0, sigma_b2)`` are trained
   directly (Karakida et al.'s convention). The NTK then grows with the width ``M`` (it is the Gram
@@ -33,7 +35,7 @@ pairs in 64 x 64 tiles (only those on and above the diagonal when ``x2`` is None
 small GEMM for the first layer and one pass per layer over contiguous rows of pairs; parallel over
 tiles, GIL released, identical results for any thread count. Gaussian averages come from the core's
 Gaussian layer: closed forms for linear, relu, leaky_relu, erf, erf_sigmoid and gelu (a few ns per
-entry and layer), the Mehler series for pairs of inputs of equal norm, and the 2-D quadrature
+entry and layer, vectorised) and for abs, sin, cos, rbf and step (scalar), the Mehler series for pairs of inputs of equal norm, and the 2-D quadrature
 (~1e-12 accurate, a fraction of a ms per entry and layer) otherwise.
 
 The empirical NTK of a sampled network is ``sum_l (delta^l(x).delta^l(x')) (h^{l-1}(x).h^{l-1}(x'))``

@@ -62,8 +62,7 @@ void propagate_diagonal(const Activation& g, const NtkKernelSpec& s, const std::
         const double v1 = sw2[0] * sq[i] / d + sb2[0];
         // deep::forward_pair's recursion for one input (same stop rule and per-layer moments), with
         // each layer's own variances, and E phi^2, E phi'^2 from the Gaussian layer's pair closed
-        // form at correlation 1 where there is one (forward_pair's per-layer moments take a 1-D
-        // quadrature for gelu and erf_sigmoid, ~100x slower)
+        // form at correlation 1 where there is one (the same values as its per-layer moments)
         deep::PairTrajectory tr;
         tr.q_a.assign(L, kNaN);
         tr.phi2_a.assign(L, kNaN);
