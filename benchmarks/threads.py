@@ -43,10 +43,11 @@ def calls():
     C2[:, 1, 0] = C2[:, 0, 1]
     C4 = np.tile(0.8 * np.eye(4) + 0.2, (4000, 1, 1)) * q[:, None, None]
     out = {
-        "gaussian.I2 (gelu, 4000 quadrature)": lambda nt: sn.gaussian.I2("gelu", C2, num_threads=nt, quadrature=True),
+        "gaussian.I2 (gelu, 200 by quadrature)": lambda nt: sn.gaussian.I2("gelu", C2[::20], num_threads=nt,
+                                                                           quadrature=True),
         "gaussian.I4 (erf, 4000)": lambda nt: sn.gaussian.I4("erf", C4, num_threads=nt),
         "meanfield.q_map (gelu)": lambda nt: sn.meanfield.q_map("gelu", 1.5, 0.1, q, num_threads=nt),
-        "meanfield.c_map (tanh)": lambda nt: sn.meanfield.c_map("tanh", 1.5, 0.1, rho, num_threads=nt),
+        "meanfield.c_map (tanh, 400)": lambda nt: sn.meanfield.c_map("tanh", 1.5, 0.1, rho[::10], num_threads=nt),
         "meanfield.phase_diagram 40x40": lambda nt: sn.meanfield.phase_diagram(
             "tanh", np.linspace(0.5, 4, 40), np.linspace(0, 0.3, 40), num_threads=nt),
         "meanfield.jacobian_spectrum": lambda nt: sn.meanfield.jacobian_spectrum(
