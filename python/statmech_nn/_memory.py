@@ -106,9 +106,16 @@ def set_memory_limit(nbytes: Optional[float]) -> None:
     _user_limit = float(nbytes)
 
 
+#: Requests up to this size skip the reads of /proc and the cgroup files (~30 us, a tenth of a
+#: small kernel call) unless a lower limit was set: no process that runs Python lacks 16 MiB.
+_SMALL = float(2 ** 24)
+
+
 def check_memory(bytes_needed: float, param: str, value: Any) -> None:
     """Refuse a call whose estimated memory exceeds :func:`memory_limit` (ValueError naming the
     parameter that drives it and the bytes needed)."""
+    if bytes_needed <= _SMALL and (_user_limit is None or bytes_needed <= _user_limit):
+        return  # (a NaN estimate is not <= and goes on to be refused)
     limit = memory_limit()
     if not bytes_needed <= limit:  # also refuses a NaN estimate
         shown = value if not hasattr(value, "shape") else f"<array of shape {tuple(value.shape)}>"

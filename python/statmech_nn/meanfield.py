@@ -516,7 +516,9 @@ def phase_diagram(activation: str, sigma_w2: Any, sigma_b2: Any, *, with_correla
 
     Parallel over sigma_b2 columns; within a column sigma_w2 must increase (solvers warm-start).
     ``progress=True`` shows a progress bar of the sigma_b2 columns done (``tqdm``, the ``sweep``
-    extra)."""
+    extra). For ``step`` (derivative 0 almost everywhere) chi1 = 0: gradients vanish at any depth
+    and there is no chi1 = 1 line (``critical_sigma_w2`` is nan), while the correlation map has
+    c* < 1 everywhere (its slope at c = 1 is infinite)."""
     name, slope = _act(activation, slope)
     w = _sigma_w2(sigma_w2)
     b = _sigma_b2(sigma_b2)

@@ -133,17 +133,6 @@ def _layer_variances(value: Any, param: str, depth: int, positive: bool):
     return float(arr[0]), np.ascontiguousarray(arr)
 
 
-def _check_output_memory(nbytes: float, param: str, value: Any) -> None:
-    """check_memory, without its reads of /proc and the cgroup files (~30 us, a tenth of a kernel
-    call at n = 100) for outputs below 16 MiB when no lower limit was set."""
-    from . import _memory
-
-    user = _memory._user_limit
-    if nbytes < 2.0 ** 24 and (user is None or nbytes <= user):
-        return
-    check_memory(nbytes, param, value)
-
-
 @renamed_arguments(store_layers="return_layers")
 def kernels(x1: Any, x2: Any = None, activation: str = "relu", depth: int = 1, sigma_w2: float = 2.0,
             sigma_b2: float = 0.0, parameterization: str = "ntk", width: Optional[int] = None,
@@ -232,8 +221,8 @@ def kernels(x1: Any, x2: Any = None, activation: str = "relu", depth: int = 1, s
     n2 = n1 if x2 is None else x2.shape[0]
     entries = 2.0 * n1 * n2
     if return_layers:
-        _check_output_memory(8.0 * entries * (depth + 1), "return_layers", True)
-    _check_output_memory(8.0 * entries, "x1", f"<{n1} x {n2} kernels>")
+        check_memory(8.0 * entries * (depth + 1), "return_layers", True)
+    check_memory(8.0 * entries, "x1", f"<{n1} x {n2} kernels>")
     d = _core.ntk.kernels(x1, x2, activation, slope, depth, sigma_w2, sigma_b2, sw2_layers, sb2_layers,
                           parameterization == "standard",
                           float(width or 0), ratios, bool(return_layers), float(divergence_bound), nt)
