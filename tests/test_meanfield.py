@@ -420,9 +420,9 @@ try:
         mf.phase_diagram("tanh", np.linspace(0.5, 4.0, 1500), np.linspace(0.0, 0.3, 1500), num_threads=1)
     elif call == "forward":  # minutes: 10^5 layers of 2-D tanh averages
         mf.forward("tanh", 4.0, 0.05, 100000, c_in=0.3)  # chaotic: c* < 1, 2-D averages
-    elif call == "ntk":  # minutes: 2-D averages for 20000 pairs and 3 layers
+    elif call == "ntk":  # ~30 s: tanh's Mehler series for 2 million pairs and 30 layers
         from statmech_nn import ntk
-        ntk.kernels(np.random.default_rng(0).standard_normal((200, 5)), None, "tanh", 3, 1.5, 0.1, num_threads=1)
+        ntk.kernels(np.random.default_rng(0).standard_normal((2000, 5)), None, "tanh", 30, 1.5, 0.1, num_threads=1)
     else:  # ~ a minute on one core
         mf.jacobian_spectrum("tanh", 1.5, 0.05, 100, "gaussian", n_points=400000, num_threads=1)
 except KeyboardInterrupt:

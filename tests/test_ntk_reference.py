@@ -141,6 +141,26 @@ def _check_equal_norms(name, pairs=((0, 1), (0, 2), (1, 2))):
                 assert abs(mp.mpf(float(got)) - want) <= 1e-10 * abs(want), (name, i, j, layer)
 
 
+def _check_series(name, which=(1, 2, 3, 4)):
+    """Enough inputs that every layer builds one Mehler series per input variance (9 variances, 45
+    pairs >= 4 x 9): pairs of unequal variance sum a_k(q1) a_k(q2) c^k (evaluate_cross)."""
+    xa, xs = _pairs()
+    extra = np.random.default_rng(11).standard_normal((4, xa.size)) * np.array([[0.5], [0.9], [1.4], [2.0]])
+    x = np.vstack([xa[None, :], xs, extra])
+    depth, sw2, sb2 = 3, 1.6, 0.1
+    k = ntk.kernels(x, None, name, depth, sw2, sb2, return_layers=True)
+    for j in which:
+        ref = _reference(name, x[0], x[j], depth, sw2, sb2)
+        for layer, (S, T) in enumerate(ref):
+            for got, want in ((k.nngp_layers[layer, 0, j], S), (k.ntk_layers[layer, 0, j], T)):
+                assert abs(mp.mpf(float(got)) - want) <= 1e-10 * abs(want), (name, j, layer, float(got), float(want))
+
+
+def test_tanh_kernels_of_many_inputs_match_25_digit_reference():
+    # generic, nearly parallel, antiparallel and nearly antiparallel partners among 9 inputs
+    _check_series("tanh", (1, 2, 3, 4, 7))
+
+
 def test_tanh_kernels_match_25_digit_reference():
     # generic pair, nearly parallel (c = 1 - 1e-11) and exactly antiparallel inputs
     _check("tanh", [0, 1, 2])
@@ -155,6 +175,7 @@ def test_tanh_kernels_of_equal_norm_inputs_match_25_digit_reference():
 def test_smooth_activation_kernels_match_25_digit_reference(name):
     _check(name, [0, 1, 2, 3])
     _check_equal_norms(name)
+    _check_series(name)
 
 
 def test_reference_agrees_with_closed_form_erf():

@@ -35,8 +35,13 @@ pairs in 64 x 64 tiles (only those on and above the diagonal when ``x2`` is None
 small GEMM for the first layer and one pass per layer over contiguous rows of pairs; parallel over
 tiles, GIL released, identical results for any thread count. Gaussian averages come from the core's
 Gaussian layer: closed forms for linear, relu, leaky_relu, erf, erf_sigmoid and gelu (a few ns per
-entry and layer, vectorised) and for abs, sin, cos, rbf and step (scalar), the Mehler series for pairs of inputs of equal norm, and the 2-D quadrature
-(~1e-12 accurate, a fraction of a ms per entry and layer) otherwise.
+entry and layer, vectorised) and for abs, sin, cos, rbf and step (scalar). Other activations (tanh,
+sigmoid, swish, hardtanh, ...) use the Mehler (Hermite) series: the coefficients a_k(q) of each
+input's variance are computed once per layer, and a pair sums a_k(q1) a_k(q2) c^k until a
+Cauchy-Schwarz bound on the remainder is below 1e-14 (about a microsecond per entry and layer; tanh
+at n = 200, depth 3 went from 44 s to 0.06 s). Where the series does not converge (c near +-1) or
+there are too few pairs per input, the 2-D quadrature (~1e-12 accurate, a fraction of a ms per
+entry and layer) takes over.
 
 The empirical NTK of a sampled network is ``sum_l (delta^l(x).delta^l(x')) (h^{l-1}(x).h^{l-1}(x'))``
 (times sigma_w2/M_{l-1} for "ntk") plus the bias terms ``sum_l delta^l(x).delta^l(x')`` (times
@@ -185,9 +190,9 @@ def kernels(x1: Any, x2: Any = None, activation: str = "relu", depth: int = 1, s
     60-digit evaluation of the standard formulas to within what 8 ulp of their inputs allow (a few
     1e-16 relative where the kernel is well conditioned; gelu to a few ulp of its formula's terms,
     which cancel at large variances and negative correlation), over correlations -1..1 (exactly
-    +-1 included) and variances 1e-2..1e4, unequal included (tested). Other activations use the Mehler series (inputs of equal norm) or the
-    ~1e-12 2-D quadrature per pair: tanh, erf, gelu, sigmoid and swish kernels agree with a
-    25-digit reference to 1e-10 relative (tested at depth 3, incl. nearly parallel and
+    +-1 included) and variances 1e-2..1e4, unequal included (tested). Other activations use the Mehler
+    series (per input variance, for any pair of variances) or the ~1e-12 2-D quadrature per pair: tanh, erf, gelu, sigmoid and swish kernels agree with a
+    25-digit reference to 1e-10 relative (tested at depth 3 on both paths, incl. nearly parallel and
     antiparallel inputs). The pairs are computed in 64 x 64 tiles (for ``x2=None`` only those on
     and above the diagonal), in parallel over tiles.
 

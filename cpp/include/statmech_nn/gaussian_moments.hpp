@@ -17,7 +17,9 @@
 // ~1e-12 at any variance (plain Gauss–Hermite is not: 1e-3 relative at q = 5).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -112,6 +114,9 @@ inline void value_deriv(const Activation& g, double x, double& v, double& d) {
 // otherwise the caller falls back to the 2-D quadrature.
 struct PairSeries {
     std::vector<double> a2, b2;
+    // Signed coefficients a_k, b_k and the tails left after each (E phi^2 - sum_{j<=k} a_j^2, the
+    // same for b), for pairs of unequal variance (evaluate_cross).
+    std::vector<double> a, b, ta, tb;
     double tail_a = 0.0, tail_b = 0.0;
     int K = -1;  // coefficients known for k = 0..K
     int k_max = 400;
@@ -151,7 +156,7 @@ struct PairSeries {
         }
         phi2 = s0;
         dphi2 = s1;
-        a2.clear(); b2.clear();
+        a2.clear(); b2.clear(); a.clear(); b.clear(); ta.clear(); tb.clear();
         K = -1;
         tail_a = phi2;
         tail_b = dphi2;
@@ -218,15 +223,19 @@ struct PairSeries {
                 }
             }
             // odd phi: even coefficients vanish by symmetry (the half rule cannot see them)
-            const double a = project ? (pa[0] + pa[1]) + (pa[2] + pa[3]) : 0.0;
-            a2.push_back(a * a);
-            tail_a = std::max(0.0, tail_a - a * a);
+            const double ak = project ? (pa[0] + pa[1]) + (pa[2] + pa[3]) : 0.0;
+            a2.push_back(ak * ak);
+            a.push_back(ak);
+            tail_a = std::max(0.0, tail_a - ak * ak);
+            ta.push_back(tail_a);
             if (k >= 1) {
                 // Stein: E[phi(sqrt q z) He_k(z)] = sqrt(q) E[phi'(sqrt q z) He_{k-1}(z)], so
-                // b_{k-1}^2 = a_k^2 k / q: the phi' series comes for free.
-                const double bb = a * a * k / q;
+                // b_{k-1} = a_k sqrt(k / q): the phi' series comes for free.
+                const double bb = ak * ak * k / q;
                 b2.push_back(bb);
+                b.push_back(ak * std::sqrt(k / q));
                 tail_b = std::max(0.0, tail_b - bb);
+                tb.push_back(tail_b);
             }
             K = k;
         }
@@ -252,6 +261,31 @@ struct PairSeries {
         return true;
     }
 };
+
+// E[phi(u) phi(v)] and E[phi'(u) phi'(v)] for (u, v) of variances (s.q, t.q) and correlation c from
+// two series: Mehler's formula holds for any two variances, E[phi phi] = sum_k a_k(s.q) a_k(t.q) c^k
+// (the same for b). By Cauchy-Schwarz the remainder after k is at most sqrt(tail_s tail_t) |c|^{k+1};
+// the sums stop at the first k where that is below 1e-14 (phi) and 1e-12 (phi'), the tolerances of
+// evaluate(). Read-only (both series extended beforehand); false when the coefficients known do
+// not reach the tolerance (the caller falls back to the 2-D quadrature).
+inline bool evaluate_cross(const PairSeries& s, const PairSeries& t, double c, PairMoments& pm) {
+    const double ac = std::abs(c);
+    auto stop_at = [ac](const std::vector<double>& t1, const std::vector<double>& t2, double tol) {
+        const std::size_t n = std::min(t1.size(), t2.size());
+        double p = ac;  // |c|^{k+1}
+        for (std::size_t k = 0; k < n; ++k, p *= ac)
+            if (std::sqrt(t1[k] * t2[k]) * p <= tol) return static_cast<int>(k);
+        return -1;
+    };
+    const int ka = stop_at(s.ta, t.ta, 1e-14), kb = stop_at(s.tb, t.tb, 1e-12);
+    if (ka < 0 || kb < 0) return false;
+    double fa = 0.0, fb = 0.0;
+    for (int k = ka; k >= 0; --k) fa = fa * c + s.a[k] * t.a[k];
+    for (int k = kb; k >= 0; --k) fb = fb * c + s.b[k] * t.b[k];
+    pm.phiphi = fa;
+    pm.dphidphi = fb;
+    return true;
+}
 
 // The closed forms of pair_closed_form over rows of pairs, for kernel matrices (the NNGP / NTK
 // recursions): pairs (c11, c12[j], c22[j]) sharing the first variance, with everything that depends

@@ -115,10 +115,12 @@ void propagate_diagonal(const Activation& g, const NtkKernelSpec& s, const std::
     });
 }
 
-// Mehler series for pairs of equal variance: one per distinct Sigma^l(x, x) value and hidden layer
-// (when few), extended once so that evaluation is read-only (shared by the threads).
+// Mehler series per distinct Sigma^l(x, x) value and hidden layer (built in parallel, extended once
+// so that evaluation is read-only and shared by the threads): a pair of equal variance sums
+// a_k^2 c^k, one of unequal variances a_k(q1) a_k(q2) c^k (evaluate_cross). Not built when there
+// are more distinct values than a quarter of the pairs (the 2-D quadrature per pair is cheaper).
 void build_series(const Activation& g, int depth, int valid, Diagonal& A, Diagonal* B, std::int64_t n1n2,
-                  std::vector<PairSeries>& series) {
+                  int num_threads, std::vector<PairSeries>& series) {
     A.series.assign(A.n * A.layers, -1);
     if (B) B->series.assign(B->n * B->layers, -1);
     for (int l = 0; l < std::min(depth, valid); ++l) {
@@ -128,14 +130,21 @@ void build_series(const Activation& g, int depth, int valid, Diagonal& A, Diagon
         };
         collect(A);
         if (B) collect(*B);
-        if (index.size() > 16 || static_cast<std::int64_t>(index.size()) * 4 > n1n2) continue;
-        for (auto& kv : index) {
-            if (!(kv.first > 0.0)) continue;
-            PairSeries ps;
-            if (!ps.build(g, kv.first)) continue;
-            ps.extend(ps.k_max);
-            kv.second = static_cast<int>(series.size());
-            series.push_back(std::move(ps));
+        if (static_cast<std::int64_t>(index.size()) * 4 > n1n2) continue;
+        std::vector<double> qs;
+        for (auto& kv : index)
+            if (kv.first > 0.0 && std::isfinite(kv.first)) qs.push_back(kv.first);
+        std::vector<PairSeries> built(qs.size());
+        std::vector<char> ok(qs.size(), 0);
+        parallel_for(static_cast<std::int64_t>(qs.size()), num_threads, [&](std::int64_t k) {
+            if (!built[k].build(g, qs[k])) return;
+            built[k].extend(built[k].k_max);
+            ok[k] = 1;
+        });
+        for (std::size_t k = 0; k < qs.size(); ++k) {
+            if (!ok[k]) continue;
+            index[qs[k]] = static_cast<int>(series.size());
+            series.push_back(std::move(built[k]));
         }
         auto assign = [&](Diagonal& D) {
             for (std::int64_t i = 0; i < D.n; ++i) D.series[l * D.n + i] = index[D.at(D.v, l, i)];
@@ -227,7 +236,7 @@ NtkKernelInfo ntk_kernels(const Activation& g, const double* x1, std::int64_t n1
     std::vector<PairClosedFormRows> rows(closed ? std::min(depth, valid) : 0);
     for (std::size_t m = 0; m < rows.size(); ++m) rows[m].prepare(g, n2, &Bd.v[m * n2]);
     std::vector<PairSeries> series;
-    if (!closed) build_series(g, depth, valid, A, same ? nullptr : &B, n1 * n2, series);
+    if (!closed) build_series(g, depth, valid, A, same ? nullptr : &B, n1 * n2, num_threads, series);
 
     // Tiles: all blocks (x1 != x2) or those on and above the diagonal (x2 = x1).
     const std::int64_t nb1 = (n1 + kTile - 1) / kTile, nb2 = (n2 + kTile - 1) / kTile;
@@ -320,7 +329,9 @@ NtkKernelInfo ntk_kernels(const Activation& g, const double* x1, std::int64_t n1
                         const double qab = std::clamp(Sr[c], -bound, bound);
                         PairMoments pm;
                         bool done = false;
-                        if (sa >= 0 && sa == Bd.series[m * n2 + j]) done = series[sa].evaluate(qab / qa, pm);
+                        const int sb = Bd.series[m * n2 + j];
+                        if (sa >= 0 && sa == sb) done = series[sa].evaluate(qab / qa, pm);
+                        else if (sa >= 0 && sb >= 0) done = evaluate_cross(series[sa], series[sb], qab / bound, pm);
                         if (!done) pm = pair_moments(g, qa, qab, qb[c]);
                         pp[c] = pm.phiphi;
                         dd[c] = pm.dphidphi;
