@@ -227,7 +227,11 @@ def kernels(x1: Any, x2: Any = None, activation: str = "relu", depth: int = 1, s
     entries = 2.0 * n1 * n2
     if return_layers:
         check_memory(8.0 * entries * (depth + 1), "return_layers", True)
-    check_memory(8.0 * entries, "x1", f"<{n1} x {n2} kernels>")
+    # without a closed form: a Mehler series (~13 KB at most) per input variance and hidden layer
+    from .gaussian import has_closed_form
+
+    series = 0.0 if has_closed_form(activation, "I2") else 13e3 * (n1 + (0 if x2 is None else n2)) * depth
+    check_memory(8.0 * entries + series, "x1", f"<{n1} x {n2} kernels>")
     d = _core.ntk.kernels(x1, x2, activation, slope, depth, sigma_w2, sigma_b2, sw2_layers, sb2_layers,
                           parameterization == "standard",
                           float(width or 0), ratios, bool(return_layers), float(divergence_bound), nt)

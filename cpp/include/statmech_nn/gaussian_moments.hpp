@@ -241,6 +241,27 @@ struct PairSeries {
         }
     }
 
+    // For evaluate_cross only: drops the quadrature rule and the recurrence state (no further
+    // extension) and the coefficients past the first k whose tails are negligible even at |c| = 1
+    // (tails below 1e-30 and 1e-26: the products of two such are far below the tolerances), leaving
+    // a, b, ta, tb (~13 KB at k = 400, usually much less).
+    void compact() {
+        std::size_t n = a.size();
+        for (std::size_t k = 0; k < ta.size() && k < tb.size(); ++k) {
+            if (ta[k] <= 1e-30 && tb[k] <= 1e-26) {
+                n = k + 1;
+                break;
+            }
+        }
+        a.resize(std::min(n, a.size()));
+        ta.resize(std::min(n, ta.size()));
+        b.resize(std::min(n, b.size()));
+        tb.resize(std::min(n, tb.size()));
+        for (std::vector<double>* v : {&a, &b, &ta, &tb}) v->shrink_to_fit();
+        for (std::vector<double>* v : {&a2, &b2, &z, &w, &fv, &h0, &h1}) std::vector<double>().swap(*v);
+        k_max = K;  // no further extension
+    }
+
     bool converged_at(double c) const {
         const double cp = std::pow(std::abs(c), K + 1);
         return 0.5 * tail_a * cp <= 1e-14 && 0.5 * tail_b * std::pow(std::abs(c), K) <= 1e-12;

@@ -116,8 +116,8 @@ void propagate_diagonal(const Activation& g, const NtkKernelSpec& s, const std::
 }
 
 // Mehler series per distinct Sigma^l(x, x) value and hidden layer (built in parallel, extended once
-// so that evaluation is read-only and shared by the threads): a pair of equal variance sums
-// a_k^2 c^k, one of unequal variances a_k(q1) a_k(q2) c^k (evaluate_cross). Not built when there
+// and compacted, so that evaluation is read-only and shared by the threads): a pair sums
+// a_k(q1) a_k(q2) c^k (evaluate_cross; q1 = q2 included). Not built when there
 // are more distinct values than a quarter of the pairs (the 2-D quadrature per pair is cheaper).
 void build_series(const Activation& g, int depth, int valid, Diagonal& A, Diagonal* B, std::int64_t n1n2,
                   int num_threads, std::vector<PairSeries>& series) {
@@ -139,6 +139,7 @@ void build_series(const Activation& g, int depth, int valid, Diagonal& A, Diagon
         parallel_for(static_cast<std::int64_t>(qs.size()), num_threads, [&](std::int64_t k) {
             if (!built[k].build(g, qs[k])) return;
             built[k].extend(built[k].k_max);
+            built[k].compact();
             ok[k] = 1;
         });
         for (std::size_t k = 0; k < qs.size(); ++k) {
@@ -330,8 +331,7 @@ NtkKernelInfo ntk_kernels(const Activation& g, const double* x1, std::int64_t n1
                         PairMoments pm;
                         bool done = false;
                         const int sb = Bd.series[m * n2 + j];
-                        if (sa >= 0 && sa == sb) done = series[sa].evaluate(qab / qa, pm);
-                        else if (sa >= 0 && sb >= 0) done = evaluate_cross(series[sa], series[sb], qab / bound, pm);
+                        if (sa >= 0 && sb >= 0) done = evaluate_cross(series[sa], series[sb], qab / bound, pm);
                         if (!done) pm = pair_moments(g, qa, qab, qb[c]);
                         pp[c] = pm.phiphi;
                         dd[c] = pm.dphidphi;
