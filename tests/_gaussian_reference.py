@@ -238,3 +238,21 @@ def pair_smooth(name, c11, c12, c22, rho=None):
             I += w1 * phi(name, x1, 0) * gi
             J += w1 * phi(name, x1, 1) * gj
         return I, J
+
+
+def perturbation_spread(f, x, delta):
+    """How much ``f(*x)`` moves when each input of ``x = (c11, c12, c22)`` moves by a relative
+    ``delta`` (the larger of the two signs, summed over the inputs; the variances c11, c22 stay
+    >= 0): the error a forward-stable evaluation may make (tests of the closed forms)."""
+    f0 = f(*x)
+    spread = mp.mpf(0)
+    for k in range(3):
+        moved = []
+        for sign in (-1, 1):
+            y = list(x)
+            y[k] = x[k] * (1 + sign * delta)
+            if k != 1 and y[k] < 0:
+                continue
+            moved.append(abs(f(*y) - f0))
+        spread += max(moved) if moved else 0
+    return f0, spread

@@ -81,17 +81,7 @@ def _reference_and_tolerance(name, c11, c12, c22):
     with mp.workdps(60):
         x = [mp.mpf(float(c11)), mp.mpf(float(c12)), mp.mpf(float(c22))]
         for which in (0, 1):
-            f = _mp_pair(name, *x)[which]
-            spread = mp.mpf(0)
-            for k in range(3):
-                moved = []
-                for sign in (-1, 1):
-                    y = list(x)
-                    y[k] = x[k] * (1 + sign * delta)
-                    if k != 1 and y[k] < 0:
-                        continue
-                    moved.append(abs(_mp_pair(name, *y)[which] - f))
-                spread += max(moved) if moved else 0
+            f, spread = R.perturbation_spread(lambda *y: _mp_pair(name, *y)[which], x, delta)
             scale = abs(f)
             if name == "gelu":
                 # sums of terms that cancel at large variances and negative correlation: the

@@ -259,7 +259,7 @@ def _compact(raw: Dict[str, Any]) -> Dict[str, Any]:
     are all equal (the time grid ``t`` when every point reached the end) travels as one row."""
     out: Dict[str, Any] = {}
     for k, v in raw.items():
-        if isinstance(v, np.ndarray) and v.ndim == 2 and v.shape[0] > 1 and np.array_equal(v, v[:1].repeat(v.shape[0], 0)):
+        if isinstance(v, np.ndarray) and v.ndim == 2 and v.shape[0] > 1 and bool(np.all(v == v[:1])):
             out[k] = _SameRows(v[0], v.shape[0])
         else:
             out[k] = v

@@ -66,7 +66,7 @@ initialisations of infinitely wide networks trained by gradient flow for a time 
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
@@ -136,6 +136,17 @@ def _layer_variances(value: Any, param: str, depth: int, positive: bool):
         raise ValueError(f"{param} must hold finite values {'> 0' if positive else '>= 0'}; got {float(arr[bad][0])!r} "
                          f"at layer {int(np.argmax(bad)) + 1}")
     return float(arr[0]), np.ascontiguousarray(arr)
+
+
+def _times(t: Any) -> Tuple[np.ndarray, bool]:
+    """Times of the gradient-descent predictions: a non-negative scalar or 1-D array (np.inf
+    allowed), as a 1-D array, and whether a scalar was given."""
+    tt = as_float_array(t, "t", finite=False)
+    scalar_t = tt.ndim == 0
+    tt = np.atleast_1d(tt)
+    if tt.ndim != 1 or np.any(np.isnan(tt)) or np.any(tt < 0):
+        raise ValueError("t must be a non-negative scalar or 1-D array of times (np.inf allowed)")
+    return tt, scalar_t
 
 
 @renamed_arguments(store_layers="return_layers")
@@ -295,11 +306,7 @@ def predict_gd_mse(ntk_train_train: Any, y_train: Any, t: Any, eta: float = 1.0,
     n = K.shape[0]
     y, vec = _targets(y_train, n)
     eta = check_real(eta, "eta", positive=True)
-    tt = as_float_array(t, "t", finite=False)
-    scalar_t = tt.ndim == 0
-    tt = np.atleast_1d(tt)
-    if tt.ndim != 1 or np.any(np.isnan(tt)) or np.any(tt < 0):
-        raise ValueError("t must be a non-negative scalar or 1-D array of times (np.inf allowed)")
+    tt, scalar_t = _times(t)
     f0 = np.zeros_like(y) if f0_train is None else _bounded(as_float_array(f0_train, "f0_train").reshape(y.shape),
                                                            "f0_train")
     Kx = None
@@ -528,11 +535,7 @@ def predict_gd_ensemble(nngp_train_train: Any, y_train: Any, t: Any, eta: float 
     n = K.shape[0]
     y, vec = _targets(y_train, n)
     eta = check_real(eta, "eta", positive=True)
-    tt = as_float_array(t, "t", finite=False)
-    scalar_t = tt.ndim == 0
-    tt = np.atleast_1d(tt)
-    if tt.ndim != 1 or np.any(np.isnan(tt)) or np.any(tt < 0):
-        raise ValueError("t must be a non-negative scalar or 1-D array of times (np.inf allowed)")
+    tt, scalar_t = _times(t)
     dynamics = "nngp" if ntk_train_train is None else "ntk"
     if dynamics == "ntk":
         Th = check_symmetric_psd(_kernel_matrix(ntk_train_train, "ntk_train_train", shape=(n, n)),

@@ -47,10 +47,10 @@ struct ThreadChoice {
     std::int64_t calls = 0, interval = kFirstInterval;
     double threaded = 0.0, serial = 0.0;  // seconds spent in the current probe
     bool threads = true;
-    // For this evaluation: threads or the caller alone; probing() says whether it is timed.
+    // For this evaluation: threads or the caller alone.
     bool use_threads() const;
     bool probing() const { return calls % interval < 2 * kProbe; }
-    void record(double seconds);  // after the evaluation
+    void record(double seconds);  // after each evaluation (its time counts while probing)
 };
 
 // Scratch space of derivatives_into (reused between calls: no allocation in the ODE loop).

@@ -114,6 +114,10 @@ bool ThreadChoice::use_threads() const {
 }
 
 void ThreadChoice::record(double seconds) {
+    if (!probing()) {
+        ++calls;
+        return;
+    }
     const std::int64_t phase = calls % interval;
     (phase < kProbe ? serial : threaded) += seconds;
     ++calls;
@@ -183,28 +187,22 @@ void derivatives_into(const Model& m, const Eigen::MatrixXd& T, const State& s, 
     };
     // Threads only where they pay: enough work per evaluation, a persistent team per workspace
     // (per solve), never nested in an outer parallel region (results are identical either way).
-    const int nt = rhs_threads(m, num_threads);
-    if (nt > 1 && ws.choice.use_threads()) {
-        const bool timed = ws.choice.probing();
-        const auto start = std::chrono::steady_clock::now();
-        run_on_pool(n_pairs, nt, second_order);
-        if (timed) ws.choice.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-        else ++ws.choice.calls;
-    } else if (nt > 1) {
-        const bool timed = ws.choice.probing();
-        const auto start = std::chrono::steady_clock::now();
-        for (std::int64_t k = 0; k < n_pairs; ++k) {
-            if ((k & 15) == 15) check_interrupt();
-            second_order(k);
-        }
-        if (timed) ws.choice.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-        else ++ws.choice.calls;
-    } else {
+    auto serial = [&] {
         for (std::int64_t k = 0; k < n_pairs; ++k) {
             // relu / quadrature sums take milliseconds per pair at K = M = 20: poll every 16 pairs.
             if ((k & 15) == 15) check_interrupt();
             second_order(k);
         }
+    };
+    const int nt = rhs_threads(m, num_threads);
+    if (nt > 1) {
+        // on threads or on the caller alone, whichever this solve has measured faster
+        const auto start = std::chrono::steady_clock::now();
+        if (ws.choice.use_threads()) run_on_pool(n_pairs, nt, second_order);
+        else serial();
+        ws.choice.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    } else {
+        serial();
     }
 
     assemble_derivatives(m, s, ws, d);

@@ -239,7 +239,7 @@ CStar c_star(const Params& p, double q, double guess, double q_next, double chi1
         // chi1 = 0, so with sigma_w2 > 0 the fixed point is c* < 1. g(c) = c_map(c) - c >= 0 at
         // c = 0 (E[phi phi] >= 0) and < 0 just below 1: bisection. chi_c is the c-map's slope at c*,
         // sigma_w2 q / qn times the density of the pair at the origin, 1 / (2 pi q sqrt(1 - c*^2)).
-        auto g = [&](double c) { return (p.sigma_w2 * pair_moments(p.act, q, c * q, q).phiphi + p.sigma_b2) / qn - c; };
+        auto g = [&](double c) { return c_map(p, q, c) - c; };
         double lo = 0.0, hi = 1.0 - 1e-15;
         int evals = 0;
         if (p.sigma_w2 > 0.0 && g(hi) < 0.0) {
