@@ -82,3 +82,36 @@ def test_single_sample_steps_replayed(norm, eta_w, noise, O):
             np.testing.assert_allclose(np.asarray(sim.w[0, s]).reshape(K, O), ww, rtol=1e-12)
     # the steps moved the state (the comparison is not of the initial state with itself)
     assert np.max(np.abs(sim.Q[0, -1] - J0 @ J0.T)) > 1e-4
+
+
+def test_single_sample_steps_replayed_over_several_blocks():
+    # N spans two blocks of the fused pass (2048 columns each) and a tail that is not a multiple of 16
+    N, K, M, steps, seed = 2 * 2048 + 37, 2, 3, 4, 11
+    rng = np.random.default_rng(2)
+    J0 = rng.standard_normal((K, N)) / np.sqrt(N)
+    B0 = rng.standard_normal((M, N)) / np.sqrt(N)
+    w, v = np.ones((K, 1)), np.ones((M, 1))
+    sim = committee.simulate(N, K, M, 1.5, batch_size=1, t=np.arange(steps + 1) / N, seeds=[seed], J0=J0, B0=B0)
+    ref = _replay(J0, B0, w, v, np.ones(K), 1.5, 0.0, 1.0, 0.0, "none", seed, steps)
+    for s, (Q, R, _, _) in enumerate(ref, start=1):
+        np.testing.assert_allclose(sim.Q[0, s], Q, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(sim.R[0, s], R, rtol=1e-12, atol=1e-15)
+    assert np.max(np.abs(sim.Q[0, -1] - J0 @ J0.T)) > 1e-6
+
+
+def test_single_sample_pass_is_bitwise_the_same_on_every_instruction_set():
+    # the b = 1 pass has SSE2, AVX2 and AVX-512 builds; each must give the baseline's bits
+    best = _core._testing.closed_form_rows_isa()
+    kw = dict(batch_size=1, t=np.linspace(0, 3, 4), seeds=[3, 4], batchnorm=True, bn_gradient="full", num_threads=1)
+    try:
+        runs = []
+        for level in range(best + 1):
+            assert _core._testing.closed_form_rows_isa(level) == level
+            runs.append(committee.simulate(2 * 2048 + 37, 3, 2, 1.0, **kw))
+    finally:
+        _core._testing.closed_form_rows_isa()
+    for r in runs[1:]:
+        assert r.status == "ok"
+        np.testing.assert_array_equal(r.Q, runs[0].Q)
+        np.testing.assert_array_equal(r.R, runs[0].R)
+        np.testing.assert_array_equal(r.g, runs[0].g)

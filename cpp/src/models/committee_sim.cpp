@@ -1,5 +1,7 @@
 #include "statmech_nn/committee_sim.hpp"
 
+#include "committee_sim_pass.hpp"
+
 #include <Eigen/Dense>
 #include <algorithm>
 #include <chrono>
@@ -244,32 +246,53 @@ private:
         apply_update(lane_[0]);
     }
 
-    // One sample per step (b = 1): the same arithmetic as sgd_step, with the passes over the K x N
-    // weights fused: the fields straight from J and B (no copy into JB), the update written
-    // without the K x N gradient buffer, and each row's new norm taken while the row is in cache.
+    // One sample per step (b = 1): the same arithmetic as sgd_step, in one pass over the K x N
+    // weights per step. The inputs do not depend on the weights, so the next step's input is drawn
+    // before this step's update; one blocked pass then updates each row of J, takes its new norm
+    // and its field on the next input while the block is in cache, and takes the teacher's fields
+    // on the next input from B. A separate pass computes the fields only on the first step.
     void sgd_step_single(std::int64_t step) {
-        const int K = m_.K, N = S_.N;
+        const int K = m_.K, M = m_.M, N = S_.N;
         Lane& l = lane_[0];
         l.dx.setZero();
         l.dw.setZero();
-        Rng rng(seed_, 2 + static_cast<std::uint64_t>(step - 1));  // one chunk per step
-        rng.fill_normal(l.xi.data(), static_cast<std::size_t>(N), m_.sigma);
-        const auto xi = l.xi.row(0);
-        l.X.row(0).noalias() = xi * J_.transpose();
-        l.Y.row(0).noalias() = xi * B_.transpose();
+        if (!next_ready_) {  // first step: draw its input and take its fields
+            xi_next_.resize(N);
+            xi_cur_.resize(N);
+            lam_next_.resize(K);
+            nu_next_.resize(M);
+            rng_next_ = Rng(seed_, 2 + static_cast<std::uint64_t>(step - 1));  // one stream per step
+            rng_next_.fill_normal(xi_next_.data(), static_cast<std::size_t>(N), m_.sigma);
+            committee_detail::row_dots(J_.data(), K, N, xi_next_.data(), lam_next_.data());
+            committee_detail::row_dots(B_.data(), M, N, xi_next_.data(), nu_next_.data());
+        }
+        xi_cur_.swap(xi_next_);
+        Rng rng = rng_next_;  // this step's stream, after its N inputs (output noise)
+        l.X.row(0) = lam_next_.transpose();
+        l.Y.row(0) = nu_next_.transpose();
         backprop(l, 1, rng);
         const double a = m_.eta / double(N);
         const bool full = m_.norm == Normalization::BatchNormFull;
         if (m_.has_gains())  // with the norms before the step
             for (int i = 0; i < K; ++i) g_[i] += a * l.dx[i] / (m_.sigma * std::sqrt(qd_[i]));
-        for (int i = 0; i < K; ++i) {
-            const double ac = a * c_[i], d = l.delta(0, i);
-            auto Ji = J_.row(i);
-            if (full) Ji *= 1.0 - ac * l.dx[i] / qd_[i];
-            Ji += ac * (d * xi);
-            qd_[i] = Ji.squaredNorm();
-        }
         if (m_.trains_w()) w_ += (m_.eta_w / double(N)) * l.dw;
+        const bool more = step < S_.record_steps.back();
+        if (more) {
+            rng_next_ = Rng(seed_, 2 + static_cast<std::uint64_t>(step));
+            rng_next_.fill_normal(xi_next_.data(), static_cast<std::size_t>(N), m_.sigma);
+        }
+        scale_.resize(K);
+        add_.resize(K);
+        for (int i = 0; i < K; ++i) {
+            const double ac = a * c_[i];
+            scale_[i] = full ? 1.0 - ac * l.dx[i] / qd_[i] : 1.0;
+            add_[i] = ac * l.delta(0, i);
+        }
+        committee_detail::SinglePass pass{J_.data(), K, B_.data(), M, N, xi_cur_.data(),
+                                          more ? xi_next_.data() : nullptr, scale_.data(), add_.data(),
+                                          qd_.data(), lam_next_.data(), nu_next_.data()};
+        committee_detail::single_pass(pass);
+        next_ready_ = more;
         qd_fresh_ = true;
     }
 
@@ -394,6 +417,10 @@ private:
     double field_scale_ = 1.0, w_scale_ = 1.0;
     Eigen::VectorXd g_, qd_, c_;
     bool qd_fresh_ = false;
+    // b = 1: the next step's input, its stream (after the input) and its fields, drawn ahead
+    Eigen::VectorXd xi_cur_, xi_next_, lam_next_, nu_next_, scale_, add_;
+    Rng rng_next_;
+    bool next_ready_ = false;
 };
 
 }  // namespace
