@@ -60,6 +60,8 @@ double generalisation_error(const Model& m, const Eigen::MatrixXd& C, const Eige
 
 // In-place variants (no allocation once `out` has the right size).
 void field_scales(const Model& m, const Eigen::MatrixXd& Q, const Eigen::VectorXd& g, Eigen::VectorXd& out);
+// The same from the squared norms Q_ii alone.
+void field_scales_from_norms(const Model& m, const Eigen::VectorXd& Qii, const Eigen::VectorXd& g, Eigen::VectorXd& out);
 void field_covariance(const Model& m, const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
                       const Eigen::VectorXd& c, Eigen::MatrixXd& out);
 

@@ -41,9 +41,13 @@ Model make_model(const std::string& activation, int K, int M, const Eigen::Matri
     return m;
 }
 
-void field_scales(const Model& m, const Eigen::MatrixXd& Q, const Eigen::VectorXd& g, Eigen::VectorXd& c) {
+void field_scales_from_norms(const Model& m, const Eigen::VectorXd& Qii, const Eigen::VectorXd& g, Eigen::VectorXd& c) {
     c.resize(m.K);
-    for (int i = 0; i < m.K; ++i) c[i] = m.has_gains() ? g[i] / (m.sigma * std::sqrt(Q(i, i))) : 1.0;
+    for (int i = 0; i < m.K; ++i) c[i] = m.has_gains() ? g[i] / (m.sigma * std::sqrt(Qii[i])) : 1.0;
+}
+
+void field_scales(const Model& m, const Eigen::MatrixXd& Q, const Eigen::VectorXd& g, Eigen::VectorXd& c) {
+    field_scales_from_norms(m, Q.diagonal(), g, c);
 }
 
 Eigen::VectorXd field_scales(const Model& m, const Eigen::MatrixXd& Q, const Eigen::VectorXd& g) {

@@ -100,7 +100,7 @@ public:
             while (rec < S_.record_steps.size() && S_.record_steps[rec] == 0) record(rec++);
         for (std::int64_t step = 1; step <= last && !diverged; ++step) {
             check_interrupt();  // every thread: the master asks Python, the others read the stop flag
-            c_ = field_scales(m_, qd_.asDiagonal().toDenseMatrix(), g_);  // qd_ from finite_state()
+            field_scales_from_norms(m_, qd_, g_, c_);  // qd_ from finite_state()
             if (S_.projected)
                 sgd_step_projected(step);
             else if (m_.batch_size == 1)
@@ -261,6 +261,7 @@ private:
             xi_cur_.resize(N);
             lam_next_.resize(K);
             nu_next_.resize(M);
+            pass_work_.resize(committee_detail::single_pass_work(K, M));
             rng_next_ = Rng(seed_, 2 + static_cast<std::uint64_t>(step - 1));  // one stream per step
             rng_next_.fill_normal(xi_next_.data(), static_cast<std::size_t>(N), m_.sigma);
             committee_detail::row_dots(J_.data(), K, N, xi_next_.data(), lam_next_.data());
@@ -290,7 +291,7 @@ private:
         }
         committee_detail::SinglePass pass{J_.data(), K, B_.data(), M, N, xi_cur_.data(),
                                           more ? xi_next_.data() : nullptr, scale_.data(), add_.data(),
-                                          qd_.data(), lam_next_.data(), nu_next_.data()};
+                                          qd_.data(), lam_next_.data(), nu_next_.data(), pass_work_.data()};
         committee_detail::single_pass(pass);
         next_ready_ = more;
         qd_fresh_ = true;
@@ -418,7 +419,7 @@ private:
     Eigen::VectorXd g_, qd_, c_;
     bool qd_fresh_ = false;
     // b = 1: the next step's input, its stream (after the input) and its fields, drawn ahead
-    Eigen::VectorXd xi_cur_, xi_next_, lam_next_, nu_next_, scale_, add_;
+    Eigen::VectorXd xi_cur_, xi_next_, lam_next_, nu_next_, scale_, add_, pass_work_;
     Rng rng_next_;
     bool next_ready_ = false;
 };

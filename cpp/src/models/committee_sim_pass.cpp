@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <vector>
 
 #include "statmech_nn/closed_form_rows_isa.hpp"
 
@@ -14,10 +13,7 @@ namespace {
 
 namespace statmech_nn::committee_detail {
 
-void single_pass_sse2(const SinglePass& p) {
-    std::vector<double> acc((2 * p.K + p.M) * kAcc);
-    single_pass_loops(p, acc.data());
-}
+void single_pass_sse2(const SinglePass& p) { single_pass_loops(p, p.work); }
 
 void single_pass(const SinglePass& p) {
     const int level = closed_form_rows_isa();  // capped at what the processor has

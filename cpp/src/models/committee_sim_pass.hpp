@@ -24,7 +24,10 @@ struct SinglePass {
     double* q;                 // out: |J_i|^2 after the update (K)
     double* lam;               // out: J_i . x_next (K; untouched without x_next)
     double* nu;                // out: B_n . x_next (M; untouched without x_next)
+    double* work;              // single_pass_work(K, M) doubles
 };
+
+constexpr std::int64_t single_pass_work(std::int64_t K, std::int64_t M) { return (2 * K + M) * 16; }
 
 void single_pass(const SinglePass& p);
 // out[r] = W_r . x for the rows of W (rows x N, row-major), summed like single_pass's fields.

@@ -2,7 +2,6 @@
 // fused multiply-adds, so that it gives bitwise the numbers of the baseline build.
 #include <algorithm>
 #include <cstdint>
-#include <vector>
 
 #include "committee_sim_pass.hpp"
 
@@ -13,10 +12,7 @@ namespace {
 #include "committee_sim_pass_impl.hpp"
 }  // namespace
 namespace statmech_nn::committee_detail {
-void single_pass_avx2(const SinglePass& p) {
-    std::vector<double> acc((2 * p.K + p.M) * kAcc);
-    single_pass_loops(p, acc.data());
-}
+void single_pass_avx2(const SinglePass& p) { single_pass_loops(p, p.work); }
 }  // namespace statmech_nn::committee_detail
 #pragma GCC pop_options
 #else

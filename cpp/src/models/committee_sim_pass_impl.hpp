@@ -3,7 +3,7 @@
 // width of the build; the files are compiled without contraction into fused multiply-adds.
 // (The including file provides <algorithm> and <cstdint>.)
 
-constexpr std::int64_t kAcc = 16;     // accumulators per sum: element n goes to n mod 16
+constexpr std::int64_t kAcc = 16;     // accumulators per sum: element n goes to n mod 16 (single_pass_work)
 constexpr std::int64_t kBlock = 2048;  // columns per block (a multiple of kAcc): x and x' stay in L1
 
 inline double tree_sum(const double* a) {
@@ -55,7 +55,7 @@ inline void update_dot_block(double* __restrict J, const double* __restrict x, c
     }
 }
 
-// acc: (2K + M) x kAcc work space
+// acc: single_pass_work(K, M) = (2K + M) x kAcc doubles
 inline void single_pass_loops(const statmech_nn::committee_detail::SinglePass& p, double* acc) {
     const std::int64_t K = p.K, M = p.M, N = p.N;
     double* qacc = acc;
