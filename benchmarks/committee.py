@@ -18,6 +18,25 @@
    (steps, right-hand sides, wall min/median, error against a rtol 1e-12 reference). ``--rkc``
    runs this section alone.
 
+8. ``--nn2pp DIR``: side by side with sgoldt/nn2pp (Goldt, Advani, Saxe, Krzakala & Zdeborová,
+   "Dynamics of stochastic gradient descent for two-layer neural networks in the teacher-student
+   setup", 2019), built outside the repository. (a) Its ODE integrator ``scmpp_ode.exe`` (Euler,
+   dt = 0.01) against ``committee.ode`` from the same initial overlaps, K = M = 2 and 10, erf,
+   t <= 1000: wall time, and the error of eps_g against a rtol 1e-12 reference at nn2pp's output
+   times (nn2pp prints 6 significant digits, which floors its error near 1e-6 relative); ours at
+   rtol 1e-6 and at the loosest rtol that is at least as accurate as nn2pp. (b) Its simulator
+   ``nn2pp.exe`` (one sample per step) against ``committee.simulate(batch_size=1)``, 1 thread,
+   N = 1e3, 1e4, 1e5, K = M = 2 and 10: time per step, nn2pp's from two run lengths (so its start-up
+   cancels), interleaved repeats. Build recipe (Debian; the peer is never a dependency)::
+
+       apt-get install libarmadillo-dev libopenblas0-pthread
+       git clone https://github.com/sgoldt/nn2pp && cd nn2pp
+       g++ -std=c++11 -O3 -fopenmp nn2pp.cpp -o nn2pp.exe -larmadillo
+       g++ -std=c++11 -O3 -fopenmp scmpp_ode.cpp -o scmpp_ode.exe -larmadillo
+
+   then ``PYTHONPATH=python python benchmarks/committee.py --nn2pp /path/to/nn2pp`` (this section
+   alone; it takes a few minutes).
+
 Run: ``PYTHONPATH=python python benchmarks/committee.py`` (add ``--quick`` for a short run).
 
 ``--baseline DIR`` (another build's ``python/statmech_nn``) first times before/after in one process:
@@ -48,6 +67,7 @@ from statmech_nn import gaussian as G
 QUICK = "--quick" in sys.argv
 BASELINE = sys.argv[sys.argv.index("--baseline") + 1] if "--baseline" in sys.argv else None
 LOAD = int(sys.argv[sys.argv.index("--load") + 1]) if "--load" in sys.argv else 3
+NN2PP = sys.argv[sys.argv.index("--nn2pp") + 1] if "--nn2pp" in sys.argv else None
 
 
 @contextmanager
@@ -399,7 +419,85 @@ def bench_baseline(path):
                     lambda: old.committee.ode(Q0, R0, T, 1.0, num_threads=nt, **kw), 2, 1)
 
 
+def _peer_env():
+    return dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+
+
+def _nn2pp_ode(exe, work, Q0, R0, T, eta, t_end, dt=0.01):
+    """Wall seconds and the (t, eps_g) table of nn2pp's ODE integrator from the given overlaps."""
+    import subprocess
+    prefix = os.path.join(work, "ic")
+    K, M = R0.shape
+    for name, a in (("Q0", Q0), ("R0", R0), ("T0", T), ("A0", np.ones((M, 1))), ("v0", np.ones((K, 1)))):
+        np.savetxt(f"{prefix}_{name}.dat", a, fmt="%.17g")
+    t0 = time.perf_counter()
+    subprocess.run([exe, "--g", "1", "--M", str(M), "--K", str(K), "--lr", repr(eta), "--dt", repr(dt), "--steps",
+                    repr(t_end), "--prefix", prefix, "--quiet"], check=True, cwd=work, env=_peer_env(),
+                   stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    table = np.loadtxt(f"{prefix}_ode.dat", comments="#", delimiter=",")
+    return wall, table[:, 0], table[:, 1]
+
+
+def _nn2pp_sim(exe, work, N, K, t):
+    import subprocess
+    t0 = time.perf_counter()
+    subprocess.run([exe, "--g1", "1", "--g2", "1", "--N", str(N), "--M", str(K), "--K", str(K), "--lr", "1",
+                    "--steps", repr(t), "--quiet"], check=True, cwd=work, env=_peer_env(), stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def bench_nn2pp(directory):
+    import tempfile
+    ode_exe, sim_exe = os.path.join(directory, "scmpp_ode.exe"), os.path.join(directory, "nn2pp.exe")
+    work = tempfile.mkdtemp(prefix="nn2pp_bench_")
+    print(f"== 8a. ODE: nn2pp's scmpp_ode.exe (Euler, dt = 0.01) vs committee.ode, erf, t <= 1000, 1 thread; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print("  K = M   nn2pp wall (s)  max |d eps_g|    ours rtol   wall min / median (ms)   max |d eps_g|   "
+          "nn2pp / ours")
+    for K in (2, 10):
+        Q0, R0, T = initial_overlaps(K, K)
+        wall_p, tp, egp = _nn2pp_ode(ode_exe, work, Q0, R0, T, 1.0, 1000.0)
+        ref = committee.ode(Q0, R0, T, 1.0, t=tp, rtol=1e-12, atol=1e-14, num_threads=1)
+        err_p = np.max(np.abs(egp - ref.eg))
+        rows = []
+        for rtol in (1e-2, 1e-3, 1e-4, 1e-5, 1e-6):
+            o = committee.ode(Q0, R0, T, 1.0, t=tp, rtol=rtol, atol=rtol * 1e-2, num_threads=1)
+            rows.append((rtol, np.max(np.abs(o.eg - ref.eg))))
+        equal = next((r for r, e in rows if e <= err_p), 1e-6)
+        for rtol in sorted({equal, 1e-6}, reverse=True):
+            kw = dict(t=tp, rtol=rtol, atol=rtol * 1e-2, num_threads=1)
+            times = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                o = committee.ode(Q0, R0, T, 1.0, **kw)
+                times.append(time.perf_counter() - t0)
+            print(f"  {K:5d}   {wall_p:12.2f}   {err_p:10.1e}      {rtol:8.0e}   {min(times) * 1e3:8.1f} / "
+                  f"{np.median(times) * 1e3:8.1f}         {np.max(np.abs(o.eg - ref.eg)):9.1e}   "
+                  f"{wall_p / min(times):8.0f}x")
+    print("== 8b. simulate, one sample per step: nn2pp.exe vs committee.simulate(batch_size=1), erf, 1 thread "
+          "(time per step; nn2pp's from two run lengths)")
+    print("       N  K = M   nn2pp (us/step)   ours min / median (us/step)   nn2pp / ours (min, median)")
+    repeat = 2 if QUICK else 3
+    for N in (1_000, 10_000, 100_000):
+        for K in (2, 10):
+            t1 = {1_000: 20.0, 10_000: 2.0, 100_000: 0.02}[N] / (2 if QUICK else 1)
+            peer, ours = [], []
+            for _ in range(repeat):  # interleaved
+                a, b = _nn2pp_sim(sim_exe, work, N, K, t1), _nn2pp_sim(sim_exe, work, N, K, 2 * t1)
+                peer.append((b - a) / (t1 * N))
+                t0 = time.perf_counter()
+                committee.simulate(N, K, K, 1.0, batch_size=1, t=[0.0, 2 * t1], seeds=[0], num_threads=1)
+                ours.append((time.perf_counter() - t0) / (2 * t1 * N))
+            p = np.median(peer)
+            print(f"  {N:6d}  {K:5d}   {p * 1e6:12.2f}      {min(ours) * 1e6:9.2f} / {np.median(ours) * 1e6:9.2f}"
+                  f"           {p / min(ours):5.1f}x / {p / np.median(ours):5.1f}x")
+
+
 if __name__ == "__main__":
+    if NN2PP:
+        bench_nn2pp(NN2PP)
+        sys.exit(0)
     if "--rkc" in sys.argv:
         bench_rkc()
         sys.exit(0)

@@ -1,8 +1,8 @@
 """The committee simulator's SGD steps replayed exactly in NumPy.
 
 With explicit initial weights J0, B0 and the simulator's own random stream
-(`_core._testing.normals`: step s of a b = 1 run draws its sample from stream 2 + (s - 1), then the
-output noise from the same stream), a few steps of the microscopic update are recomputed here from
+(`_core._testing.normal_lanes`: step s of a b = 1 run draws its sample from the interleaved lanes
+seeded by stream 2 + (s - 1), then the output noise from that stream), a few steps of the microscopic update are recomputed here from
 the model's definition (Saad & Solla 1995; batch normalisation as in Takagi, Yoshida & Okada):
 
     xhat_i = c_i J_i . xi,  c_i = 1 or g_i / (sigma |J_i|),  err = v^T phi(B xi) + zeta - w^T phi(xhat)
@@ -34,7 +34,7 @@ def _replay(J, B, w, v, g, eta, eta_w, sigma, noise, norm, seed, steps):
     J, w, g = J.copy(), w.copy(), g.copy()
     out = []
     for s in range(1, steps + 1):
-        z = _core._testing.normals(seed, 2 + (s - 1), N + (O if noise > 0 else 0))
+        z = _core._testing.normal_lanes(seed, 2 + (s - 1), N, then=O if noise > 0 else 0)
         xi = sigma * z[:N]
         qd = np.sum(J * J, axis=1)
         c = np.ones(len(J)) if norm == "none" else g / (sigma * np.sqrt(qd))

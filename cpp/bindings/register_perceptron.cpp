@@ -50,6 +50,18 @@ py::array_t<double> normals(std::uint64_t seed, std::uint64_t stream, std::int64
     return out;
 }
 
+// n normals of NormalLanes seeded from Rng(seed, stream), then `then` normals of that parent stream.
+py::array_t<double> normal_lanes(std::uint64_t seed, std::uint64_t stream, std::int64_t n, std::int64_t then) {
+    if (n < 0) throw std::invalid_argument("n: must be >= 0");
+    if (then < 0) throw std::invalid_argument("then: must be >= 0");
+    py::array_t<double> out(n + then);
+    Rng rng(seed, stream);
+    NormalLanes lanes(rng);
+    lanes.fill(out.mutable_data(), static_cast<std::size_t>(n));
+    rng.fill_normal(out.mutable_data() + n, static_cast<std::size_t>(then));
+    return out;
+}
+
 }  // namespace
 
 void register_perceptron(py::module_& m) {
@@ -141,6 +153,9 @@ void register_perceptron(py::module_& m) {
 
     testing_module(m).def("normals", &normals, py::arg("seed"), py::arg("stream"), py::arg("n"),
                           "n standard normals of Rng(seed, stream), the simulators' generator");
+    testing_module(m).def("normal_lanes", &normal_lanes, py::arg("seed"), py::arg("stream"), py::arg("n"),
+                          py::arg("then") = 0,
+                          "n normals of NormalLanes seeded from Rng(seed, stream), then `then` normals of that stream");
     // Deprecated location of the same hook, kept until tests/test_perceptron_averages.py uses
     // _core._testing.normals.
     s.def("_normals", &normals, py::arg("seed"), py::arg("stream"), py::arg("n"));

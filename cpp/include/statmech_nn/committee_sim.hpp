@@ -54,7 +54,7 @@ struct SimOutput {
 
 SimOutput simulate(const SimSettings& settings, int num_threads);
 
-// Seconds to draw n standard normals with Rng::fill_normal in one thread (the simulator's floor;
+// Seconds to draw n standard normals with NormalLanes in one thread (the simulator's floor;
 // for benchmarks).
 double normal_fill_seconds(std::int64_t n);
 
