@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <stdexcept>
 
 #include "statmech_nn/parallel.hpp"
@@ -260,7 +261,26 @@ OdeResult integrate_ode(const OdeRhs& rhs, const Vec& y0_in, const std::vector<d
     }
     h = std::min(h, opt.max_step);
 
+    // A rejected trial step of an adaptive method: retry with step `h_new`; true when that step can
+    // no longer advance t (the run then ends as step_too_small).
     bool last_rejected = false;
+    auto reject = [&](double h_new) {
+        h = h_new;
+        ++res.n_rejected;
+        last_rejected = true;
+        return !(h >= 1e-14 * std::max(1.0, std::abs(t))) || !(t + h > t);
+    };
+    // A trial step of step size hs with a non-finite error estimate: a genuine blow-up (diverged), or
+    // a step far too large (retry at a tenth; step_too_small when that cannot advance t).
+    auto nonfinite_trial = [&](double hs) -> std::optional<OdeStatus> {
+        if (diverged(y, opt.divergence_bound * 1e-3) || hs < 1e-10 * std::max(1.0, std::abs(t))) return OdeStatus::Diverged;
+        h = 0.1 * hs;
+        ++res.n_rejected;
+        last_rejected = true;
+        if (!(t + h > t)) return OdeStatus::StepTooSmall;
+        return std::nullopt;
+    };
+
     while (t < t_end) {
         check_interrupt();
         // Every attempted step (accepted or rejected) counts toward the budget.
@@ -295,22 +315,11 @@ OdeResult integrate_ode(const OdeRhs& rhs, const Vec& y0_in, const std::vector<d
             err = hs * (e1 * f + e3 * k3 + e4 * k4 + e5 * k5 + e6 * k6 + e7 * k7);
             double en = error_norm(err, y, ynew, opt.rtol, opt.atol);
             if (!std::isfinite(en)) {
-                // Non-finite trial: either a genuine blow-up or a step far too large.
-                if (diverged(y, opt.divergence_bound * 1e-3) || hs < 1e-10 * std::max(1.0, std::abs(t))) {
-                    return finish(OdeStatus::Diverged, t, y);
-                }
-                h = 0.1 * hs;
-                ++res.n_rejected;
-                last_rejected = true;
-                if (!(t + h > t)) return finish(OdeStatus::StepTooSmall, t, y);
+                if (const auto st = nonfinite_trial(hs)) return finish(*st, t, y);
                 continue;
             }
             if (en > 1.0) {
-                h = hs * std::max(0.2, 0.9 * std::pow(en, -0.2));
-                ++res.n_rejected;
-                last_rejected = true;
-                if (!(h >= 1e-14 * std::max(1.0, std::abs(t))) || !(t + h > t))
-                    return finish(OdeStatus::StepTooSmall, t, y);
+                if (reject(hs * std::max(0.2, 0.9 * std::pow(en, -0.2)))) return finish(OdeStatus::StepTooSmall, t, y);
                 continue;
             }
             double fac = en == 0.0 ? 10.0 : std::min(10.0, std::max(0.2, 0.9 * std::pow(en, -0.2)));
@@ -350,24 +359,14 @@ OdeResult integrate_ode(const OdeRhs& rhs, const Vec& y0_in, const std::vector<d
             err = (12.0 / 15.0) * (y - ynew) + (6.0 / 15.0) * hs * (f + k7);
             const double en = error_norm(err, y, ynew, opt.rtol, opt.atol);
             if (!std::isfinite(en)) {
-                if (diverged(y, opt.divergence_bound * 1e-3) || hs < 1e-10 * std::max(1.0, std::abs(t))) {
-                    return finish(OdeStatus::Diverged, t, y);
-                }
-                h = 0.1 * hs;
-                ++res.n_rejected;
-                last_rejected = true;
                 rho_stale = true;
-                if (!(t + h > t)) return finish(OdeStatus::StepTooSmall, t, y);
+                if (const auto st = nonfinite_trial(hs)) return finish(*st, t, y);
                 continue;
             }
             if (en > 1.0) {
-                h = hs * std::max(0.1, 0.8 / std::cbrt(en));
-                ++res.n_rejected;
                 // A rejection may mean an outdated spectral radius (unless it was just estimated).
                 if (rho_age > 0) rho_stale = true;
-                last_rejected = true;
-                if (!(h >= 1e-14 * std::max(1.0, std::abs(t))) || !(t + h > t))
-                    return finish(OdeStatus::StepTooSmall, t, y);
+                if (reject(hs * std::max(0.1, 0.8 / std::cbrt(en)))) return finish(OdeStatus::StepTooSmall, t, y);
                 continue;
             }
             // Sommeijer et al.'s controller: 0.8 (h_n / h_{n-1}) err_{n-1}^{1/3} / err_n^{2/3} after
