@@ -14,7 +14,7 @@
 namespace {
 constexpr int W = 4;
 typedef double V __attribute__((vector_size(32)));
-typedef long long M __attribute__((vector_size(32)));
+typedef decltype(V{} < V{}) M;  // the comparison mask type
 inline V vsqrt(V x) { return (V)_mm256_sqrt_pd((__m256d)x); }
 inline bool any(M m) { return _mm256_movemask_pd((__m256d)m) != 0; }
 inline V loadv(const double* p) { return (V)_mm256_loadu_pd(p); }

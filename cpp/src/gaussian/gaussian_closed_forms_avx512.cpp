@@ -14,7 +14,7 @@
 namespace {
 constexpr int W = 8;
 typedef double V __attribute__((vector_size(64)));
-typedef long long M __attribute__((vector_size(64)));
+typedef decltype(V{} < V{}) M;  // the comparison mask type
 inline V vsqrt(V x) { return (V)_mm512_mask_sqrt_pd((__m512d)x, (__mmask8)0xFF, (__m512d)x); }
 inline bool any(M m) { return _mm512_test_epi64_mask((__m512i)m, (__m512i)m) != 0; }
 inline V loadv(const double* p) { return (V)_mm512_loadu_pd(p); }
