@@ -21,37 +21,23 @@ inline void dot_block(const double* __restrict w, const double* __restrict x, st
     for (std::int64_t k = 0; n + k < len; ++k) acc[k] = acc[k] + w[n + k] * x[n + k];
 }
 
-inline void update_block(double* __restrict J, const double* __restrict x, std::int64_t len, double s, double a,
-                         double* __restrict qacc) {
+// J <- s J + a x over one block, with |J|^2 (and, when Dot, J . x1) summed into the accumulators.
+template <bool Dot>
+inline void update_block(double* __restrict J, const double* __restrict x, const double* __restrict x1,
+                         std::int64_t len, double s, double a, double* __restrict qacc, double* __restrict lacc) {
     std::int64_t n = 0;
     for (; n + kAcc <= len; n += kAcc)
         for (std::int64_t k = 0; k < kAcc; ++k) {
             const double j = s * J[n + k] + a * x[n + k];
             J[n + k] = j;
             qacc[k] = qacc[k] + j * j;
+            if (Dot) lacc[k] = lacc[k] + j * x1[n + k];
         }
-    for (std::int64_t k = 0; n + k < len; ++k) {
+    for (std::int64_t k = 0; n + k < len; ++k) {  // the tail, into the same accumulators
         const double j = s * J[n + k] + a * x[n + k];
         J[n + k] = j;
         qacc[k] = qacc[k] + j * j;
-    }
-}
-
-inline void update_dot_block(double* __restrict J, const double* __restrict x, const double* __restrict x1,
-                             std::int64_t len, double s, double a, double* __restrict qacc, double* __restrict lacc) {
-    std::int64_t n = 0;
-    for (; n + kAcc <= len; n += kAcc)
-        for (std::int64_t k = 0; k < kAcc; ++k) {
-            const double j = s * J[n + k] + a * x[n + k];
-            J[n + k] = j;
-            qacc[k] = qacc[k] + j * j;
-            lacc[k] = lacc[k] + j * x1[n + k];
-        }
-    for (std::int64_t k = 0; n + k < len; ++k) {
-        const double j = s * J[n + k] + a * x[n + k];
-        J[n + k] = j;
-        qacc[k] = qacc[k] + j * j;
-        lacc[k] = lacc[k] + j * x1[n + k];
+        if (Dot) lacc[k] = lacc[k] + j * x1[n + k];
     }
 }
 
@@ -67,10 +53,10 @@ inline void single_pass_loops(const statmech_nn::committee_detail::SinglePass& p
         for (std::int64_t i = 0; i < K; ++i) {
             double* Ji = p.J + i * N + n0;
             if (p.x_next)
-                update_dot_block(Ji, p.x + n0, p.x_next + n0, len, p.scale[i], p.add[i], qacc + i * kAcc,
-                                 lacc + i * kAcc);
+                update_block<true>(Ji, p.x + n0, p.x_next + n0, len, p.scale[i], p.add[i], qacc + i * kAcc,
+                                   lacc + i * kAcc);
             else
-                update_block(Ji, p.x + n0, len, p.scale[i], p.add[i], qacc + i * kAcc);
+                update_block<false>(Ji, p.x + n0, nullptr, len, p.scale[i], p.add[i], qacc + i * kAcc, nullptr);
         }
         if (p.x_next)
             for (std::int64_t m = 0; m < M; ++m) dot_block(p.B + m * N + n0, p.x_next + n0, len, nacc + m * kAcc);
