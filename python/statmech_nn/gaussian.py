@@ -31,7 +31,8 @@ Accuracy (checked in tests/test_gaussian_accuracy.py against mpmath references):
 ``J2`` of every activation agree to 1e-10 relative (1e-12 absolute where the value is ~0) for
 correlations in [-1, 1] (including exactly +-1 and +-(1 - 1e-6)) and variances between 1e-2 and
 1e2 with ratios up to 1e4; in the tests the typical error is ~1e-15. ``quadrature=True`` reproduces
-the closed forms to the same tolerance.
+the closed forms to the same tolerance (within that range of variances: the rules do not follow the
+oscillations of sin, cos and rbf at variances far beyond 1e2, where only the closed forms are right).
 
 ``I3`` and ``I4`` have closed forms for ``linear``, ``erf``, ``relu``, ``sin``, ``cos`` and ``rbf``. For ReLU, I4 contains the
 4-D orthant probability P(a, b, c, d > 0), which has no elementary form; it is evaluated as
@@ -100,7 +101,8 @@ def activation(name: str, x: Any, derivative: int = 0, slope: float = 0.01) -> n
 def has_closed_form(name: str, which: str = "I2") -> bool:
     """Whether the average ``which`` ("I2", "J2", "I3", "I4") of this activation has a closed form.
 
-    I2/J2: linear, erf, erf_sigmoid, gelu, relu, leaky_relu; I3/I4: linear, erf, relu."""
+    I2/J2: linear, erf, relu, leaky_relu, erf_sigmoid, gelu, abs, sin, cos, rbf, step; I3/I4: linear,
+    erf, relu, sin, cos, rbf (``activation_traits`` lists the same)."""
     which = check_choice(which, ("I2", "J2", "I3", "I4"), "which")
     return bool(_core.gaussian.has_closed_form(check_activation(name), which))
 

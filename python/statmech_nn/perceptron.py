@@ -32,7 +32,9 @@ Time is ``t = (SGD steps) / N``. ``"erf"`` is ``erf(x / sqrt 2)``.
   if ``r`` crossed zero) and ``R`` is the cosine between ``V`` and ``B``.
 
 Closed forms of A1, A2, A3 and eps_g are used for ``linear``, ``erf`` and ``relu`` (exact to
-~1e-16 against high-order quadrature); every other activation of :mod:`statmech_nn.gaussian` uses
+~1e-16 against high-order quadrature), and for ``sin``, ``cos`` and ``rbf`` through the Gaussian
+layer's closed I2, I3, I4 (characteristic functions; 1e-10 against an independent reference at
+every l, where quadrature could not follow sin(l u) beyond l ~ 3); every other activation of :mod:`statmech_nn.gaussian` uses
 the 2-D Gaussian quadrature over (v, u) of the Gaussian layer: 16-node Gauss–Legendre panels split
 at the kinks and scale points of g(v) and of g(l u) (at u = point / l), with graded panels of width
 1.5/|l| in v and around u = 0 for |l| > 1.25, where g'(l u) gets narrow. eps_g agrees with the
@@ -356,7 +358,7 @@ def _check_R0(R0: Any) -> float:
 
 # ---- theory --------------------------------------------------------------------------------------
 def averages(activation: str, l: float, R: float, *, quadrature: bool = False, slope: float = 0.01) -> Averages:
-    """A1, A2, A3 and eps_g at (l, R) (closed forms for linear/erf/relu unless ``quadrature``).
+    """A1, A2, A3 and eps_g at (l, R) (closed forms for linear/erf/relu/sin/cos/rbf unless ``quadrature``).
 
     Parameters
     ----------
@@ -392,8 +394,8 @@ def ode(activation: str, rule: str, eta: float, l0: float, R0: float = 0.0, z0: 
     Parameters
     ----------
     activation : str
-        ``"linear"``, ``"erf"`` (= erf(x/sqrt 2)), ``"relu"`` (closed forms) or any other activation
-        of :mod:`statmech_nn.gaussian` (2-D quadrature).
+        ``"linear"``, ``"erf"`` (= erf(x/sqrt 2)), ``"relu"``, ``"sin"``, ``"cos"``, ``"rbf"`` (closed
+        forms) or any other activation of :mod:`statmech_nn.gaussian` (2-D quadrature).
     rule : {"sgd", "wn"}
         Plain SGD or weight normalisation.
     eta : float

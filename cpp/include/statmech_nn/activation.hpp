@@ -57,8 +57,8 @@ struct ActivationTraits {
     bool piecewise_linear;    // phi'' = 0 off the kinks: E[phi'^2] is independent of the variance q
     bool closed_form_1d;      // E phi^2, E phi'^2 over N(0, q) in closed form
     bool closed_form_2d;      // I2, J2 (pair moments) in closed form
-    bool closed_form_34;      // I3, I4 in closed form for every family (the perceptron's A1-A3 included);
-                              // sin, cos and rbf have closed I3, I4 in the Gaussian layer only (false here)
+    bool closed_form_34;      // I3, I4 in closed form (and so the perceptron's A1-A3): linear, erf, relu,
+                              // and sin, cos, rbf through characteristic functions
     bool uses_slope;          // parameter `slope` (leaky_relu)
     const char* formula;      // phi(x), for documentation
     bool delta_derivative = false;  // phi jumps (step): phi' is 0 almost everywhere plus a Dirac delta

@@ -95,8 +95,9 @@ double mean2(const std::function<double(double, double)>& f, double c11, double 
              const QuadratureSettings& qs = {});
 
 // ---- Saad–Solla averages ----------------------------------------------------------------------
-// I2 / J2 in closed form: the activation table's closed_form_2d (linear, erf, erf_sigmoid, gelu,
-// relu, leaky_relu); I3 / I4: closed_form_34 (linear, erf, relu).
+// I2 / J2 in closed form: the activation table's closed_form_2d (linear, erf, relu, leaky_relu,
+// erf_sigmoid, gelu, abs, sin, cos, rbf, step); I3 / I4: closed_form_34 (linear, erf, relu, sin,
+// cos, rbf).
 bool has_closed_form(const Activation& g);
 enum class Average { I2, J2, I3, I4 };
 bool has_closed_form(const Activation& g, Average which);

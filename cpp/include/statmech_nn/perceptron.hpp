@@ -40,8 +40,8 @@ struct Averages {
     double eg = 0.0;
 };
 
-bool closed_form_available(const Activation& g);  // linear, erf, relu
-// Closed forms (linear, erf, relu; throws std::invalid_argument otherwise). R is clipped to [-1, 1].
+bool closed_form_available(const Activation& g);  // linear, erf, relu, sin, cos, rbf
+// Closed forms (linear, erf, relu, sin, cos, rbf; throws std::invalid_argument otherwise). R is clipped to [-1, 1].
 // with_eg = false skips eps_g (the ODE right-hand sides do not need it; eg is then 0).
 Averages averages_closed(const Activation& g, double l, double R, bool with_eg = true);
 double eg_closed(const Activation& g, double l, double R);

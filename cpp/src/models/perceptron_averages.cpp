@@ -13,10 +13,14 @@
 //     K  = <relu(a) relu(v)>      = |l|/(2 pi) [sqrt(1-rho^2) + (pi - acos rho) rho]
 //     P2 = <Theta(a) Theta(v) v^2> = 1/(2 pi) [pi - acos rho + rho sqrt(1-rho^2)]
 //     eps_g = (1/2 + Q/2 - 2K)/2, A1 = K - Q/2, A3 = P2 - r/2, A2 = (P2 - 2K + Q/2)/2.
+//   sin, cos, rbf: the same averages written through the Gaussian layer's closed I2, I3, I4 (Saad &
+//   Solla's form, fields (a, u, v) with a = l u), which hold at any variance (quadrature cannot
+//   follow g(l u) = sin(l u) at large l).
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
+#include "statmech_nn/gaussian.hpp"
 #include "statmech_nn/perceptron.hpp"
 
 namespace statmech_nn::perceptron {
@@ -26,6 +30,46 @@ constexpr double kPi = 3.14159265358979323846;
 
 inline double clip1(double x) { return x > 1.0 ? 1.0 : (x < -1.0 ? -1.0 : x); }
 inline double safe_asin(double x) { return std::asin(clip1(x)); }
+
+// eps_g = (I2(v, v) - 2 I2(a, v) + I2(a, a)) / 2 with Var a = Q, Cov(a, v) = r, Var v = 1.
+double eg_gaussian_layer(const Activation& g, double Q, double r) {
+    Eigen::Matrix2d vv, av, aa;
+    vv << 1.0, 1.0, 1.0, 1.0;
+    av << Q, r, r, 1.0;
+    aa << Q, Q, Q, Q;
+    return 0.5 * (I2(g, vv) - 2.0 * I2(g, av) + I2(g, aa));
+}
+
+// A1 / l = <g'(a) (g(v) - g(a)) u>, A3 = <g'(a) (g(v) - g(a)) v>,
+// A2 = <g'(a)^2 (g(v) - g(a))^2> / 2 from I3(x, y, z) = <g'(x) y g(z)> and
+// I4(x, y, z, w) = <g'(x) g'(y) g(z) g(w)> over the fields (a, u, v).
+Averages averages_gaussian_layer(const Activation& g, double l, double R, bool with_eg) {
+    const double Q = l * l, r = l * R;
+    // covariance of the fields in the order a, u, v
+    const double cov[3][3] = {{Q, l, r}, {l, 1.0, R}, {r, R, 1.0}};
+    auto c3 = [&](int i, int j, int k) {
+        const int ix[3] = {i, j, k};
+        Eigen::Matrix3d C;
+        for (int p = 0; p < 3; ++p)
+            for (int q = 0; q < 3; ++q) C(p, q) = cov[ix[p]][ix[q]];
+        return C;
+    };
+    auto c4 = [&](int i, int j, int k, int m) {
+        const int ix[4] = {i, j, k, m};
+        Eigen::Matrix4d C;
+        for (int p = 0; p < 4; ++p)
+            for (int q = 0; q < 4; ++q) C(p, q) = cov[ix[p]][ix[q]];
+        return C;
+    };
+    constexpr int a = 0, u = 1, v = 2;
+    Averages out;
+    out.A1_over_l = I3(g, c3(a, u, v)) - I3(g, c3(a, u, a));
+    out.A1 = l * out.A1_over_l;
+    out.A3 = I3(g, c3(a, v, v)) - I3(g, c3(a, v, a));
+    out.A2 = 0.5 * (I4(g, c4(a, a, v, v)) - 2.0 * I4(g, c4(a, a, a, v)) + I4(g, c4(a, a, a, a)));
+    if (with_eg) out.eg = eg_gaussian_layer(g, Q, r);
+    return out;
+}
 }  // namespace
 
 Rule rule_from_name(const std::string& name) {
@@ -87,6 +131,9 @@ Averages averages_closed(const Activation& g, double l, double R, bool with_eg) 
             a.A2 = 0.5 * (P2 - 2.0 * K + 0.5 * Q);
             return a;
         }
+        case ActivationKind::Sin:
+        case ActivationKind::Cos:
+        case ActivationKind::Rbf: return averages_gaussian_layer(g, l, R, with_eg);
         default:
             throw std::invalid_argument("activation: no closed form for '" + g.name() +
                                         "' (use the quadrature averages)");
@@ -196,6 +243,9 @@ double eg_closed(const Activation& g, double l, double R) {
                              (2.0 * kPi);
             return 0.5 * (0.5 + 0.5 * Q - 2.0 * K);
         }
+        case ActivationKind::Sin:
+        case ActivationKind::Cos:
+        case ActivationKind::Rbf: return eg_gaussian_layer(g, Q, r);
         default: throw std::invalid_argument("activation: no closed form for '" + g.name() + "'");
     }
 }
