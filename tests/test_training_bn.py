@@ -113,3 +113,63 @@ def test_result_files(bt, tmp_path):
         lines = [ln for ln in fh if not ln.startswith("#")]
     n_rows = len(bt["acts"]) * len(bt["batch_sizes"]) * len(bt["budgets"])
     assert len(lines) == 1 + n_rows
+
+
+def test_budgets_in_training_examples():
+    cfg = R._bn_config(True, dict(budget_unit="samples", steps=4800, budgets=[1600]))
+    np.testing.assert_array_equal(cfg["budget_steps"], [[400, 1200], [50, 150]])   # batch sizes 4 and 32
+    with pytest.raises(ValueError, match="budget_unit"):
+        R._bn_config(True, dict(budget_unit="epochs"))
+    with pytest.raises(ValueError, match="budgets"):
+        R._bn_config(True, dict(budget_unit="samples", steps=20, budgets=[10]))   # 10 // 32 = 0 steps
+    bt = R.bn_trainability_data(True, acts=["relu"], depths=[2, 3], etas=[1.0], budget_unit="samples", steps=4800,
+                                budgets=[1600], num_threads=1)
+    assert bt["budget_unit"] == "samples"
+    np.testing.assert_array_equal(bt["budget_steps"], cfg["budget_steps"])
+    assert np.all(bt["acts"]["relu"]["accuracy"][:, 0] >= R.BN_ACCURACY)
+
+
+@pytest.mark.slow
+def test_relu_trainable_depth_rises_faster_with_batch_size_than_one_over_log_lambda():
+    """The fixed-step variant of the full mode (width 64, 1024 digits, 2000 SGD steps at every B, 8
+    learning rates 0.03 .. 10, accuracy criterion 0.3) for ReLU at B = 4 and 32, with seed 1 (the full
+    run used seed 0): about 2 minutes on one core.
+
+    Measured: deepest trainable depth 11.3 (B = 4) and 43.0 (B = 32) on seed 0, 11.2 and 44.7 on seed 1;
+    depth x log lambda(B) 12.7 -> 18.1 (seed 0) and 12.6 -> 18.8 (seed 1), a ratio of 1.43 and 1.49 where
+    c / log lambda(B) (Yang, Pennington, Rao, Sohl-Dickstein & Schoenholz 2019) would give 1. The
+    direction agrees with the theory (deeper at larger B, lambda(4) = 3.08 > lambda(32) = 1.52), the
+    B-dependence is steeper (x 3.9 for a predicted x 2.7). Asserted with margins for seed and platform."""
+    bt = R.bn_trainability_data(False, acts=["relu"], batch_sizes=[4, 32], seeds=[1], num_threads=1,
+                                budget_unit="steps", steps=2000, budgets=[250, 500, 1000, 2000])
+    v = bt["acts"]["relu"]
+    assert np.all(v["accuracy"][:, 0] >= R.BN_ACCURACY)     # depth 4 trains at both batch sizes
+    d4, d32 = v["deepest"]
+    assert 0 < d4 < d32 < bt["depths"][-1]
+    # the scale of Yang et al.'s observation: ReLU batch-norm networks stop training at tens of layers
+    assert 20 < d32 < 88
+    predicted_ratio = np.log(v["rate"][0]) / np.log(v["rate"][1])   # 2.68
+    assert d32 / d4 > 1.2 * predicted_ratio
+    product = v["deepest"] * np.log(v["rate"])
+    assert 1.25 < product[1] / product[0] < 1.8
+
+
+@pytest.mark.slow
+def test_relu_trainable_depth_follows_one_over_log_lambda_at_equal_examples():
+    """The full mode (every batch size sees 32000 training examples: 8000 SGD steps at B = 4, 1000 at
+    B = 32; otherwise as above) for ReLU at B = 4 and 32, seed 1: about 1.5 minutes on one core.
+
+    Measured: deepest trainable depth 12.8 (B = 4) and 39.5 (B = 32) on seed 0, 13.7 and 35.9 on seed 1;
+    depth x log lambda(B) 14.4 and 16.6 (seed 0), 15.4 and 15.1 (seed 1): ratios 1.16 and 0.98, where
+    c / log lambda(B) gives 1 (the depth ratio 3.1 and 2.6 against the predicted 2.68). Over B = 4, 8, 32,
+    128 (seed 0) the ReLU depth x log lambda is 14.4, 15.7, 16.6, 16.4. Asserted: the ratio within
+    [0.8, 1.35]."""
+    bt = R.bn_trainability_data(False, acts=["relu"], batch_sizes=[4, 32], seeds=[1], num_threads=1)
+    assert bt["budget_unit"] == "samples"
+    np.testing.assert_array_equal(bt["budget_steps"][:, -1], [8000, 1000])
+    v = bt["acts"]["relu"]
+    assert np.all(v["accuracy"][:, 0] >= 0.85)     # the shallow networks have converged at both batch sizes
+    d4, d32 = v["deepest"]
+    assert 0 < d4 < d32 < bt["depths"][-1]
+    product = v["deepest"] * np.log(v["rate"])
+    assert 0.8 < product[1] / product[0] < 1.35

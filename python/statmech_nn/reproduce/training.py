@@ -25,7 +25,7 @@ boundary at widths 1024 and 2048 and in the trainability grid.
   (the best eta counts; test accuracy at least 0.3, or training loss at most half the constant
   predictor's), at several step budgets, against c / log lambda(B) with c fitted at one batch size,
   for ReLU and for a leaky ReLU (slope 0.5: closer to linear, lambda nearer 1); and the best learning
-  rate against depth. The full mode of this experiment takes about 40 minutes on one core.
+  rate against depth. The full mode of this experiment takes about 35 minutes on one core.
 * ``isometry.png`` / ``isometry.csv``: deep tanh networks at chi_1 = 1, orthogonal against
   Gaussian weights: loss against steps, and the width of the Jacobian's squared singular value
   spectrum from :func:`statmech_nn.meanfield.jacobian_spectrum` (Pennington, Schoenholz & Ganguli 2017).
@@ -216,17 +216,27 @@ def _crossing(depths, acc, level):
 
 
 def _bn_config(fast: bool, settings: dict) -> dict:
-    cfg = dict(acts=list(BN_ACTS), batch_sizes=[4, 32], depths=[2, 4, 8, 16], width=32, seeds=[0], steps=300,
-               budgets=[100, 300], etas=[0.1, 0.3, 1.0, 3.0], n=256, n_test=256, patience=2, num_threads=None) \
+    cfg = dict(acts=list(BN_ACTS), batch_sizes=[4, 32], depths=[2, 4, 8, 16], width=32, seeds=[0], steps=4800,
+               budgets=[1600, 4800], etas=[0.1, 0.3, 1.0, 3.0], n=256, n_test=256, patience=2, num_threads=None,
+               budget_unit="samples") \
         if fast else \
         dict(acts=list(BN_ACTS), batch_sizes=[4, 8, 32, 128], depths=[4, 5, 7, 9, 12, 16, 21, 28, 37, 50, 66, 88],
-             width=64, seeds=[0], steps=2000, budgets=[250, 500, 1000, 2000], etas=list(BN_ETAS), n=1024,
-             n_test=512, patience=2, num_threads=None)
+             width=64, seeds=[0], steps=32000, budgets=[4000, 8000, 16000, 32000], etas=list(BN_ETAS), n=1024,
+             n_test=512, patience=2, num_threads=None, budget_unit="samples")
     unknown = set(settings) - set(cfg)
     if unknown:
         raise ValueError(f"settings: unknown keys {sorted(unknown)}; known: {sorted(cfg)}")
     cfg.update(settings)
     cfg["budgets"] = sorted(set(int(k) for k in cfg["budgets"]) | {int(cfg["steps"])})
+    if cfg["budget_unit"] not in ("steps", "samples"):
+        raise ValueError(f"settings: budget_unit must be 'steps' or 'samples'; got {cfg['budget_unit']!r}")
+    # the SGD steps of each batch size's budgets (budgets in training examples seen: divided by B)
+    bs = np.asarray(cfg["batch_sizes"], dtype=np.int64)[:, None]
+    k = np.asarray(cfg["budgets"], dtype=np.int64)[None, :]
+    cfg["budget_steps"] = k // bs if cfg["budget_unit"] == "samples" else np.repeat(k, bs.size, axis=0)
+    if np.any(cfg["budget_steps"] < 1) or np.any(np.diff(cfg["budget_steps"], axis=1) < 1):
+        raise ValueError(f"settings: budgets {cfg['budgets']} give fewer than one step or equal step counts at some "
+                         f"batch size: {cfg['budget_steps'].tolist()}")
     return cfg
 
 
@@ -249,8 +259,9 @@ def _bn_sweep(label: str, cfg: dict, data: tuple) -> dict:
             if failed >= cfg["patience"]:
                 break
             for e, eta in enumerate(cfg["etas"]):
+                rec = cfg["budget_steps"][b]
                 r = T.train(act, L, cfg["width"], eta, sigma_w2=SW, sigma_b2=SB, data=data, batch_size=B,
-                            steps=cfg["steps"], seeds=cfg["seeds"], batchnorm="all", record=cfg["budgets"],
+                            steps=int(rec[-1]), seeds=cfg["seeds"], batchnorm="all", record=rec,
                             slope=slope, parameterization="ntk", x_eval=Xt, num_threads=cfg["num_threads"])
                 out = r.outputs                                   # (seeds, budgets, n_test, 10); NaN once diverged
                 a = np.mean(out.argmax(axis=3) == labels, axis=2)
@@ -295,11 +306,17 @@ def _bn_summary(out: dict) -> dict:
         # inside the grid: neither 0 (even the shallowest failed) nor the deepest depth (none failed)
         v["inside"] = (v["deepest_by_budget"] > 0) & (v["deepest_by_budget"] < depths[-1])
         v["product"] = np.where(v["inside"], v["deepest_by_budget"] * np.log(lam)[:, None], np.nan)
-        # d log(best eta) / d depth over the trainable depths (Yang et al.: the usable eta shrinks as the
-        # gradients explode, like lambda^-depth if it were set by the input layers' gradients)
+        # d log(best eta) / d depth on the falling branch: the trainable depths from the deepest one with
+        # the largest best eta on (Yang et al.: the usable eta shrinks as the gradients explode; -log lambda
+        # if it were set by the input layers' gradients growing like lambda^depth)
         slopes = np.full(len(acc), np.nan)
         for b in range(len(acc)):
             sel = ran[b] & (v["accuracy"][b] >= BN_ACCURACY)
+            if sel.sum() < 2:
+                continue
+            eb = np.where(sel, v["best_eta"][b, :, -1], 0.0)
+            top = np.nonzero(eb == eb.max())[0][-1]
+            sel[:top] = False
             if sel.sum() >= 3:
                 slopes[b] = np.polyfit(depths[sel], np.log(v["best_eta"][b, sel, -1]), 1)[0]
         v["eta_slope"] = slopes
@@ -330,19 +347,25 @@ def bn_trainability_data(fast: bool, **settings) -> dict:
     Protocol: deep networks with batch norm before every nonlinearity and no skip connections (NTK
     parameterisation, sigma_w2 = 2, sigma_b2 = 0.1), ten outputs (MSE on one-hot targets), trained by SGD
     with mini-batches of B (the batch-norm batch) on scikit-learn's digits. For each (activation, B, depth)
-    a learning-rate sweep (``etas``, log grid), each run for ``steps`` steps, recorded after each of
-    ``budgets`` steps; per eta the median over ``seeds``. A depth is trainable when the best eta reaches
-    the accuracy criterion (test accuracy >= BN_ACCURACY, with batch-norm statistics over the test set);
-    the loss criterion (training loss <= BN_LOSS x the constant predictor's loss) is reported alongside.
-    The deepest trainable depth is where the best-eta accuracy crosses the criterion (interpolated in
-    log depth, :func:`_crossing`; depths not run or diverged count as untrainable). Going deeper stops
-    after ``patience`` consecutive depths failing both criteria at every eta. c is fitted on ReLU at one
-    batch size (nearest the middle among those whose limit lies inside the depth grid) and predicts the
-    other batch sizes and the leaky ReLU (slope 0.5, closer to linear: lambda nearer 1).
+    a learning-rate sweep (``etas``, log grid), each run for a budget of ``steps`` and recorded after each
+    of ``budgets``; per eta the median over ``seeds``. ``budget_unit="samples"`` (the default) counts the
+    budget in training examples seen, so a batch size B runs ``steps // B`` SGD steps and the shallow
+    networks of every B end equally converged (test accuracy 0.94-0.96 at depth 4 in the full mode);
+    ``"steps"`` counts SGD steps (then the small batches see fewer examples and their shallow networks
+    converge less: 0.84 at B = 4 against 0.98 at B = 32 after 2000 steps). A depth is trainable when the
+    best eta reaches the accuracy criterion (test accuracy >= BN_ACCURACY, with batch-norm statistics over
+    the test set); the loss criterion (training loss <= BN_LOSS x the constant predictor's loss) is
+    reported alongside. The deepest trainable depth is where the best-eta accuracy crosses the criterion
+    (interpolated in log depth, :func:`_crossing`; depths not run or diverged count as untrainable).
+    Going deeper stops after ``patience`` consecutive depths failing both criteria at every eta. c is
+    fitted on ReLU at one batch size (nearest the middle among those whose limit lies inside the depth
+    grid) and predicts the other batch sizes and the leaky ReLU (slope 0.5, closer to linear: lambda
+    nearer 1).
 
-    ``settings`` override acts, batch_sizes, depths, width, seeds, steps, budgets, etas, n (training
-    images), n_test, patience, num_threads. The full mode (the defaults with ``fast=False``) takes about
-    40 minutes on one core.
+    ``settings`` override acts, batch_sizes, depths, width, seeds, steps, budgets, budget_unit, etas, n
+    (training images), n_test, patience, num_threads. The full mode (the defaults with ``fast=False``:
+    32000 examples, B = 4, 8, 32, 128, i.e. 8000 .. 250 steps) takes about 8 minutes on one core; the
+    fixed-step variant (``budget_unit="steps", steps=2000, budgets=[250, 500, 1000, 2000]``) 35 minutes.
 
     Returns a dict: the configuration, ``acts`` (per activation: accuracy_eta / loss_eta (B, depth, eta,
     budget), accuracy / loss (B, depth) at the best eta and full budget, best_eta, deepest, deepest_loss,
@@ -353,6 +376,7 @@ def bn_trainability_data(fast: bool, **settings) -> dict:
     data = T.load_digits(cfg["n"], n_test=cfg["n_test"], n_outputs=10)
     out = {"batch_sizes": np.array(cfg["batch_sizes"]), "depths": np.array(cfg["depths"]), "width": cfg["width"],
            "steps": cfg["steps"], "budgets": np.array(cfg["budgets"]), "etas": np.array(cfg["etas"], dtype=float),
+           "budget_unit": cfg["budget_unit"], "budget_steps": cfg["budget_steps"],
            "n_samples": cfg["n"], "n_test": cfg["n_test"], "n_seeds": len(cfg["seeds"]), "patience": cfg["patience"],
            "acts": {label: _bn_sweep(label, cfg, data) for label in cfg["acts"]}}
     return _bn_summary(out)
@@ -399,6 +423,8 @@ def write_bn_trainability(bt: dict, out_dir: Path) -> List[Path]:
     out = Path(out_dir)
     depths, Bs, budgets, etas = bt["depths"], bt["batch_sizes"], bt["budgets"], bt["etas"]
     nb, nk = len(Bs), len(budgets)
+    unit = bt.get("budget_unit", "steps")
+    when = f"{bt['steps']} steps" if unit == "steps" else f"{bt['steps']} examples ({bt['steps']} / B steps)"
     acts = list(bt["acts"].items())
     fig, axes = plt.subplots(2, 2, figsize=(13, 10.5), layout="constrained")
     ye = np.sqrt(depths[1:] * depths[:-1])
@@ -430,7 +456,7 @@ def write_bn_trainability(bt: dict, out_dir: Path) -> List[Path]:
         ax.set_xticklabels([f"{B}\n($\\lambda$={lam:.3g})" for B, lam in zip(Bs, v["rate"])])
         ax.set_xlabel("batch size B (gradient_explosion_rate)")
         ax.set_ylabel("depth")
-        ax.set_title(f"{label}: test accuracy at the best learning rate after {bt['steps']} steps\n"
+        ax.set_title(f"{label}: test accuracy at the best eta after {when}\n"
                      "(grey: not run, the two shallower depths failed)", fontsize=9)
     fig.colorbar(mesh, ax=axes[0].tolist(), label="test accuracy (median over seeds), best eta", shrink=0.9)
 
@@ -451,7 +477,7 @@ def write_bn_trainability(bt: dict, out_dir: Path) -> List[Path]:
     xs = np.linspace(0.0, xmax * 1.05, 50)
     for k in range(nk):
         ax.plot(xs, bt["c_by_budget"][k] * xs, "-", color=colors[k], lw=1)
-        handles[f"budget {budgets[k]} steps: c = {bt['c_by_budget'][k]:.3g}"] = Line2D([], [], color=colors[k],
+        handles[f"budget {budgets[k]} {unit}: c = {bt['c_by_budget'][k]:.3g}"] = Line2D([], [], color=colors[k],
                                                                                        marker="o", lw=1)
     ax.axhline(depths[-1], color="0.6", lw=0.8, ls=":")
     ax.set_ylim(0, depths[-1] * 1.15)
@@ -468,7 +494,13 @@ def write_bn_trainability(bt: dict, out_dir: Path) -> List[Path]:
             ax.plot(depths[sel], v["best_eta"][b, sel, -1], ls, marker="o", color=f"C{b}", ms=4,
                     mfc="none" if ls == "--" else f"C{b}")
             handles[f"B = {B} (colour)"] = Line2D([], [], color=f"C{b}", lw=2)
+            if label == "relu" and sel.any():   # the slope -log lambda(B) through the deepest trainable point
+                j = np.nonzero(sel)[0][-1]
+                dd = depths[:j + 1]
+                ax.plot(dd, v["best_eta"][b, j, -1] * v["rate"][b] ** (depths[j] - dd), ":", color=f"C{b}", lw=1)
         handles[f"{label} (line {ls})"] = Line2D([], [], color="k", ls=ls)
+    handles["lambda(B)^-depth through the deepest trainable ReLU point (dotted)"] = Line2D([], [], color="k", ls=":",
+                                                                                         lw=1)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xticks(depths)
@@ -490,6 +522,7 @@ def write_bn_trainability(bt: dict, out_dir: Path) -> List[Path]:
     plt.close(fig)
 
     rows = []
+    bsteps = np.asarray(bt.get("budget_steps", np.broadcast_to(budgets, (nb, nk))))
     for label, v in acts:
         for b, B in enumerate(Bs):
             for j, L in enumerate(depths):
@@ -497,25 +530,26 @@ def write_bn_trainability(bt: dict, out_dir: Path) -> List[Path]:
                     continue
                 for e, eta in enumerate(etas):
                     for k, S in enumerate(budgets):
-                        rows.append([label, B, L, eta, S, v["accuracy_eta"][b, j, e, k], v["loss_eta"][b, j, e, k],
-                                     v["diverged"][b, j, e]])
-    meta = {"width": bt["width"], "steps": bt["steps"], "parameterization": "ntk", "sigma_w2": SW, "sigma_b2": SB,
+                        rows.append([label, B, L, eta, S, bsteps[b, k], v["accuracy_eta"][b, j, e, k],
+                                     v["loss_eta"][b, j, e, k], v["diverged"][b, j, e]])
+    meta = {"width": bt["width"], "budget_unit": unit, "budget": bt["steps"], "parameterization": "ntk", "sigma_w2": SW, "sigma_b2": SB,
             "n_samples": bt["n_samples"], "n_test": bt["n_test"], "seeds": bt["n_seeds"],
             "accuracy": "median over seeds of the test accuracy (batch-norm statistics over the test set)",
             "loss_ratio": "median over seeds of the training loss / the constant predictor's",
             "trainable": f"best eta's accuracy >= {BN_ACCURACY} (or loss_ratio <= {BN_LOSS})"}
     files.append(write_rows(out / "bn_trainability.csv",
-                            ["activation", "batch_size", "depth", "eta", "budget_steps", "test_accuracy", "loss_ratio",
-                             "diverged_fraction"], rows, meta=meta))
+                            ["activation", "batch_size", "depth", "eta", "budget", "budget_steps", "test_accuracy",
+                             "loss_ratio", "diverged_fraction"], rows, meta=meta))
     rows = []
     for label, v in acts:
         for b, B in enumerate(Bs):
             for k, S in enumerate(budgets):
-                rows.append([label, B, S, v["rate"][b], v["deepest_by_budget"][b, k], v["deepest_loss_by_budget"][b, k],
+                rows.append([label, B, S, bsteps[b, k], v["rate"][b], v["deepest_by_budget"][b, k],
+                             v["deepest_loss_by_budget"][b, k],
                              v["deepest_by_budget"][b, k] * np.log(v["rate"][b]), v["predicted_by_budget"][b, k],
                              v["eta_slope"][b]])
     files.append(write_rows(out / "bn_trainability_summary.csv",
-                            ["activation", "batch_size", "budget_steps", "rate_theory", "deepest_trainable",
+                            ["activation", "batch_size", "budget", "budget_steps", "rate_theory", "deepest_trainable",
                              "deepest_trainable_loss", "depth_times_log_rate", "predicted_depth",
                              "best_eta_log_slope"], rows,
                             meta={**meta, "c": bt["c"], "reference_batch_size": bt["reference_batch_size"],
