@@ -3,7 +3,7 @@
 ``python -m statmech_nn reproduce training --out DIR [--fast]`` writes into ``DIR/training``. The
 fast mode (small networks) takes about a minute; the full mode uses the sizes of the experiments
 (widths up to 2048, depths up to 88) and takes hours on two cores, most of it in the learning-rate
-boundary at widths 1024 and 2048 and in the trainability grid.
+boundary at widths 1024 and 2048 (the batch-norm trainability grid: about 10 minutes on one core).
 
 * ``lr_boundary.png`` / ``lr_boundary.csv``: full-batch GD over the learning rate and width, ReLU
   (sigma_w2 = 2, sigma_b2 = 0.1) and tanh (sigma_w2 = 1.5, sigma_b2 = 0.05), depth 3, Gaussian data
@@ -23,9 +23,10 @@ boundary at widths 1024 and 2048 and in the trainability grid.
 * ``bn_trainability.png`` / ``bn_trainability.csv`` / ``bn_trainability_summary.csv``: the deepest
   network that SGD trains on the digits, per batch size B, with a learning-rate sweep at every depth
   (the best eta counts; test accuracy at least 0.3, or training loss at most half the constant
-  predictor's), at several step budgets, against c / log lambda(B) with c fitted at one batch size,
-  for ReLU and for a leaky ReLU (slope 0.5: closer to linear, lambda nearer 1); and the best learning
-  rate against depth. The full mode of this experiment takes about 35 minutes on one core.
+  predictor's), after several budgets of training examples (32000 / B steps at the full budget),
+  against c / log lambda(B) with c fitted at one batch size, for ReLU and for a leaky ReLU (slope 0.5:
+  closer to linear, lambda nearer 1); and the best learning rate against depth. The full mode of this
+  experiment takes about 10 minutes on one core.
 * ``isometry.png`` / ``isometry.csv``: deep tanh networks at chi_1 = 1, orthogonal against
   Gaussian weights: loss against steps, and the width of the Jacobian's squared singular value
   spectrum from :func:`statmech_nn.meanfield.jacobian_spectrum` (Pennington, Schoenholz & Ganguli 2017).
@@ -364,7 +365,7 @@ def bn_trainability_data(fast: bool, **settings) -> dict:
 
     ``settings`` override acts, batch_sizes, depths, width, seeds, steps, budgets, budget_unit, etas, n
     (training images), n_test, patience, num_threads. The full mode (the defaults with ``fast=False``:
-    32000 examples, B = 4, 8, 32, 128, i.e. 8000 .. 250 steps) takes about 8 minutes on one core; the
+    32000 examples, B = 4, 8, 32, 128, i.e. 8000 .. 250 steps) takes about 10 minutes on one core; the
     fixed-step variant (``budget_unit="steps", steps=2000, budgets=[250, 500, 1000, 2000]``) 35 minutes.
 
     Returns a dict: the configuration, ``acts`` (per activation: accuracy_eta / loss_eta (B, depth, eta,
@@ -477,8 +478,9 @@ def write_bn_trainability(bt: dict, out_dir: Path) -> List[Path]:
     xs = np.linspace(0.0, xmax * 1.05, 50)
     for k in range(nk):
         ax.plot(xs, bt["c_by_budget"][k] * xs, "-", color=colors[k], lw=1)
-        handles[f"budget {budgets[k]} {unit}: c = {bt['c_by_budget'][k]:.3g}"] = Line2D([], [], color=colors[k],
-                                                                                       marker="o", lw=1)
+        what = "steps" if unit == "steps" else "examples"
+        handles[f"budget {budgets[k]} {what}: c = {bt['c_by_budget'][k]:.3g}"] = Line2D([], [], color=colors[k],
+                                                                                    marker="o", lw=1)
     ax.axhline(depths[-1], color="0.6", lw=0.8, ls=":")
     ax.set_ylim(0, depths[-1] * 1.15)
     ax.set_xlabel(r"1 / log $\lambda$(B)")
@@ -532,7 +534,8 @@ def write_bn_trainability(bt: dict, out_dir: Path) -> List[Path]:
                     for k, S in enumerate(budgets):
                         rows.append([label, B, L, eta, S, bsteps[b, k], v["accuracy_eta"][b, j, e, k],
                                      v["loss_eta"][b, j, e, k], v["diverged"][b, j, e]])
-    meta = {"width": bt["width"], "budget_unit": unit, "budget": bt["steps"], "parameterization": "ntk", "sigma_w2": SW, "sigma_b2": SB,
+    meta = {"width": bt["width"], "budget_unit": unit, "budget": bt["steps"], "parameterization": "ntk",
+            "sigma_w2": SW, "sigma_b2": SB,
             "n_samples": bt["n_samples"], "n_test": bt["n_test"], "seeds": bt["n_seeds"],
             "accuracy": "median over seeds of the test accuracy (batch-norm statistics over the test set)",
             "loss_ratio": "median over seeds of the training loss / the constant predictor's",
