@@ -2,8 +2,8 @@
 
 ``python -m statmech_nn reproduce training --out DIR [--fast]`` writes into ``DIR/training``. The
 fast mode (small networks) takes about a minute; the full mode uses the sizes of the experiments
-(widths up to 2048, depths up to 100) and takes hours on two cores, most of it in the learning-rate
-boundary at widths 1024 and 2048 and in the trainability grid.
+(widths up to 2048, depths up to 88) and takes hours on two cores, most of it in the learning-rate
+boundary at widths 1024 and 2048 (the batch-norm trainability grid: about 10 minutes on one core).
 
 * ``lr_boundary.png`` / ``lr_boundary.csv``: full-batch GD over the learning rate and width, ReLU
   (sigma_w2 = 2, sigma_b2 = 0.1) and tanh (sigma_w2 = 1.5, sigma_b2 = 0.05), depth 3, Gaussian data
@@ -17,12 +17,16 @@ boundary at widths 1024 and 2048 and in the trainability grid.
 * ``ntk_regime.png`` / ``ntk_regime.csv``: the distance between full-batch GD of a network (NTK
   parameterisation) and :func:`statmech_nn.ntk.predict_gd_mse` with its initial NTK, relative to
   |y|, against width, and the fitted exponent (Lee et al. 2019 predict width^-1/2).
-* ``bn_gradients.png`` / ``bn_gradients.csv`` / ``bn_trainability.csv``: deep batch-norm networks
-  without skip connections (Yang, Pennington, Rao, Sohl-Dickstein & Schoenholz 2019): the gradient norm
-  per layer on a batch of B inputs against the growth rate lambda(B) of
-  :func:`statmech_nn.batchnorm.gradient_explosion_rate`, and the deepest network that SGD trains
-  (test accuracy on the digits at least 0.3) over batch sizes against c / log lambda(B), c fitted
-  at one batch size, for ReLU and for a leaky ReLU (closer to linear, lambda nearer 1).
+* ``bn_gradients.png`` / ``bn_gradients.csv``: deep batch-norm networks without skip connections (Yang,
+  Pennington, Rao, Sohl-Dickstein & Schoenholz 2019): the gradient norm per layer on a batch of B inputs
+  against the growth rate lambda(B) of :func:`statmech_nn.batchnorm.gradient_explosion_rate`.
+* ``bn_trainability.png`` / ``bn_trainability.csv`` / ``bn_trainability_summary.csv``: the deepest
+  network that SGD trains on the digits, per batch size B, with a learning-rate sweep at every depth
+  (the best eta counts; test accuracy at least 0.3, or training loss at most half the constant
+  predictor's), after several budgets of training examples (32000 / B steps at the full budget),
+  against c / log lambda(B) with c fitted at one batch size, for ReLU and for a leaky ReLU (slope 0.5:
+  closer to linear, lambda nearer 1); and the best learning rate against depth. The full mode of this
+  experiment takes about 10 minutes on one core.
 * ``isometry.png`` / ``isometry.csv``: deep tanh networks at chi_1 = 1, orthogonal against
   Gaussian weights: loss against steps, and the width of the Jacobian's squared singular value
   spectrum from :func:`statmech_nn.meanfield.jacobian_spectrum` (Pennington, Schoenholz & Ganguli 2017).
@@ -186,7 +190,16 @@ def bn_gradient_data(fast: bool) -> dict:
 
 
 BN_ACTS = {"relu": 0.0, "leaky_relu 0.5": 0.5}   # name: leaky slope (towards the linear regime, lambda -> 1)
-BN_ACCURACY = 0.3   # trainable: test accuracy on the digits >= 3x chance after the fixed SGD steps
+#: Accuracy criterion of bn_trainability_data: a depth is trainable when the median test accuracy on the
+#: digits over seeds, at the best learning rate of the sweep, is at least 0.3 (3x chance).
+BN_ACCURACY = 0.3
+#: Loss criterion: ... when the median training loss at the best learning rate is at most half the loss
+#: of the best constant predictor, 1/2 mean |y - mean(y)|^2 (0.45 for one-hot digits).
+BN_LOSS = 0.5
+#: The learning-rate sweep of the full mode (NTK parameterisation): 8 values over 2.5 decades. A pilot
+#: (width 64, depths 4 and 24, B = 4, 32, 128, 2000 steps) found the best eta between 1 and 3.2 at every
+#: batch size, eta = 10 failing or diverging and eta <= 0.03 far from converged.
+BN_ETAS = tuple(float(e) for e in np.geomspace(10 ** -1.5, 10.0, 8))
 
 
 def _crossing(depths, acc, level):
@@ -203,52 +216,171 @@ def _crossing(depths, acc, level):
     return float(np.exp(x0 + (a0 - level) / (a0 - a1) * (x1 - x0)))
 
 
+def _bn_config(fast: bool, settings: dict) -> dict:
+    cfg = dict(acts=list(BN_ACTS), batch_sizes=[4, 32], depths=[2, 4, 8, 16], width=32, seeds=[0], steps=4800,
+               budgets=[1600, 4800], etas=[0.1, 0.3, 1.0, 3.0], n=256, n_test=256, patience=2, num_threads=None,
+               budget_unit="samples") \
+        if fast else \
+        dict(acts=list(BN_ACTS), batch_sizes=[4, 8, 32, 128], depths=[4, 5, 7, 9, 12, 16, 21, 28, 37, 50, 66, 88],
+             width=64, seeds=[0], steps=32000, budgets=[4000, 8000, 16000, 32000], etas=list(BN_ETAS), n=1024,
+             n_test=512, patience=2, num_threads=None, budget_unit="samples")
+    unknown = set(settings) - set(cfg)
+    if unknown:
+        raise ValueError(f"settings: unknown keys {sorted(unknown)}; known: {sorted(cfg)}")
+    cfg.update(settings)
+    cfg["budgets"] = sorted(set(int(k) for k in cfg["budgets"]) | {int(cfg["steps"])})
+    if cfg["budget_unit"] not in ("steps", "samples"):
+        raise ValueError(f"settings: budget_unit must be 'steps' or 'samples'; got {cfg['budget_unit']!r}")
+    # the SGD steps of each batch size's budgets (budgets in training examples seen: divided by B)
+    bs = np.asarray(cfg["batch_sizes"], dtype=np.int64)[:, None]
+    k = np.asarray(cfg["budgets"], dtype=np.int64)[None, :]
+    cfg["budget_steps"] = k // bs if cfg["budget_unit"] == "samples" else np.repeat(k, bs.size, axis=0)
+    if np.any(cfg["budget_steps"] < 1) or np.any(np.diff(cfg["budget_steps"], axis=1) < 1):
+        raise ValueError(f"settings: budgets {cfg['budgets']} give fewer than one step or equal step counts at some "
+                         f"batch size: {cfg['budget_steps'].tolist()}")
+    return cfg
+
+
+def _bn_sweep(label: str, cfg: dict, data: tuple) -> dict:
+    """The learning-rate sweep of one activation over (batch size, depth): median over seeds of the
+    test accuracy and of the training loss / constant-predictor loss after each budget, for every eta;
+    depths beyond `patience` consecutive depths that fail both criteria at every eta are not run (NaN)."""
+    slope = BN_ACTS[label]
+    act = "relu" if slope == 0 else "leaky_relu"
+    X, Y, Xt, Yt = data
+    labels = Yt.argmax(axis=1)
+    lconst = 0.5 * float(np.mean(np.sum((Y - Y.mean(axis=0)) ** 2, axis=1)))
+    nb, nd, ne, nk = len(cfg["batch_sizes"]), len(cfg["depths"]), len(cfg["etas"]), len(cfg["budgets"])
+    acc = np.full((nb, nd, ne, nk), np.nan)
+    loss = np.full((nb, nd, ne, nk), np.nan)
+    diverged = np.full((nb, nd, ne), np.nan)
+    for b, B in enumerate(cfg["batch_sizes"]):
+        failed = 0
+        for j, L in enumerate(cfg["depths"]):
+            if failed >= cfg["patience"]:
+                break
+            for e, eta in enumerate(cfg["etas"]):
+                rec = cfg["budget_steps"][b]
+                r = T.train(act, L, cfg["width"], eta, sigma_w2=SW, sigma_b2=SB, data=data, batch_size=B,
+                            steps=int(rec[-1]), seeds=cfg["seeds"], batchnorm="all", record=rec,
+                            slope=slope, parameterization="ntk", x_eval=Xt, num_threads=cfg["num_threads"])
+                out = r.outputs                                   # (seeds, budgets, n_test, 10); NaN once diverged
+                a = np.mean(out.argmax(axis=3) == labels, axis=2)
+                a[~np.all(np.isfinite(out), axis=(2, 3))] = 0.0   # a diverged network classifies nothing
+                lr = np.where(np.isfinite(r.loss), r.loss / lconst, np.inf)
+                acc[b, j, e] = np.median(a, axis=0)
+                loss[b, j, e] = np.median(lr, axis=0)
+                diverged[b, j, e] = float(np.mean(r.diverged))
+            ok = np.max(acc[b, j, :, -1]) >= BN_ACCURACY or np.min(loss[b, j, :, -1]) <= BN_LOSS
+            failed = 0 if ok else failed + 1
+    return dict(act=act, slope=slope, accuracy_eta=acc, loss_eta=loss, diverged=diverged, constant_loss=lconst)
+
+
+def _bn_summary(out: dict) -> dict:
+    """Best learning rate per (batch size, depth, budget), the deepest trainable depth under both
+    criteria, c fitted on ReLU at one batch size, and the predictions c / log lambda(B)."""
+    depths, budgets, etas = out["depths"], out["budgets"], np.asarray(out["etas"])
+    nk = len(budgets)
+    for v in out["acts"].values():
+        acc, loss = v["accuracy_eta"], v["loss_eta"]
+        ran = ~np.all(np.isnan(acc[..., -1]), axis=2)                      # (B, depth)
+        a0 = np.where(np.isnan(acc), -1.0, acc)
+        v["best_eta"] = etas[np.argmax(a0, axis=2)]                           # (B, depth, budget)
+        v["accuracy_by_budget"] = np.where(ran[..., None], np.max(a0, axis=2), np.nan)
+        v["accuracy"] = v["accuracy_by_budget"][..., -1]                    # (B, depth) at the full budget
+        l0 = np.where(np.isnan(loss), np.inf, loss)
+        v["loss_by_budget"] = np.where(ran[..., None], np.min(l0, axis=2), np.nan)
+        v["loss"] = v["loss_by_budget"][..., -1]
+        v["best_eta_loss"] = etas[np.argmin(l0, axis=2)]
+        v["ran"] = ran
+        # not run / diverged = untrainable
+        v["deepest_by_budget"] = np.array([[_crossing(depths, np.nan_to_num(v["accuracy_by_budget"][b, :, k], nan=0.0),
+                                                      BN_ACCURACY) for k in range(nk)] for b in range(len(acc))])
+        score = -np.log(np.clip(np.nan_to_num(v["loss_by_budget"], nan=np.inf), 1e-3, 1e3))
+        v["deepest_loss_by_budget"] = np.array([[_crossing(depths, score[b, :, k], -np.log(BN_LOSS))
+                                                 for k in range(nk)] for b in range(len(acc))])
+        v["deepest"] = v["deepest_by_budget"][:, -1]
+        v["deepest_loss"] = v["deepest_loss_by_budget"][:, -1]
+        lam = np.asarray(BN.gradient_explosion_rate(v["act"], np.asarray(out["batch_sizes"], dtype=float),
+                                                    slope=v["slope"]))
+        v["rate"] = lam
+        # inside the grid: neither 0 (even the shallowest failed) nor the deepest depth (none failed)
+        v["inside"] = (v["deepest_by_budget"] > 0) & (v["deepest_by_budget"] < depths[-1])
+        v["product"] = np.where(v["inside"], v["deepest_by_budget"] * np.log(lam)[:, None], np.nan)
+        # d log(best eta) / d depth on the falling branch: the trainable depths from the deepest one with
+        # the largest best eta on (Yang et al.: the usable eta shrinks as the gradients explode; -log lambda
+        # if it were set by the input layers' gradients growing like lambda^depth)
+        slopes = np.full(len(acc), np.nan)
+        for b in range(len(acc)):
+            sel = ran[b] & (v["accuracy"][b] >= BN_ACCURACY)
+            if sel.sum() < 2:
+                continue
+            eb = np.where(sel, v["best_eta"][b, :, -1], 0.0)
+            top = np.nonzero(eb == eb.max())[0][-1]
+            sel[:top] = False
+            if sel.sum() >= 3:
+                slopes[b] = np.polyfit(depths[sel], np.log(v["best_eta"][b, sel, -1]), 1)[0]
+        v["eta_slope"] = slopes
+    ref_label = "relu" if "relu" in out["acts"] else next(iter(out["acts"]))
+    relu = out["acts"][ref_label]
+    nb = len(out["batch_sizes"])
+    inside = [b for b in range(nb) if relu["inside"][b, -1]]
+    ref = min(inside, key=lambda b: abs(b - nb // 2)) if inside else nb // 2
+    out["reference_batch_size"] = int(out["batch_sizes"][ref])
+    out["reference_activation"] = ref_label
+    out["c_by_budget"] = relu["deepest_by_budget"][ref] * np.log(relu["rate"][ref])
+    out["c"] = float(out["c_by_budget"][-1])
+    for v in out["acts"].values():
+        v["predicted_by_budget"] = out["c_by_budget"][None, :] / np.log(v["rate"])[:, None]
+        v["predicted"] = v["predicted_by_budget"][:, -1]
+    prods = np.concatenate([v["product"][:, -1] for v in out["acts"].values()])
+    prods = prods[np.isfinite(prods)]
+    out["product_spread"] = float(prods.max() / prods.min()) if prods.size > 1 else np.nan
+    return out
+
+
 def bn_trainability_data(fast: bool, **settings) -> dict:
     """The deepest trainable batch-norm network against the prediction of Yang, Pennington, Rao,
-    Sohl-Dickstein & Schoenholz 2019: gradients grow like lambda^depth, lambda =
-    batchnorm.gradient_explosion_rate(B), so at a fixed learning rate the trainable depth is
-    c / log lambda(B) (c depends on the learning rate, not on B). SGD with mini-batches of B on the
-    digits (NTK parameterisation, so eta does not scale with width; ten outputs, MSE); trainable:
-    the median test accuracy over seeds after `steps` steps is at least 0.3 (3x chance); the deepest
-    trainable depth is where the accuracy crosses 0.3 (interpolated in log depth). c is fitted on
-    ReLU at one batch size and predicts the other batch sizes and the leaky ReLU (closer to linear,
-    lambda nearer 1). ``settings`` override batch_sizes, depths, width, seeds, steps, eta, n, n_test."""
-    cfg = dict(batch_sizes=[8, 32], depths=[2, 4, 8, 16], width=32, seeds=[0], steps=60, eta=3.0, n=128,
-               n_test=256) if fast else \
-        dict(batch_sizes=[4, 8, 16, 32, 64, 128], depths=[3, 5, 8, 12, 18, 27, 40, 60, 100], width=128, seeds=[0, 1],
-             steps=200, eta=3.0, n=512, n_test=1024)
-    cfg.update(settings)
-    batch_sizes, depths, width, seeds = cfg["batch_sizes"], cfg["depths"], cfg["width"], cfg["seeds"]
-    steps, eta, n, n_test = cfg["steps"], cfg["eta"], cfg["n"], cfg["n_test"]
-    X, Y, Xt, Yt = T.load_digits(n, n_test=n_test, n_outputs=10)
-    labels = Yt.argmax(axis=1)
-    out = {"batch_sizes": np.array(batch_sizes), "depths": np.array(depths), "width": width, "steps": steps,
-           "eta": eta, "n_samples": n, "n_test": n_test, "n_seeds": len(seeds), "acts": {}}
-    for label, slope in BN_ACTS.items():
-        act = "relu" if slope == 0 else "leaky_relu"
-        acc = np.zeros((len(batch_sizes), len(depths)))
-        for b, B in enumerate(batch_sizes):
-            for j, L in enumerate(depths):
-                accs = []
-                for s in seeds:
-                    r = T.train(act, L, width, eta, sigma_w2=SW, sigma_b2=SB, data=(X, Y), batch_size=B, steps=steps,
-                                seeds=s, batchnorm="all", record=[steps], slope=slope, parameterization="ntk",
-                                x_eval=Xt)
-                    accs.append(0.0 if r.status == "diverged" else float(np.mean(r.outputs[0, -1].argmax(axis=1) ==
-                                                                                 labels)))
-                acc[b, j] = np.median(accs)
-        deepest = np.array([_crossing(depths, a, BN_ACCURACY) for a in acc])
-        lam = np.asarray(BN.gradient_explosion_rate(act, np.array(batch_sizes, dtype=float), slope=slope))
-        out["acts"][label] = dict(accuracy=acc, deepest=deepest, rate=lam)
-    relu = out["acts"]["relu"]
-    # the reference batch size: nearest the middle among those whose depth limit lies inside the grid
-    inside = [b for b in range(len(batch_sizes)) if 0 < relu["deepest"][b] < depths[-1]]
-    ref = min(inside, key=lambda b: abs(b - len(batch_sizes) // 2)) if inside else len(batch_sizes) // 2
-    out["c"] = float(relu["deepest"][ref] * np.log(relu["rate"][ref]))
-    out["reference_batch_size"] = batch_sizes[ref]
-    for v in out["acts"].values():
-        v["predicted"] = out["c"] / np.log(v["rate"])
-    return out
+    Sohl-Dickstein & Schoenholz 2019 ("A Mean Field Theory of Batch Normalization"): gradients grow like
+    lambda^depth, lambda = batchnorm.gradient_explosion_rate(B), so the trainable depth is c / log lambda(B)
+    with c independent of B (and of the activation).
+
+    Protocol: deep networks with batch norm before every nonlinearity and no skip connections (NTK
+    parameterisation, sigma_w2 = 2, sigma_b2 = 0.1), ten outputs (MSE on one-hot targets), trained by SGD
+    with mini-batches of B (the batch-norm batch) on scikit-learn's digits. For each (activation, B, depth)
+    a learning-rate sweep (``etas``, log grid), each run for a budget of ``steps`` and recorded after each
+    of ``budgets``; per eta the median over ``seeds``. ``budget_unit="samples"`` (the default) counts the
+    budget in training examples seen, so a batch size B runs ``steps // B`` SGD steps and the shallow
+    networks of every B end equally converged (test accuracy 0.94-0.96 at depth 4 in the full mode);
+    ``"steps"`` counts SGD steps (then the small batches see fewer examples and their shallow networks
+    converge less: 0.84 at B = 4 against 0.98 at B = 32 after 2000 steps). A depth is trainable when the
+    best eta reaches the accuracy criterion (test accuracy >= BN_ACCURACY, with batch-norm statistics over
+    the test set); the loss criterion (training loss <= BN_LOSS x the constant predictor's loss) is
+    reported alongside. The deepest trainable depth is where the best-eta accuracy crosses the criterion
+    (interpolated in log depth, :func:`_crossing`; depths not run or diverged count as untrainable).
+    Going deeper stops after ``patience`` consecutive depths failing both criteria at every eta. c is
+    fitted on ReLU at one batch size (nearest the middle among those whose limit lies inside the depth
+    grid) and predicts the other batch sizes and the leaky ReLU (slope 0.5, closer to linear: lambda
+    nearer 1).
+
+    ``settings`` override acts, batch_sizes, depths, width, seeds, steps, budgets, budget_unit, etas, n
+    (training images), n_test, patience, num_threads. The full mode (the defaults with ``fast=False``:
+    32000 examples, B = 4, 8, 32, 128, i.e. 8000 .. 250 steps) takes about 10 minutes on one core; the
+    fixed-step variant (``budget_unit="steps", steps=2000, budgets=[250, 500, 1000, 2000]``) 35 minutes.
+
+    Returns a dict: the configuration, ``acts`` (per activation: accuracy_eta / loss_eta (B, depth, eta,
+    budget), accuracy / loss (B, depth) at the best eta and full budget, best_eta, deepest, deepest_loss,
+    *_by_budget, rate lambda(B), product deepest x log lambda, predicted c / log lambda, eta_slope), c,
+    c_by_budget, reference_batch_size, product_spread (max / min of deepest x log lambda over the (act, B)
+    whose limit lies inside the grid: 1 when the theory holds)."""
+    cfg = _bn_config(fast, settings)
+    data = T.load_digits(cfg["n"], n_test=cfg["n_test"], n_outputs=10)
+    out = {"batch_sizes": np.array(cfg["batch_sizes"]), "depths": np.array(cfg["depths"]), "width": cfg["width"],
+           "steps": cfg["steps"], "budgets": np.array(cfg["budgets"]), "etas": np.array(cfg["etas"], dtype=float),
+           "budget_unit": cfg["budget_unit"], "budget_steps": cfg["budget_steps"],
+           "n_samples": cfg["n"], "n_test": cfg["n_test"], "n_seeds": len(cfg["seeds"]), "patience": cfg["patience"],
+           "acts": {label: _bn_sweep(label, cfg, data) for label in cfg["acts"]}}
+    return _bn_summary(out)
 
 
 def isometry_data(fast: bool) -> dict:
@@ -277,6 +409,156 @@ def isometry_data(fast: bool) -> dict:
         out[w]["spectrum_variance"] = float(js.variance)
         out[w]["spectrum_edge"] = float(js.edge)
     return out
+
+
+def write_bn_trainability(bt: dict, out_dir: Path) -> List[Path]:
+    """The figure ``bn_trainability.png`` and the tables ``bn_trainability.csv`` (every run: activation,
+    batch size, depth, eta, budget) and ``bn_trainability_summary.csv`` (per activation, batch size and
+    budget: the deepest trainable depth, deepest x log lambda and the prediction) of
+    :func:`bn_trainability_data`'s result."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    out = Path(out_dir)
+    depths, Bs, budgets, etas = bt["depths"], bt["batch_sizes"], bt["budgets"], bt["etas"]
+    nb, nk = len(Bs), len(budgets)
+    unit = bt.get("budget_unit", "steps")
+    when = f"{bt['steps']} steps" if unit == "steps" else f"{bt['steps']} examples ({bt['steps']} / B steps)"
+    acts = list(bt["acts"].items())
+    fig, axes = plt.subplots(2, 2, figsize=(13, 10.5), layout="constrained")
+    ye = np.sqrt(depths[1:] * depths[:-1])
+    ye = np.concatenate([[depths[0] ** 2 / ye[0]], ye, [depths[-1] ** 2 / ye[-1]]])
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.75")
+    handles = {}
+    for ax, (label, v) in zip(axes[0], acts):
+        mesh = ax.pcolormesh(np.arange(nb + 1) - 0.5, ye, np.ma.masked_invalid(v["accuracy"].T), cmap=cmap, vmin=0,
+                             vmax=1)
+        x = np.arange(nb)
+        for k_name, key, marker in (("accuracy", "deepest", "o"), ("loss", "deepest_loss", "X")):
+            d = v[key]
+            inside = (d > 0) & (d < depths[-1])
+            h = ax.plot(x[inside], d[inside], marker, color="w", mec="k", ms=9, ls="none")[0]
+            handles[f"deepest trainable depth ({k_name} criterion)"] = h
+            capped = d >= depths[-1]
+            if capped.any():
+                h = ax.plot(x[capped], np.full(capped.sum(), depths[-1]), "^", color="w", mec="k", ms=9, ls="none")[0]
+                handles[f"trainable at every depth of the grid (up to {depths[-1]})"] = h
+        ax.plot(x, v["predicted"], "--", color="w", lw=2, marker="_", ms=14)
+        h = Line2D([], [], ls="--", color="0.4", lw=2, marker="_", ms=14)   # (white on the map)
+        handles[f"c / log lambda(B), c = {bt['c']:.3g} fitted on ReLU at B = {bt['reference_batch_size']}"] = h
+        ax.set_yscale("log")
+        ax.set_ylim(ye[0], ye[-1])
+        ax.set_yticks(depths)
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_xticks(x)
+        ax.set_xticklabels([f"{B}\n($\\lambda$={lam:.3g})" for B, lam in zip(Bs, v["rate"])])
+        ax.set_xlabel("batch size B (gradient_explosion_rate)")
+        ax.set_ylabel("depth")
+        ax.set_title(f"{label}: test accuracy at the best eta after {when}\n"
+                     "(grey: not run, the two shallower depths failed)", fontsize=9)
+    fig.colorbar(mesh, ax=axes[0].tolist(), label="test accuracy (median over seeds), best eta", shrink=0.9)
+
+    ax = axes[1, 0]
+    colors = matplotlib.colormaps["plasma"](np.linspace(0.0, 0.8, nk))
+    xmax = 0.0
+    for (label, v), marker in zip(acts, ("o", "s")):
+        inv = 1.0 / np.log(v["rate"])
+        xmax = max(xmax, inv.max())
+        for k in range(nk):
+            d = v["deepest_by_budget"][:, k]
+            capped = d >= depths[-1]
+            ax.plot(inv[~capped], d[~capped], marker, color=colors[k], ms=7, ls="none",
+                    mfc="none" if marker == "s" else colors[k])
+            ax.plot(inv[capped], d[capped], "^", color=colors[k], ms=8, ls="none", mfc="none")
+        handles[f"{label} (marker {marker})"] = Line2D([], [], marker=marker, color="k", ls="none",
+                                                       mfc="none" if marker == "s" else "k")
+    xs = np.linspace(0.0, xmax * 1.05, 50)
+    for k in range(nk):
+        ax.plot(xs, bt["c_by_budget"][k] * xs, "-", color=colors[k], lw=1)
+        what = "steps" if unit == "steps" else "examples"
+        handles[f"budget {budgets[k]} {what}: c = {bt['c_by_budget'][k]:.3g}"] = Line2D([], [], color=colors[k],
+                                                                                    marker="o", lw=1)
+    ax.axhline(depths[-1], color="0.6", lw=0.8, ls=":")
+    ax.set_ylim(0, depths[-1] * 1.15)
+    ax.set_xlabel(r"1 / log $\lambda$(B)")
+    ax.set_ylabel("deepest trainable depth (accuracy criterion)")
+    ax.set_title(f"theory: all points on the line c(budget) / log $\\lambda$ (through the origin);\n"
+                 f"max/min of depth x log $\\lambda$ over points inside the grid: {bt['product_spread']:.3g}",
+                 fontsize=9)
+
+    ax = axes[1, 1]
+    for (label, v), ls in zip(acts, ("-", "--")):
+        for b, B in enumerate(Bs):
+            sel = v["ran"][b] & (v["accuracy"][b] >= BN_ACCURACY)
+            ax.plot(depths[sel], v["best_eta"][b, sel, -1], ls, marker="o", color=f"C{b}", ms=4,
+                    mfc="none" if ls == "--" else f"C{b}")
+            handles[f"B = {B} (colour)"] = Line2D([], [], color=f"C{b}", lw=2)
+            if label == "relu" and sel.any():   # the slope -log lambda(B) through the deepest trainable point
+                j = np.nonzero(sel)[0][-1]
+                dd = depths[:j + 1]
+                ax.plot(dd, v["best_eta"][b, j, -1] * v["rate"][b] ** (depths[j] - dd), ":", color=f"C{b}", lw=1)
+        handles[f"{label} (line {ls})"] = Line2D([], [], color="k", ls=ls)
+    handles["lambda(B)^-depth through the deepest trainable ReLU point (dotted)"] = Line2D([], [], color="k", ls=":",
+                                                                                         lw=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(depths)
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_ylim(etas[0] / 1.5, etas[-1] * 1.5)
+    ax.set_xlabel("depth")
+    ax.set_ylabel("best learning rate (NTK parameterisation)")
+    ax.set_title(f"best eta of the sweep ({etas[0]:.3g} .. {etas[-1]:.3g}, {len(etas)} values) at trainable depths",
+                 fontsize=9)
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=3, fontsize=8)
+    fig.suptitle(f"Deep batch-norm networks without skip connections (Yang, Pennington, Rao, Sohl-Dickstein & "
+                 f"Schoenholz 2019): SGD on {bt['n_samples']} digits, MSE on one-hot targets,\nwidth {bt['width']}, "
+                 f"$\\sigma_w^2$={SW}, $\\sigma_b^2$={SB}, NTK param., {bt['n_seeds']} seed(s); trainable: the best "
+                 f"eta's test accuracy >= {BN_ACCURACY:g} (or training loss <= {BN_LOSS:g} x constant predictor's)",
+                 fontsize=10)
+    files = [out / "bn_trainability.png"]
+    fig.savefig(files[-1], dpi=100)
+    plt.close(fig)
+
+    rows = []
+    bsteps = np.asarray(bt.get("budget_steps", np.broadcast_to(budgets, (nb, nk))))
+    for label, v in acts:
+        for b, B in enumerate(Bs):
+            for j, L in enumerate(depths):
+                if not v["ran"][b, j]:
+                    continue
+                for e, eta in enumerate(etas):
+                    for k, S in enumerate(budgets):
+                        rows.append([label, B, L, eta, S, bsteps[b, k], v["accuracy_eta"][b, j, e, k],
+                                     v["loss_eta"][b, j, e, k], v["diverged"][b, j, e]])
+    meta = {"width": bt["width"], "budget_unit": unit, "budget": bt["steps"], "parameterization": "ntk",
+            "sigma_w2": SW, "sigma_b2": SB,
+            "n_samples": bt["n_samples"], "n_test": bt["n_test"], "seeds": bt["n_seeds"],
+            "accuracy": "median over seeds of the test accuracy (batch-norm statistics over the test set)",
+            "loss_ratio": "median over seeds of the training loss / the constant predictor's",
+            "trainable": f"best eta's accuracy >= {BN_ACCURACY} (or loss_ratio <= {BN_LOSS})"}
+    files.append(write_rows(out / "bn_trainability.csv",
+                            ["activation", "batch_size", "depth", "eta", "budget", "budget_steps", "test_accuracy",
+                             "loss_ratio", "diverged_fraction"], rows, meta=meta))
+    rows = []
+    for label, v in acts:
+        for b, B in enumerate(Bs):
+            for k, S in enumerate(budgets):
+                rows.append([label, B, S, bsteps[b, k], v["rate"][b], v["deepest_by_budget"][b, k],
+                             v["deepest_loss_by_budget"][b, k],
+                             v["deepest_by_budget"][b, k] * np.log(v["rate"][b]), v["predicted_by_budget"][b, k],
+                             v["eta_slope"][b]])
+    files.append(write_rows(out / "bn_trainability_summary.csv",
+                            ["activation", "batch_size", "budget", "budget_steps", "rate_theory", "deepest_trainable",
+                             "deepest_trainable_loss", "depth_times_log_rate", "predicted_depth",
+                             "best_eta_log_slope"], rows,
+                            meta={**meta, "c": bt["c"], "reference_batch_size": bt["reference_batch_size"],
+                                  "depth_grid_max": int(depths[-1]),
+                                  "deepest_trainable": "0: even the shallowest failed; depth_grid_max: none failed"}))
+    return files
 
 
 def run(out_dir: Path, fast: bool = False) -> List[Path]:
@@ -366,11 +648,8 @@ def run(out_dir: Path, fast: bool = False) -> List[Path]:
     files.append(write_columns(out / "ntk_regime.csv", {"width": nt["widths"], "deviation": nt["mean"],
                                                          "fitted_exponent": np.full(len(nt["widths"]), nt["exponent"])}))
 
-    from matplotlib.ticker import ScalarFormatter
-
     bg = bn_gradient_data(fast)
-    bt = bn_trainability_data(fast)
-    fig, axes = plt.subplots(1, 3, figsize=(17, 4.5))
+    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.5))
     ax = axes[0]
     lay = np.arange(1, bg["depth"] + 1)
     for b, B in enumerate(bg["batch_sizes"]):
@@ -393,29 +672,6 @@ def run(out_dir: Path, fast: bool = False) -> List[Path]:
     ax.legend(fontsize=7)
     ax.set_title(f"ReLU ($\\sigma_w^2$={SW}, $\\sigma_b^2$={SB}), width {bg['width']}, depth {bg['depth']}, "
                  f"{bg['n_seeds']} seeds (mean $\\pm$ s.e.)", fontsize=9)
-    ax = axes[2]
-    for (label, v), marker in zip(bt["acts"].items(), ("o", "s")):
-        capped = v["deepest"] >= bt["depths"][-1]
-        line, = ax.plot(bt["batch_sizes"][~capped], v["deepest"][~capped], marker, ls="none",
-                        label=f"{label}: deepest trainable (measured)")
-        if capped.any():
-            ax.plot(bt["batch_sizes"][capped], v["deepest"][capped], "^", color=line.get_color(), ms=9,
-                    label=f"{label}: trainable at every depth up to {bt['depths'][-1]}")
-        ax.plot(bt["batch_sizes"], v["predicted"], "--", color=line.get_color(),
-                label=f"{label}: c / log lambda(B)")
-    ax.axhline(bt["depths"][-1], color="0.7", lw=0.8)
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(bt["batch_sizes"])
-    ax.set_xticklabels([str(B) for B in bt["batch_sizes"]])
-    ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(ScalarFormatter())
-    ax.yaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel("batch size B")
-    ax.set_ylabel("depth")
-    ax.set_title(f"SGD on digits ({bt['n_samples']} images), width {bt['width']}, {bt['steps']} steps, "
-                 f"eta = {bt['eta']:g} (NTK param.);\ntrainable: test accuracy >= {BN_ACCURACY:g}; "
-                 f"c = {bt['c']:.3g} fitted at B = {bt['reference_batch_size']} (ReLU)", fontsize=8)
-    ax.legend(fontsize=7)
     fig.tight_layout()
     files.append(out / "bn_gradients.png")
     fig.savefig(files[-1], dpi=110)
@@ -427,19 +683,7 @@ def run(out_dir: Path, fast: bool = False) -> List[Path]:
                                meta={"activation": ACT, "sigma_w2": SW, "sigma_b2": SB, "depth": bg["depth"],
                                      "width": bg["width"], "seeds": bg["n_seeds"],
                                      "fit": f"layers 6..{bg['depth'] - 5}, gradients on a batch of B"}))
-    rows = []
-    for label, v in bt["acts"].items():
-        for b, B in enumerate(bt["batch_sizes"]):
-            for j, L in enumerate(bt["depths"]):
-                rows.append([label, B, L, v["accuracy"][b, j], v["rate"][b], v["deepest"][b], v["predicted"][b]])
-    files.append(write_rows(out / "bn_trainability.csv",
-                            ["activation", "batch_size", "depth", "test_accuracy", "rate_theory", "deepest_trainable",
-                             "predicted_depth"], rows,
-                            meta={"width": bt["width"], "steps": bt["steps"], "eta": bt["eta"],
-                                  "parameterization": "ntk", "n_samples": bt["n_samples"], "n_test": bt["n_test"],
-                                  "seeds": bt["n_seeds"], "c": bt["c"],
-                                  "reference_batch_size": bt["reference_batch_size"],
-                                  "trainable": f"median test accuracy >= {BN_ACCURACY} (chance 0.1)"}))
+    files += write_bn_trainability(bn_trainability_data(fast), out)
 
     iso = isometry_data(fast)
     fig, ax = plt.subplots(figsize=(5.5, 4))
