@@ -153,8 +153,8 @@ private:
 // of the parent still fixes every value. Independent lanes let one instruction advance all eight
 // generators and take eight ziggurat layers at once: the AVX2 and AVX-512 builds
 // (random_lanes_avx2.cpp, random_lanes_avx512.cpp, chosen at run time with the level of
-// closed_form_rows_isa.hpp) give bitwise the values of the scalar code. About 2x the speed of
-// Rng::fill_normal where the processor has AVX-512.
+// closed_form_rows_isa.hpp) give bitwise the values of the scalar code. Measured 1.3 ns per normal
+// against Rng::fill_normal's 1.6 on an AVX-512 processor (the gathers from the layer tables bound it).
 class NormalLanes {
 public:
     static constexpr int kLanes = 8;

@@ -296,7 +296,7 @@ private:
     }
 
     // Step s's input into xi_next_: its own stream 2 + (s - 1), through eight interleaved lanes seeded
-    // from it (NormalLanes, twice the speed of single draws); the output noise continues that stream.
+    // from it (NormalLanes, faster than single draws); the output noise continues that stream.
     void draw_input(std::int64_t s) {
         rng_next_ = Rng(seed_, 2 + static_cast<std::uint64_t>(s - 1));
         NormalLanes lanes(rng_next_);
