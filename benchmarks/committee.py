@@ -479,14 +479,12 @@ def bench_nn2pp(directory):
     print("== 8b. simulate, one sample per step: nn2pp.exe vs committee.simulate(batch_size=1), erf, 1 thread "
           "(time per step; nn2pp's from two run lengths)")
     print("       N  K = M   nn2pp (us/step)   ours min / median (us/step)   nn2pp / ours (min, median)")
-    repeat = 2 if QUICK else 3
     # nn2pp's output grid starts at t = 0.1, and shorter runs do not scale with their length: the
     # shorter run is at least t = 0.1 (N = 1e5 takes ~4 min per K and repeat; left out with --quick)
     for N in (1_000, 10_000) if QUICK else (1_000, 10_000, 100_000):
         for K in (2, 10):
-            t1 = {1_000: 20.0, 10_000: 2.0, 100_000: 0.1}[N] / (2 if QUICK and N < 100_000 else 1)
-            if N == 100_000:
-                repeat = 1
+            t1 = {1_000: 20.0, 10_000: 2.0, 100_000: 0.1}[N] / (2 if QUICK else 1)
+            repeat = 1 if N == 100_000 else 2 if QUICK else 3
             peer, ours = [], []
             for _ in range(repeat):  # interleaved
                 a, b = _nn2pp_sim(sim_exe, work, N, K, t1), _nn2pp_sim(sim_exe, work, N, K, 2 * t1)

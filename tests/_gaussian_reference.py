@@ -256,3 +256,18 @@ def perturbation_spread(f, x, delta):
             moved.append(abs(f(*y) - f0))
         spread += max(moved) if moved else 0
     return f0, spread
+
+
+def reference_and_tolerance(pair_fn, c11, c12, c22, dps, scale=None, delta=8 * 2.0 ** -52):
+    """High-precision values of both pair moments ``pair_fn(c11, c12, c22) -> (E phi phi, E phi' phi')``
+    and, for each, a forward-stable error bound: how much it moves when each input moves by ``delta``
+    (relative, :func:`perturbation_spread`) plus ``delta`` times ``scale`` (default |value|; a sum of
+    cancelling terms passes the size of its terms). Returns [(value, bound), (value, bound)]."""
+    out = []
+    with mp.workdps(dps):
+        x = [mp.mpf(float(c11)), mp.mpf(float(c12)), mp.mpf(float(c22))]
+        for which in (0, 1):
+            f, spread = perturbation_spread(lambda *y: pair_fn(*y)[which], x, delta)
+            s = abs(f) if scale is None else scale(*x)[which]
+            out.append((f, float(spread + delta * s) + 1e-300))
+    return out

@@ -72,14 +72,7 @@ def _mp_pair(name, c11, c12, c22):
 
 def _reference_and_tolerance(name, c11, c12, c22):
     """50-digit values and the forward-stable bound (see the module docstring)."""
-    delta = 8 * EPS
-    out = []
-    with mp.workdps(50):
-        x = [mp.mpf(float(c11)), mp.mpf(float(c12)), mp.mpf(float(c22))]
-        for which in (0, 1):
-            f, spread = R.perturbation_spread(lambda *y: _mp_pair(name, *y)[which], x, delta)
-            out.append((f, float(spread + delta * abs(f)) + 1e-300))
-    return out
+    return R.reference_and_tolerance(lambda *y: _mp_pair(name, *y), c11, c12, c22, dps=50, delta=8 * EPS)
 
 
 def _rows(name, c11, c12, c22):

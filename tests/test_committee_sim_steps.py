@@ -102,6 +102,8 @@ def test_single_sample_steps_replayed_over_several_blocks():
 def test_single_sample_pass_is_bitwise_the_same_on_every_instruction_set():
     # the b = 1 pass has SSE2, AVX2 and AVX-512 builds; each must give the baseline's bits
     best = _core._testing.closed_form_rows_isa()
+    if best == 0:
+        pytest.skip("this processor has neither AVX2 nor AVX-512: only the scalar build runs")
     kw = dict(batch_size=1, t=np.linspace(0, 3, 4), seeds=[3, 4], batchnorm=True, bn_gradient="full", num_threads=1)
     try:
         runs = []

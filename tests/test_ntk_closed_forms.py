@@ -75,20 +75,11 @@ def _gelu_terms(c11, c12, c22):
 
 def _reference_and_tolerance(name, c11, c12, c22):
     """mpmath values and a forward-stable error bound: how much f moves when each input moves by
-    8 ulp (relative), summed over the inputs, plus 8 ulp of |f|."""
-    delta = 8 * EPS
-    out = []
-    with mp.workdps(60):
-        x = [mp.mpf(float(c11)), mp.mpf(float(c12)), mp.mpf(float(c22))]
-        for which in (0, 1):
-            f, spread = R.perturbation_spread(lambda *y: _mp_pair(name, *y)[which], x, delta)
-            scale = abs(f)
-            if name == "gelu":
-                # sums of terms that cancel at large variances and negative correlation: the
-                # evaluation is good to a few ulp of the terms, not of their sum
-                scale = _gelu_terms(*x)[which]
-            out.append((f, float(spread + delta * scale) + 1e-300))
-    return out
+    8 ulp (relative), summed over the inputs, plus 8 ulp of |f| -- for gelu of the size of its terms,
+    which cancel at large variances and negative correlation (the evaluation is good to a few ulp of
+    the terms, not of their sum)."""
+    return R.reference_and_tolerance(lambda *y: _mp_pair(name, *y), c11, c12, c22, dps=60, delta=8 * EPS,
+                                     scale=_gelu_terms if name == "gelu" else None)
 
 
 def _rows(name, c11, c12, c22):

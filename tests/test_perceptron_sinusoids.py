@@ -12,18 +12,18 @@ import pytest
 
 from statmech_nn import perceptron as P
 
-PARAMS = {"sin": (1.0, 1.0, 0.0), "cos": (1.0, 1.0, np.pi / 2), "rbf": (np.sqrt(2.0), np.sqrt(2.0), np.pi / 4)}
+def _params(act, mod):
+    """(A, w, phi) of g(x) = A sin(w x + phi), in the number type of mod (numpy or mpmath)."""
+    if act == "sin":
+        return 1, 1, 0
+    if act == "cos":
+        return 1, 1, mod.pi / 2
+    return mod.sqrt(2), mod.sqrt(2), mod.pi / 4  # rbf
 
 
 def _integrands(act, l, R, u, mod):
     """(A1/l, A3, A2, eps_g) integrands at u (without the Gaussian weight); mod is numpy or mpmath."""
-    A, w, ph = PARAMS[act]
-    if mod is not np:
-        A, w, ph = mod.mpf(A), mod.mpf(w), mod.mpf(ph)
-        if act == "rbf":
-            A, w, ph = mod.sqrt(2), mod.sqrt(2), mod.pi / 4
-        elif act == "cos":
-            ph = mod.pi / 2
+    A, w, ph = _params(act, mod)
     s2 = 1 - R * R
     damp = mod.exp(-w * w * s2 / 2)
     m = R * u
@@ -38,7 +38,7 @@ def _integrands(act, l, R, u, mod):
 
 
 def _reference_numpy(act, l, R):
-    w = PARAMS[act][1]
+    w = float(_params(act, np)[1])
     width = min(0.25, 0.5 / (w * (abs(l) + 1)))
     edges = np.arange(-12.0, 12.0 + width, width)
     x, wt = np.polynomial.legendre.leggauss(24)
@@ -76,7 +76,7 @@ def test_averages_vanish_where_the_student_field_decorrelates():
 def test_averages_match_mpmath(act, l, R):
     mp = pytest.importorskip("mpmath")
     mp.mp.dps = 25
-    w = float(PARAMS[act][1])
+    w = float(_params(act, np)[1])
     width = min(0.5, 1 / (w * (abs(l) + 1)))
     edges = [mp.mpf(-13) + k * mp.mpf(width) for k in range(int(26 / width) + 1)] + [mp.mpf(13)]
     lm, Rm = mp.mpf(l), mp.mpf(R)

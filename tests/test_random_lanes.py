@@ -15,12 +15,14 @@ R_TAIL = 3.6541528853610088  # the ziggurat's base-strip abscissa: beyond it the
 
 def test_every_instruction_set_gives_the_same_bits():
     best = T.closed_form_rows_isa()
+    if best == 0:
+        pytest.skip("this processor has neither AVX2 nor AVX-512: only the scalar build runs")
     try:
         runs = []
         for level in range(best + 1):
             assert T.closed_form_rows_isa(level) == level
-            # lengths with and without a tail after the last block of eight, and a scale
-            runs.append([np.asarray(T.normal_lanes(9, s, n, then=3)) * 1.0 for s, n in ((0, 200_003), (1, 8), (2, 5))])
+            # lengths with and without a tail after the last block of eight
+            runs.append([np.asarray(T.normal_lanes(9, s, n, then=3)) for s, n in ((0, 200_003), (1, 8), (2, 5))])
     finally:
         T.closed_form_rows_isa()
     for r in runs[1:]:

@@ -261,6 +261,8 @@ private:
             xi_cur_.resize(N);
             lam_next_.resize(K);
             nu_next_.resize(M);
+            scale_.resize(K);
+            add_.resize(K);
             pass_work_.resize(committee_detail::single_pass_work(K, M));
             draw_input(step);
             committee_detail::row_dots(J_.data(), K, N, xi_next_.data(), lam_next_.data());
@@ -277,11 +279,7 @@ private:
             for (int i = 0; i < K; ++i) g_[i] += a * l.dx[i] / (m_.sigma * std::sqrt(qd_[i]));
         if (m_.trains_w()) w_ += (m_.eta_w / double(N)) * l.dw;
         const bool more = step < S_.record_steps.back();
-        if (more) {
-            draw_input(step + 1);
-        }
-        scale_.resize(K);
-        add_.resize(K);
+        if (more) draw_input(step + 1);
         for (int i = 0; i < K; ++i) {
             const double ac = a * c_[i];
             scale_[i] = full ? 1.0 - ac * l.dx[i] / qd_[i] : 1.0;
